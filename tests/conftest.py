@@ -1,0 +1,16 @@
+"""Shared fixtures. Each real server lives in its own plugin module under ``tests/rig``."""
+
+import os
+
+import pytest
+
+pytest_plugins = [
+]
+
+
+@pytest.fixture(autouse=True)
+def _isolated_state(tmp_path, monkeypatch):
+    """Every test gets its own wizard state directory: nothing leaks between tests or into the real one."""
+    state = tmp_path / "wizard-state"
+    monkeypatch.setenv("TLJH_WIZARD_STATE_DIR", str(state))
+    yield state

@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# Runs the whole test suite, installing first whatever is missing:
+#   - Debian packages for the real servers the tests use (OpenSSH sshd, sudo, BIND 9, Pebble, tmux);
+#   - a virtual environment in .venv with the project and its test extra.
+# Extra arguments go to pytest, e.g. `bash tests/run.sh -k dns -x`.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+missing=()
+for pair in /usr/sbin/sshd:openssh-server /usr/bin/sudo:sudo /usr/sbin/named:bind9 /usr/bin/dig:bind9-dnsutils \
+            /usr/bin/pebble:pebble /usr/bin/tmux:tmux; do
+    [ -x "${pair%%:*}" ] || missing+=("${pair##*:}")
+done
+if [ "${#missing[@]}" -gt 0 ]; then
+    echo "tests/run.sh: installing ${missing[*]}" >&2
+    # Package scripts must not start the services: the tests start their own on loopback.
+    [ -e /usr/sbin/policy-rc.d ] || { printf '#!/bin/sh\nexit 101\n' > /usr/sbin/policy-rc.d; chmod 755 /usr/sbin/policy-rc.d; }
+    apt-get update -q >/dev/null
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+PYTHON="${PYTHON:-python3}"
+[ -x .venv/bin/python ] || "$PYTHON" -m venv .venv
+.venv/bin/python -m pip install -q --disable-pip-version-check -e '.[test]'
+exec .venv/bin/python -m pytest "$@"

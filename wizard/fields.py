@@ -1,0 +1,343 @@
+"""Field declarations: each answer is declared once and rendered by every front-end.
+
+A ``Field`` carries its name, type, help text, default, one validator and whether it is secret. The Textual
+screens, the questionary prompts and the answers-file loader all call the same validator, so a value is judged
+the same way wherever it comes from.
+
+Validators take the raw value (a string typed by a person, or whatever YAML produced) and return the normalised
+value or raise ``ValidationError``. They never raise anything else: ``Field.check`` turns any stray exception
+into a ``ValidationError`` too, so a front-end can show every failure as a message.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+from dataclasses import dataclass, field
+from typing import Any, Callable, Mapping, Sequence
+
+
+class ValidationError(ValueError):
+    """A value was refused. ``key`` names the field (``section.name``); ``message`` says what is expected."""
+
+    def __init__(self, message: str, key: str = "") -> None:
+        super().__init__(message)
+        self.key = key
+        self.message = message
+
+    def __str__(self) -> str:
+        return f"{self.key}: {self.message}" if self.key else self.message
+
+    def at(self, key: str) -> "ValidationError":
+        """The same error, attributed to ``key``."""
+        return ValidationError(self.message, key)
+
+
+Validator = Callable[[Any], Any]
+
+
+@dataclass(frozen=True)
+class Field:
+    """One answer: declared once, validated in one place, rendered by every front-end."""
+
+    name: str
+    kind: str  # "str", "int", "float", "bool", "list", "choice", "secret", "path", "number"
+    label: str
+    help: str
+    validate: Validator
+    default: Any = None
+    secret: bool = False
+    required: bool = False
+    choices: tuple[str, ...] = ()
+    # Applicability: given the section's answers so far, does this field apply? (e.g. client_id only for OAuth)
+    applies: Callable[[Mapping[str, Any]], bool] = field(default=lambda _values: True, repr=False, compare=False)
+    # Shown as a placeholder in front-ends.
+    example: str = ""
+
+    def check(self, raw: Any, key: str = "") -> Any:
+        """Validate ``raw``; return the normalised value or raise ``ValidationError`` naming ``key``."""
+        key = key or self.name
+        if raw is None or (isinstance(raw, str) and raw.strip() == "" and self.kind not in ("secret",)):
+            if self.required:
+                raise ValidationError("a value is required", key)
+            return None
+        try:
+            return self.validate(raw)
+        except ValidationError as exc:
+            raise exc.at(key) from None
+        except Exception as exc:  # a validator bug must still surface as a message, never a traceback
+            raise ValidationError(f"not a valid value ({type(exc).__name__})", key) from None
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Validators. Each accepts what a person types (str) and what YAML gives (int, bool, list, ...).
+
+_LABEL = re.compile(r"^(?!-)[A-Za-z0-9-]{1,63}(?<!-)$")
+_USERNAME = re.compile(r"^[a-z_][a-z0-9_.-]{0,31}$")
+# Login names as authenticators hand them to TLJH: e-mail-like names are allowed (Google), control chars are not.
+_HUB_USER = re.compile(r"^[^\s\x00-\x1f\x7f/]{1,128}$")
+
+
+def _text(raw: Any, what: str = "text") -> str:
+    if isinstance(raw, bool) or not isinstance(raw, (str, int, float)):
+        raise ValidationError(f"expected {what}, got {type(raw).__name__}")
+    text = str(raw).strip()
+    if any(ord(c) < 32 or ord(c) == 127 for c in text):
+        raise ValidationError(f"expected {what} without control characters or line breaks")
+    return text
+
+
+def text(max_len: int = 512) -> Validator:
+    def validate(raw: Any) -> str:
+        value = _text(raw)
+        if len(value) > max_len:
+            raise ValidationError(f"at most {max_len} characters")
+        return value
+
+    return validate
+
+
+def secret(raw: Any) -> str:
+    """A secret is kept verbatim (no stripping): any printable text of at most 4096 characters."""
+    if not isinstance(raw, str):
+        raise ValidationError(f"expected text, got {type(raw).__name__}")
+    if raw == "":
+        raise ValidationError("a value is required")
+    if len(raw) > 4096 or any(c in "\r\n\x00" for c in raw):
+        raise ValidationError("expected one line of at most 4096 characters")
+    return raw
+
+
+def hostname(raw: Any) -> str:
+    """A DNS name (not an IP address), lower-cased, without a trailing dot."""
+    value = _text(raw, "a host name").lower().rstrip(".")
+    if not value:
+        raise ValidationError("expected a host name such as hub.example.edu")
+    if len(value) > 253 or not all(_LABEL.match(label) for label in value.split(".")):
+        raise ValidationError(
+            f"{value!r} is not a valid host name: use letters, digits and hyphens, labels of 1-63 characters "
+            "separated by dots, e.g. hub.example.edu"
+        )
+    return value
+
+
+def fqdn(raw: Any) -> str:
+    value = hostname(raw)
+    if "." not in value:
+        raise ValidationError(f"{value!r} is not a fully qualified domain name; expected e.g. hub.example.edu")
+    try:
+        ipaddress.ip_address(value)
+    except ValueError:
+        pass
+    else:
+        raise ValidationError("expected a domain name, not an IP address")
+    if value.split(".")[-1].isdigit():
+        raise ValidationError(f"{value!r} is not a domain name: the last label cannot be all digits")
+    return value
+
+
+def host(raw: Any) -> str:
+    """A host to connect to: a host name or an IPv4/IPv6 address."""
+    value = _text(raw, "a host name or IP address")
+    candidate = value[1:-1] if value.startswith("[") and value.endswith("]") else value
+    try:
+        return str(ipaddress.ip_address(candidate))
+    except ValueError:
+        pass
+    try:
+        return hostname(value)
+    except ValidationError:
+        raise ValidationError(f"{value!r} is neither a host name nor an IP address; e.g. hub.example.edu") from None
+
+
+def ipv4(raw: Any) -> str:
+    value = _text(raw, "an IPv4 address")
+    try:
+        return str(ipaddress.IPv4Address(value))
+    except ValueError:
+        raise ValidationError(f"{value!r} is not an IPv4 address; expected four numbers 0-255, e.g. 203.0.113.10") from None
+
+
+def ipv6(raw: Any) -> str:
+    value = _text(raw, "an IPv6 address")
+    try:
+        return str(ipaddress.IPv6Address(value))
+    except ValueError:
+        raise ValidationError(f"{value!r} is not an IPv6 address; e.g. 2001:db8::10") from None
+
+
+def integer(minimum: int | None = None, maximum: int | None = None, unit: str = "") -> Validator:
+    def validate(raw: Any) -> int:
+        if isinstance(raw, bool):
+            raise ValidationError("expected a whole number, not true/false")
+        if isinstance(raw, float):
+            if not raw.is_integer():
+                raise ValidationError(f"expected a whole number, got {raw}")
+            raw = int(raw)
+        if isinstance(raw, str):
+            token = raw.strip().replace("_", "")
+            if not re.fullmatch(r"[+-]?\d{1,18}", token):
+                raise ValidationError(f"expected a whole number, got {raw.strip()[:40]!r}")
+            raw = int(token)
+        if not isinstance(raw, int):
+            raise ValidationError(f"expected a whole number, got {type(raw).__name__}")
+        suffix = f" {unit}" if unit else ""
+        if minimum is not None and raw < minimum:
+            raise ValidationError(f"must be at least {minimum}{suffix}, got {raw}")
+        if maximum is not None and raw > maximum:
+            raise ValidationError(f"must be at most {maximum}{suffix}, got {raw}")
+        return raw
+
+    return validate
+
+
+def number(minimum: float | None = None, maximum: float | None = None, unit: str = "") -> Validator:
+    def validate(raw: Any) -> float:
+        if isinstance(raw, bool):
+            raise ValidationError("expected a number, not true/false")
+        if isinstance(raw, str):
+            token = raw.strip()
+            if not re.fullmatch(r"[+-]?(\d{1,12}(\.\d{0,9})?|\.\d{1,9})", token):
+                raise ValidationError(f"expected a number such as 0.5 or 2, got {token[:40]!r}")
+            raw = float(token)
+        if not isinstance(raw, (int, float)) or raw != raw or raw in (float("inf"), float("-inf")):
+            raise ValidationError(f"expected a number, got {raw!r}"[:80])
+        value = float(raw)
+        suffix = f" {unit}" if unit else ""
+        if minimum is not None and value < minimum:
+            raise ValidationError(f"must be at least {minimum:g}{suffix}, got {value:g}")
+        if maximum is not None and value > maximum:
+            raise ValidationError(f"must be at most {maximum:g}{suffix}, got {value:g}")
+        return int(value) if value.is_integer() else value
+
+    return validate
+
+
+_TRUE = {"true", "yes", "y", "on", "1"}
+_FALSE = {"false", "no", "n", "off", "0"}
+
+
+def boolean(raw: Any) -> bool:
+    if isinstance(raw, bool):
+        return raw
+    if isinstance(raw, str) and raw.strip().lower() in _TRUE | _FALSE:
+        return raw.strip().lower() in _TRUE
+    raise ValidationError("expected yes or no (true/false)")
+
+
+def choice(options: Sequence[str]) -> Validator:
+    def validate(raw: Any) -> str:
+        value = _text(raw, "one of " + ", ".join(options)).lower()
+        if value not in options:
+            hint = did_you_mean(value, options)
+            raise ValidationError(f"expected one of {', '.join(options)}; got {value!r}{hint}")
+        return value
+
+    return validate
+
+
+def listing(item: Validator, what: str, max_items: int = 1000) -> Validator:
+    """A list: a YAML sequence, or text separated by commas/whitespace. Each item goes through ``item``."""
+
+    def validate(raw: Any) -> list:
+        if isinstance(raw, str):
+            parts = [p for p in re.split(r"[,\s]+", raw.strip()) if p]
+        elif isinstance(raw, (list, tuple)):
+            parts = list(raw)
+        else:
+            raise ValidationError(f"expected a list of {what}")
+        if len(parts) > max_items:
+            raise ValidationError(f"at most {max_items} {what}")
+        out = []
+        for index, part in enumerate(parts):
+            try:
+                value = item(part)
+            except ValidationError as exc:
+                raise ValidationError(f"item {index + 1}: {exc.message}") from None
+            if value not in out:
+                out.append(value)
+        return out
+
+    return validate
+
+
+def hub_username(raw: Any) -> str:
+    value = _text(raw, "a user name")
+    if not _HUB_USER.match(value):
+        raise ValidationError(f"{value[:40]!r} is not a user name: 1-128 characters, no spaces or slashes")
+    return value
+
+
+def unix_username(raw: Any) -> str:
+    value = _text(raw, "a login name")
+    if not _USERNAME.match(value):
+        raise ValidationError(f"{value[:40]!r} is not a login name: lower-case letters, digits, _ . -; e.g. ubuntu")
+    return value
+
+
+def email(raw: Any) -> str:
+    value = _text(raw, "an e-mail address")
+    local, sep, domain = value.rpartition("@")
+    if not sep or not local or len(value) > 254 or not re.fullmatch(r"[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+", local):
+        raise ValidationError(f"{value[:60]!r} is not an e-mail address; e.g. admin@example.edu")
+    try:
+        fqdn(domain)
+    except ValidationError:
+        raise ValidationError(f"{value[:60]!r} is not an e-mail address: the domain part is not valid") from None
+    return value
+
+
+def url(schemes: Sequence[str] = ("https",)) -> Validator:
+    def validate(raw: Any) -> str:
+        value = _text(raw, "a URL")
+        match = re.fullmatch(r"([a-z][a-z0-9+.-]*)://([^/?#\s]+)([^\s]*)", value)
+        if not match or match.group(1) not in schemes:
+            raise ValidationError(f"expected a URL starting with {' or '.join(s + '://' for s in schemes)}")
+        hostport = match.group(2).rsplit("@", 1)[-1]
+        name = hostport.rsplit(":", 1)[0] if not hostport.endswith("]") else hostport
+        try:
+            host(name)
+        except ValidationError:
+            raise ValidationError(f"{value[:80]!r}: the host part is not valid") from None
+        return value
+
+    return validate
+
+
+def local_path(raw: Any) -> str:
+    value = _text(raw, "a file path")
+    if not value:
+        raise ValidationError("expected a file path")
+    return value
+
+
+def remote_path(raw: Any) -> str:
+    value = _text(raw, "an absolute path")
+    if not value.startswith("/") or "/../" in value + "/" or len(value) > 1024:
+        raise ValidationError(f"expected an absolute path such as /opt/tljh, got {value[:60]!r}")
+    return value.rstrip("/") or "/"
+
+
+def host_port(default_port: int = 53) -> Validator:
+    """``HOST[:PORT]`` — IPv6 as ``[::1]:53``. Normalised to ``host:port`` (IPv6 bracketed)."""
+
+    def validate(raw: Any) -> str:
+        value = _text(raw, "HOST[:PORT]")
+        match = re.fullmatch(r"\[([0-9A-Fa-f:.]+)\](?::(\d+))?", value) or re.fullmatch(r"([^:\[\]]+)(?::(\d+))?", value)
+        if not match:
+            if value.count(":") > 1:  # a bare IPv6 address
+                return f"[{ipv6(value)}]:{default_port}"
+            raise ValidationError(f"expected HOST or HOST:PORT, got {value[:60]!r}")
+        name = host(match.group(1))
+        port = integer(1, 65535)(match.group(2)) if match.group(2) else default_port
+        return f"[{name}]:{port}" if ":" in name else f"{name}:{port}"
+
+    return validate
+
+
+def did_you_mean(word: str, options: Sequence[str]) -> str:
+    """A ' (did you mean X?)' suffix for a mistyped key or choice, or ''."""
+    import difflib
+
+    close = difflib.get_close_matches(str(word), list(options), n=1, cutoff=0.6)
+    return f" (did you mean {close[0]!r}?)" if close else ""
