@@ -1,0 +1,576 @@
+"""The answers model (version 1): every answer of every step, typed, validated, split into public and secret.
+
+Sections follow DESIGN.md's steps: connection, authenticator, domain, https, limits, environment, backups. Each field
+is declared once (``wizard.fields.Field``); a section adds the cross-field rules one field cannot judge alone (an
+OAuth client needs its secret; every real authenticator needs an access policy).
+
+``Answers`` holds what has been accepted so far, so a half-finished wizard can be saved and resumed. Files:
+``answers.yaml`` (public values, safe to commit) and ``secrets.yaml`` (secret values only, 0600).
+"""
+
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Iterable, Mapping
+
+from wizard import fields as v
+from wizard import limits
+from wizard.fields import Field, ValidationError
+
+VERSION = 1
+
+
+@dataclass(frozen=True)
+class Section:
+    name: str
+    title: str
+    fields: tuple[Field, ...]
+    # Cross-field rules: given the section's values (and the whole answers, for rules such as the callback URL that
+    # need the domain), return the errors. Called only for a complete check.
+    rules: Callable[[Mapping[str, Any], "Answers"], list[ValidationError]] = field(
+        default=lambda _values, _answers: [], repr=False, compare=False
+    )
+
+    def field(self, name: str) -> Field:
+        for item in self.fields:
+            if item.name == name:
+                return item
+        raise KeyError(name)
+
+    @property
+    def names(self) -> list[str]:
+        return [item.name for item in self.fields]
+
+
+def _when(key: str, *values: str) -> Callable[[Mapping[str, Any]], bool]:
+    return lambda section: section.get(key) in values
+
+
+# --------------------------------------------------------------------------------------------------------------
+# connection
+
+CONNECTION = Section(
+    "connection",
+    "Connect",
+    (
+        Field("host", "str", "Host", "The hub's host name or IP address, as you would give it to ssh.",
+              v.host, required=True, example="hub.example.edu"),
+        Field("port", "int", "SSH port", "The SSH port on the hub.", v.integer(1, 65535), default=22),
+        Field("user", "str", "SSH user", "The login on the hub; it needs sudo.", v.unix_username,
+              default="root", example="ubuntu"),
+        Field("key_file", "path", "Private key", "Path of the SSH private key on this machine. Empty: use the SSH "
+              "agent and the default keys.", v.local_path, example="~/.ssh/id_ed25519"),
+        Field("key_passphrase", "secret", "Key passphrase", "The passphrase of the private key, if it has one.",
+              v.secret, secret=True),
+        Field("sudo_password", "secret", "sudo password", "Needed only when sudo asks for a password on the hub. "
+              "Sent on sudo's standard input, never on a command line.", v.secret, secret=True),
+        Field("host_key", "str", "Pinned host key", "The hub's SSH host key fingerprint as OpenSSH prints it "
+              "(SHA256:...). When set, only this key is accepted; otherwise known_hosts decides.",
+              v.text(128), example="SHA256:..."),
+        Field("tljh_prefix", "path", "TLJH prefix", "Where TLJH is installed on the hub.", v.remote_path,
+              default="/opt/tljh"),
+    ),
+)
+
+
+# --------------------------------------------------------------------------------------------------------------
+# authenticator
+
+AUTH_TYPES = ("github", "google", "generic", "ldap", "native", "firstuse", "dummy")
+OAUTH_TYPES = ("github", "google", "generic")
+INSECURE_TYPES = ("firstuse", "dummy")
+
+
+def _auth_rules(section: Mapping[str, Any], answers: "Answers") -> list[ValidationError]:
+    errors: list[ValidationError] = []
+    kind = section.get("type")
+    key = "authenticator."
+    if kind is None:
+        return [ValidationError("a value is required", key + "type")]
+    if kind in INSECURE_TYPES and not section.get("insecure_confirmed"):
+        errors.append(ValidationError(
+            f"{kind} lets anyone who can reach the hub log in or pick a password; set insecure_confirmed: true "
+            "only if you understand this is insecure", key + "insecure_confirmed"))
+    if kind in OAUTH_TYPES:
+        for name in ("client_id", "client_secret"):
+            if not section.get(name):
+                errors.append(ValidationError(f"required for {kind} (from the OAuth app you registered)", key + name))
+    if kind == "generic":
+        for name in ("authorize_url", "token_url", "userdata_url"):
+            if not section.get(name):
+                errors.append(ValidationError("required for a generic OAuth2/OIDC provider", key + name))
+    if kind == "ldap":
+        if not section.get("server_address"):
+            errors.append(ValidationError("required for LDAP", key + "server_address"))
+        if not section.get("bind_dn_template") and not section.get("lookup_dn"):
+            errors.append(ValidationError("set bind_dn_template (e.g. uid={username},ou=people,dc=example,dc=edu) "
+                                          "or lookup_dn with a search user", key + "bind_dn_template"))
+        if section.get("lookup_dn") and not section.get("user_search_base"):
+            errors.append(ValidationError("required when lookup_dn is on", key + "user_search_base"))
+    if kind in INSECURE_TYPES:
+        return errors
+    if not has_allow_policy(section):
+        errors.append(ValidationError(
+            "an access policy is required: list allowed_users, "
+            + {"github": "allowed_organizations, ", "google": "hosted_domain, ", "generic": "allowed_groups, ",
+               "ldap": "allowed_groups, ", "native": ""}.get(kind, "")
+            + "or set allow_all: true to let every account of the provider in", key + "allowed_users"))
+    if kind in OAUTH_TYPES and not answers.get("domain.name"):
+        errors.append(ValidationError("the OAuth callback URL is https://DOMAIN/hub/oauth_callback: answer "
+                                      "domain.name first", "domain.name"))
+    return errors
+
+
+def has_allow_policy(section: Mapping[str, Any]) -> bool:
+    """Does the authenticator let a defined set of people in (or is allow-all explicitly confirmed)?"""
+    if section.get("allow_all"):
+        return True
+    if section.get("type") == "native" and not section.get("open_signup"):
+        return True  # every sign-up waits for an admin's approval
+    return any(section.get(name) for name in ("allowed_users", "allowed_organizations", "hosted_domain",
+                                              "allowed_groups"))
+
+
+_oauth = _when("type", *OAUTH_TYPES)
+_groups = _when("type", "generic", "ldap")
+
+AUTHENTICATOR = Section(
+    "authenticator",
+    "Authenticator",
+    (
+        Field("type", "choice", "Authenticator", "How people log in. GitHub, Google, generic OAuth2/OIDC, LDAP and "
+              "Native are fit for production; FirstUse and Dummy are not.", v.choice(AUTH_TYPES),
+              required=True, choices=AUTH_TYPES, default="github"),
+        Field("insecure_confirmed", "bool", "I understand this is insecure", "FirstUse and Dummy let anyone who "
+              "reaches the hub in. Confirm only for a throw-away hub.", v.boolean, default=False,
+              applies=_when("type", *INSECURE_TYPES)),
+        Field("client_id", "str", "OAuth client ID", "From the OAuth app registered with the provider.",
+              v.text(256), applies=_oauth),
+        Field("client_secret", "secret", "OAuth client secret", "From the OAuth app registered with the provider.",
+              v.secret, secret=True, applies=_oauth),
+        Field("authorize_url", "str", "Authorize URL", "The provider's OAuth2 authorization endpoint.",
+              v.url(), applies=_when("type", "generic"), example="https://id.example.edu/oauth2/authorize"),
+        Field("token_url", "str", "Token URL", "The provider's OAuth2 token endpoint.", v.url(),
+              applies=_when("type", "generic"), example="https://id.example.edu/oauth2/token"),
+        Field("userdata_url", "str", "User info URL", "The provider's userinfo endpoint.", v.url(),
+              applies=_when("type", "generic"), example="https://id.example.edu/oauth2/userinfo"),
+        Field("username_claim", "str", "Username claim", "Which claim of the user info is the user name.",
+              v.text(64), default="preferred_username", applies=_when("type", "generic")),
+        Field("scope", "list", "Scopes", "OAuth scopes to request.", v.listing(v.text(64), "scopes"),
+              default=["openid", "profile", "email"], applies=_when("type", "generic")),
+        Field("groups_claim", "str", "Groups claim", "Which claim of the user info lists the user's groups "
+              "(needed for allowed_groups).", v.text(64), applies=_when("type", "generic"), example="groups"),
+        Field("allowed_organizations", "list", "Allowed GitHub organizations", "Members of these organizations "
+              "(or org:team) may log in.", v.listing(v.text(100), "organizations"), applies=_when("type", "github")),
+        Field("hosted_domain", "list", "Allowed Google domains", "Accounts of these Google Workspace domains may "
+              "log in.", v.listing(v.fqdn, "domains"), applies=_when("type", "google")),
+        Field("allowed_groups", "list", "Allowed groups", "Members of these groups may log in.",
+              v.listing(v.text(256), "groups"), applies=_groups),
+        Field("server_address", "str", "LDAP server", "Host name of the LDAP server.", v.host,
+              applies=_when("type", "ldap"), example="ldap.example.edu"),
+        Field("server_port", "int", "LDAP port", "636 for LDAPS, 389 with StartTLS.", v.integer(1, 65535),
+              default=636, applies=_when("type", "ldap")),
+        Field("tls_strategy", "choice", "LDAP TLS", "on_connect (LDAPS), before_bind (StartTLS) or insecure.",
+              v.choice(("on_connect", "before_bind", "insecure")), default="on_connect",
+              choices=("on_connect", "before_bind", "insecure"), applies=_when("type", "ldap")),
+        Field("bind_dn_template", "list", "Bind DN templates", "DN templates with {username}, tried in order.",
+              v.listing(v.text(512), "templates"), applies=_when("type", "ldap"),
+              example="uid={username},ou=people,dc=example,dc=edu"),
+        Field("lookup_dn", "bool", "Look up the DN", "Search for the user's DN with a search user first.",
+              v.boolean, default=False, applies=_when("type", "ldap")),
+        Field("user_search_base", "str", "User search base", "Where to search for users.", v.text(512),
+              applies=_when("type", "ldap"), example="ou=people,dc=example,dc=edu"),
+        Field("user_attribute", "str", "User attribute", "The attribute holding the user name.", v.text(64),
+              default="uid", applies=_when("type", "ldap")),
+        Field("lookup_dn_search_user", "str", "Search user DN", "The DN used to search for users.", v.text(512),
+              applies=_when("type", "ldap")),
+        Field("lookup_dn_search_password", "secret", "Search user password", "The search user's password.",
+              v.secret, secret=True, applies=_when("type", "ldap")),
+        Field("open_signup", "bool", "Open sign-up", "Let anyone who signs up in without an admin's approval.",
+              v.boolean, default=False, applies=_when("type", "native")),
+        Field("minimum_password_length", "int", "Minimum password length", "For Native sign-ups.",
+              v.integer(8, 128), default=12, applies=_when("type", "native")),
+        Field("admin_users", "list", "Admin users", "User names with admin rights on the hub.",
+              v.listing(v.hub_username, "user names"), required=False),
+        Field("allowed_users", "list", "Allowed users", "User names allowed to log in.",
+              v.listing(v.hub_username, "user names")),
+        Field("blocked_users", "list", "Blocked users", "User names never allowed to log in.",
+              v.listing(v.hub_username, "user names")),
+        Field("allow_all", "bool", "Allow every account", "Let every account of the provider log in. Confirm only "
+              "if that is really intended.", v.boolean, default=False),
+    ),
+    rules=_auth_rules,
+)
+
+
+# --------------------------------------------------------------------------------------------------------------
+# domain
+
+DEFAULT_RESOLVERS = ("1.1.1.1", "8.8.8.8", "9.9.9.9")
+
+DOMAIN = Section(
+    "domain",
+    "Domain & DNS",
+    (
+        Field("name", "str", "Domain", "The fully qualified domain name students will use.", v.fqdn,
+              required=True, example="hub.example.edu"),
+        Field("reserved_ipv4", "str", "Reserved IPv4", "The VM's reserved (static) public IPv4 address.", v.ipv4,
+              required=True, example="203.0.113.10"),
+        Field("reserved_ipv6", "str", "Reserved IPv6", "The VM's IPv6 address, if the domain has an AAAA record.",
+              v.ipv6, example="2001:db8::10"),
+        Field("ip_reserved_confirmed", "bool", "The IP is reserved", "Confirm the address is reserved/static at "
+              "your provider: an ephemeral IP changes on stop/start and breaks DNS and HTTPS.", v.boolean,
+              default=False),
+        Field("resolvers", "list", "Public resolvers", "Resolvers to compare with the authoritative answers "
+              "(HOST[:PORT]).", v.listing(v.host_port(53), "resolvers", max_items=10),
+              default=[f"{r}:53" for r in DEFAULT_RESOLVERS]),
+    ),
+)
+
+
+# --------------------------------------------------------------------------------------------------------------
+# https
+
+HTTPS_MODES = ("letsencrypt", "acme-dns", "existing", "none")
+LE_PRODUCTION = "https://acme-v02.api.letsencrypt.org/directory"
+LE_STAGING = "https://acme-staging-v02.api.letsencrypt.org/directory"
+TSIG_ALGORITHMS = ("hmac-sha256", "hmac-sha384", "hmac-sha512")
+
+_acme = _when("mode", "letsencrypt", "acme-dns")
+_acme_dns = _when("mode", "acme-dns")
+_existing = _when("mode", "existing")
+
+
+def _https_rules(section: Mapping[str, Any], answers: "Answers") -> list[ValidationError]:
+    mode = section.get("mode")
+    errors = []
+    if mode in ("letsencrypt", "acme-dns") and not section.get("email"):
+        errors.append(ValidationError("Let's Encrypt needs a contact e-mail", "https.email"))
+    if mode == "acme-dns":
+        for name in ("tsig_server", "tsig_zone", "tsig_key_name", "tsig_secret"):
+            if not section.get(name):
+                errors.append(ValidationError("required for DNS-01 (RFC 2136) issuance", "https." + name))
+        if not section.get("tos_agreed"):
+            errors.append(ValidationError("the ACME directory's terms of service must be agreed", "https.tos_agreed"))
+    if mode == "existing":
+        for name in ("cert_path", "key_path"):
+            if not section.get(name):
+                errors.append(ValidationError("required for an existing certificate", "https." + name))
+    if mode != "none" and not answers.get("domain.name"):
+        errors.append(ValidationError("HTTPS needs the domain: answer domain.name first", "domain.name"))
+    return errors
+
+
+HTTPS = Section(
+    "https",
+    "HTTPS",
+    (
+        Field("mode", "choice", "Certificate", "letsencrypt: TLJH's proxy gets the certificate (port 443 must reach "
+              "the hub); acme-dns: the wizard issues it with DNS-01; existing: your own certificate; none: plain HTTP.",
+              v.choice(HTTPS_MODES), default="letsencrypt", choices=HTTPS_MODES, required=True),
+        Field("email", "str", "Contact e-mail", "Let's Encrypt's contact for this certificate.", v.email,
+              applies=_acme, example="admin@example.edu"),
+        Field("extra_domains", "list", "Extra names", "More names for the same certificate.",
+              v.listing(v.fqdn, "domains", max_items=50), applies=_when("mode", "letsencrypt", "acme-dns",
+                                                                       "existing")),
+        Field("staging_directory", "str", "Staging directory", "ACME directory used for the staging run.",
+              v.url(("https", "http")), default=LE_STAGING, applies=_acme),
+        Field("production_directory", "str", "Production directory", "ACME directory for the real certificate.",
+              v.url(("https", "http")), default=LE_PRODUCTION, applies=_acme),
+        Field("dns_override", "bool", "Skip the DNS gate", "Experts only: request certificates even though the "
+              "DNS check does not pass. Recorded in the session.", v.boolean, default=False, applies=_acme),
+        Field("tsig_server", "str", "DNS update server", "The server accepting RFC 2136 updates (HOST[:PORT]).",
+              v.host_port(53), applies=_acme_dns, example="ns1.example.edu:53"),
+        Field("tsig_zone", "str", "Zone", "The zone holding the domain.", v.fqdn, applies=_acme_dns,
+              example="example.edu"),
+        Field("tsig_key_name", "str", "TSIG key name", "The key's name as configured on the DNS server.",
+              v.hostname, applies=_acme_dns, example="acme-update"),
+        Field("tsig_algorithm", "choice", "TSIG algorithm", "The key's algorithm.", v.choice(TSIG_ALGORITHMS),
+              default="hmac-sha256", choices=TSIG_ALGORITHMS, applies=_acme_dns),
+        Field("tsig_secret", "secret", "TSIG secret", "The key's base64 secret.", v.secret, secret=True,
+              applies=_acme_dns),
+        Field("tos_agreed", "bool", "Terms of service agreed", "You agree to the ACME directory's terms of service.",
+              v.boolean, default=False, applies=_acme_dns),
+        Field("cert_path", "path", "Certificate chain", "PEM file on this machine: the certificate then its chain.",
+              v.local_path, applies=_existing, example="./fullchain.pem"),
+        Field("key_path", "path", "Private key", "PEM file on this machine with the certificate's private key.",
+              v.local_path, applies=_existing, example="./privkey.pem"),
+    ),
+    rules=_https_rules,
+)
+
+
+# --------------------------------------------------------------------------------------------------------------
+# limits
+
+def _cull_on(section: Mapping[str, Any]) -> bool:
+    return section.get("cull_enabled", True) is not False
+
+
+LIMITS = Section(
+    "limits",
+    "Limits",
+    (
+        Field("memory", "str", "Memory per user", "TLJH units, binary: 512M, 2G, 1.5G. Empty: no limit.",
+              limits.memory_limit, example="2G"),
+        Field("cpu", "number", "CPUs per user", "A number of CPUs. TLJH 2.0.0 accepts whole numbers only.",
+              limits.cpu_limit, example="1"),
+        Field("cull_enabled", "bool", "Cull idle servers", "Stop servers nobody uses, to free memory.",
+              v.boolean, default=True),
+        Field("cull_timeout", "int", "Idle timeout (s)", "Stop a server idle this long.", limits.cull_timeout,
+              default=3600, applies=_cull_on),
+        Field("cull_every", "int", "Check every (s)", "How often the culler looks.", limits.cull_every,
+              default=300, applies=_cull_on),
+        Field("cull_max_age", "int", "Maximum age (s)", "Stop any server older than this; 0 = never.",
+              limits.cull_max_age, default=0, applies=_cull_on),
+        Field("cull_users", "bool", "Cull users too", "Also delete idle users from the hub database.", v.boolean,
+              default=False, applies=_cull_on),
+        Field("total_users", "int", "Total users", "Sizing: how many people have an account.",
+              v.integer(1, 100000), example="100"),
+        Field("active_share", "number", "Share active at once", "Sizing: the share of users with a server "
+              "running at the same time, usually 40-60% (50% or 0.5).", limits.active_share, default=0.5),
+        Field("disk_per_user", "str", "Disk per user", "Sizing: expected home directory size (TLJH units).",
+              limits.memory_limit, default="5G"),
+        Field("headroom", "number", "Headroom", "Sizing: spare capacity on top, usually 20-40% (30% or 0.3).",
+              limits.headroom, default=0.3),
+    ),
+)
+
+
+# --------------------------------------------------------------------------------------------------------------
+# environment
+
+ENVIRONMENT = Section(
+    "environment",
+    "Base environment",
+    (
+        Field("default_app", "choice", "Default interface", "What users see after logging in.",
+              v.choice(("jupyterlab", "classic")), default="jupyterlab", choices=("jupyterlab", "classic")),
+        Field("conda_packages", "list", "conda packages to install", "Installed into the user environment.",
+              v.listing(v.text(200), "packages")),
+        Field("pip_packages", "list", "pip packages to install", "Installed into the user environment.",
+              v.listing(v.text(200), "packages")),
+        Field("freeze", "bool", "Freeze the environment", "Take a snapshot you can diff and restore later.",
+              v.boolean, default=True),
+    ),
+)
+
+
+# --------------------------------------------------------------------------------------------------------------
+# backups
+
+BACKUPS = Section(
+    "backups",
+    "Backups",
+    (
+        Field("pull_bundle", "bool", "Pull a backup bundle", "Copy TLJH's config and state to this machine before "
+              "any change.", v.boolean, default=True),
+        Field("bundle_dir", "path", "Bundle folder", "Where bundles go on this machine. Empty: the session folder.",
+              v.local_path),
+        Field("snapshots_confirmed", "bool", "Provider snapshots set up", "You have scheduled snapshots (or "
+              "backups) of the disk holding /home at your provider.", v.boolean, default=False),
+    ),
+)
+
+SECTIONS: dict[str, Section] = {
+    s.name: s for s in (CONNECTION, AUTHENTICATOR, DOMAIN, HTTPS, LIMITS, ENVIRONMENT, BACKUPS)
+}
+
+
+class AnswersError(ValidationError):
+    """An answers file could not be used: bad version, unknown keys, bad values. ``errors`` lists them all."""
+
+    def __init__(self, errors: list[ValidationError]) -> None:
+        super().__init__("; ".join(str(e) for e in errors))
+        self.errors = errors
+
+
+def field_for(key: str) -> Field:
+    section, _, name = key.partition(".")
+    if section not in SECTIONS:
+        raise ValidationError(f"unknown section{v.did_you_mean(section, list(SECTIONS))}", key)
+    try:
+        return SECTIONS[section].field(name)
+    except KeyError:
+        raise ValidationError(f"unknown key{v.did_you_mean(name, SECTIONS[section].names)}", key) from None
+
+
+class Answers:
+    """The answers accepted so far: ``{section: {field: value}}``, holding public and secret values together."""
+
+    def __init__(self, data: Mapping[str, Mapping[str, Any]] | None = None) -> None:
+        self.data: dict[str, dict[str, Any]] = {name: {} for name in SECTIONS}
+        for section, values in (data or {}).items():
+            for name, value in values.items():
+                self.data[section][name] = value
+
+    # -- access ----------------------------------------------------------------------------------------------
+
+    def get(self, key: str, default: Any = None) -> Any:
+        """A value, or the field's declared default when unanswered (``default`` for unknown/undeclared)."""
+        section, _, name = key.partition(".")
+        values = self.data.get(section, {})
+        if name in values:
+            return values[name]
+        try:
+            declared = SECTIONS[section].field(name).default
+        except KeyError:
+            return default
+        return copy.deepcopy(declared) if declared is not None else default
+
+    def section(self, name: str) -> dict[str, Any]:
+        """A section's values with declared defaults filled in for applicable, unanswered fields."""
+        spec = SECTIONS[name]
+        values = dict(self.data[name])
+        for item in spec.fields:
+            if item.name not in values and item.default is not None and item.applies(values):
+                values[item.name] = copy.deepcopy(item.default)
+        return {k: val for k, val in values.items() if spec.field(k).applies(values)}
+
+    def set(self, key: str, raw: Any) -> Any:
+        """Validate ``raw`` with the field's validator and store it; ``None``/empty clears the answer."""
+        item = field_for(key)
+        section, _, name = key.partition(".")
+        value = item.check(raw, key) if not (raw is None or raw == "") else None
+        if value is None:
+            self.data[section].pop(name, None)
+        else:
+            self.data[section][name] = value
+        return value
+
+    def answered(self, key: str) -> bool:
+        section, _, name = key.partition(".")
+        return name in self.data.get(section, {})
+
+    def copy(self) -> "Answers":
+        return Answers(copy.deepcopy(self.data))
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Answers) and self.data == other.data
+
+    # -- public / secret split ----------------------------------------------------------------------------------
+
+    def split(self) -> tuple[dict, dict]:
+        """(public, secret) documents, each ``{"version": 1, section: {...}}`` without empty sections."""
+        public: dict[str, Any] = {"version": VERSION}
+        secret: dict[str, Any] = {"version": VERSION}
+        for section, spec in SECTIONS.items():
+            for name, value in self.data[section].items():
+                target = secret if spec.field(name).secret else public
+                target.setdefault(section, {})[name] = value
+        return public, secret
+
+    def secret_values(self) -> list[str]:
+        """Every secret value held, for redaction."""
+        _, secret = self.split()
+        return [value for section, values in secret.items() if section != "version" for value in values.values()]
+
+    # -- validation --------------------------------------------------------------------------------------------
+
+    def problems(self) -> list[ValidationError]:
+        """Every reason these answers cannot be applied: required values missing, cross-field rules broken."""
+        errors: list[ValidationError] = []
+        for name, spec in SECTIONS.items():
+            values = self.section(name)
+            for item in spec.fields:
+                if item.required and item.applies(values) and values.get(item.name) in (None, "", []):
+                    errors.append(ValidationError("a value is required (missing answer)", f"{name}.{item.name}"))
+            errors.extend(spec.rules(values, self))
+        unique: dict[str, ValidationError] = {}
+        for error in errors:
+            unique.setdefault(str(error), error)
+        return list(unique.values())
+
+    def require_complete(self) -> None:
+        errors = self.problems()
+        if errors:
+            raise AnswersError(errors)
+
+    # -- documents ---------------------------------------------------------------------------------------------
+
+    @classmethod
+    def from_documents(cls, public: Mapping[str, Any] | None, secret: Mapping[str, Any] | None = None,
+                       origin: str = "answers") -> "Answers":
+        """Build answers from parsed answers/secrets documents; every problem is collected into one AnswersError."""
+        answers = cls()
+        errors: list[ValidationError] = []
+        for document, kind in ((public, "answers"), (secret, "secrets")):
+            if document is None:
+                continue
+            if not isinstance(document, Mapping):
+                raise AnswersError([ValidationError(f"{origin}: expected a mapping of sections at the top level")])
+            version = document.get("version")
+            if version != VERSION:
+                raise AnswersError([ValidationError(
+                    f"{origin}: unsupported {kind} file version {version!r}; this tljh-wizard reads version "
+                    f"{VERSION}" + ("" if version is not None else " (add `version: 1` at the top)"), "version")])
+            for section, values in document.items():
+                if section == "version":
+                    continue
+                if section not in SECTIONS:
+                    errors.append(ValidationError(f"unknown section{v.did_you_mean(section, list(SECTIONS))}",
+                                                  str(section)))
+                    continue
+                if values is None:
+                    continue
+                if not isinstance(values, Mapping):
+                    errors.append(ValidationError("expected a mapping of answers", section))
+                    continue
+                for name, raw in values.items():
+                    key = f"{section}.{name}"
+                    try:
+                        item = field_for(key)
+                    except ValidationError as exc:
+                        errors.append(exc)
+                        continue
+                    if item.secret and kind == "answers":
+                        errors.append(ValidationError("is a secret: keep it in the secrets file, not in answers",
+                                                      key))
+                        continue
+                    try:
+                        answers.set(key, raw)
+                    except ValidationError as exc:
+                        errors.append(exc)
+        for section, spec in SECTIONS.items():
+            values = answers.data[section]
+            for name in list(values):
+                if not spec.field(name).applies(answers.section(section) | values):
+                    errors.append(ValidationError(_not_applicable(spec, name), f"{section}.{name}"))
+        if errors:
+            raise AnswersError(errors)
+        return answers
+
+    @classmethod
+    def load(cls, path: str | Path, secrets_path: str | Path | None = None) -> "Answers":
+        from wizard import yamlio
+
+        public = yamlio.load_file(path)
+        secret = yamlio.load_file(secrets_path) if secrets_path else None
+        return cls.from_documents(public, secret, origin=str(path))
+
+    def save(self, path: str | Path, secrets_path: str | Path | None = None) -> None:
+        """Write answers.yaml (public) and, when a path is given, secrets.yaml (0600)."""
+        from wizard import yamlio
+        from wizard.files import atomic_write
+
+        public, secret = self.split()
+        atomic_write(path, yamlio.dump(public, header=ANSWERS_HEADER), mode=0o644)
+        if secrets_path is not None:
+            atomic_write(secrets_path, yamlio.dump(secret, header=SECRETS_HEADER), mode=0o600)
+
+
+def _not_applicable(spec: Section, name: str) -> str:
+    return f"does not apply to these answers (check {spec.name}.type/mode: this key belongs to another choice)"
+
+
+ANSWERS_HEADER = ("tljh-wizard answers (no secrets: safe to commit).\n"
+                  "Replay: tljh-wizard apply answers.yaml --secrets secrets.yaml")
+SECRETS_HEADER = "tljh-wizard secrets. Keep this file private (0600); never commit it."
+
+
+def keys() -> Iterable[str]:
+    for section, spec in SECTIONS.items():
+        for item in spec.fields:
+            yield f"{section}.{item.name}"

@@ -1,0 +1,354 @@
+"""Render TLJH's ``config.yaml`` from the answers, validate it, update an existing file in place, and diff it.
+
+Validation is TLJH's JSON schema (2.0.0 by default, ``main`` selectable) **plus** the checks that schema misses
+(see the reference README): unknown top-level keys (the schema's ``additionalProperties`` sits in the wrong place),
+``auth`` keys that are not class names holding mappings, ``limits.cpu`` not an integer on 2.0.0, a memory value TLJH
+cannot parse, HTTPS switched on without a certificate source, a real authenticator without an allow policy.
+"""
+
+from __future__ import annotations
+
+import copy
+import difflib
+import json
+import re
+from functools import lru_cache
+from importlib import resources
+from typing import Any, Mapping
+
+from wizard import limits
+from wizard.answers import Answers, has_allow_policy
+from wizard.fields import ValidationError, did_you_mean
+
+TLJH_VERSIONS = ("2.0.0", "main")
+DEFAULT_TLJH_VERSION = "2.0.0"
+
+AUTH_CLASSES = {
+    "github": "oauthenticator.github.GitHubOAuthenticator",
+    "google": "oauthenticator.google.GoogleOAuthenticator",
+    "generic": "oauthenticator.generic.GenericOAuthenticator",
+    "ldap": "ldapauthenticator.LDAPAuthenticator",
+    "native": "nativeauthenticator.NativeAuthenticator",
+    "firstuse": "firstuseauthenticator.FirstUseAuthenticator",
+    "dummy": "jupyterhub.auth.DummyAuthenticator",
+}
+INSECURE_CLASSES = {"FirstUseAuthenticator", "DummyAuthenticator"}
+
+# answers field -> trait of the authenticator class, per type (only fields that apply to the type are rendered)
+_AUTH_TRAITS = {
+    "github": {"client_id": "client_id", "client_secret": "client_secret",
+               "allowed_organizations": "allowed_organizations"},
+    "google": {"client_id": "client_id", "client_secret": "client_secret", "hosted_domain": "hosted_domain"},
+    "generic": {"client_id": "client_id", "client_secret": "client_secret", "authorize_url": "authorize_url",
+                "token_url": "token_url", "userdata_url": "userdata_url", "username_claim": "username_claim",
+                "scope": "scope", "allowed_groups": "allowed_groups"},
+    "ldap": {"server_address": "server_address", "server_port": "server_port", "tls_strategy": "tls_strategy",
+             "bind_dn_template": "bind_dn_template", "lookup_dn": "lookup_dn", "user_search_base": "user_search_base",
+             "user_attribute": "user_attribute", "lookup_dn_search_user": "lookup_dn_search_user",
+             "lookup_dn_search_password": "lookup_dn_search_password", "allowed_groups": "allowed_groups"},
+    "native": {"open_signup": "open_signup", "minimum_password_length": "minimum_password_length"},
+    "firstuse": {},
+    "dummy": {},
+}
+
+# Keys whose values are secrets wherever they appear in a config.yaml (masked in diffs and plans).
+SECRET_KEYS = {"client_secret", "lookup_dn_search_password", "password", "secret_key", "recaptcha_secret",
+               "tsig_secret"}
+MASK = "********"
+
+# Paths the wizard owns: when the answers leave them unset they are removed from an existing config.yaml.
+_REMOVE_WHEN_UNSET = (("limits", "memory"), ("limits", "cpu"), ("https", "letsencrypt"), ("https", "tls"),
+                      ("users", "admin"), ("users", "allowed"), ("users", "banned"))
+_REPLACED = ("auth",)  # sections rewritten whole (keys absent from the render are dropped; comments kept)
+
+
+def callback_url(domain: str) -> str:
+    return f"https://{domain}/hub/oauth_callback"
+
+
+def certificate_domains(answers: Answers) -> list[str]:
+    names = [answers.get("domain.name")] + list(answers.get("https.extra_domains") or [])
+    return [name for index, name in enumerate(names) if name and name not in names[:index]]
+
+
+def tls_paths(answers: Answers) -> tuple[str, str]:
+    """Where the wizard installs a certificate chain and key on the hub (modes acme-dns and existing)."""
+    prefix = answers.get("connection.tljh_prefix") or "/opt/tljh"
+    return f"{prefix}/state/tljh-wizard/tls/fullchain.pem", f"{prefix}/state/tljh-wizard/tls/privkey.pem"
+
+
+def render(answers: Answers, *, tljh_version: str = DEFAULT_TLJH_VERSION, staging: bool = False) -> dict:
+    """The config.yaml the answers call for, as plain data. ``staging`` points Let's Encrypt at its staging CA."""
+    config: dict[str, Any] = {}
+    auth = answers.section("authenticator")
+    kind = auth.get("type")
+    if kind:
+        class_path = AUTH_CLASSES[kind]
+        section: dict[str, Any] = {}
+        for name, trait in _AUTH_TRAITS[kind].items():
+            if auth.get(name) not in (None, [], ""):
+                section[trait] = copy.deepcopy(auth[name])
+        if kind in ("github", "google", "generic") and answers.get("domain.name"):
+            section["oauth_callback_url"] = callback_url(answers.get("domain.name"))
+        if kind == "generic" and auth.get("groups_claim"):
+            section["auth_state_groups_key"] = f"oauth_user.{auth['groups_claim']}"
+        if kind == "firstuse":
+            section["create_users"] = bool(auth.get("allow_all"))
+        if auth.get("allow_all"):
+            section["allow_all"] = True
+        config["auth"] = {"type": class_path, class_path.rsplit(".", 1)[1]: section}
+        users = {key: list(auth[name]) for key, name in (("admin", "admin_users"), ("allowed", "allowed_users"),
+                                                         ("banned", "blocked_users")) if auth.get(name)}
+        if users:
+            config["users"] = users
+
+    https = answers.section("https")
+    mode = https.get("mode")
+    if mode == "letsencrypt":
+        config["https"] = {"enabled": True, "letsencrypt": {
+            "email": https.get("email", ""), "domains": certificate_domains(answers), "staging": bool(staging)}}
+    elif mode in ("acme-dns", "existing"):
+        cert, key = tls_paths(answers)
+        config["https"] = {"enabled": True, "tls": {"cert": cert, "key": key}}
+    elif mode == "none":
+        config["https"] = {"enabled": False}
+
+    limit_values = answers.section("limits")
+    rendered_limits: dict[str, Any] = {}
+    if limit_values.get("memory"):
+        rendered_limits["memory"] = limit_values["memory"]
+    if limit_values.get("cpu") is not None:
+        rendered_limits["cpu"] = limits.cpu_for_tljh(limit_values["cpu"], tljh_version)
+    if rendered_limits:
+        config["limits"] = rendered_limits
+    cull = {"enabled": limit_values.get("cull_enabled", True) is not False}
+    if cull["enabled"]:
+        cull.update(timeout=limit_values["cull_timeout"], every=limit_values["cull_every"],
+                    max_age=limit_values["cull_max_age"], users=bool(limit_values.get("cull_users")))
+    config["services"] = {"cull": cull}
+
+    config["user_environment"] = {"default_app": answers.get("environment.default_app") or "jupyterlab"}
+    return config
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# validation
+
+@lru_cache(maxsize=None)
+def schema(version: str = DEFAULT_TLJH_VERSION) -> dict:
+    if version not in TLJH_VERSIONS:
+        raise ValidationError(f"unknown TLJH schema {version!r}; expected one of {', '.join(TLJH_VERSIONS)}")
+    text = resources.files("wizard.data").joinpath(f"tljh/config-schema-{version}.json").read_text()
+    return json.loads(text)
+
+
+@lru_cache(maxsize=None)
+def defaults() -> dict:
+    return json.loads(resources.files("wizard.data").joinpath("tljh/config-defaults.json").read_text())
+
+
+def known_top_level_keys(version: str = DEFAULT_TLJH_VERSION) -> list[str]:
+    keys = [k for k in schema(version)["properties"] if k != "additionalProperties"]
+    return sorted(set(keys) | set(defaults()) | {"auth"})
+
+
+def validate(config: Any, version: str = DEFAULT_TLJH_VERSION) -> list[ValidationError]:
+    """Every problem with ``config`` for TLJH ``version``: the schema's verdict plus the checks it misses."""
+    import jsonschema
+
+    if not isinstance(config, Mapping):
+        return [ValidationError("config.yaml must be a mapping at the top level", "config")]
+    plain = json.loads(json.dumps(config, default=str))
+    errors = []
+    validator = jsonschema.Draft7Validator(schema(version))
+    for error in sorted(validator.iter_errors(plain), key=lambda e: list(map(str, e.absolute_path))):
+        path = ".".join(str(p) for p in error.absolute_path) or "config"
+        errors.append(ValidationError(f"{error.message} (TLJH {version} schema)", path))
+    errors.extend(_stricter_checks(plain, version))
+    return errors
+
+
+def _stricter_checks(config: Mapping[str, Any], version: str) -> list[ValidationError]:
+    errors = []
+    known = known_top_level_keys(version)
+    for key in config:
+        if key not in known:
+            errors.append(ValidationError(f"unknown top-level key{did_you_mean(key, known)}; TLJH ignores it",
+                                          str(key)))
+    auth = config.get("auth")
+    if auth is not None:
+        errors.extend(_check_auth(auth, config))
+    limit_values = config.get("limits") or {}
+    if isinstance(limit_values, Mapping):
+        cpu = limit_values.get("cpu")
+        if version == "2.0.0" and isinstance(cpu, float):
+            errors.append(ValidationError(
+                f"TLJH 2.0.0 accepts whole CPUs only; use {limits.nearest_whole_cpu(cpu)}", "limits.cpu"))
+        memory = limit_values.get("memory")
+        if isinstance(memory, str):
+            try:
+                limits.memory_limit(memory)
+            except ValidationError as exc:
+                errors.append(exc.at("limits.memory"))
+    https = config.get("https") or {}
+    if isinstance(https, Mapping) and https.get("enabled"):
+        le = https.get("letsencrypt") or {}
+        tls = https.get("tls") or {}
+        has_le = isinstance(le, Mapping) and bool(le.get("domains"))
+        has_tls = isinstance(tls, Mapping) and bool(tls.get("cert")) and bool(tls.get("key"))
+        if not has_le and not has_tls:
+            errors.append(ValidationError("HTTPS is enabled without a certificate source: set "
+                                          "https.letsencrypt.domains and email, or https.tls.cert and key",
+                                          "https"))
+        if has_le and not le.get("email"):
+            errors.append(ValidationError("Let's Encrypt needs a contact e-mail", "https.letsencrypt.email"))
+        if isinstance(le, Mapping) and isinstance(le.get("domains"), list):
+            from wizard.fields import fqdn
+
+            for index, name in enumerate(le["domains"]):
+                try:
+                    fqdn(name)
+                except ValidationError as exc:
+                    errors.append(exc.at(f"https.letsencrypt.domains[{index}]"))
+    return errors
+
+
+def _check_auth(auth: Any, config: Mapping[str, Any]) -> list[ValidationError]:
+    if not isinstance(auth, Mapping):
+        return [ValidationError("must be a mapping with `type` and class sections", "auth")]
+    errors = []
+    kind = auth.get("type")
+    if not isinstance(kind, str) or not kind:
+        errors.append(ValidationError("must name the authenticator class, e.g. "
+                                      "oauthenticator.github.GitHubOAuthenticator", "auth.type"))
+    for key, value in auth.items():
+        if key == "type":
+            continue
+        if not re.fullmatch(r"[A-Z][A-Za-z0-9_]*", str(key)):
+            errors.append(ValidationError("keys under auth (besides type) must be class names such as "
+                                          "GitHubOAuthenticator; the hub fails to start otherwise", f"auth.{key}"))
+        elif not isinstance(value, Mapping):
+            errors.append(ValidationError("a class section must be a mapping of settings", f"auth.{key}"))
+    if isinstance(kind, str) and kind:
+        class_name = kind.rsplit(".", 1)[-1]
+        section = auth.get(class_name) if isinstance(auth.get(class_name), Mapping) else {}
+        users = config.get("users") if isinstance(config.get("users"), Mapping) else {}
+        if class_name not in INSECURE_CLASSES and kind != "dummy":
+            facts = {
+                "type": next((t for t, path in AUTH_CLASSES.items() if path == kind), None),
+                "allow_all": section.get("allow_all"),
+                "open_signup": section.get("open_signup"),
+                "allowed_users": list(users.get("allowed") or []) + list(section.get("allowed_users") or []),
+                "allowed_organizations": section.get("allowed_organizations"),
+                "hosted_domain": section.get("hosted_domain"),
+                "allowed_groups": section.get("allowed_groups") or section.get("allowed_google_groups"),
+            }
+            if not has_allow_policy(facts):
+                errors.append(ValidationError(
+                    f"{class_name} has no allow policy: nobody can log in. Set users.allowed, an allowed "
+                    f"organization/domain/group, or {class_name}.allow_all: true", f"auth.{class_name}"))
+    return errors
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# files
+
+HEADER = "Written by tljh-wizard. Keys the wizard does not manage are kept as they are."
+
+
+def dump(config: Mapping[str, Any]) -> str:
+    from wizard import yamlio
+
+    return yamlio.dump(_plain(config), header=HEADER, round_trip=True)
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, Mapping):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    return value
+
+
+def update(base_text: str, rendered: Mapping[str, Any], origin: str = "config.yaml") -> str:
+    """``base_text`` with the wizard's keys set to ``rendered``: comments and keys the wizard does not own are kept."""
+    from wizard import yamlio
+
+    if not base_text.strip():
+        return dump(rendered)
+    document = yamlio.loads(base_text, origin, round_trip=True)
+    if document is None:
+        return dump(rendered)
+    if not isinstance(document, Mapping):
+        raise ValidationError(f"{origin}: expected a mapping at the top level")
+    for path in _REMOVE_WHEN_UNSET:
+        if _get(rendered, path) is None:
+            parent = _get(document, path[:-1])
+            if isinstance(parent, dict) and path[-1] in parent:
+                del parent[path[-1]]
+    for key in _REPLACED:
+        if key in rendered and isinstance(document.get(key), dict):
+            for stale in [k for k in document[key] if k not in rendered[key]]:
+                del document[key][stale]
+    _merge(document, rendered)
+    return yamlio.dump(document, round_trip=True)
+
+
+def _get(data: Any, path: tuple[str, ...]) -> Any:
+    for key in path:
+        if not isinstance(data, Mapping) or key not in data:
+            return None
+        data = data[key]
+    return data
+
+
+def _merge(target: dict, source: Mapping[str, Any]) -> None:
+    for key, value in source.items():
+        if isinstance(value, Mapping) and isinstance(target.get(key), dict):
+            _merge(target[key], value)
+        else:
+            target[key] = _plain(value)
+
+
+def mask(config: Any) -> Any:
+    """A copy of a parsed config with every secret value replaced by ********."""
+    if isinstance(config, Mapping):
+        masked = copy.copy(config) if isinstance(config, dict) else dict(config)
+        for key, value in config.items():
+            masked[key] = MASK if key in SECRET_KEYS and value not in (None, "") else mask(value)
+        return masked
+    if isinstance(config, list):
+        return [mask(item) for item in config]
+    return config
+
+
+def masked_text(text: str) -> str:
+    """config.yaml text with secret values masked, comments and layout kept."""
+    from wizard import yamlio
+
+    if not text.strip():
+        return text
+    document = yamlio.loads(text, round_trip=True)
+    if not isinstance(document, Mapping):
+        return text
+    _mask_in_place(document)
+    return yamlio.dump(document, round_trip=True)
+
+
+def _mask_in_place(node: Any) -> None:
+    if isinstance(node, dict):
+        for key in list(node):
+            if key in SECRET_KEYS and node[key] not in (None, ""):
+                node[key] = MASK
+            else:
+                _mask_in_place(node[key])
+    elif isinstance(node, list):
+        for item in node:
+            _mask_in_place(item)
+
+
+def masked_diff(old_text: str, new_text: str, path: str = "config.yaml") -> str:
+    """The unified diff an operator reviews: secrets masked on both sides."""
+    old_lines = masked_text(old_text).splitlines(keepends=True)
+    new_lines = masked_text(new_text).splitlines(keepends=True)
+    return "".join(difflib.unified_diff(old_lines, new_lines, f"{path} (on the hub)", f"{path} (after apply)"))
