@@ -525,9 +525,8 @@ class Answers:
                     except ValidationError as exc:
                         errors.append(exc)
                         continue
-                    if item.secret and kind == "answers":
-                        errors.append(ValidationError("is a secret: keep it in the secrets file, not in answers",
-                                                      key))
+                    if not item.secret and kind == "secrets":
+                        errors.append(ValidationError("is not a secret: keep it in the answers file", key))
                         continue
                     try:
                         answers.set(key, raw)
