@@ -5,6 +5,9 @@ import os
 import pytest
 
 pytest_plugins = [
+    "tests.rig.bind",
+    "tests.rig.pebble",
+    "tests.rig.sshd",
 ]
 
 

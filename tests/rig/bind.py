@@ -1,0 +1,313 @@
+"""BIND 9 on loopback: a real authoritative DNS server with RFC 2136 updates signed by a TSIG key.
+
+Use it from any test (the plugin is listed in ``tests/conftest.py``):
+
+``bind_server`` (session-scoped fixture) -> ``BindFixture``
+    One ``named`` serving the zone ``wizard.test.`` on 127.0.0.1 and ::1, on a free port (the same port on both).
+    The zone holds its SOA, ``NS ns.wizard.test.`` and ``ns.wizard.test. A 127.0.0.1`` — nothing else: add what a
+    test needs and remove it afterwards (the server is shared by the whole session). Attributes and helpers:
+
+    - ``host`` ("127.0.0.1"), ``port``, ``address`` ("127.0.0.1:PORT", the form ``pebble -dnsserver`` takes),
+      ``zone`` ("wizard.test."), ``key_name``, ``key_secret`` (base64), ``algorithm`` ("hmac-sha256"),
+      ``keyring`` (a dnspython keyring for ``dns.update.UpdateMessage``);
+    - ``add(name, rdtype, *values, ttl=60)``, ``delete(name, rdtype=None, *values)`` — TSIG-signed updates; relative
+      names are taken relative to the zone; raise ``UpdateRefused`` unless the server says NOERROR;
+    - ``query(name, rdtype) -> list[str]`` — the record texts the server answers (empty for NXDOMAIN/NODATA);
+    - ``records(name, rdtype, *values)`` — a context manager: add on entry, delete on exit.
+
+``BindServer(workdir, zones, addresses=("127.0.0.1",), port=None, keys=None, ipv6=False)``
+    The process itself, for tests that need servers of their own (several servers, other zones, port 53):
+    ``zones`` maps zone names to zone-file text (see ``zone_text``); every zone accepts updates signed by any of
+    ``keys`` ({name: base64 secret}). ``start()`` waits until the server answers an SOA query and raises
+    ``BindStartError`` with named's stderr if it does not (so the test fails, never skips); ``stop()`` ends it by PID.
+    It is also a context manager.
+
+``zone_text(origin, nameservers, records="", ttl=300, serial=1)``
+    Zone-file text: SOA, one NS per entry of ``nameservers`` ({"ns1.zone.": ["127.0.0.53", "::1"]}) plus glue for
+    the in-zone ones, then ``records`` verbatim (with ``$ORIGIN`` set, so relative owner names work).
+
+``free_port()`` — a port free for both UDP and TCP on 127.0.0.1 and ::1.
+``spare_loopback_addresses(count)`` — addresses from 127.0.0.53-127.0.0.99 whose port 53 is free (root only), so a
+zone's NS records can point at servers that answer on the standard DNS port.
+"""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import os
+import secrets
+import shutil
+import socket
+import subprocess
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Iterator, Mapping, Sequence
+
+import pytest
+
+NAMED = shutil.which("named", path=os.environ.get("PATH", "") + ":/usr/sbin") or "/usr/sbin/named"
+START_DEADLINE = 15.0
+
+
+class BindStartError(RuntimeError):
+    """named did not come up; the message carries its stderr."""
+
+
+class UpdateRefused(RuntimeError):
+    """The server answered a dynamic update with something other than NOERROR."""
+
+
+def new_tsig_secret() -> str:
+    return base64.b64encode(secrets.token_bytes(32)).decode()
+
+
+def _port_is_free(host: str, port: int) -> bool:
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    for kind in (socket.SOCK_DGRAM, socket.SOCK_STREAM):
+        with socket.socket(family, kind) as sock:
+            if kind == socket.SOCK_STREAM:
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            try:
+                sock.bind((host, port))
+            except OSError:
+                return False
+    return True
+
+
+def free_port() -> int:
+    """A port that is free for UDP and TCP on 127.0.0.1 and ::1 right now."""
+    for _ in range(200):
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+            sock.bind(("127.0.0.1", 0))
+            port = sock.getsockname()[1]
+        if _port_is_free("127.0.0.1", port) and _port_is_free("::1", port):
+            return port
+    raise RuntimeError("no free port on loopback")
+
+
+def spare_loopback_addresses(count: int) -> list[str]:
+    """``count`` loopback addresses in 127.0.0.53-127.0.0.99 whose port 53 is free (needs root)."""
+    found = [f"127.0.0.{last}" for last in range(53, 100) if _port_is_free(f"127.0.0.{last}", 53)]
+    if len(found) < count:
+        raise BindStartError(f"need {count} loopback addresses with port 53 free, found {found}")
+    return found[:count]
+
+
+def zone_text(origin: str, nameservers: Mapping[str, Sequence[str]], records: str = "", ttl: int = 300,
+              serial: int = 1) -> str:
+    origin = origin if origin.endswith(".") else origin + "."
+    first_ns = next(iter(nameservers))
+    lines = [
+        f"$ORIGIN {origin}",
+        f"$TTL {ttl}",
+        f"@ IN SOA {first_ns} hostmaster.{origin} {serial} 3600 600 86400 {ttl}",
+    ]
+    for host in nameservers:
+        lines.append(f"@ IN NS {host}")
+    for host, addresses in nameservers.items():
+        if host == origin or host.endswith("." + origin):
+            for address in addresses:
+                lines.append(f"{host} IN {'AAAA' if ':' in address else 'A'} {address}")
+    lines.append(records)
+    return "\n".join(lines) + "\n"
+
+
+class BindServer:
+    """One ``named -g`` child process serving ``zones`` from its own directory."""
+
+    def __init__(self, workdir: Path, zones: Mapping[str, str], addresses: Sequence[str] = ("127.0.0.1",),
+                 port: int | None = None, keys: Mapping[str, str] | None = None, ipv6: bool = False):
+        self.workdir = Path(workdir)
+        self.zones = {name if name.endswith(".") else name + ".": text for name, text in zones.items()}
+        self.addresses = list(addresses)
+        self.port = port if port is not None else free_port()
+        self.keys = dict(keys or {})
+        self.ipv6 = ipv6
+        self.process: subprocess.Popen | None = None
+        self.stderr_path = self.workdir / "named.stderr"
+
+    def _config(self) -> str:
+        v4 = "; ".join(self.addresses)
+        v6 = f"listen-on-v6 port {self.port} {{ ::1; }};" if self.ipv6 else "listen-on-v6 { none; };"
+        out = [
+            "options {",
+            f'  directory "{self.workdir}";',
+            f'  pid-file "{self.workdir}/named.pid";',
+            f'  session-keyfile "{self.workdir}/session.key";',
+            f'  managed-keys-directory "{self.workdir}";',
+            f"  listen-on port {self.port} {{ {v4}; }};",
+            f"  {v6}",
+            "  recursion no;",
+            "  dnssec-validation no;",
+            "  notify no;",
+            "  minimal-responses no;",
+            "};",
+            "controls { };",
+        ]
+        for name, secret in self.keys.items():
+            out.append(f'key "{name}" {{ algorithm hmac-sha256; secret "{secret}"; }};')
+        allow = " ".join(f'key "{name}";' for name in self.keys) or "none;"
+        for index, zone in enumerate(self.zones):
+            out.append(f'zone "{zone}" {{ type primary; file "zone{index}.db"; allow-update {{ {allow} }}; }};')
+        return "\n".join(out) + "\n"
+
+    def start(self) -> "BindServer":
+        self.workdir.mkdir(parents=True, exist_ok=True)
+        for index, text in enumerate(self.zones.values()):
+            (self.workdir / f"zone{index}.db").write_text(text)
+        config = self.workdir / "named.conf"
+        config.write_text(self._config())
+        with open(self.stderr_path, "wb") as stderr:
+            self.process = subprocess.Popen([NAMED, "-g", "-c", str(config)], cwd=self.workdir,
+                                            stdin=subprocess.DEVNULL, stdout=stderr, stderr=stderr)
+        try:
+            self._wait_until_answering()
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def _wait_until_answering(self) -> None:
+        import dns.exception
+        import dns.message
+        import dns.query
+
+        waiting = list(self.zones)
+        deadline = time.monotonic() + START_DEADLINE
+        while True:
+            if self.process.poll() is not None:
+                raise BindStartError(f"named exited with {self.process.returncode}:\n{self.stderr()}")
+            try:
+                reply = dns.query.udp(dns.message.make_query(waiting[0], "SOA"), self.addresses[0],
+                                      port=self.port, timeout=0.2)
+                if reply.answer:
+                    waiting.pop(0)
+                    if not waiting:
+                        return
+                    continue
+                if "running" in self.stderr():
+                    raise BindStartError(f"named is running but does not serve {waiting[0]}:\n{self.stderr()}")
+            except (dns.exception.Timeout, OSError):
+                pass
+            if time.monotonic() > deadline:
+                raise BindStartError(f"named did not answer within {START_DEADLINE} s:\n{self.stderr()}")
+            # Each probe is bounded by its own 0.2 s timeout; a refused probe returns at once, so pause briefly.
+            time.sleep(0.02)
+
+    def stderr(self) -> str:
+        try:
+            return self.stderr_path.read_text(errors="replace")
+        except FileNotFoundError:
+            return ""
+
+    def stop(self) -> None:
+        if self.process is None:
+            return
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        self.process = None
+
+    def __enter__(self) -> "BindServer":
+        return self.start()
+
+    def __exit__(self, *exc) -> None:
+        self.stop()
+
+
+@dataclass
+class BindFixture:
+    """The session's shared BIND: one zone, one TSIG key, helpers to change and read its records."""
+
+    server: BindServer
+    zone: str
+    key_name: str
+    key_secret: str
+    host: str = "127.0.0.1"
+    algorithm: str = "hmac-sha256"
+    keyring: dict = field(init=False)
+
+    def __post_init__(self) -> None:
+        import dns.tsigkeyring
+
+        self.keyring = dns.tsigkeyring.from_text({self.key_name: (self.algorithm, self.key_secret)})
+
+    @property
+    def port(self) -> int:
+        return self.server.port
+
+    @property
+    def address(self) -> str:
+        return f"{self.host}:{self.port}"
+
+    def _absolute(self, name: str) -> str:
+        if name.endswith("."):
+            return name
+        return self.zone if name in ("", "@") else f"{name}.{self.zone}"
+
+    def _send(self, update) -> None:
+        import dns.query
+        import dns.rcode
+
+        reply = dns.query.tcp(update, self.host, port=self.port, timeout=5)
+        if reply.rcode() != dns.rcode.NOERROR:
+            raise UpdateRefused(dns.rcode.to_text(reply.rcode()))
+
+    def _update(self):
+        import dns.tsig
+        import dns.update
+
+        return dns.update.UpdateMessage(self.zone, keyring=self.keyring, keyname=self.key_name,
+                                        keyalgorithm=dns.tsig.HMAC_SHA256)
+
+    def add(self, name: str, rdtype: str, *values: str, ttl: int = 60) -> None:
+        update = self._update()
+        for value in values:
+            update.add(self._absolute(name), ttl, rdtype, value)
+        self._send(update)
+
+    def delete(self, name: str, rdtype: str | None = None, *values: str) -> None:
+        update = self._update()
+        if rdtype is None:
+            update.delete(self._absolute(name))
+        elif not values:
+            update.delete(self._absolute(name), rdtype)
+        else:
+            for value in values:
+                update.delete(self._absolute(name), rdtype, value)
+        self._send(update)
+
+    def query(self, name: str, rdtype: str) -> list[str]:
+        import dns.message
+        import dns.query
+        import dns.rdatatype
+
+        reply = dns.query.udp(dns.message.make_query(self._absolute(name), rdtype), self.host, port=self.port,
+                              timeout=5)
+        wanted = dns.rdatatype.from_text(rdtype)
+        return sorted(rdata.to_text() for rrset in reply.answer if rrset.rdtype == wanted for rdata in rrset)
+
+    @contextlib.contextmanager
+    def records(self, name: str, rdtype: str, *values: str, ttl: int = 60) -> Iterator[None]:
+        self.add(name, rdtype, *values, ttl=ttl)
+        try:
+            yield
+        finally:
+            self.delete(name, rdtype, *values)
+
+
+@pytest.fixture(scope="session")
+def bind_server(tmp_path_factory) -> Iterator[BindFixture]:
+    zone = "wizard.test."
+    key_name = "wizard-key."
+    key_secret = new_tsig_secret()
+    text = zone_text(zone, {"ns.wizard.test.": ["127.0.0.1"]})
+    server = BindServer(tmp_path_factory.mktemp("bind"), {zone: text}, keys={key_name: key_secret}, ipv6=True)
+    with server:
+        yield BindFixture(server=server, zone=zone, key_name=key_name, key_secret=key_secret)
