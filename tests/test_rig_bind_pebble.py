@@ -109,3 +109,36 @@ def test_pebble_listener_is_refused_without_the_test_ca(pebble):
     with urllib.request.urlopen(pebble.directory_url, context=ssl.create_default_context(
             cafile=str(pebble.ca_cert_path)), timeout=5) as reply:
         assert "newNonce" in json.load(reply)
+
+
+def test_pebble_validates_dns01_through_the_fixture_bind(pebble, bind_server):
+    """An issuance whose DNS-01 record exists only in the fixture BIND: proves Pebble resolves through it."""
+    import datetime
+
+    import josepy
+    from acme import challenges, client, crypto_util, messages
+    from cryptography import x509
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+
+    account_key = josepy.JWKEC(key=ec.generate_private_key(ec.SECP256R1()))
+    net = client.ClientNetwork(account_key, alg=josepy.ES256, verify_ssl=str(pebble.ca_cert_path))
+    acme = client.ClientV2(client.ClientV2.get_directory(pebble.directory_url, net), net)
+    acme.new_account(messages.NewRegistration.from_data(email="ops@wizard.test", terms_of_service_agreed=True))
+    domain_key = ec.generate_private_key(ec.SECP256R1()).private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+    order = acme.new_order(crypto_util.make_csr(domain_key, ["smoke.wizard.test"]))
+    (authz,) = order.authorizations
+    dns01 = next(c for c in authz.body.challenges if isinstance(c.chall, challenges.DNS01))
+    record = dns01.chall.validation_domain_name("smoke.wizard.test")
+    with bind_server.records(record + ".", "TXT", f'"{dns01.chall.validation(account_key)}"'):
+        acme.answer_challenge(dns01, dns01.response(account_key))
+        deadline = datetime.datetime.now() + datetime.timedelta(seconds=30)
+        order = acme.poll_and_finalize(order, deadline=deadline)
+    chain = x509.load_pem_x509_certificates(order.fullchain_pem.encode())
+    leaf = chain[0]
+    names = leaf.extensions.get_extension_for_class(x509.SubjectAlternativeName).value.get_values_for_type(
+        x509.DNSName)
+    assert names == ["smoke.wizard.test"]
+    root = x509.load_pem_x509_certificate(pebble.root_pem().encode())
+    assert chain[-1].issuer == root.subject
