@@ -118,7 +118,9 @@ def render(answers: Answers, *, tljh_version: str = DEFAULT_TLJH_VERSION, stagin
     if limit_values.get("memory"):
         rendered_limits["memory"] = limit_values["memory"]
     if limit_values.get("cpu") is not None:
-        rendered_limits["cpu"] = limits.cpu_for_tljh(limit_values["cpu"], tljh_version)
+        cpu = limit_values["cpu"]
+        # The `main` schema takes any number; a released version's own rule comes from the limits step.
+        rendered_limits["cpu"] = cpu if tljh_version == "main" else limits.cpu_for_tljh(cpu, tljh_version)
     if rendered_limits:
         config["limits"] = rendered_limits
     cull = {"enabled": limit_values.get("cull_enabled", True) is not False}

@@ -1,0 +1,77 @@
+"""The command line: every subcommand exists with true --help; unbuilt ones say so; heavy libraries load lazily."""
+
+import subprocess
+import sys
+
+import pytest
+
+from wizard import __version__, cli
+
+
+def _run(*args):
+    return subprocess.run([sys.executable, "-m", "wizard", *args], capture_output=True, text=True, timeout=60)
+
+
+def test_version():
+    result = _run("--version")
+    assert result.returncode == 0 and result.stdout.strip() == f"tljh-wizard {__version__}"
+
+
+def test_help_lists_every_command():
+    result = _run("--help")
+    assert result.returncode == 0
+    for name in ("demo", "apply", "export", "sessions", "dns-check", "check", "renew", "backup", "restore-backup",
+                 "env"):
+        assert f"\n  {name} " in result.stdout
+
+
+@pytest.mark.parametrize("name", list(cli.COMMANDS))
+def test_each_command_has_help(name):
+    result = _run(name, "--help")
+    assert result.returncode == 0, result.stderr
+    assert f"usage: tljh-wizard {name}" in result.stdout
+
+
+def test_a_command_not_built_yet_exits_2_and_says_so(monkeypatch, capsys):
+    monkeypatch.setitem(cli.COMMANDS, "renew", ("wizard.not_built_module", "renew certificates"))
+    assert cli.main(["renew", "somehost"]) == 2
+    assert "not available yet" in capsys.readouterr().err
+
+
+def test_errors_are_messages_not_tracebacks(tmp_path):
+    result = _run("export", str(tmp_path / "missing.yaml"))
+    assert result.returncode == 2
+    assert "no such file" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_python_m_wizard_and_console_script_agree():
+    import shutil
+
+    script = shutil.which("tljh-wizard", path=str(__import__("pathlib").Path(sys.executable).parent))
+    assert script, "the console script tljh-wizard is installed beside the interpreter"
+    result = subprocess.run([script, "--version"], capture_output=True, text=True, timeout=60)
+    assert result.stdout.strip() == f"tljh-wizard {__version__}"
+
+
+HEAVY = ("textual", "paramiko", "dns", "acme", "cryptography", "questionary", "josepy")
+
+
+def test_the_engine_and_cli_import_no_heavy_library():
+    code = ("import sys, wizard.cli, wizard.answers, wizard.session, wizard.export, wizard.sessions_cli, "
+            "wizard.tljh.config, screens; "
+            f"print(sorted(m for m in sys.modules if m.split('.')[0] in {HEAVY!r}))")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert result.stdout.strip() == "[]"
+
+
+@pytest.mark.parametrize("name", [n for n in cli.COMMANDS])
+def test_command_modules_import_no_heavy_library_at_import_time(name):
+    module = cli.COMMANDS[name][0]
+    if not cli._available(module):
+        pytest.skip(f"{module} is not built yet")
+    allowed = {"demo": ("textual",)}.get(name, ())
+    code = (f"import sys, {module}; "
+            f"print(sorted(m.split('.')[0] for m in sys.modules if m.split('.')[0] in {HEAVY!r}))")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    loaded = set(eval(result.stdout)) - set(allowed)
+    assert not loaded, f"{module} imports {loaded} at import time"
