@@ -1,0 +1,258 @@
+"""``HubTarget``: the one interface for running commands and reading/writing files on a TLJH hub.
+
+Three implementations: ``wizard.hub.ssh.SSHTarget`` (paramiko, one connection per session), ``wizard.hub.local.
+LocalTarget`` (``--local``: the wizard runs on the hub itself) and ``wizard.hub.local.SandboxTarget`` (the demo
+sandbox). Engines (facts, backups, apply, environment freeze) take a ``HubTarget`` and never know which one it is.
+
+Contract, for code written against it:
+
+- ``run(argv, stdin=None, sudo=False, timeout=60, on_output=None, stdout_to=None, check=False) -> CommandResult``
+  runs ONE command, given as an argv list — never a shell string; each element reaches the hub as one argument
+  (quoted with ``shlex`` where a remote shell is in between). ``stdin`` is bytes or a binary file object (streamed).
+  ``sudo=True`` runs it as root: passwordless sudo, or the sudo password sent on stdin ahead of your data (never in
+  argv), or nothing when the login is already root / the target is the sandbox. ``timeout`` (seconds, ``None`` = no
+  limit) is enforced on the hub too (coreutils ``timeout``), so a hanging command is killed there, and raises
+  ``CommandTimeout``. ``on_output(stream, line)`` is called for each line as it arrives (``stream`` is "stdout" or
+  "stderr") — for progress displays. ``stdout_to`` (a binary file object) receives stdout instead of it being kept in
+  memory (large downloads such as backup tarballs). ``check=True`` raises ``CommandFailed`` on a non-zero exit.
+  Each call is one round trip (``round_trips`` counts them).
+- ``read_file(path, sudo=True) -> bytes`` (``FileNotFoundError`` if missing) and ``write_file(path, data, mode=0o600,
+  owner=None, sudo=True, lock=None)``: an atomic write on the hub (temp file created private in the same directory,
+  fsync, chmod/chown, rename), optionally holding ``flock`` on ``lock`` (TLJH's ``config.yaml.lock``) meanwhile. One
+  round trip each.
+- ``prefix``: TLJH's install prefix on the hub (``/opt/tljh`` unless told otherwise); ``tljh_config`` the path of
+  ``tljh-config`` under it.
+- ``name``: the session name (``user@host:port``, ``local``, ``demo``). ``round_trips``: commands run so far
+  (benches and tests assert on it). ``close()`` (also a context manager).
+
+Errors are ``HubError`` subclasses whose message is meant for the operator as is.
+"""
+
+from __future__ import annotations
+
+import abc
+import io
+import shlex
+from dataclasses import dataclass
+from pathlib import PurePosixPath
+from typing import BinaryIO, Callable, Sequence
+
+DEFAULT_PREFIX = PurePosixPath("/opt/tljh")
+DEFAULT_TIMEOUT = 60.0
+KILL_GRACE = 5  # seconds between the hub's `timeout` sending TERM and KILL
+TIMEOUT_STATUS = 124  # exit status of coreutils `timeout` when it had to stop the command
+
+OutputCallback = Callable[[str, str], None]
+
+
+class HubError(Exception):
+    """Something went wrong talking to the hub; ``str(error)`` is the operator-facing explanation."""
+
+
+class ConnectError(HubError):
+    """The connection could not be made. ``kind``: dns, refused, timeout, auth, host_key, ssh."""
+
+    def __init__(self, message: str, kind: str):
+        super().__init__(message)
+        self.kind = kind
+
+
+class HostKeyUnknown(ConnectError):
+    """The hub's host key is in no known-hosts file and was not accepted."""
+
+    def __init__(self, host: str, key_type: str, fingerprint: str):
+        super().__init__(
+            f"The host key of {host} is not known: {key_type} {fingerprint}. Compare it with the key the provider's "
+            "console shows, then accept it (or pin it as connection.host_key).", "host_key")
+        self.host, self.key_type, self.fingerprint = host, key_type, fingerprint
+
+
+class HostKeyChanged(ConnectError):
+    """The hub presented a key different from the known (or pinned) one: refused, never overwritten."""
+
+    def __init__(self, host: str, expected: str, presented: str, source: str):
+        super().__init__(
+            f"REFUSED: the host key of {host} has changed. Expected {expected} (from {source}), but the server "
+            f"presented {presented}. This can mean someone is intercepting the connection — or the server was "
+            "rebuilt. Verify the new key out of band, then remove the old entry from that file.", "host_key")
+        self.host, self.expected, self.presented, self.source = host, expected, presented, source
+
+
+class ConnectionLost(HubError):
+    """The connection dropped while a command ran and could not be resumed."""
+
+
+class SudoError(HubError):
+    """sudo refused (no sudo rights, or a wrong/missing password)."""
+
+
+class CommandFailed(HubError):
+    def __init__(self, result: "CommandResult"):
+        detail = result.stderr.decode("utf-8", "replace").strip().splitlines()[-3:]
+        super().__init__(f"`{shlex.join(result.argv)}` exited with status {result.exit_status}"
+                         + (f": {' / '.join(detail)}" if detail else ""))
+        self.result = result
+
+
+class CommandTimeout(HubError):
+    def __init__(self, argv: Sequence[str], timeout: float):
+        super().__init__(f"`{shlex.join(argv)}` did not finish within {timeout:g} s and was stopped")
+        self.argv, self.timeout = list(argv), timeout
+
+
+@dataclass
+class CommandResult:
+    argv: list[str]
+    exit_status: int
+    stdout: bytes
+    stderr: bytes
+
+    @property
+    def ok(self) -> bool:
+        return self.exit_status == 0
+
+    @property
+    def text(self) -> str:
+        return self.stdout.decode("utf-8", "replace")
+
+    def check(self) -> "CommandResult":
+        if not self.ok:
+            raise CommandFailed(self)
+        return self
+
+
+class LineSplitter:
+    """Turns output chunks into ``on_output(stream, line)`` calls."""
+
+    def __init__(self, stream: str, callback: OutputCallback | None):
+        self.stream, self.callback, self.pending = stream, callback, b""
+
+    def feed(self, chunk: bytes) -> None:
+        if self.callback is None:
+            return
+        self.pending += chunk
+        *lines, self.pending = self.pending.split(b"\n")
+        for line in lines:
+            self.callback(self.stream, line.decode("utf-8", "replace").rstrip("\r"))
+
+    def flush(self) -> None:
+        if self.callback is not None and self.pending:
+            self.callback(self.stream, self.pending.decode("utf-8", "replace"))
+        self.pending = b""
+
+
+# Atomic replace on the hub: $1 path, $2 octal mode, $3 owner ("" = keep). Data arrives on stdin. The temp file is
+# created by mktemp (0600 from the start) beside the target so the rename is atomic; it is removed if anything fails.
+_WRITE_SCRIPT = r"""set -eu
+dir=$(dirname -- "$1")
+tmp=$(mktemp -- "$dir/.$(basename -- "$1").XXXXXXXX")
+trap 'rm -f -- "$tmp"' EXIT
+cat > "$tmp"
+chmod -- "$2" "$tmp"
+if [ -n "$3" ]; then chown -- "$3" "$tmp"; fi
+sync -- "$tmp" 2>/dev/null || sync
+mv -f -- "$tmp" "$1"
+trap - EXIT
+sync -- "$dir" 2>/dev/null || true
+"""
+
+
+class HubTarget(abc.ABC):
+    """Commands and files on one TLJH hub. See the module docstring for the contract."""
+
+    name: str = "hub"
+
+    def __init__(self, prefix: str | PurePosixPath = DEFAULT_PREFIX):
+        self.prefix = PurePosixPath(prefix)
+        self.round_trips = 0
+
+    @property
+    def tljh_config(self) -> str:
+        return str(self.prefix / "hub" / "bin" / "tljh-config")
+
+    # --- what an implementation provides ---------------------------------------------------------------------------
+
+    @abc.abstractmethod
+    def _sudo_argv(self) -> tuple[list[str], bytes]:
+        """The argv prefix that makes a command run as root, and the bytes to send ahead of stdin (a password)."""
+
+    @abc.abstractmethod
+    def _execute(self, argv: list[str], stdin: bytes | BinaryIO | None, deadline: float | None,
+                 on_output: OutputCallback | None, stdout_to: BinaryIO | None) -> CommandResult:
+        """Run ``argv`` as given, once; wait at most ``deadline`` seconds (``None``: no limit)."""
+
+    def close(self) -> None:
+        """Release the connection; the default has nothing to release."""
+
+    # --- the interface -------------------------------------------------------------------------------------------
+
+    def run(self, argv: Sequence[str], *, stdin: bytes | BinaryIO | None = None, sudo: bool = False,
+            timeout: float | None = DEFAULT_TIMEOUT, on_output: OutputCallback | None = None,
+            stdout_to: BinaryIO | None = None, check: bool = False) -> CommandResult:
+        argv = [str(arg) for arg in argv]
+        command = list(argv)
+        if timeout is not None:
+            command = ["timeout", "-k", str(KILL_GRACE), f"{timeout:g}", *command]
+        prelude = b""
+        if sudo:
+            sudo_prefix, prelude = self._sudo_argv()
+            command = [*sudo_prefix, *command]
+        if prelude:
+            stdin = _Prepended(prelude, stdin)
+        deadline = None if timeout is None else timeout + KILL_GRACE + 10
+        self.round_trips += 1
+        result = self._execute(command, stdin, deadline, on_output, stdout_to)
+        result.argv = argv
+        if timeout is not None and result.exit_status in (TIMEOUT_STATUS, 128 + 9):
+            raise CommandTimeout(argv, timeout)
+        if sudo and prelude and result.exit_status == 1 and b"incorrect password" in result.stderr:
+            raise SudoError("sudo refused the password (wrong sudo password?)")
+        if sudo and result.exit_status == 1 and b"sudo:" in result.stderr and b"password is required" in result.stderr:
+            raise SudoError("sudo needs a password on this hub: give the sudo password")
+        if sudo and b"is not in the sudoers file" in result.stderr:
+            raise SudoError("this login has no sudo rights on the hub (not in the sudoers file)")
+        return result.check() if check else result
+
+    def read_file(self, path: str | PurePosixPath, *, sudo: bool = True) -> bytes:
+        result = self.run(["cat", "--", str(path)], sudo=sudo)
+        if not result.ok:
+            if b"No such file" in result.stderr:
+                raise FileNotFoundError(str(path))
+            raise CommandFailed(result)
+        return result.stdout
+
+    def write_file(self, path: str | PurePosixPath, data: bytes, *, mode: int = 0o600, owner: str | None = None,
+                   sudo: bool = True, lock: str | PurePosixPath | None = None, timeout: float = DEFAULT_TIMEOUT) -> None:
+        argv = ["sh", "-c", _WRITE_SCRIPT, "write-file", str(path), f"{mode:o}", owner or ""]
+        if lock is not None:
+            argv = ["flock", "-w", f"{timeout:g}", str(lock), *argv]
+        self.run(argv, stdin=data, sudo=sudo, timeout=timeout, check=True)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+
+class _Prepended(io.RawIOBase):
+    """stdin with a prelude (the sudo password line) ahead of the caller's data."""
+
+    def __init__(self, prelude: bytes, rest: bytes | BinaryIO | None):
+        super().__init__()
+        self._parts = [io.BytesIO(prelude)]
+        if isinstance(rest, (bytes, bytearray)):
+            self._parts.append(io.BytesIO(bytes(rest)))
+        elif rest is not None:
+            self._parts.append(rest)
+
+    def readable(self) -> bool:
+        return True
+
+    def read(self, size: int = -1) -> bytes:
+        while self._parts:
+            chunk = self._parts[0].read(size if size and size > 0 else 65536)
+            if chunk:
+                return chunk
+            self._parts.pop(0)
+        return b""
