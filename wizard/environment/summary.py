@@ -1,0 +1,364 @@
+"""What is installed in the hub's user environment, read in one remote command.
+
+The command streams, as one gzipped tar, every ``conda-meta/*.json`` record, ``conda-meta/history``, and the
+``*.dist-info`` / ``*.egg-info`` entries of ``site-packages`` (with their ``INSTALLER`` and ``direct_url.json``);
+everything else is worked out here. It runs only ``find``, ``tar`` and ``gzip``, so it costs one round trip whatever
+the number of packages, and it still works when conda (or the environment's Python) is broken.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import re
+from dataclasses import dataclass, field
+from typing import Iterable
+from urllib.parse import urlsplit, urlunsplit
+
+from wizard.diagnosis import Diagnosis, Status
+
+STREAM_HEADER = b"tljh-wizard-env 1 "
+# conda's platform names for ``uname -m``, used when no record names a platform-specific subdir.
+_PLATFORMS = {"x86_64": "linux-64", "aarch64": "linux-aarch64", "arm64": "linux-aarch64", "ppc64le": "linux-ppc64le",
+              "s390x": "linux-s390x", "i686": "linux-32"}
+_SITE = re.compile(r"^lib/python(\d+\.\d+)/site-packages/([^/]+)(?:/(.+))?$")
+_REVISION = re.compile(r"^==>\s*(.*?)\s*<==\s*$")
+_HEX = re.compile(r"^[0-9a-f]+$")
+
+
+# $1: the TLJH prefix; $2: a directory to create root-only first ("" for none: a freeze passes its snapshot dir,
+# so the write that follows needs no extra round trip). Paths in the stream are relative to the prefix.
+_GATHER_SCRIPT = r"""set -u
+cd -- "$1" || exit 3
+if [ -n "${2:-}" ]; then (umask 077 && mkdir -p -- "$2" && chmod 700 -- "$2") || exit 4; fi
+printf 'tljh-wizard-env 1 %s\n' "$(uname -m)"
+{
+  find user/conda-meta -maxdepth 1 -type f \( -name '*.json' -o -name history \) -print0
+  find user/lib/python*/site-packages -mindepth 1 -maxdepth 2 \( -name '*.dist-info' -o -name '*.egg-info' \
+    -o -path '*.dist-info/INSTALLER' -o -path '*.dist-info/direct_url.json' \) -print0
+  find hub/lib/python*/site-packages -mindepth 1 -maxdepth 1 -name 'the_littlest_jupyterhub-*' -print0
+} 2>/dev/null | tar --null --no-recursion -T - -cf - | gzip -1
+"""
+
+
+def gather_argv(prefix: str, ensure_dir: str = "") -> list[str]:
+    """The one command, run on the hub as root, that streams the environment's metadata (header line + tar.gz)."""
+    return ["sh", "-c", _GATHER_SCRIPT, "tljh-wizard-env", str(prefix), ensure_dir]
+
+
+def gather(target, ensure_dir: str = "") -> "Environment":
+    """The hub's user environment, in one round trip through ``target`` (a ``wizard.hub.target.HubTarget``)."""
+    result = target.run(gather_argv(str(target.prefix), ensure_dir), sudo=True, timeout=300)
+    if result.exit_status == 3:
+        raise StreamError(f"{target.prefix} does not exist on the hub: is TLJH installed there?")
+    if result.exit_status == 4:
+        raise StreamError(f"cannot create {ensure_dir} on the hub: "
+                          + result.stderr.decode("utf-8", "replace").strip()[-200:])
+    try:
+        return environment_from_stream(str(target.prefix), result.stdout)
+    except StreamError as exc:
+        detail = result.stderr.decode("utf-8", "replace").strip()[-200:]
+        raise StreamError(f"{exc}{': ' + detail if detail else ''}") from None
+
+
+def canonical_name(name: str) -> str:
+    """PEP 503 normalised project name: ``Jupyter_Server`` -> ``jupyter-server``."""
+    return re.sub(r"[-_.]+", "-", name).lower()
+
+
+def strip_credentials(url: str) -> str:
+    """``url`` without user:password, conda tokens (``/t/TOKEN/``), query or fragment."""
+    parts = urlsplit(url)
+    netloc = parts.netloc.rsplit("@", 1)[-1]
+    path = re.sub(r"^/t/[^/]+(?=/)", "", parts.path)
+    return urlunsplit((parts.scheme, netloc, path, "", ""))
+
+
+@dataclass(frozen=True)
+class CondaPackage:
+    name: str
+    version: str
+    build: str
+    build_number: int = 0
+    channel: str = ""
+    subdir: str = ""
+    fn: str = ""
+    url: str = ""
+    md5: str = ""
+    sha256: str = ""
+
+    @property
+    def spec(self) -> str:
+        return f"{self.name}={self.version}={self.build}"
+
+    @property
+    def download_url(self) -> str:
+        """The package's URL without credentials ('' when the record names neither url nor channel+fn)."""
+        if self.url:
+            return strip_credentials(self.url)
+        if self.channel and self.fn and "://" in self.channel:
+            channel = strip_credentials(self.channel).rstrip("/")
+            return f"{channel}/{self.fn}" if channel.endswith("/" + self.subdir) else f"{channel}/{self.subdir}/{self.fn}"
+        return ""
+
+    @property
+    def lock_line(self) -> str:
+        """``URL#sha256`` (``#md5`` when the record has no sha256); '' when the package cannot be locked."""
+        url = self.download_url
+        digest = self.sha256 or self.md5
+        return f"{url}#{digest}" if url and digest else ""
+
+    def to_json(self) -> dict:
+        return {key: value for key, value in self.__dict__.items() if value not in ("", None)}
+
+    @classmethod
+    def from_json(cls, data: dict) -> "CondaPackage":
+        return cls(**{key: data[key] for key in cls.__dataclass_fields__ if key in data})
+
+
+@dataclass(frozen=True)
+class PipPackage:
+    name: str
+    version: str
+    installer: str = ""
+    direct_url: str = ""  # where it was installed from, when not an index (credentials stripped)
+
+    @property
+    def key(self) -> str:
+        return canonical_name(self.name)
+
+    @property
+    def pin(self) -> str:
+        return f"{self.name}=={self.version}"
+
+    def to_json(self) -> dict:
+        return {key: value for key, value in self.__dict__.items() if value not in ("", None)}
+
+    @classmethod
+    def from_json(cls, data: dict) -> "PipPackage":
+        return cls(**{key: data[key] for key in cls.__dataclass_fields__ if key in data})
+
+
+@dataclass(frozen=True)
+class Revision:
+    number: int
+    date: str
+    command: str = ""
+
+
+@dataclass
+class Environment:
+    """The user environment as found on the hub. ``problems`` lists what could not be read (never fatal)."""
+
+    prefix: str
+    platform: str
+    python: str | None
+    conda: dict[str, CondaPackage]
+    pip: dict[str, PipPackage]
+    revisions: list[Revision]
+    tljh_version: str | None = None
+    problems: list[Diagnosis] = field(default_factory=list)
+
+    @property
+    def revision(self) -> int | None:
+        return self.revisions[-1].number if self.revisions else None
+
+    def summary_lines(self) -> list[str]:
+        lines = [
+            f"environment {self.prefix}/user ({self.platform})",
+            f"python {self.python or 'not found'}",
+            f"{len(self.conda)} conda packages, {len(self.pip)} pip-only packages",
+            f"conda revision {self.revision if self.revision is not None else 'unknown (no history)'}",
+        ]
+        lines += [f"problem: {problem.summary}" for problem in self.problems]
+        return lines
+
+
+class StreamError(Exception):
+    """The hub's answer is not an environment stream (the command failed or the prefix is wrong)."""
+
+
+def read_stream(data: bytes) -> tuple[str, dict[str, bytes | None]]:
+    """Split the remote command's output into ``uname -m`` and {path: content, or None for a directory}."""
+    import tarfile
+
+    header, newline, body = data.partition(b"\n")
+    if not newline or not header.startswith(STREAM_HEADER):
+        raise StreamError("the hub did not answer with an environment listing (is the TLJH prefix right?)")
+    machine = header[len(STREAM_HEADER):].decode("ascii", "replace").strip()
+    entries: dict[str, bytes | None] = {}
+    try:
+        with tarfile.open(fileobj=io.BytesIO(body), mode="r:gz") as archive:
+            for member in archive:
+                if member.isdir():
+                    entries[member.name] = None
+                elif member.isfile():
+                    handle = archive.extractfile(member)
+                    entries[member.name] = handle.read() if handle else b""
+    except (tarfile.TarError, OSError, EOFError) as exc:
+        raise StreamError(f"the environment listing from the hub is truncated or corrupt ({exc})") from None
+    return machine, entries
+
+
+def parse_record(name: str, content: bytes) -> tuple[CondaPackage | None, list[str], Diagnosis | None]:
+    """One ``conda-meta`` record: the package, the files it owns, or a problem naming the file."""
+    def problem(why: str) -> Diagnosis:
+        return Diagnosis("environment.record", Status.WARNING, f"conda-meta/{name}: {why}; package left out",
+                         fix="reinstall that package (conda install --force-reinstall NAME) or remove the record",
+                         data={"file": name})
+
+    try:
+        record = json.loads(content.decode("utf-8"))
+    except (UnicodeDecodeError, ValueError) as exc:
+        return None, [], problem(f"not valid JSON ({str(exc)[:80]})")
+    if not isinstance(record, dict):
+        return None, [], problem("not a JSON object")
+    missing = [key for key in ("name", "version", "build") if not isinstance(record.get(key), str) or not record[key]]
+    if missing:
+        return None, [], problem(f"missing {', '.join(missing)}")
+
+    def text(key: str) -> str:
+        value = record.get(key)
+        return value if isinstance(value, str) else ""
+
+    digests = {key: text(key).lower() for key in ("md5", "sha256")}
+    digests = {key: value if _HEX.match(value) else "" for key, value in digests.items()}
+    build_number = record.get("build_number")
+    package = CondaPackage(
+        name=record["name"], version=record["version"], build=record["build"],
+        build_number=build_number if isinstance(build_number, int) and not isinstance(build_number, bool) else 0,
+        channel=text("channel"), subdir=text("subdir"), fn=text("fn"), url=text("url"),
+        md5=digests["md5"], sha256=digests["sha256"],
+    )
+    files = record.get("files")
+    owned = [path for path in files if isinstance(path, str)] if isinstance(files, list) else []
+    return package, owned, None
+
+
+def parse_history(text: str) -> list[Revision]:
+    """conda's revisions: each ``==> DATE <==`` header starts one, numbered from 0."""
+    revisions: list[Revision] = []
+    for line in text.splitlines():
+        match = _REVISION.match(line)
+        if match:
+            revisions.append(Revision(len(revisions), match.group(1)))
+        elif line.startswith("# cmd:") and revisions and not revisions[-1].command:
+            last = revisions[-1]
+            revisions[-1] = Revision(last.number, last.date, line[len("# cmd:"):].strip())
+    return revisions
+
+
+def _dist_name_version(entry: str) -> tuple[str, str] | None:
+    """``jupyter_server-2.14.2.dist-info`` -> (jupyter_server, 2.14.2); egg-info drops its ``-pyX.Y`` tag."""
+    stem = re.sub(r"\.(dist|egg)-info$", "", entry)
+    stem = re.sub(r"-py\d+(\.\d+)?$", "", stem)
+    name, dash, version = stem.rpartition("-")
+    return (name, version) if dash and name and version else None
+
+
+def build_environment(prefix: str, machine: str, entries: dict[str, bytes | None]) -> Environment:
+    """The environment described by the streamed entries (paths relative to the TLJH prefix)."""
+    problems: list[Diagnosis] = []
+    conda: dict[str, CondaPackage] = {}
+    conda_owned_dirs: set[str] = set()
+    history = None
+    tljh_version = None
+    site: dict[str, dict[str, dict[str, bytes | None]]] = {}  # python X.Y -> dist dir -> {file: content}
+
+    for path in sorted(entries):
+        content = entries[path]
+        if path.startswith("user/conda-meta/"):
+            name = path[len("user/conda-meta/"):]
+            if name == "history":
+                history = (content or b"").decode("utf-8", "replace")
+                continue
+            package, owned, problem = parse_record(name, content or b"")
+            if problem:
+                problems.append(problem)
+                continue
+            assert package is not None
+            if package.name in conda:
+                problems.append(Diagnosis(
+                    "environment.record", Status.WARNING,
+                    f"two records for {package.name} ({conda[package.name].spec} and {package.spec}): conda-meta "
+                    "is inconsistent", fix=f"reinstall {package.name} with conda install --force-reinstall",
+                ))
+            conda[package.name] = package
+            for owned_path in owned:
+                match = _SITE.match(owned_path)
+                if match and match.group(2).endswith((".dist-info", ".egg-info")):
+                    conda_owned_dirs.add(f"{match.group(1)}/{match.group(2)}")
+        elif path.startswith("user/"):
+            match = _SITE.match(path[len("user/"):])
+            if match and match.group(2).endswith((".dist-info", ".egg-info")):
+                files = site.setdefault(match.group(1), {}).setdefault(match.group(2), {})
+                if match.group(3):
+                    files[match.group(3)] = content
+        elif path.startswith("hub/"):
+            parsed = _dist_name_version(path.rsplit("/", 1)[-1])
+            if parsed:
+                tljh_version = parsed[1]
+
+    if not conda:
+        problems.append(Diagnosis(
+            "environment.conda-meta", Status.ERROR if not entries else Status.WARNING,
+            f"no readable conda records under {prefix}/user/conda-meta",
+            fix="check the TLJH prefix; a TLJH user environment is a conda prefix",
+        ))
+    python = conda["python"].version if "python" in conda else None
+    versions = sorted(site)
+    if python:
+        wanted = ".".join(python.split(".")[:2])
+        versions = [v for v in versions if v == wanted] or versions
+    elif versions:
+        python = versions[-1]
+
+    pip: dict[str, PipPackage] = {}
+    for version in versions:
+        for entry, files in sorted(site[version].items()):
+            if f"{version}/{entry}" in conda_owned_dirs:
+                continue
+            installer = (files.get("INSTALLER") or b"").decode("utf-8", "replace").strip()
+            if installer == "conda":
+                continue
+            parsed = _dist_name_version(entry)
+            if not parsed:
+                problems.append(Diagnosis("environment.pip", Status.WARNING,
+                                          f"site-packages/{entry}: cannot tell its name and version; left out"))
+                continue
+            package = PipPackage(parsed[0], parsed[1], installer, _direct_url(files.get("direct_url.json")))
+            pip[package.key] = package
+
+    revisions = parse_history(history) if history is not None else []
+    if history is None and conda:
+        problems.append(Diagnosis("environment.history", Status.WARNING,
+                                  "conda-meta/history is missing: conda revisions cannot be used to restore",
+                                  fix="snapshots still restore by explicit reinstall"))
+    return Environment(prefix.rstrip("/"), _platform(conda.values(), machine), python, conda, pip, revisions,
+                       tljh_version, problems)
+
+
+def _direct_url(content: bytes | None) -> str:
+    if not content:
+        return ""
+    try:
+        data = json.loads(content.decode("utf-8"))
+        url = data.get("url", "") if isinstance(data, dict) else ""
+    except (UnicodeDecodeError, ValueError):
+        return ""
+    return strip_credentials(url) if isinstance(url, str) and url else ""
+
+
+def _platform(packages: Iterable[CondaPackage], machine: str) -> str:
+    counts: dict[str, int] = {}
+    for package in packages:
+        if package.subdir and package.subdir != "noarch":
+            counts[package.subdir] = counts.get(package.subdir, 0) + 1
+    if counts:
+        return max(counts, key=lambda subdir: counts[subdir])
+    return _PLATFORMS.get(machine, f"linux-{machine}" if machine else "unknown")
+
+
+def environment_from_stream(prefix: str, data: bytes) -> Environment:
+    machine, entries = read_stream(data)
+    return build_environment(prefix, machine, entries)
