@@ -1,0 +1,55 @@
+"""Putting a certificate on the hub: chain and key written atomically as root (key 0600), TLJH pointed at them.
+
+Used by modes acme-dns and existing and by ``renew``. The files go through ``HubTarget.write_file`` (data on stdin,
+never on a command line); the settings through TLJH's own ``tljh-config`` with one argument per value; then the
+proxy is reloaded so Traefik serves the new certificate.
+"""
+
+from __future__ import annotations
+
+from pathlib import PurePosixPath
+
+from wizard.https.progress import Progress, no_progress
+
+
+class InstallError(Exception):
+    """The certificate could not be installed; the message says which step failed and what the hub said."""
+
+
+def _run(target, argv: list[str], what: str, timeout: float = 120.0) -> None:
+    from wizard.hub.target import HubError
+
+    try:
+        result = target.run(argv, sudo=True, timeout=timeout)
+    except HubError as exc:
+        raise InstallError(f"{what} failed: {exc}") from None
+    if not result.ok:
+        detail = (result.stderr or result.stdout).decode("utf-8", "replace").strip()
+        raise InstallError(f"{what} failed (exit {result.exit_status}): {detail}")
+
+
+def install_certificate(target, fullchain_pem: bytes, key_pem: bytes, cert_path: str, key_path: str, *,
+                        configure: bool = True, reload: bool = True, progress: Progress = no_progress) -> None:
+    """Write chain + key on the hub (root-owned; key 0600), set ``https.tls.*`` and reload the proxy."""
+    from wizard.hub.target import HubError
+
+    directory = str(PurePosixPath(key_path).parent)
+    progress("install", f"writing the certificate and key to {directory} on the hub")
+    _run(target, ["install", "-d", "-m", "700", "-o", "root", "-g", "root", "--", directory],
+         f"creating {directory}")
+    if str(PurePosixPath(cert_path).parent) != directory:
+        _run(target, ["install", "-d", "-m", "755", "--", str(PurePosixPath(cert_path).parent)],
+             f"creating the directory of {cert_path}")
+    try:
+        # The key first: a chain whose key is not in place yet is never what the proxy finds after a crash.
+        target.write_file(key_path, key_pem, mode=0o600, owner="root:root")
+        target.write_file(cert_path, fullchain_pem, mode=0o644, owner="root:root")
+    except HubError as exc:
+        raise InstallError(f"writing the certificate files failed: {exc}") from None
+    if configure:
+        progress("install", "setting https.enabled and https.tls.cert/key with tljh-config")
+        for key, value in (("https.enabled", "true"), ("https.tls.cert", cert_path), ("https.tls.key", key_path)):
+            _run(target, [target.tljh_config, "set", key, value], f"tljh-config set {key}")
+    if reload:
+        progress("install", "reloading the proxy")
+        _run(target, [target.tljh_config, "reload", "proxy"], "tljh-config reload proxy", timeout=300.0)
