@@ -22,6 +22,8 @@ Contract, for code written against it:
   round trip each.
 - ``prefix``: TLJH's install prefix on the hub (``/opt/tljh`` unless told otherwise); ``tljh_config`` the path of
   ``tljh-config`` under it.
+- ``hub_api_url``: where the hub's ``/hub/api`` answers, as seen from the hub (``None``: derived from config.yaml's
+  ``http.port`` and ``base_url`` the way ``tljh-config reload hub`` does; the sandbox and the test rig set it).
 - ``name``: the session name (``user@host:port``, ``local``, ``demo``). ``round_trips``: commands run so far
   (benches and tests assert on it). ``close()`` (also a context manager).
 
@@ -161,6 +163,7 @@ class HubTarget(abc.ABC):
     """Commands and files on one TLJH hub. See the module docstring for the contract."""
 
     name: str = "hub"
+    hub_api_url: str | None = None
 
     def __init__(self, prefix: str | PurePosixPath = DEFAULT_PREFIX):
         self.prefix = PurePosixPath(prefix)
@@ -173,8 +176,8 @@ class HubTarget(abc.ABC):
     # --- what an implementation provides ---------------------------------------------------------------------------
 
     @abc.abstractmethod
-    def _sudo_argv(self) -> tuple[list[str], bytes]:
-        """The argv prefix that makes a command run as root, and the bytes to send ahead of stdin (a password)."""
+    def _runs_as_root(self) -> bool:
+        """Whether commands already run as root on the hub (then ``sudo=True`` adds nothing)."""
 
     @abc.abstractmethod
     def _execute(self, argv: list[str], stdin: bytes | BinaryIO | None, deadline: float | None,
@@ -183,6 +186,36 @@ class HubTarget(abc.ABC):
 
     def close(self) -> None:
         """Release the connection; the default has nothing to release."""
+
+    _sudo_password: str | None = None
+    _sudo: tuple[list[str], bytes] | None = None
+
+    def _sudo_argv(self) -> tuple[list[str], bytes]:
+        """The argv prefix that makes a command run as root, and the bytes to send ahead of stdin (a password)."""
+        if self._sudo is None:
+            self._sudo = self._probe_sudo()
+        return self._sudo
+
+    def _probe_sudo(self) -> tuple[list[str], bytes]:
+        """How to become root: one round trip, and only when a password was given (else plain ``sudo -n``)."""
+        if self._runs_as_root():
+            return [], b""
+        if self._sudo_password is None:
+            return ["sudo", "-n", "--"], b""
+        password = self._sudo_password.encode() + b"\n"
+        # -k: ignore cached credentials, so "no password needed" means a NOPASSWD rule, never a lucky cache. The
+        # password goes to stdin and is checked here, before any data could follow it into a sudo that re-asks.
+        probe = ["sh", "-c", 'sudo -k -n true 2>/dev/null && echo nopasswd || { sudo -k -S -p "" true && echo password; }']
+        self.round_trips += 1
+        result = self._execute(probe, password, 30.0, None, None)
+        answer = result.stdout.strip()
+        if answer == b"nopasswd":
+            return ["sudo", "-n", "--"], b""
+        if answer == b"password":
+            return ["sudo", "-S", "-k", "-p", "", "--"], password
+        if b"not in the sudoers" in result.stderr:
+            raise SudoError("this login has no sudo rights on the hub (not in the sudoers file)")
+        raise SudoError("sudo refused the password on the hub (wrong sudo password?)")
 
     # --- the interface -------------------------------------------------------------------------------------------
 
@@ -198,7 +231,8 @@ class HubTarget(abc.ABC):
             sudo_prefix, prelude = self._sudo_argv()
             command = [*sudo_prefix, *command]
         if prelude:
-            stdin = _Prepended(prelude, stdin)
+            # Bytes stay bytes (a dropped connection can replay them); a stream is chained behind the password.
+            stdin = prelude + stdin if isinstance(stdin, bytes) else prelude if stdin is None else _Prepended(prelude, stdin)
         deadline = None if timeout is None else timeout + KILL_GRACE + 10
         self.round_trips += 1
         result = self._execute(command, stdin, deadline, on_output, stdout_to)
@@ -238,13 +272,9 @@ class HubTarget(abc.ABC):
 class _Prepended(io.RawIOBase):
     """stdin with a prelude (the sudo password line) ahead of the caller's data."""
 
-    def __init__(self, prelude: bytes, rest: bytes | BinaryIO | None):
+    def __init__(self, prelude: bytes, rest: BinaryIO):
         super().__init__()
-        self._parts = [io.BytesIO(prelude)]
-        if isinstance(rest, (bytes, bytearray)):
-            self._parts.append(io.BytesIO(bytes(rest)))
-        elif rest is not None:
-            self._parts.append(rest)
+        self._parts = [io.BytesIO(prelude), rest]
 
     def readable(self) -> bool:
         return True

@@ -1,0 +1,108 @@
+"""The hub on this machine: ``LocalTarget`` (``--local``, the wizard runs on the hub itself) and ``SandboxTarget``
+(the demo sandbox: a TLJH-shaped tree owned by the current user, with the stand-ins of ``wizard.hub.sandbox``)."""
+
+from __future__ import annotations
+
+import io
+import os
+import selectors
+import subprocess
+import threading
+import time
+from pathlib import Path
+from typing import BinaryIO
+
+from wizard.hub.target import DEFAULT_PREFIX, CommandResult, CommandTimeout, HubTarget, LineSplitter, OutputCallback
+
+CHUNK = 65536
+
+
+class LocalTarget(HubTarget):
+    """Commands run as child processes of the wizard; ``sudo=True`` uses sudo unless the wizard already is root."""
+
+    name = "local"
+
+    def __init__(self, prefix: str = str(DEFAULT_PREFIX), sudo_password: str | None = None):
+        super().__init__(prefix)
+        self._sudo_password = sudo_password
+
+    def _runs_as_root(self) -> bool:
+        return os.geteuid() == 0
+
+    def _execute(self, argv: list[str], stdin: bytes | BinaryIO | None, deadline: float | None,
+                 on_output: OutputCallback | None, stdout_to: BinaryIO | None) -> CommandResult:
+        try:
+            process = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        except FileNotFoundError as exc:
+            return CommandResult(argv, 127, b"", f"{exc.filename}: command not found\n".encode())
+        feeder = threading.Thread(target=_feed, args=(process.stdin, stdin), daemon=True, name="local-stdin")
+        feeder.start()
+        out, err = io.BytesIO(), io.BytesIO()
+        sinks = {process.stdout: (stdout_to or out, LineSplitter("stdout", on_output)),
+                 process.stderr: (err, LineSplitter("stderr", on_output))}
+        limit = None if deadline is None else time.monotonic() + deadline
+        with selectors.DefaultSelector() as selector:
+            for pipe in sinks:
+                selector.register(pipe, selectors.EVENT_READ)
+            while selector.get_map():
+                remaining = None if limit is None else limit - time.monotonic()
+                if remaining is not None and remaining <= 0:
+                    process.kill()
+                    process.wait()
+                    raise CommandTimeout(argv, deadline)
+                for key, _events in selector.select(remaining):
+                    chunk = os.read(key.fd, CHUNK)
+                    if not chunk:
+                        selector.unregister(key.fileobj)
+                        continue
+                    sink, lines = sinks[key.fileobj]
+                    sink.write(chunk)
+                    lines.feed(chunk)
+        for _sink, lines in sinks.values():
+            lines.flush()
+        status = process.wait()
+        feeder.join()
+        return CommandResult(argv, status if status >= 0 else 128 - status, out.getvalue(), err.getvalue())
+
+
+def _feed(pipe, stdin) -> None:
+    try:
+        if isinstance(stdin, bytes):
+            pipe.write(stdin)
+        elif stdin is not None:
+            while chunk := stdin.read(CHUNK):
+                pipe.write(chunk)
+    except BrokenPipeError:
+        pass  # the command did not read all of it; its exit status tells
+    finally:
+        try:
+            pipe.close()
+        except BrokenPipeError:
+            pass
+
+
+class SandboxTarget(LocalTarget):
+    """The demo sandbox: a TLJH tree at ``prefix`` owned by the current user, so nothing needs sudo, and a
+    ``/hub/api`` stand-in on a loopback port for the apply's verification."""
+
+    name = "demo"
+
+    def __init__(self, prefix: str | os.PathLike, create: bool = True):
+        from wizard.hub import sandbox
+
+        root = Path(prefix)
+        if create and not (root / "config" / "config.yaml").exists():
+            sandbox.create_tree(root)
+        super().__init__(str(root))
+        self._api = sandbox.HubApiStandIn(root)
+        self.hub_api_url = self._api.url
+
+    def _runs_as_root(self) -> bool:
+        return True  # the sandbox's "root" is whoever owns the tree
+
+    def write_file(self, path, data: bytes, *, mode: int = 0o600, owner: str | None = None, sudo: bool = True,
+                   lock=None, timeout: float = 60.0) -> None:
+        super().write_file(path, data, mode=mode, owner=None, sudo=sudo, lock=lock, timeout=timeout)
+
+    def close(self) -> None:
+        self._api.close()

@@ -1,0 +1,366 @@
+"""The hub over SSH (paramiko): strict host keys, one connection per session, sudo with the password on stdin.
+
+Host keys: the user's ``~/.ssh/known_hosts`` plus the wizard's own ``known_hosts`` in the state directory. A key in
+neither is shown as OpenSSH shows it (``SHA256:...``) to ``accept_host_key``; only an explicit yes adds it (to the
+wizard's file, never the user's). A pinned key (answers ``connection.host_key``) must match whatever the files say. A
+key that differs from a known one is refused with both fingerprints — there is no auto-add policy.
+
+One connection serves every command and transfer of a session, with keepalives. If it drops, it is re-opened once;
+a command whose input can be replayed is run again (every command the engines send is idempotent: reads, atomic
+whole-file writes, reloads), otherwise ``ConnectionLost`` tells the caller to resume from its journal.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import io
+import select
+import shlex
+import socket
+import threading
+import time
+from pathlib import Path
+from typing import BinaryIO, Callable
+
+from wizard.hub.target import (
+    DEFAULT_PREFIX, CommandResult, CommandTimeout, ConnectError, ConnectionLost, HostKeyChanged, HostKeyUnknown, HubTarget,
+    LineSplitter, OutputCallback,
+)
+
+AcceptHostKey = Callable[[str, str, str], bool]  # (host as known_hosts names it, key type, SHA256 fingerprint)
+CHUNK = 65536
+
+
+def fingerprint(key) -> str:
+    """OpenSSH's ``SHA256:...`` form of a paramiko key (or of the raw key blob)."""
+    blob = key if isinstance(key, bytes) else key.asbytes()
+    return "SHA256:" + base64.b64encode(hashlib.sha256(blob).digest()).decode().rstrip("=")
+
+
+def normalise_pin(pin: str) -> str:
+    """A pinned key as a fingerprint: accepts ``SHA256:...`` or a public key line (``ssh-ed25519 AAAA...``)."""
+    pin = pin.strip()
+    if pin.startswith("SHA256:"):
+        return pin.rstrip("=")
+    parts = pin.split()
+    if len(parts) >= 2:
+        return fingerprint(base64.b64decode(parts[1]))
+    raise ConnectError(f"connection.host_key {pin!r} is neither SHA256:... nor a public key line", "host_key")
+
+
+def known_hosts_name(host: str, port: int) -> str:
+    return host if port == 22 else f"[{host}]:{port}"
+
+
+def wizard_known_hosts() -> Path:
+    from wizard.session import state_dir
+
+    return state_dir() / "known_hosts"
+
+
+class SSHTarget(HubTarget):
+    """A hub reached over SSH. Connects on first use (or ``connect()``); see the module docstring."""
+
+    def __init__(self, host: str, *, port: int = 22, user: str = "root", key_file: str | None = None,
+                 key_passphrase: str | None = None, allow_agent: bool = True, look_for_keys: bool = True,
+                 sudo_password: str | None = None, accept_host_key: AcceptHostKey | None = None,
+                 pinned_host_key: str | None = None, known_hosts_files: list[str | Path] | None = None,
+                 own_known_hosts: str | Path | None = None, prefix: str = str(DEFAULT_PREFIX),
+                 connect_timeout: float = 10.0, keepalive: int = 15, resolve=socket.getaddrinfo):
+        super().__init__(prefix)
+        from wizard.session import session_name
+
+        self.host, self.port, self.user = host, port, user
+        self.name = session_name(host, user, port)
+        self.key_file, self._passphrase = key_file, key_passphrase
+        self.allow_agent, self.look_for_keys = allow_agent, look_for_keys
+        self._sudo_password = sudo_password
+        self.accept_host_key = accept_host_key
+        self.pinned = normalise_pin(pinned_host_key) if pinned_host_key else None
+        self.known_hosts_files = [Path(p).expanduser() for p in
+                                  (known_hosts_files if known_hosts_files is not None else ["~/.ssh/known_hosts"])]
+        self.own_known_hosts = Path(own_known_hosts) if own_known_hosts else wizard_known_hosts()
+        self.connect_timeout, self.keepalive, self._resolve = connect_timeout, keepalive, resolve
+        self.connections = 0  # how many times a connection was opened (1 per session unless it dropped)
+        self.host_key_fingerprint: str | None = None
+        self._client = None
+
+    # --- connection --------------------------------------------------------------------------------------------
+
+    def connect(self) -> None:
+        """Open the session's connection (closing a dead one first). Raises ``ConnectError``."""
+        import paramiko
+
+        self._close_client()
+        label = known_hosts_name(self.host, self.port)
+        pkey = self._load_key() if self.key_file else None
+        sock = self._open_socket()
+        client = paramiko.SSHClient()
+        for path in [*self.known_hosts_files, self.own_known_hosts]:
+            if path.is_file():
+                try:
+                    client.load_system_host_keys(str(path))
+                except (OSError, paramiko.SSHException) as exc:
+                    sock.close()
+                    raise ConnectError(f"cannot read known hosts file {path}: {exc}", "host_key") from None
+        client.set_missing_host_key_policy(_AskPolicy(self))
+        try:
+            client.connect(self.host, self.port, username=self.user, pkey=pkey, sock=sock,
+                           allow_agent=self.allow_agent, look_for_keys=self.look_for_keys and pkey is None,
+                           timeout=self.connect_timeout, banner_timeout=self.connect_timeout,
+                           auth_timeout=self.connect_timeout)
+        except ConnectError:
+            client.close()
+            raise
+        except paramiko.BadHostKeyException as exc:
+            client.close()
+            raise HostKeyChanged(label, fingerprint(exc.expected_key), fingerprint(exc.key),
+                                 self._file_knowing(label)) from None
+        except paramiko.AuthenticationException as exc:
+            client.close()
+            how = f"the key {self.key_file}" if pkey else "the agent's and the default keys"
+            raise ConnectError(f"{self.user}@{label} refused {how} ({exc}). Check the user name and that the "
+                               "public key is in the user's ~/.ssh/authorized_keys on the hub.", "auth") from None
+        except (socket.timeout, TimeoutError):
+            client.close()
+            raise ConnectError(f"{label} accepted the connection but did not complete the SSH handshake within "
+                               f"{self.connect_timeout:g} s", "timeout") from None
+        except (paramiko.SSHException, EOFError, OSError) as exc:
+            client.close()
+            kind = "timeout" if "banner" in str(exc) else "ssh"
+            raise ConnectError(f"SSH with {label} failed: {exc or type(exc).__name__}", kind) from None
+        transport = client.get_transport()
+        server_fp = fingerprint(transport.get_remote_server_key())
+        if self.pinned and server_fp != self.pinned:
+            client.close()
+            raise HostKeyChanged(label, self.pinned, server_fp, "connection.host_key")
+        transport.set_keepalive(self.keepalive)
+        self.host_key_fingerprint = server_fp
+        self._client = client
+        self.connections += 1
+
+    def _load_key(self):
+        import paramiko
+
+        path = Path(self.key_file).expanduser()
+        try:
+            return paramiko.PKey.from_path(path, password=self._passphrase.encode() if self._passphrase else None)
+        except paramiko.PasswordRequiredException:
+            raise ConnectError(f"the key {path} is protected by a passphrase: give connection.key_passphrase",
+                               "auth") from None
+        except FileNotFoundError:
+            raise ConnectError(f"the key file {path} does not exist", "auth") from None
+        except TypeError:  # raised by cryptography for an encrypted key without a password
+            raise ConnectError(f"the key {path} is protected by a passphrase: give connection.key_passphrase",
+                               "auth") from None
+        except (paramiko.SSHException, ValueError, OSError) as exc:
+            hint = "wrong passphrase?" if self._passphrase else str(exc)
+            raise ConnectError(f"cannot load the key {path} ({hint})", "auth") from None
+
+    def _open_socket(self) -> socket.socket:
+        try:
+            infos = self._resolve(self.host, self.port, 0, socket.SOCK_STREAM)
+        except socket.gaierror as exc:
+            raise ConnectError(f"cannot resolve {self.host} (DNS: {exc.strerror or exc}). Check the host name.",
+                               "dns") from None
+        except UnicodeError:
+            raise ConnectError(f"{self.host!r} is not a valid host name", "dns") from None
+        failures = []
+        for family, kind, proto, _name, address in infos:
+            sock = socket.socket(family, kind, proto)
+            sock.settimeout(self.connect_timeout)
+            try:
+                sock.connect(address)
+                return self._await_banner(sock, address[0])
+            except ConnectionRefusedError:
+                failures.append(("refused", f"{address[0]} port {self.port}: connection refused "
+                                            "(is sshd running, and is this the SSH port?)"))
+            except (socket.timeout, TimeoutError):
+                failures.append(("timeout", f"{address[0]} port {self.port}: no answer within "
+                                            f"{self.connect_timeout:g} s (firewall or wrong address?)"))
+            except OSError as exc:
+                failures.append(("ssh", f"{address[0]} port {self.port}: {exc.strerror or exc}"))
+            sock.close()
+        if not failures:
+            raise ConnectError(f"{self.host} has no address", "dns")
+        raise ConnectError("cannot connect to " + "; ".join(text for _k, text in failures), failures[0][0])
+
+    def _await_banner(self, sock: socket.socket, address: str) -> socket.socket:
+        """Wait for the server's first bytes so a silent or non-SSH port fails clearly (paramiko's own error for a
+        missing banner surfaces as an unrelated "No existing session")."""
+        try:
+            first = sock.recv(4, socket.MSG_PEEK)
+        except (socket.timeout, TimeoutError):
+            sock.close()
+            raise ConnectError(f"{address} port {self.port} accepted the connection but sent no SSH greeting within "
+                               f"{self.connect_timeout:g} s (is this the SSH port?)", "timeout") from None
+        except OSError as exc:
+            sock.close()
+            raise ConnectError(f"{address} port {self.port}: {exc.strerror or exc}", "ssh") from None
+        if not first:
+            sock.close()
+            raise ConnectError(f"{address} port {self.port} closed the connection before the SSH greeting "
+                               "(sshd may refuse this client, e.g. MaxStartups or a firewall rule)", "refused")
+        return sock
+
+    def _file_knowing(self, label: str) -> str:
+        import paramiko
+
+        for path in [*self.known_hosts_files, self.own_known_hosts]:
+            if path.is_file() and paramiko.HostKeys(str(path)).lookup(label):
+                return str(path)
+        return "known_hosts"
+
+    def remember_host_key(self, label: str, key) -> None:
+        """Append an accepted key to the wizard's own known-hosts file (0600, atomic)."""
+        from wizard.files import atomic_write, private_dir
+
+        private_dir(self.own_known_hosts.parent)
+        old = self.own_known_hosts.read_text() if self.own_known_hosts.exists() else ""
+        atomic_write(self.own_known_hosts, old + f"{label} {key.get_name()} {key.get_base64()}\n")
+
+    def _transport(self):
+        if self._client is None or not self._client.get_transport() or not self._client.get_transport().is_active():
+            self.connect()
+        return self._client.get_transport()
+
+    def _close_client(self) -> None:
+        if self._client is not None:
+            self._client.close()
+            self._client = None
+
+    def drop_connection(self) -> None:
+        """Forget the connection without closing it politely (it is dead or about to be)."""
+        self._close_client()
+
+    def close(self) -> None:
+        self._close_client()
+
+    # --- commands ----------------------------------------------------------------------------------------------
+
+    def _runs_as_root(self) -> bool:
+        return self.user == "root"
+
+    def _execute(self, argv: list[str], stdin: bytes | BinaryIO | None, deadline: float | None,
+                 on_output: OutputCallback | None, stdout_to: BinaryIO | None) -> CommandResult:
+        start = stdin.tell() if stdin is not None and not isinstance(stdin, bytes) and _seekable(stdin) else None
+        replayable = stdin is None or isinstance(stdin, bytes) or start is not None
+        try:
+            return self._exec_once(argv, stdin, deadline, on_output, stdout_to)
+        except _Dropped as dropped:
+            self.drop_connection()
+            try:
+                self.connect()
+            except ConnectError as exc:
+                raise ConnectionLost(f"the connection to {self.name} dropped and could not be re-opened: {exc}") \
+                    from None
+            if not replayable or (stdout_to is not None and dropped.output_seen):
+                raise ConnectionLost(f"the connection to {self.name} dropped during `{shlex.join(argv[-3:])}`; "
+                                     "it was re-opened — resume the step") from None
+            if start is not None:
+                stdin.seek(start)
+            try:
+                return self._exec_once(argv, stdin, deadline, on_output, stdout_to)
+            except _Dropped:
+                self.drop_connection()
+                raise ConnectionLost(f"the connection to {self.name} dropped twice; giving up") from None
+
+    def _exec_once(self, argv, stdin, deadline, on_output, stdout_to) -> CommandResult:
+        import paramiko
+
+        try:
+            transport = self._transport()
+            channel = transport.open_session(timeout=self.connect_timeout)
+            channel.exec_command(shlex.join(argv))
+        except ConnectError:
+            raise
+        except (paramiko.SSHException, EOFError, OSError) as exc:
+            raise _Dropped(False) from exc
+        feeder = threading.Thread(target=_feed, args=(channel, stdin), daemon=True, name="ssh-stdin")
+        feeder.start()
+        out, err = io.BytesIO(), io.BytesIO()
+        out_lines, err_lines = LineSplitter("stdout", on_output), LineSplitter("stderr", on_output)
+        limit = None if deadline is None else time.monotonic() + deadline
+        seen = False
+        try:
+            while True:
+                while channel.recv_ready():
+                    chunk = channel.recv(CHUNK)
+                    seen = True
+                    (stdout_to or out).write(chunk)
+                    out_lines.feed(chunk)
+                while channel.recv_stderr_ready():
+                    chunk = channel.recv_stderr(CHUNK)
+                    err.write(chunk)
+                    err_lines.feed(chunk)
+                # paramiko also marks the status "ready" (as -1) when the channel merely closes: only a real
+                # exit-status counts here.
+                if channel.exit_status >= 0 and not channel.recv_ready() and not channel.recv_stderr_ready():
+                    break
+                if channel.closed or not transport.is_active():
+                    if channel.recv_ready() or channel.recv_stderr_ready():
+                        continue
+                    # Closed without an exit status: the command was killed by a signal (the connection lives on),
+                    # or the connection died (paramiko closes the channels just before it marks the transport
+                    # inactive, so let its thread finish that first).
+                    transport.join(1.0)
+                    if transport.is_active():
+                        break
+                    raise _Dropped(seen)
+                if limit is not None and time.monotonic() > limit:
+                    raise CommandTimeout(argv, deadline)
+                # Wake on data, close or EOF (paramiko signals its channel's pipe); the bound only re-checks the
+                # transport's liveness and the deadline.
+                select.select([channel], [], [], 0.5)
+        finally:
+            channel.close()
+        out_lines.flush()
+        err_lines.flush()
+        return CommandResult(argv, channel.exit_status, out.getvalue(), err.getvalue())
+
+
+class _Dropped(Exception):
+    def __init__(self, output_seen: bool):
+        super().__init__("connection dropped")
+        self.output_seen = output_seen
+
+
+def _seekable(stream) -> bool:
+    try:
+        return stream.seekable()
+    except (AttributeError, OSError):
+        return False
+
+
+def _feed(channel, stdin) -> None:
+    """Stream stdin to the channel (in a thread, so a chatty command cannot deadlock against our writes)."""
+    try:
+        if isinstance(stdin, bytes):
+            if stdin:
+                channel.sendall(stdin)
+        elif stdin is not None:
+            while chunk := stdin.read(CHUNK):
+                channel.sendall(chunk)
+        channel.shutdown_write()
+    except (OSError, EOFError):
+        pass  # the command exited or the connection dropped; the reader reports it
+
+
+class _AskPolicy:
+    """paramiko's missing-host-key hook: a pinned key, or the operator's explicit acceptance, or refusal."""
+
+    def __init__(self, target: SSHTarget):
+        self.target = target
+
+    def missing_host_key(self, client, hostname, key) -> None:
+        presented = fingerprint(key)
+        if self.target.pinned:
+            if presented != self.target.pinned:
+                raise HostKeyChanged(hostname, self.target.pinned, presented, "connection.host_key")
+            self.target.remember_host_key(hostname, key)
+            return
+        accept = self.target.accept_host_key
+        if accept is None or not accept(hostname, key.get_name(), presented):
+            raise HostKeyUnknown(hostname, key.get_name(), presented)
+        self.target.remember_host_key(hostname, key)
