@@ -15,6 +15,7 @@ import json
 import os
 import platform
 import random
+import shlex
 import subprocess
 import sys
 import zipfile
@@ -133,8 +134,9 @@ def write_record(user: Path, record: dict) -> Path:
     for dist in {f.rsplit("/", 1)[0] for f in record["files"] if ".dist-info/" in f}:
         (user / dist).mkdir(parents=True, exist_ok=True)
         (user / dist / "INSTALLER").write_text("conda\n")
-        (user / dist / "METADATA").write_text(f"Metadata-Version: 2.1\nName: {record['name']}\n"
-                                              f"Version: {record['version']}\n")
+        if not (user / dist / "METADATA").exists():
+            (user / dist / "METADATA").write_text(f"Metadata-Version: 2.1\nName: {record['name']}\n"
+                                                  f"Version: {record['version']}\n")
     return path
 
 
@@ -190,20 +192,71 @@ def pip_install(user: Path, wheels: list[Path]) -> None:
     )
 
 
+def offline_pip_config(user: Path, wheel_dir: Path) -> None:
+    """Point the environment's pip at local wheels only (``PREFIX/user/pip.conf``, pip's site configuration)."""
+    (user / "pip.conf").write_text(f"[global]\nno-index = true\nfind-links = {wheel_dir}\n"
+                                   "disable-pip-version-check = true\n")
+
+
+def _installed_dist(user: Path, name: str) -> tuple[str, list[str]] | None:
+    """(version, files) of a distribution the venv installed itself, read from its RECORD."""
+    for dist in user.glob(f"lib/python{PYTHON_XY}/site-packages/{name}-*.dist-info"):
+        version = dist.name[len(name) + 1:-len(".dist-info")]
+        site = dist.parent.relative_to(user)
+        files = [f"{site}/{line.split(',', 1)[0]}" for line in (dist / "RECORD").read_text().splitlines() if line]
+        return version, [f for f in files if not f.startswith(f"{site}/../")]
+    return None
+
+
 def create_user_environment(user: Path, conda_count: int = len(BASE_PACKAGES),
-                            pip_packages: list[tuple[str, str]] | None = None, wheel_dir: Path | None = None) -> Path:
-    """Build ``user`` (a TLJH ``PREFIX/user``): a venv, ``conda_count`` conda records, and pip-only packages."""
-    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(user)], check=True, capture_output=True)
+                            pip_packages: list[tuple[str, str]] | None = None, wheel_dir: Path | None = None,
+                            with_pip: bool = False) -> Path:
+    """Build ``user`` (a TLJH ``PREFIX/user``): a venv, ``conda_count`` conda records, and pip-only packages.
+
+    ``with_pip``: the venv gets a working pip (and setuptools), recorded as conda packages as Miniforge has them.
+    """
+    subprocess.run([sys.executable, "-m", "venv", *([] if with_pip else ["--without-pip"]), str(user)],
+                   check=True, capture_output=True)
     history = []
     for name, version, build, number, python_package in generated_packages(conda_count):
-        record = conda_record(name, version, build, number, python_package)
+        installed = _installed_dist(user, name) if with_pip and name in ("pip", "setuptools") else None
+        if installed:
+            record = conda_record(name, installed[0], build, number, python_package, files=installed[1])
+        else:
+            record = conda_record(name, version, build, number, python_package)
         if name in ("python", "pip", "conda"):
             record["requested_spec"] = name
         write_record(user, record)
-        history.append(f"+conda-forge/{record['subdir']}::{name}-{version}-{build}")
+        history.append(f"+conda-forge/{record['subdir']}::{name}-{record['version']}-{build}")
     append_history(user, "2024-10-21 12:00:00", f"{user}/bin/conda install --yes python pip conda", history)
     pip_packages = PIP_ONLY if pip_packages is None else pip_packages
+    wheels_at = wheel_dir or user.parent / ".sample-wheels"
     if pip_packages:
-        wheels_at = wheel_dir or user.parent / ".sample-wheels"
         pip_install(user, [build_wheel(wheels_at, name, version) for name, version in pip_packages])
+    if with_pip:
+        offline_pip_config(user, wheels_at)
     return user
+
+
+def conda_log(prefix: Path) -> list[list[str]]:
+    """The commands the conda stand-in recorded, oldest first."""
+    log = prefix / "hub" / "standin" / "conda.log"
+    if not log.exists():
+        return []
+    return [json.loads(line) for line in log.read_text().splitlines() if line.strip()]
+
+
+def install_conda_standin(user: Path) -> Path:
+    """``PREFIX/user/bin/conda`` as a stand-in: no channel is reachable here, so it records each command (argv as
+    one JSON line in ``PREFIX/hub/standin/conda.log``) and reports success without changing the environment."""
+    script = user / "bin" / "conda"
+    script.write_text(
+        "#!/bin/sh\n"
+        "# Stand-in for conda (wizard/environment/sample.py): records the command, changes nothing.\n"
+        'log="$(cd "$(dirname "$0")/../.." && pwd)/hub/standin/conda.log"\n'
+        'mkdir -p "$(dirname "$log")"\n'
+        f"exec {shlex.quote(sys.executable)} -c 'import json, sys; open(sys.argv[1], \"a\").write(json.dumps(sys.argv[2:]) + "
+        "\"\\n\"); print(\"conda stand-in: recorded conda\", *sys.argv[2:])' \"$log\" \"$@\"\n"
+    )
+    script.chmod(0o755)
+    return script

@@ -1,0 +1,218 @@
+"""Freeze, diff, restore and installs over SSH against the sshd rig, on a hub whose user environment is a real venv
+with realistic conda-meta records and pip-only packages installed by pip from local wheels (pip.conf: no index).
+
+conda itself cannot run here (no channel): ``PREFIX/user/bin/conda`` is a stand-in that records each command it is
+given (``sample.install_conda_standin``); pip is the real one."""
+
+import json
+import shutil
+import stat
+from pathlib import Path
+
+import pytest
+
+from wizard.diagnosis import Status
+from wizard.environment import sample
+from wizard.environment.diff import PackageSet, diff
+from wizard.environment.install import install_packages
+from wizard.environment.restore import execute, plan_restore
+from wizard.environment.snapshot import Snapshot, freeze_hub, hub_dir, hub_snapshots, load_local
+from wizard.environment.summary import gather
+from wizard.hub.ssh import SSHTarget
+
+DRIFT_WHEELS = [("jupyterlab", "4.3.0"), ("ipywidgets", "8.1.5")]
+
+
+@pytest.fixture(scope="session")
+def pristine_user(tmp_path_factory):
+    root = tmp_path_factory.mktemp("hub-env")
+    wheels = root / "wheels"
+    for name, version in DRIFT_WHEELS:
+        sample.build_wheel(wheels, name, version)
+    user = sample.create_user_environment(root / "user", wheel_dir=wheels, with_pip=True)
+    sample.install_conda_standin(user)
+    return user
+
+
+@pytest.fixture
+def hub(sshd_hub, pristine_user):
+    shutil.rmtree(sshd_hub.prefix / "user")
+    shutil.copytree(pristine_user, sshd_hub.prefix / "user", symlinks=True)
+    return sshd_hub
+
+
+def connect(hub, user=None, sudo_password=None):
+    return SSHTarget(hub.host, port=hub.port, user=user or hub.admin.name, key_file=str(hub.client_key),
+                     allow_agent=False, look_for_keys=False, known_hosts_files=[hub.known_hosts],
+                     prefix=str(hub.prefix), sudo_password=sudo_password)
+
+
+def records_on_disk(prefix):
+    return [json.loads(path.read_text()) for path in (prefix / "user/conda-meta").glob("*.json")]
+
+
+def test_freeze_over_ssh_locks_exactly_the_packages_and_stores_root_only(hub, tmp_path):
+    local = tmp_path / "local"
+    with connect(hub) as target:
+        snapshot, environment = freeze_hub(target, local, host="hub.example.edu")
+        assert target.round_trips == 2 and target.connections == 1
+    lock = snapshot.explicit_lock().splitlines()
+    assert lock[lock.index("@EXPLICIT") + 1:] == sorted(
+        (f"{r['url']}#{r['sha256']}" for r in records_on_disk(hub.prefix)), key=lambda line: line.rsplit("/", 1)[1])
+    assert "# platform: linux-64" in lock
+    assert [p.name for p in snapshot.pip] == ["jupyter_resource_usage", "jupyterlab", "nbgitpuller"]
+    assert snapshot.tljh_version == "2.0.0" and snapshot.host == "hub.example.edu"
+    assert snapshot.conda_revision == 0 and environment.problems == []
+    # pip and setuptools are the venv's real ones, owned by conda records: never pip-only
+    assert environment.conda["pip"].version == next(
+        (hub.prefix / "user").glob("lib/python*/site-packages/pip-*.dist-info")).name[4:-10]
+
+    stored = hub.prefix / "state/tljh-wizard/environment" / f"{snapshot.id}.json"
+    assert str(stored.parent) == hub_dir(hub.prefix)
+    info = stored.stat()
+    assert (info.st_uid, stat.S_IMODE(info.st_mode)) == (0, 0o600)
+    for directory in (stored.parent, stored.parent.parent):
+        assert (directory.stat().st_uid, stat.S_IMODE(directory.stat().st_mode)) == (0, 0o700)
+    assert stored.read_bytes() == (local / f"{snapshot.id}.json").read_bytes()
+    assert Snapshot.from_bytes(stored.read_bytes()).checksum == load_local(local, snapshot.id).checksum
+
+
+def test_freeze_with_a_sudo_password(hub, tmp_path):
+    with connect(hub, user=hub.password_user.name, sudo_password=hub.sudo_password) as target:
+        snapshot, _ = freeze_hub(target, tmp_path / "local")
+    assert len(snapshot.conda) == len(sample.BASE_PACKAGES)
+    assert hub.sudo_password.encode() not in (hub.prefix / "state/tljh-wizard/environment"
+                                              / f"{snapshot.id}.json").read_bytes()
+
+
+def test_corrupt_record_is_reported_and_the_freeze_goes_on(hub, tmp_path):
+    (hub.prefix / "user/conda-meta/truncated-0.1-0.json").write_bytes(b'{"name": "truncated", "vers')
+    with connect(hub) as target:
+        snapshot, environment = freeze_hub(target, tmp_path / "local")
+    assert [p.summary.split(":")[0] for p in environment.problems] == ["conda-meta/truncated-0.1-0.json"]
+    assert environment.problems[0].status is Status.WARNING
+    assert len(snapshot.conda) == len(sample.BASE_PACKAGES) and "truncated" not in snapshot.explicit_lock()
+    assert snapshot.problems == [environment.problems[0].summary]
+
+
+def drift(prefix):
+    """On the hub: conda adds xarray, removes tornado, upgrades numpy; pip upgrades jupyterlab, adds ipywidgets and
+    removes nbgitpuller (the real pip, from the local wheels)."""
+    import os
+    import subprocess
+
+    user = prefix / "user"
+    sample.write_record(user, sample.conda_record("xarray", "2024.9.0", "pyhd8ed1ab_1", 1, python_package=True))
+    sample.remove_record(user, "tornado")
+    sample.remove_record(user, "numpy")
+    sample.write_record(user, sample.conda_record("numpy", "2.1.3", "py311h71ddf71_0", 0, python_package=True))
+    sample.append_history(user, "2024-11-02 08:30:00", "conda install xarray numpy=2.1.3", ["+xarray", "+numpy"])
+    pip = [str(user / "bin/python"), "-m", "pip", "--quiet"]
+    clean = {key: value for key, value in os.environ.items() if not key.startswith("PIP_")}  # only pip.conf counts
+    subprocess.run([*pip, "install", "jupyterlab==4.3.0", "ipywidgets==8.1.5"], check=True, env=clean)
+    subprocess.run([*pip, "uninstall", "--yes", "nbgitpuller"], check=True, env=clean)
+
+
+EXPECTED_DRIFT = [
+    "~ numpy 2.1.2=py311h71ddf71_0 -> 2.1.3=py311h71ddf71_0 (conda)",
+    "- tornado 6.4.1=py311h9ecbd09_1 (conda)",
+    "+ xarray 2024.9.0=pyhd8ed1ab_1 (conda)",
+    "+ ipywidgets 8.1.5 (pip)",
+    "~ jupyterlab 4.2.5 -> 4.3.0 (pip)",
+    "- nbgitpuller 1.2.1 (pip)",
+]
+
+
+def test_diff_snapshot_against_live_and_between_snapshots(hub, tmp_path):
+    local = tmp_path / "local"
+    with connect(hub) as target:
+        before, _ = freeze_hub(target, local, now=1764000000)
+        drift(hub.prefix)
+        live = gather(target)
+        assert [c.render() for c in diff(PackageSet.of_snapshot(before), PackageSet.of_environment(live))] \
+            == EXPECTED_DRIFT
+        after, _ = freeze_hub(target, local, now=1764000060)
+        stored, errors = hub_snapshots(target)
+    assert errors == [] and [s.id for s in stored] == [before.id, after.id]
+    assert [c.render() for c in diff(PackageSet.of_snapshot(stored[0]), PackageSet.of_snapshot(stored[1]))] \
+        == EXPECTED_DRIFT
+
+
+def test_restore_runs_the_plan_through_the_target_after_confirmation(hub, tmp_path):
+    local = tmp_path / "local"
+    with connect(hub) as target:
+        before, _ = freeze_hub(target, local)
+        drift(hub.prefix)
+        plan = plan_restore(before, gather(target))
+        assert plan.method == "revision"
+        shown, progress = [], []
+        outcome = execute(plan, target, confirm=lambda p: shown.append(p.render()) or True,
+                          on_output=lambda stream, line: progress.append((stream, line)))
+        assert outcome.diagnosis.status is Status.OK and outcome.steps_done == 3
+        restored = gather(target)
+    user = f"{hub.prefix}/user"
+    assert "--revision" in shown[0] and "jupyterlab==4.2.5" in shown[0]
+    # conda: the stand-in recorded exactly the planned command; pip: really back to the snapshot's packages
+    assert sample.conda_log(hub.prefix) == [["install", "--yes", "--prefix", user, "--revision", "0"]]
+    assert [c for c in diff(PackageSet.of_snapshot(before), PackageSet.of_environment(restored))
+            if c.manager == "pip"] == []
+    assert ("stdout", "conda stand-in: recorded conda install --yes --prefix " + user + " --revision 0") in progress
+    assert [line for stream, line in progress if stream == "progress"] == [step.title for step in plan.steps]
+
+
+def test_restore_by_explicit_lock_uploads_the_lock_root_only(hub, tmp_path):
+    with connect(hub) as target:
+        before, _ = freeze_hub(target, tmp_path / "local")
+        drift(hub.prefix)
+        (hub.prefix / "user/conda-meta/history").write_text("==> 2025-01-05 10:00:00 <==\n# cmd: conda create\n")
+        plan = plan_restore(before, gather(target))
+        outcome = execute(plan, target, confirm=lambda p: True)
+    assert plan.method == "explicit" and outcome.diagnosis.status is Status.OK
+    user = f"{hub.prefix}/user"
+    lock_path = f"{hub_dir(hub.prefix)}/restore-{before.id}.explicit.txt"
+    assert sample.conda_log(hub.prefix) == [
+        ["remove", "--yes", "--prefix", user, "--force", "xarray"],
+        ["install", "--yes", "--prefix", user, "--file", lock_path],
+    ]
+    lock = Path(lock_path)  # the rig's hub is this machine
+    assert stat.S_IMODE(lock.stat().st_mode) == 0o600
+    lines = lock.read_text().splitlines()
+    assert lines[lines.index("@EXPLICIT") + 1:] == [p.lock_line for p in before.conda if p.name in ("numpy", "tornado")]
+
+
+def test_restore_without_confirmation_runs_nothing(hub, tmp_path):
+    with connect(hub) as target:
+        before, _ = freeze_hub(target, tmp_path / "local")
+        drift(hub.prefix)
+        plan = plan_restore(before, gather(target))
+        trips = target.round_trips
+        outcome = execute(plan, target, confirm=lambda p: False)
+        assert target.round_trips == trips
+        live = gather(target)
+    assert not outcome.executed and outcome.diagnosis.status is Status.SKIPPED
+    assert sample.conda_log(hub.prefix) == []
+    assert [c.render() for c in diff(PackageSet.of_snapshot(before), PackageSet.of_environment(live))] \
+        == EXPECTED_DRIFT
+
+
+def test_install_freezes_first_and_streams_pip_output(hub, tmp_path):
+    local = tmp_path / "local"
+    lines = []
+    with connect(hub) as target:
+        outcome = install_packages(target, "pip", ["ipywidgets==8.1.5"], local,
+                                   on_output=lambda stream, line: lines.append(line))
+        live = gather(target)
+        stored, _ = hub_snapshots(target)
+    assert outcome.diagnosis.status is Status.OK
+    assert [s.id for s in stored] == [outcome.before.id]
+    assert "ipywidgets" not in {p.key for p in outcome.before.pip} and live.pip["ipywidgets"].version == "8.1.5"
+    assert lines[0] == f"frozen the environment as snapshot {outcome.before.id} before installing"
+    assert any("Successfully installed ipywidgets-8.1.5" in line for line in lines)
+
+
+def test_conda_install_goes_through_conda(hub, tmp_path):
+    with connect(hub) as target:
+        outcome = install_packages(target, "conda", ["xarray>=2024"], tmp_path / "local")
+    assert outcome.diagnosis.status is Status.OK
+    user = f"{hub.prefix}/user"
+    assert sample.conda_log(hub.prefix) == [["install", "--yes", "--prefix", user, "xarray>=2024"]]
