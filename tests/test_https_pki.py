@@ -6,6 +6,9 @@ Imported by the other ``test_https*`` modules; the two tests at the end pin the 
 from __future__ import annotations
 
 import datetime as dt
+import socket
+import ssl
+import threading
 from dataclasses import dataclass
 
 from cryptography import x509
@@ -87,6 +90,51 @@ class TestPKI:
     @property
     def root_pem(self) -> bytes:
         return self.root.cert_pem
+
+
+class TLSServer:
+    """A TLS server on 127.0.0.1 completing handshakes with the chain it is given (``use``), or with the files a
+    ``loader`` names at each connection (a stand-in for Traefik serving ``https.tls.cert/key``)."""
+
+    def __init__(self, tmp_path, loader=None) -> None:
+        self.tmp_path = tmp_path
+        self.loader = loader
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.port = self.listener.getsockname()[1]
+        self.context: ssl.SSLContext | None = None
+        self.served = 0
+        self._thread = threading.Thread(target=self._serve, daemon=True)
+        self._thread.start()
+
+    def use(self, chain_pem: bytes, key_pem: bytes) -> "TLSServer":
+        index = self.served
+        (self.tmp_path / f"chain{index}.pem").write_bytes(chain_pem)
+        (self.tmp_path / f"key{index}.pem").write_bytes(key_pem)
+        self.context = self._context(self.tmp_path / f"chain{index}.pem", self.tmp_path / f"key{index}.pem")
+        return self
+
+    @staticmethod
+    def _context(chain_path, key_path) -> ssl.SSLContext:
+        context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        context.load_cert_chain(chain_path, key_path)
+        return context
+
+    def _serve(self) -> None:
+        while True:
+            try:
+                conn, _ = self.listener.accept()
+            except OSError:
+                return
+            self.served += 1
+            try:
+                context = self._context(*self.loader()) if self.loader else self.context
+                with context.wrap_socket(conn, server_side=True) as tls:
+                    tls.recv(1)  # until the client closes
+            except (OSError, ssl.SSLError):  # also: no certificate installed yet -> the client sees a reset
+                conn.close()
+
+    def close(self) -> None:
+        self.listener.close()
 
 
 def test_leaf_is_issued_by_the_intermediate_which_is_issued_by_the_root():

@@ -3,55 +3,15 @@
 from __future__ import annotations
 
 import socket
-import ssl
-import threading
 
 import pytest
 
-from tests.test_https_pki import TestPKI
+from tests.test_https_pki import TestPKI, TLSServer
 from wizard.diagnosis import Status
 from wizard.https.progress import Backoff, CancelToken, Cancelled
 from wizard.https.verify import Unreachable, check_served, fetch_served, wait_for_served
 
 DOMAIN = "hub.example.test"
-
-
-class TLSServer:
-    """A TLS server on 127.0.0.1 that completes handshakes with whatever chain it is currently given."""
-
-    def __init__(self, tmp_path) -> None:
-        self.tmp_path = tmp_path
-        self.listener = socket.create_server(("127.0.0.1", 0))
-        self.port = self.listener.getsockname()[1]
-        self.context: ssl.SSLContext | None = None
-        self.served = 0
-        self._thread = threading.Thread(target=self._serve, daemon=True)
-        self._thread.start()
-
-    def use(self, chain_pem: bytes, key_pem: bytes) -> "TLSServer":
-        index = self.served
-        (self.tmp_path / f"chain{index}.pem").write_bytes(chain_pem)
-        (self.tmp_path / f"key{index}.pem").write_bytes(key_pem)
-        context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-        context.load_cert_chain(self.tmp_path / f"chain{index}.pem", self.tmp_path / f"key{index}.pem")
-        self.context = context
-        return self
-
-    def _serve(self) -> None:
-        while True:
-            try:
-                conn, _ = self.listener.accept()
-            except OSError:
-                return
-            self.served += 1
-            try:
-                with self.context.wrap_socket(conn, server_side=True) as tls:
-                    tls.recv(1)  # until the client closes
-            except (OSError, ssl.SSLError):
-                pass
-
-    def close(self) -> None:
-        self.listener.close()
 
 
 @pytest.fixture

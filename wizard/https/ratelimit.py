@@ -68,6 +68,11 @@ class RateLimitGuard:
     def _recent_failures(self, data: dict, name: str, now: float) -> list[float]:
         return [t for t in data.get("failures", {}).get(name, []) if now - t < WINDOW_SECONDS]
 
+    def staged(self, names: Iterable[str]) -> bool:
+        """Whether every name has passed a staging run (so a production order may follow)."""
+        passed = self.store.load().get("staging_passed", {})
+        return all(name in passed for name in _names(names))
+
     def check_order(self, names: Iterable[str], production: bool) -> None:
         """Raise ``RateLimitRefused`` when an order for ``names`` must not be placed now."""
         if not production:
