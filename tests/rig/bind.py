@@ -26,9 +26,22 @@ Use it from any test (the plugin is listed in ``tests/conftest.py``):
     Zone-file text: SOA, one NS per entry of ``nameservers`` ({"ns1.zone.": ["127.0.0.53", "::1"]}) plus glue for
     the in-zone ones, then ``records`` verbatim (with ``$ORIGIN`` set, so relative owner names work).
 
+``DnsWorld(workdir, zones)`` — a small DNS "internet" for checks that find a zone's nameservers and ask them:
+    two authoritative BINDs on port 53 of spare loopback addresses (``ns1.nameservers.test``,
+    ``ns2.nameservers.test``) serving the root zone, ``test.``, ``nameservers.test.`` and every zone given; a dead
+    one (``ns3``: a socket that never answers); two real recursive resolvers (BINDs on 127.0.0.1 free ports whose
+    root hints point at ns1/ns2 — they follow CNAMEs, cache with counting-down TTLs, and never ask ns3) and a dead
+    resolver. ``zones`` maps zone names under ``test.`` to ``ZoneSpec`` (records; optionally list the dead ``ns3``
+    among the zone's NS, or have ``ns2`` serve other records with an older serial). ``replace(name, rdtype,
+    *values)`` changes a record on both live nameservers (TSIG updates) — query a resolver before it to leave a
+    cached, now stale answer there. Attributes: ``nameservers``, ``resolvers`` (HOST:PORT), ``dead_nameserver``,
+    ``dead_resolver``.
+
 ``free_port()`` — a port free for both UDP and TCP on 127.0.0.1 and ::1.
 ``spare_loopback_addresses(count)`` — addresses from 127.0.0.53-127.0.0.99 whose port 53 is free (root only), so a
-zone's NS records can point at servers that answer on the standard DNS port.
+zone's NS records can point at servers that answer on the standard DNS port. named listens only on addresses an
+interface holds, so ``BindServer`` adds such an address to ``lo`` (``ip addr add``, needs iproute2 and root) for
+as long as it runs, and removes it after.
 """
 
 from __future__ import annotations
@@ -36,6 +49,7 @@ from __future__ import annotations
 import base64
 import contextlib
 import os
+import re
 import secrets
 import shutil
 import socket
@@ -95,6 +109,25 @@ def spare_loopback_addresses(count: int) -> list[str]:
     return found[:count]
 
 
+def _loopback_addresses() -> set[str]:
+    out = subprocess.run(["ip", "-o", "-4", "addr", "show", "dev", "lo"], capture_output=True, text=True, check=True)
+    return {line.split()[3].split("/")[0] for line in out.stdout.splitlines()}
+
+
+def add_loopback_alias(address: str) -> bool:
+    """named listens only on addresses an interface holds: give ``lo`` this one (root). True if it was added."""
+    if ":" in address or address in _loopback_addresses():
+        return False
+    done = subprocess.run(["ip", "addr", "add", f"{address}/32", "dev", "lo"], capture_output=True, text=True)
+    if done.returncode != 0:
+        raise BindStartError(f"cannot add {address} to the loopback interface (root needed): {done.stderr}")
+    return True
+
+
+def remove_loopback_alias(address: str) -> None:
+    subprocess.run(["ip", "addr", "del", f"{address}/32", "dev", "lo"], capture_output=True)
+
+
 def zone_text(origin: str, nameservers: Mapping[str, Sequence[str]], records: str = "", ttl: int = 300,
               serial: int = 1) -> str:
     origin = origin if origin.endswith(".") else origin + "."
@@ -118,15 +151,19 @@ class BindServer:
     """One ``named -g`` child process serving ``zones`` from its own directory."""
 
     def __init__(self, workdir: Path, zones: Mapping[str, str], addresses: Sequence[str] = ("127.0.0.1",),
-                 port: int | None = None, keys: Mapping[str, str] | None = None, ipv6: bool = False):
+                 port: int | None = None, keys: Mapping[str, str] | None = None, ipv6: bool = False,
+                 root_hints: Mapping[str, str] | None = None, bogus: Sequence[str] = ()):
         self.workdir = Path(workdir)
         self.zones = {name if name.endswith(".") else name + ".": text for name, text in zones.items()}
         self.addresses = list(addresses)
         self.port = port if port is not None else free_port()
         self.keys = dict(keys or {})
         self.ipv6 = ipv6
+        self.root_hints = dict(root_hints or {})
+        self.bogus = list(bogus)
         self.process: subprocess.Popen | None = None
         self.stderr_path = self.workdir / "named.stderr"
+        self.aliases: list[str] = []
 
     def _config(self) -> str:
         v4 = "; ".join(self.addresses)
@@ -139,7 +176,7 @@ class BindServer:
             f'  managed-keys-directory "{self.workdir}";',
             f"  listen-on port {self.port} {{ {v4}; }};",
             f"  {v6}",
-            "  recursion no;",
+            "  recursion yes; allow-recursion { 127.0.0.0/8; };" if self.root_hints else "  recursion no;",
             "  dnssec-validation no;",
             "  notify no;",
             "  minimal-responses no;",
@@ -149,6 +186,9 @@ class BindServer:
         for name, secret in self.keys.items():
             out.append(f'key "{name}" {{ algorithm hmac-sha256; secret "{secret}"; }};')
         allow = " ".join(f'key "{name}";' for name in self.keys) or "none;"
+        if self.root_hints:
+            out.append('zone "." { type hint; file "root.hint"; };')
+        out.extend(f"server {address} {{ bogus yes; }};" for address in self.bogus)
         for index, zone in enumerate(self.zones):
             out.append(f'zone "{zone}" {{ type primary; file "zone{index}.db"; allow-update {{ {allow} }}; }};')
         return "\n".join(out) + "\n"
@@ -157,8 +197,12 @@ class BindServer:
         self.workdir.mkdir(parents=True, exist_ok=True)
         for index, text in enumerate(self.zones.values()):
             (self.workdir / f"zone{index}.db").write_text(text)
+        if self.root_hints:
+            (self.workdir / "root.hint").write_text("".join(
+                f". 3600000 NS {host}\n{host} 3600000 A {address}\n" for host, address in self.root_hints.items()))
         config = self.workdir / "named.conf"
         config.write_text(self._config())
+        self.aliases = [address for address in self.addresses if add_loopback_alias(address)]
         with open(self.stderr_path, "wb") as stderr:
             self.process = subprocess.Popen([NAMED, "-g", "-c", str(config)], cwd=self.workdir,
                                             stdin=subprocess.DEVNULL, stdout=stderr, stderr=stderr)
@@ -174,21 +218,21 @@ class BindServer:
         import dns.message
         import dns.query
 
-        waiting = list(self.zones)
+        waiting = [(zone, "SOA") for zone in self.zones] or [(".", "NS")]
         deadline = time.monotonic() + START_DEADLINE
         while True:
             if self.process.poll() is not None:
                 raise BindStartError(f"named exited with {self.process.returncode}:\n{self.stderr()}")
             try:
-                reply = dns.query.udp(dns.message.make_query(waiting[0], "SOA"), self.addresses[0],
+                reply = dns.query.udp(dns.message.make_query(*waiting[0]), self.addresses[0],
                                       port=self.port, timeout=0.2)
                 if reply.answer:
                     waiting.pop(0)
                     if not waiting:
                         return
                     continue
-                if "running" in self.stderr():
-                    raise BindStartError(f"named is running but does not serve {waiting[0]}:\n{self.stderr()}")
+                if re.search(r" running$", self.stderr(), re.MULTILINE):  # named's "all loaded, serving"
+                    raise BindStartError(f"named is running but does not answer {waiting[0]}:\n{self.stderr()}")
             except (dns.exception.Timeout, OSError):
                 pass
             if time.monotonic() > deadline:
@@ -203,9 +247,7 @@ class BindServer:
             return ""
 
     def stop(self) -> None:
-        if self.process is None:
-            return
-        if self.process.poll() is None:
+        if self.process is not None and self.process.poll() is None:
             self.process.terminate()
             try:
                 self.process.wait(timeout=10)
@@ -213,6 +255,9 @@ class BindServer:
                 self.process.kill()
                 self.process.wait()
         self.process = None
+        for address in self.aliases:
+            remove_loopback_alias(address)
+        self.aliases = []
 
     def __enter__(self) -> "BindServer":
         return self.start()
@@ -311,3 +356,126 @@ def bind_server(tmp_path_factory) -> Iterator[BindFixture]:
     server = BindServer(tmp_path_factory.mktemp("bind"), {zone: text}, keys={key_name: key_secret}, ipv6=True)
     with server:
         yield BindFixture(server=server, zone=zone, key_name=key_name, key_secret=key_secret)
+
+
+@dataclass
+class ZoneSpec:
+    """One zone of a ``DnsWorld``: its records, and how its nameservers may differ."""
+
+    records: str = ""
+    ttl: int = 300
+    with_dead_nameserver: bool = False
+    ns2_records: str | None = None  # ns2 serves these instead, with an older serial (a change in flight)
+
+
+class BlackHole:
+    """A UDP and TCP port that accepts queries and never answers: a dead server costs a full timeout."""
+
+    def __init__(self, host: str, port: int):
+        self.host, self.port = host, port
+        self.udp = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        self.udp.bind((host, port))
+        self.tcp = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self.tcp.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self.tcp.bind((host, port))
+        self.tcp.listen(16)
+
+    def close(self) -> None:
+        self.udp.close()
+        self.tcp.close()
+
+
+class DnsWorld:
+    NS_ZONE = "nameservers.test."
+
+    def __init__(self, workdir: Path, zones: Mapping[str, ZoneSpec]):
+        self.workdir = Path(workdir)
+        self.specs = {name if name.endswith(".") else name + ".": spec for name, spec in zones.items()}
+        self.key_name = "world-key."
+        self.key_secret = new_tsig_secret()
+        self.servers: list[BindServer] = []
+        self.holes: list[BlackHole] = []
+        self.nameservers: list[str] = []
+        self.resolvers: list[str] = []
+        self.dead_nameserver = ""
+        self.dead_resolver = ""
+
+    def _zone_texts(self, addresses: list[str], variant: str) -> dict[str, str]:
+        hosts = {f"ns{index + 1}.{self.NS_ZONE}": [address] for index, address in enumerate(addresses)}
+        live = dict(list(hosts.items())[:2])
+        delegations = "".join(f"{zone} IN NS {host}\n" for zone in [self.NS_ZONE, *self.specs] for host in live)
+        root = "".join([
+            "$TTL 86400\n",
+            f". IN SOA ns1.{self.NS_ZONE} hostmaster.test. 1 3600 600 86400 300\n",
+            *(f". IN NS {host}\n" for host in live),
+            *(f"test. IN NS {host}\n" for host in live),
+            *(f"{host} IN A {address[0]}\n" for host, address in hosts.items()),
+        ])
+        texts = {
+            ".": root,
+            "test.": zone_text("test.", live, delegations),
+            self.NS_ZONE: zone_text(self.NS_ZONE, live, f"ns3 IN A {addresses[2]}"),
+        }
+        for name, spec in self.specs.items():
+            servers = dict(list(hosts.items())[:3 if spec.with_dead_nameserver else 2])
+            records, serial = spec.records, 2
+            if variant == "ns2" and spec.ns2_records is not None:
+                records, serial = spec.ns2_records, 1
+            texts[name] = zone_text(name, servers, records, ttl=spec.ttl, serial=serial)
+        return texts
+
+    def start(self) -> "DnsWorld":
+        addresses = spare_loopback_addresses(3)
+        self.nameservers = addresses[:2]
+        self.dead_nameserver = addresses[2]
+        keys = {self.key_name: self.key_secret}
+        hints = {f"ns{index + 1}.{self.NS_ZONE}": address for index, address in enumerate(self.nameservers)}
+        try:
+            self.holes.append(BlackHole(self.dead_nameserver, 53))
+            self.holes.append(BlackHole("127.0.0.1", free_port()))
+            self.dead_resolver = f"127.0.0.1:{self.holes[-1].port}"
+            for index, variant in enumerate(("ns1", "ns2")):
+                self.servers.append(BindServer(self.workdir / variant, self._zone_texts(addresses, variant),
+                                               addresses=[addresses[index]], port=53, keys=keys).start())
+            for index in range(2):
+                resolver = BindServer(self.workdir / f"resolver{index + 1}", {}, root_hints=hints,
+                                      bogus=[self.dead_nameserver]).start()
+                self.servers.append(resolver)
+                self.resolvers.append(f"127.0.0.1:{resolver.port}")
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def replace(self, name: str, rdtype: str, *values: str, ttl: int = 300) -> None:
+        """Replace ``name``'s ``rdtype`` records on both live nameservers (TSIG-signed dynamic updates)."""
+        import dns.name
+        import dns.query
+        import dns.rcode
+        import dns.tsig
+        import dns.tsigkeyring
+        import dns.update
+
+        absolute = dns.name.from_text(name)
+        zone = max((z for z in [*self.specs, self.NS_ZONE] if absolute.is_subdomain(dns.name.from_text(z))),
+                   key=len)
+        keyring = dns.tsigkeyring.from_text({self.key_name: ("hmac-sha256", self.key_secret)})
+        for address in self.nameservers:
+            update = dns.update.UpdateMessage(zone, keyring=keyring, keyname=self.key_name,
+                                              keyalgorithm=dns.tsig.HMAC_SHA256)
+            update.replace(absolute, ttl, rdtype, *values)
+            reply = dns.query.tcp(update, address, port=53, timeout=5)
+            if reply.rcode() != dns.rcode.NOERROR:
+                raise UpdateRefused(f"{address}: {dns.rcode.to_text(reply.rcode())}")
+
+    def stop(self) -> None:
+        for server in self.servers:
+            server.stop()
+        for hole in self.holes:
+            hole.close()
+
+    def __enter__(self) -> "DnsWorld":
+        return self.start()
+
+    def __exit__(self, *exc) -> None:
+        self.stop()
