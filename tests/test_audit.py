@@ -1,0 +1,215 @@
+"""The audit's judgments, one by one, without servers: config.yaml policy and drift, the certificate's renewal window,
+backup age, and how `check` finds the session for HOST|SESSION."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import os
+import time
+
+import pytest
+
+from tests.answers_samples import SENTINELS, documents
+from tests.test_https_pki import NOW, TestPKI
+from wizard import cli, yamlio
+from wizard.answers import Answers
+from wizard.audit import checks
+from wizard.audit.cli import find_session
+from wizard.diagnosis import Status
+from wizard.session import Session, SessionError
+from wizard.tljh import config as tljh_config
+
+
+def subject(records=None, local_dir=None, https="acme-dns", **changes) -> checks.AuditSubject:
+    public, secret = documents("github", https)
+    for key, value in changes.items():
+        section, _, name = key.partition("__")
+        public.setdefault(section, {})[name] = value
+    return checks.AuditSubject("ubuntu@hub.example.edu:22", Answers.from_documents(public, secret), records or {},
+                               local_dir)
+
+
+def rendered_config(answers: Answers) -> str:
+    return tljh_config.dump(tljh_config.render(answers))
+
+
+def by_id(findings):
+    return {finding.id: finding for finding in findings}
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# policy from the live config.yaml
+
+def test_a_rendered_config_passes_every_policy():
+    found = by_id(checks.config_policy(rendered_config(subject().answers)))
+    assert {key: value.status for key, value in found.items()} == {
+        checks.AUTHENTICATOR: Status.OK, checks.LIMITS: Status.OK, checks.CULLING: Status.OK}
+    assert found[checks.AUTHENTICATOR].summary == "GitHubOAuthenticator with an access policy"
+    assert found[checks.LIMITS].summary == "limits set: memory 2G, cpu 1"
+
+
+def test_an_empty_config_is_tljhs_default_firstuse_without_limits():
+    found = by_id(checks.config_policy(""))
+    assert found[checks.AUTHENTICATOR].status is Status.ERROR
+    assert "FirstUseAuthenticator" in found[checks.AUTHENTICATOR].summary
+    assert found[checks.LIMITS].status is Status.WARNING
+    assert found[checks.CULLING].status is Status.OK  # TLJH culls by default
+
+
+def test_a_real_authenticator_without_an_allow_policy_is_an_error():
+    text = yamlio.dump({"auth": {"type": "oauthenticator.github.GitHubOAuthenticator",
+                                 "GitHubOAuthenticator": {"client_id": "x"}}})
+    finding = by_id(checks.config_policy(text))[checks.AUTHENTICATOR]
+    assert finding.status is Status.ERROR and "no allow policy" in finding.summary
+
+
+def test_culling_off_and_half_limits_are_warnings():
+    text = yamlio.dump({"limits": {"memory": "1G"}, "services": {"cull": {"enabled": False}}})
+    found = by_id(checks.config_policy(text))
+    assert found[checks.CULLING].status is Status.WARNING
+    assert found[checks.LIMITS].status is Status.WARNING and "cpu" in found[checks.LIMITS].summary
+
+
+def test_unparsable_config_is_an_error_for_each_policy():
+    found = checks.config_policy("auth: [unclosed\n")
+    assert [f.status for f in found] == [Status.ERROR] * 3
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# drift
+
+def apply_record(text: str) -> dict:
+    return {checks.APPLY_RECORD: {"config": text, "config_sha256": hashlib.sha256(text.encode()).hexdigest(),
+                                  "time": 1764000000.0}}
+
+
+def test_config_unchanged_since_the_apply_is_ok():
+    text = rendered_config(subject().answers)
+    finding = checks.config_drift(subject(apply_record(text)), text)
+    assert finding.status is Status.OK and "(2025-11-24 16:00 UTC)" in finding.summary
+
+
+def test_config_drift_shows_a_masked_diff():
+    applied_subject = subject()
+    text = rendered_config(applied_subject.answers)
+    assert SENTINELS["authenticator.client_secret"] in text
+    edited = text.replace("memory: 2G", "memory: 8G").replace(SENTINELS["authenticator.client_secret"], "new-secret")
+    finding = checks.config_drift(subject(apply_record(text)), edited)
+    assert finding.status is Status.WARNING
+    assert "-  memory: 2G" in finding.details and "+  memory: 8G" in finding.details
+    assert SENTINELS["authenticator.client_secret"] not in finding.details and "new-secret" not in finding.details
+    assert finding.details.startswith("--- config.yaml (last apply)\n+++ config.yaml (on the hub now)\n")
+
+
+def test_no_apply_recorded_and_a_missing_config_are_reported():
+    assert checks.config_drift(subject(), "x: 1\n").status is Status.WARNING
+    assert checks.config_drift(subject(apply_record("x: 1\n")), None).status is Status.ERROR
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# the certificate's renewal window
+
+@pytest.fixture(scope="module")
+def pki():
+    return TestPKI()
+
+
+def verdict(pki, days_left, records=None, warn_days=21):
+    leaf = pki.leaf("hub.example.edu", not_after=NOW + dt.timedelta(days=days_left))
+    return checks.renewal_verdict(leaf.cert, subject(records), checks.AuditOptions(warn_days=warn_days, now=NOW),
+                                  {"names": ["hub.example.edu"], "issuer": "Test Intermediate E1"})
+
+
+@pytest.mark.parametrize("days,status", [(60, Status.OK), (20, Status.WARNING), (8, Status.WARNING),
+                                         (5, Status.ERROR), (0.5, Status.ERROR)])
+def test_days_left_against_warn_days(pki, days, status):
+    assert verdict(pki, days).status is status
+
+
+def test_warn_days_is_honoured(pki):
+    assert verdict(pki, 40, warn_days=45).status is Status.WARNING
+    assert verdict(pki, 10, warn_days=5).status is Status.OK
+
+
+def test_the_cas_renewal_window_wins_when_the_wizard_issued_the_served_certificate(pki):
+    leaf = pki.leaf("hub.example.edu", not_after=NOW + dt.timedelta(days=60))
+    until = leaf.cert.not_valid_after_utc.isoformat(timespec="seconds")
+    record = {"mode": "acme-dns", "not_after": until, "renewal_source": "ari",
+              "renewal_time": (NOW - dt.timedelta(hours=1)).isoformat(timespec="seconds")}
+    options = checks.AuditOptions(now=NOW)
+    finding = checks.renewal_verdict(leaf.cert, subject({"https.certificate": record}), options, {})
+    assert finding.status is Status.WARNING and "due for renewal" in finding.summary
+    assert finding.fix == "tljh-wizard renew ubuntu@hub.example.edu:22"
+    record["renewal_time"] = (NOW + dt.timedelta(days=20)).isoformat(timespec="seconds")
+    assert checks.renewal_verdict(leaf.cert, subject({"https.certificate": record}), options, {}).status is Status.OK
+    other = dict(record, not_after=(NOW + dt.timedelta(days=3)).isoformat(timespec="seconds"))  # not the one served
+    assert checks.renewal_verdict(leaf.cert, subject({"https.certificate": other}), options, {}).status is Status.OK
+
+
+def test_https_off_is_a_warning():
+    finding = checks.certificate_finding(subject(https="none"), checks.AuditOptions())
+    assert finding.status is Status.WARNING
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# backups
+
+def test_backup_age(tmp_path):
+    options = checks.AuditOptions(backup_days=7)
+    assert checks.backup_finding(subject(local_dir=tmp_path), options).status is Status.WARNING
+    bundle = tmp_path / "backups" / "hub-20261101T000000Z.tar.gz"
+    bundle.parent.mkdir()
+    bundle.write_bytes(b"x")
+    old = time.time() - 10 * 86400
+    os.utime(bundle, (old, old))
+    finding = checks.backup_finding(subject(local_dir=tmp_path), options)
+    assert finding.status is Status.WARNING and "10 days old" in finding.summary
+    os.utime(bundle, None)
+    assert checks.backup_finding(subject(local_dir=tmp_path), options).status is Status.OK
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# finding the session
+
+def make_session(name: str, host: str) -> None:
+    with Session.open(name, host=host) as session:
+        session.accept("connection.host", host)
+
+
+def test_find_session_by_name_by_login_and_by_host():
+    make_session("ubuntu@hub.example.edu:22", "hub.example.edu")
+    make_session("root@[2001:db8::1]:2222", "2001:db8::1")
+    assert find_session("ubuntu@hub.example.edu:22").name == "ubuntu@hub.example.edu:22"
+    assert find_session("ubuntu@hub.example.edu").name == "ubuntu@hub.example.edu:22"
+    assert find_session("hub.example.edu").name == "ubuntu@hub.example.edu:22"
+    assert find_session("2001:db8::1").name == "root@[2001:db8::1]:2222"
+    assert find_session("[2001:db8::1]:2222").name == "root@[2001:db8::1]:2222"
+    with pytest.raises(SessionError, match="no session"):
+        find_session("other.example.edu")
+    make_session("admin@hub.example.edu:22", "hub.example.edu")
+    with pytest.raises(SessionError, match="several sessions"):
+        find_session("hub.example.edu")
+
+
+def test_check_without_a_session_exits_2(capsys):
+    assert cli.main(["check", "nowhere.example.edu"]) == 2
+    assert "no session for 'nowhere.example.edu'" in capsys.readouterr().err
+
+
+def test_check_of_an_unreachable_hub_exits_2_with_json(capsys):
+    """Nothing listens on the hub's SSH port: one error for the hub, the hub's checks skipped, DNS and certificate
+    skipped without a domain."""
+    with Session.open("tljhw@127.0.0.1:9", host="127.0.0.1") as session:
+        session.accept("connection.host", "127.0.0.1")
+        session.accept("connection.port", 9)
+        session.accept("connection.user", "tljhw")
+        session.accept("https.mode", "letsencrypt")
+    code = cli.main(["check", "tljhw@127.0.0.1:9", "--json"])
+    report = json.loads(capsys.readouterr().out)
+    assert code == 2 and report["exit_code"] == 2 and report["status"] == "error"
+    statuses = {f["id"]: f["status"] for f in report["findings"]}
+    assert statuses[checks.HUB] == "error"
+    assert {statuses[key] for key in (checks.CONFIG, checks.ENVIRONMENT, checks.AUTHENTICATOR)} == {"skipped"}
+    assert statuses["dns"] == "skipped" and statuses[checks.CERTIFICATE] == "skipped"

@@ -1,0 +1,431 @@
+"""The audit: every finding about a running hub as a ``Diagnosis``, reusing the engines that set the hub up.
+
+- DNS: ``wizard.dns.check`` (authoritative and public answers against the reserved IP), its diagnoses as they are.
+- Certificate: ``wizard.https.verify`` (one handshake with the reserved IP, SNI = the domain; chain, names, staging),
+  then the renewal window: the CA's ARI time when the wizard issued it, else ``warn_days`` left.
+- Hub (one SSH connection, three read-only round trips): config.yaml against the one the last apply wrote (drift,
+  with the diff masked), the user environment against the last freeze (``wizard.environment``), and from the live
+  config.yaml: a real authenticator with an allow policy, limits set, culling on.
+- Backups: the newest backup bundle on this machine is younger than ``backup_days``.
+
+The audit never writes: files are read with ``cat``/``tar`` through ``HubTarget.run``, the session is opened without
+its lock and never saved.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import difflib
+import hashlib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Mapping
+
+from wizard.diagnosis import Diagnosis, Status
+
+DEFAULT_WARN_DAYS = 21
+CRITICAL_DAYS = 7  # fewer days left than this is an error: renewal has failed for weeks
+DEFAULT_BACKUP_DAYS = 7
+
+
+@dataclass
+class AuditOptions:
+    warn_days: float = DEFAULT_WARN_DAYS
+    backup_days: float = DEFAULT_BACKUP_DAYS
+    tls_address: str | None = None  # HOST:PORT serving the hub's HTTPS; default RESERVED_IPV4:443
+    ca_file: str | None = None  # trust roots for the served chain (a private CA); default the system's
+    resolvers: list[str] | None = None  # default: the answers' domain.resolvers
+    nameserver_port: int = 53
+    dns_timeout: float = 2.0
+    now: _dt.datetime | None = None
+
+    def moment(self) -> _dt.datetime:
+        return self.now or _dt.datetime.now(_dt.timezone.utc)
+
+
+@dataclass
+class AuditSubject:
+    """What the audit knows about a hub: its answers, the session's records, where local copies are kept."""
+
+    name: str
+    answers: Any  # wizard.answers.Answers
+    records: Mapping[str, Any] = field(default_factory=dict)
+    local_dir: Path | None = None  # the session's directory
+
+    @classmethod
+    def from_session(cls, session) -> "AuditSubject":
+        return cls(session.name, session.answers, dict(session.state.get("records") or {}), session.dir)
+
+    def secret_values(self) -> list[str]:
+        return [value for value in self.answers.secret_values() if isinstance(value, str) and value]
+
+
+TargetFactory = Callable[[], Any]  # -> wizard.hub.target.HubTarget
+
+
+def ssh_target(answers) -> Any:
+    """The hub over SSH, from the answers: strict host keys (an unknown key is refused, never accepted here)."""
+    from wizard.hub.ssh import SSHTarget
+
+    return SSHTarget(answers.get("connection.host"), port=answers.get("connection.port") or 22,
+                     user=answers.get("connection.user") or "root", key_file=answers.get("connection.key_file"),
+                     key_passphrase=answers.get("connection.key_passphrase"),
+                     sudo_password=answers.get("connection.sudo_password"),
+                     pinned_host_key=answers.get("connection.host_key"), accept_host_key=None,
+                     prefix=answers.get("connection.tljh_prefix") or "/opt/tljh")
+
+
+def audit(subject: AuditSubject, options: AuditOptions | None = None,
+          target_factory: TargetFactory | None = None) -> list[Diagnosis]:
+    """Every finding, in a stable order: DNS, certificate, hub (config, environment, authenticator, limits, culling),
+    backups. Secret answers are masked in every text."""
+    options = options or AuditOptions()
+    findings = dns_findings(subject, options)
+    findings.append(certificate_finding(subject, options))
+    findings.extend(hub_findings(subject, options, target_factory or (lambda: ssh_target(subject.answers))))
+    findings.append(backup_finding(subject, options))
+    return [_redacted(item, subject.secret_values()) for item in findings]
+
+
+def _redacted(diagnosis: Diagnosis, secrets: list[str]) -> Diagnosis:
+    for value in sorted(secrets, key=len, reverse=True):
+        diagnosis.summary = diagnosis.summary.replace(value, "********")
+        diagnosis.details = diagnosis.details.replace(value, "********")
+        diagnosis.fix = diagnosis.fix.replace(value, "********")
+    return diagnosis
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# DNS
+
+def dns_findings(subject: AuditSubject, options: AuditOptions) -> list[Diagnosis]:
+    from wizard.dns.check import check_domain
+
+    answers = subject.answers
+    domain, address = answers.get("domain.name"), answers.get("domain.reserved_ipv4")
+    if not domain or not address:
+        return [Diagnosis("dns", Status.SKIPPED, "no domain and reserved IP in the answers: DNS not checked")]
+    resolvers = options.resolvers or answers.get("domain.resolvers")
+    return check_domain(domain, address, answers.get("domain.reserved_ipv6"), resolvers=resolvers,
+                        timeout=options.dns_timeout, nameserver_port=options.nameserver_port)
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# certificate
+
+CERTIFICATE = "audit.certificate"
+
+
+def certificate_finding(subject: AuditSubject, options: AuditOptions) -> Diagnosis:
+    from wizard.fields import ValidationError, host_port
+    from wizard.https.verify import Unreachable, fetch_served, judge
+    from wizard.tljh.config import certificate_domains
+
+    answers = subject.answers
+    mode = answers.get("https.mode")
+    if mode == "none":
+        return Diagnosis(CERTIFICATE, Status.WARNING, "HTTPS is off: logins and notebooks travel in plain text",
+                         fix="choose a certificate (tljh-wizard HOST, step HTTPS)")
+    domains = certificate_domains(answers)
+    address = options.tls_address or (f"{answers.get('domain.reserved_ipv4')}:443"
+                                      if answers.get("domain.reserved_ipv4") else None)
+    if not domains or not address:
+        return Diagnosis(CERTIFICATE, Status.SKIPPED, "no domain or reserved IP in the answers: certificate not "
+                                                      "checked")
+    try:
+        host, _, port = host_port(443)(address).rpartition(":")
+    except ValidationError as exc:
+        return Diagnosis(CERTIFICATE, Status.ERROR, f"--tls-address: {exc.message}")
+    try:
+        served = fetch_served(host.strip("[]"), int(port), domains[0], cafile=options.ca_file)
+    except Unreachable as exc:
+        return Diagnosis(CERTIFICATE, Status.ERROR, str(exc), fix="check the proxy runs and port 443 is open",
+                         data={"address": address})
+    verdict = judge(served, domains, "production", now=options.moment())
+    if verdict.status is not Status.OK:
+        return Diagnosis(CERTIFICATE, verdict.status, verdict.summary, fix=verdict.fix, data=verdict.data)
+    return renewal_verdict(served.leaf, subject, options, verdict.data)
+
+
+def renewal_verdict(leaf, subject: AuditSubject, options: AuditOptions, data: dict) -> Diagnosis:
+    """Is the served certificate due for renewal? The CA's ARI window when the wizard issued it, else days left."""
+    from wizard.https import certs
+
+    now = options.moment()
+    left = certs.days_left(leaf, now)
+    until = leaf.not_valid_after_utc.strftime("%Y-%m-%d")
+    data = dict(data, days_left=round(left, 1))
+    issued = issued_record(subject, leaf)
+    if issued and issued.get("renewal_source") == "ari" and issued.get("renewal_time"):
+        from wizard.https.issue import renewal_due
+
+        due = _dt.datetime.fromisoformat(issued["renewal_time"])
+        data["renewal_time"] = issued["renewal_time"]
+        if renewal_due(issued, now):
+            status = Status.ERROR if left < CRITICAL_DAYS else Status.WARNING
+            return Diagnosis(CERTIFICATE, status, f"the certificate is due for renewal since {due:%Y-%m-%d %H:%M} "
+                                                  f"UTC (the CA's renewal window); {left:.0f} days left",
+                             fix="tljh-wizard renew " + subject.name, data=data)
+        return Diagnosis(CERTIFICATE, Status.OK, f"certificate valid until {until} ({left:.0f} days); the CA "
+                                                 f"suggests renewing after {due:%Y-%m-%d}", data=data)
+    if left < min(CRITICAL_DAYS, options.warn_days):
+        return Diagnosis(CERTIFICATE, Status.ERROR, f"the served certificate expires in {left:.1f} days ({until})",
+                         fix=_renew_hint(subject), data=data)
+    if left < options.warn_days:
+        return Diagnosis(CERTIFICATE, Status.WARNING, f"the served certificate expires in {left:.0f} days ({until}), "
+                                                      f"fewer than {options.warn_days:g}", fix=_renew_hint(subject),
+                         data=data)
+    return Diagnosis(CERTIFICATE, Status.OK, f"certificate for {', '.join(data.get('names') or [])} valid until "
+                                             f"{until} ({left:.0f} days left), issued by {data.get('issuer')}",
+                     data=data)
+
+
+def _renew_hint(subject: AuditSubject) -> str:
+    mode = subject.answers.get("https.mode")
+    if mode == "acme-dns":
+        return f"tljh-wizard renew {subject.name}"
+    if mode == "letsencrypt":
+        return ("the proxy renews 30 days ahead: check it can reach the CA and port 443 is open "
+                "(`sudo journalctl -u traefik` on the hub)")
+    return "install a renewed certificate (tljh-wizard HOST, step HTTPS)"
+
+
+def issued_record(subject: AuditSubject, leaf) -> dict | None:
+    """What the HTTPS step recorded about the certificate it installed (``wizard.https.issue``), when that is the
+    certificate served now."""
+    from wizard.https.issue import RECORD
+
+    record = subject.records.get(RECORD)
+    if not isinstance(record, Mapping):
+        return None
+    try:
+        recorded_until = _dt.datetime.fromisoformat(str(record.get("not_after")))
+    except ValueError:
+        return None
+    return dict(record) if recorded_until == leaf.not_valid_after_utc.replace(microsecond=0) else None
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# the hub
+
+CONFIG, ENVIRONMENT = "audit.config", "audit.environment"
+AUTHENTICATOR, LIMITS, CULLING, HUB = "audit.authenticator", "audit.limits", "audit.culling", "audit.hub"
+
+
+def hub_findings(subject: AuditSubject, options: AuditOptions, target_factory: TargetFactory) -> list[Diagnosis]:
+    from wizard.hub.target import HubError
+
+    ids = (CONFIG, AUTHENTICATOR, LIMITS, CULLING, ENVIRONMENT)
+    try:
+        target = target_factory()
+    except HubError as exc:
+        return _unreachable(ids, str(exc))
+    try:
+        try:
+            live_text = target.read_file(f"{target.prefix}/config/config.yaml").decode("utf-8", "replace")
+        except FileNotFoundError:
+            live_text = None
+        except HubError as exc:
+            return _unreachable(ids, str(exc))
+        findings = [config_drift(subject, live_text)]
+        findings.extend(config_policy(live_text))
+        try:
+            findings.append(environment_drift(subject, target))
+        except HubError as exc:
+            findings.append(Diagnosis(ENVIRONMENT, Status.ERROR, f"cannot read the user environment: {exc}"))
+        return findings
+    finally:
+        target.close()
+
+
+def _unreachable(ids, reason: str) -> list[Diagnosis]:
+    return [Diagnosis(HUB, Status.ERROR, f"cannot reach the hub: {reason}")] + [
+        Diagnosis(check, Status.SKIPPED, "not checked: the hub is unreachable") for check in ids]
+
+
+def _sha256(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def config_drift(subject: AuditSubject, live_text: str | None) -> Diagnosis:
+    """config.yaml now against the file the last apply wrote."""
+    from wizard.tljh.config import masked_text
+
+    if live_text is None:
+        return Diagnosis(CONFIG, Status.ERROR, "config.yaml is missing on the hub",
+                         fix="restore it from the last backup bundle (tljh-wizard restore-backup)")
+    applied = last_applied(subject)
+    if applied is None:
+        return Diagnosis(CONFIG, Status.WARNING, "no apply recorded for this hub: config.yaml drift cannot be judged",
+                         fix="apply the answers once (tljh-wizard apply) so later checks have a reference")
+    applied_text, applied_sha, when = applied
+    if _sha256(live_text) == applied_sha:
+        return Diagnosis(CONFIG, Status.OK, f"config.yaml unchanged since the last apply{when}")
+    diff = ""
+    if applied_text is not None:
+        diff = "".join(difflib.unified_diff(masked_text(applied_text).splitlines(keepends=True),
+                                            masked_text(live_text).splitlines(keepends=True),
+                                            "config.yaml (last apply)", "config.yaml (on the hub now)"))
+    changed = sum(1 for line in diff.splitlines() if line[:1] in "+-" and line[:3] not in ("+++", "---"))
+    return Diagnosis(CONFIG, Status.WARNING, f"config.yaml was changed on the hub since the last apply{when}"
+                     + (f" ({changed} changed lines)" if diff else ""), details=diff,
+                     fix="review the diff; keep the change by re-running the wizard, or undo it with tljh-wizard "
+                         "apply", data={"diff": diff})
+
+
+def last_applied(subject: AuditSubject) -> tuple[str | None, str, str] | None:
+    """(config text, its sha256, " (DATE)") that the last apply wrote, from the session's record."""
+    record = subject.records.get(APPLY_RECORD)
+    if not isinstance(record, Mapping):
+        return None
+    text = record.get("config")
+    digest = record.get("config_sha256") or (_sha256(text) if isinstance(text, str) else None)
+    if not digest:
+        return None
+    when = record.get("time")
+    shown = f" ({_dt.datetime.fromtimestamp(when, _dt.timezone.utc):%Y-%m-%d %H:%M} UTC)" \
+        if isinstance(when, (int, float)) else ""
+    return (text if isinstance(text, str) else None), digest, shown
+
+
+APPLY_RECORD = "apply.last"
+
+
+def config_policy(live_text: str | None) -> list[Diagnosis]:
+    """From the live config.yaml (over TLJH's defaults): a real authenticator with an allow policy, limits, culling."""
+    from wizard import yamlio
+    from wizard.fields import ValidationError
+    from wizard.tljh import config as tljh_config
+
+    if live_text is None:
+        return [Diagnosis(check, Status.SKIPPED, "not checked: config.yaml is missing")
+                for check in (AUTHENTICATOR, LIMITS, CULLING)]
+    try:
+        live = yamlio.loads(live_text, "config.yaml") or {}
+    except ValidationError as exc:
+        return [Diagnosis(check, Status.ERROR, f"config.yaml on the hub is not valid YAML: {exc}")
+                for check in (AUTHENTICATOR, LIMITS, CULLING)]
+    config = _over_defaults(tljh_config.defaults(), live if isinstance(live, Mapping) else {})
+    return [_authenticator(config), _limits(config), _culling(config)]
+
+
+def _over_defaults(defaults: Mapping[str, Any], config: Mapping[str, Any]) -> dict:
+    merged = dict(defaults)
+    for key, value in config.items():
+        if isinstance(value, Mapping) and isinstance(merged.get(key), Mapping):
+            merged[key] = _over_defaults(merged[key], value)
+        else:
+            merged[key] = value
+    return merged
+
+
+def _authenticator(config: Mapping[str, Any]) -> Diagnosis:
+    from wizard.tljh import config as tljh_config
+
+    auth = config.get("auth") if isinstance(config.get("auth"), Mapping) else {}
+    class_path = str(auth.get("type") or "")
+    class_name = class_path.rsplit(".", 1)[-1]
+    if class_name in tljh_config.INSECURE_CLASSES or class_path in ("dummy", "firstuse"):
+        return Diagnosis(AUTHENTICATOR, Status.ERROR, f"the hub uses {class_name}: anyone who reaches it can log in",
+                         fix="choose GitHub, Google, generic OAuth2/OIDC, LDAP or Native (tljh-wizard HOST)")
+    problems = [error for error in tljh_config.validate({"auth": auth, "users": config.get("users") or {}})
+                if error.key.startswith("auth")]
+    if problems:
+        return Diagnosis(AUTHENTICATOR, Status.ERROR, problems[0].message,
+                         details="\n".join(str(p) for p in problems), fix="set an access policy (tljh-wizard HOST)")
+    return Diagnosis(AUTHENTICATOR, Status.OK, f"{class_name} with an access policy")
+
+
+def _limits(config: Mapping[str, Any]) -> Diagnosis:
+    limit_values = config.get("limits") if isinstance(config.get("limits"), Mapping) else {}
+    missing = [name for name in ("memory", "cpu") if limit_values.get(name) in (None, "")]
+    if missing:
+        return Diagnosis(LIMITS, Status.WARNING, f"no per-user {' or '.join(missing)} limit: one user can starve "
+                                                 "everyone else", fix="set limits (tljh-wizard HOST, step Limits)")
+    return Diagnosis(LIMITS, Status.OK, f"limits set: memory {limit_values['memory']}, cpu {limit_values['cpu']}")
+
+
+def _culling(config: Mapping[str, Any]) -> Diagnosis:
+    services = config.get("services") if isinstance(config.get("services"), Mapping) else {}
+    cull = services.get("cull") if isinstance(services.get("cull"), Mapping) else {}
+    if cull.get("enabled") is False:
+        return Diagnosis(CULLING, Status.WARNING, "idle culling is off: idle servers hold their memory forever",
+                         fix="turn culling on (tljh-wizard HOST, step Limits)")
+    return Diagnosis(CULLING, Status.OK, f"idle culling on (timeout {cull.get('timeout')} s, every "
+                                         f"{cull.get('every')} s)")
+
+
+def environment_drift(subject: AuditSubject, target) -> Diagnosis:
+    """The live user environment against the newest snapshot (on the hub or kept locally)."""
+    from wizard.environment import diff as envdiff
+    from wizard.environment.summary import StreamError, gather
+
+    snapshot, problems = newest_snapshot(subject, target)
+    if snapshot is None:
+        return Diagnosis(ENVIRONMENT, Status.WARNING, "the user environment was never frozen: drift cannot be judged",
+                         details="\n".join(problems), fix=f"tljh-wizard env freeze {subject.name}")
+    try:
+        live = gather(target)  # no ensure_dir: nothing is created on the hub
+    except StreamError as exc:
+        return Diagnosis(ENVIRONMENT, Status.ERROR, f"cannot read the user environment: {exc}")
+    old, new = envdiff.PackageSet.of_snapshot(snapshot), envdiff.PackageSet.of_environment(live)
+    changes = envdiff.diff(old, new)
+    if not changes:
+        return Diagnosis(ENVIRONMENT, Status.OK, f"user environment unchanged since snapshot {snapshot.id}")
+    counts = {kind: sum(1 for c in changes if c.kind == kind) for kind in ("added", "removed", "changed")}
+    shown = ", ".join(f"{n} {kind}" for kind, n in counts.items() if n)
+    names = ", ".join(change.name for change in changes[:5]) + (", ..." if len(changes) > 5 else "")
+    return Diagnosis(ENVIRONMENT, Status.WARNING, f"user environment changed since snapshot {snapshot.id}: {shown} "
+                                                  f"({names})", details=envdiff.render(changes, old, new),
+                     fix=f"freeze again to accept it (tljh-wizard env freeze), or restore snapshot {snapshot.id}",
+                     data={"snapshot": snapshot.id, "changes": [change.render() for change in changes]})
+
+
+def newest_snapshot(subject: AuditSubject, target):
+    """(the newest intact snapshot on the hub or in the session's local copies, problems met)."""
+    from wizard.environment import snapshot as snapshots
+
+    found, problems = snapshots.hub_snapshots(target)
+    local_dir = snapshot_dir(subject)
+    if local_dir is not None and local_dir.is_dir():
+        for snapshot_id in snapshots.local_ids(local_dir):
+            try:
+                found.append(snapshots.load_local(local_dir, snapshot_id))
+            except snapshots.SnapshotError as exc:
+                problems.append(str(exc))
+    return (max(found, key=lambda s: s.id) if found else None), problems
+
+
+def snapshot_dir(subject: AuditSubject) -> Path | None:
+    return subject.local_dir / "snapshots" if subject.local_dir else None
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# backups
+
+BACKUP = "audit.backup"
+
+
+def backup_finding(subject: AuditSubject, options: AuditOptions) -> Diagnosis:
+    """The newest backup bundle on this machine, against ``backup_days``."""
+    directory = bundle_dir(subject)
+    bundles = sorted(directory.glob("*.tar.gz"), key=lambda p: p.stat().st_mtime) if directory and \
+        directory.is_dir() else []
+    if not bundles:
+        return Diagnosis(BACKUP, Status.WARNING, "no backup bundle of this hub on this machine",
+                         fix=f"tljh-wizard backup {subject.name}")
+    newest = bundles[-1]
+    age = (options.moment().timestamp() - newest.stat().st_mtime) / 86400
+    data = {"bundle": str(newest), "age_days": round(age, 1)}
+    if age > options.backup_days:
+        return Diagnosis(BACKUP, Status.WARNING, f"the newest backup bundle is {age:.0f} days old (more than "
+                                                 f"{options.backup_days:g})", fix=f"tljh-wizard backup {subject.name}",
+                         data=data)
+    return Diagnosis(BACKUP, Status.OK, f"backup bundle {newest.name} is {age:.1f} days old", data=data)
+
+
+def bundle_dir(subject: AuditSubject) -> Path | None:
+    configured = subject.answers.get("backups.bundle_dir")
+    if configured:
+        return Path(configured).expanduser()
+    return subject.local_dir / "backups" if subject.local_dir else None

@@ -1,0 +1,113 @@
+"""``tljh-wizard check HOST|SESSION [--json] [--warn-days N]``: audit a running hub, for cron and monitoring.
+
+One line per finding (``--details`` adds the diffs), or one JSON document with ``--json``. Exit codes follow the
+monitoring-plugin convention: 0 everything ok, 1 warnings, 2 errors (or the check could not run). Read-only: nothing
+on the hub and nothing in the session changes.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    from wizard.audit.checks import DEFAULT_BACKUP_DAYS, DEFAULT_WARN_DAYS
+
+    parser.add_argument("hub", metavar="HOST|SESSION",
+                        help="the hub as [USER@]HOST[:PORT], or a session name (see `tljh-wizard sessions`)")
+    parser.add_argument("--json", action="store_true", help="print one JSON document instead of lines")
+    parser.add_argument("--details", action="store_true", help="print each problem's details (masked diffs)")
+    parser.add_argument("--warn-days", type=_positive, default=DEFAULT_WARN_DAYS, metavar="N",
+                        help=f"warn when the served certificate has fewer than N days left and the CA gave no "
+                             f"renewal window (default {DEFAULT_WARN_DAYS})")
+    parser.add_argument("--backup-days", type=_positive, default=DEFAULT_BACKUP_DAYS, metavar="N",
+                        help=f"warn when the newest backup bundle is older than N days (default {DEFAULT_BACKUP_DAYS})")
+    parser.add_argument("--resolver", action="append", metavar="HOST[:PORT]",
+                        help="a public resolver to compare with the authoritative answers (repeatable; default: "
+                             "the answers' domain.resolvers)")
+    parser.add_argument("--nameserver-port", type=int, default=53, metavar="PORT",
+                        help="the port the domain's authoritative nameservers answer on (default 53)")
+    parser.add_argument("--tls-address", metavar="HOST:PORT",
+                        help="where the hub serves HTTPS (default: the reserved IP, port 443)")
+    parser.add_argument("--ca-file", metavar="PATH",
+                        help="trust roots for the served certificate (default: the system's)")
+
+
+def _positive(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number of days, got {text!r}") from None
+    if value <= 0:
+        raise argparse.ArgumentTypeError("expected a positive number of days")
+    return value
+
+
+def find_session(hub: str):
+    """The saved session for ``hub``: a session name, ``[USER@]HOST[:PORT]``, or a host only one session has."""
+    from wizard.session import Session, SessionError, list_sessions, session_name, sessions_dir
+
+    if (sessions_dir() / hub).is_dir():
+        return Session.open(hub, create=False, lock=False)
+    user, _, rest = hub.rpartition("@")
+    host, port = rest, None
+    if rest.startswith("["):
+        host, _, tail = rest[1:].partition("]")
+        port = tail[1:] if tail.startswith(":") else None
+    elif rest.count(":") == 1:
+        host, port = rest.split(":")
+    if port is not None and not port.isdigit():
+        raise SessionError(f"{hub!r}: the port must be a number")
+    candidates = []
+    if user:
+        name = session_name(host, user, int(port) if port else 22)
+        candidates = [name] if (sessions_dir() / name).is_dir() else []
+    else:
+        for info in list_sessions():
+            answers_host = _session_host(info.name)
+            if answers_host == host and (port is None or info.name.endswith(f":{port}")):
+                candidates.append(info.name)
+    if len(candidates) > 1:
+        raise SessionError(f"several sessions match {hub!r}: {', '.join(candidates)}; name one of them")
+    if not candidates:
+        raise SessionError(f"no session for {hub!r}: set the hub up with `tljh-wizard {hub}` or `tljh-wizard apply` "
+                           "first (see `tljh-wizard sessions`)")
+    return Session.open(candidates[0], create=False, lock=False)
+
+
+def _session_host(name: str) -> str:
+    """The host part of a ``user@host:port`` session name (IPv6 unbracketed)."""
+    return name.rpartition("@")[2].rpartition(":")[0].strip("[]")
+
+
+def run(args: argparse.Namespace) -> int:
+    from wizard.audit.checks import AuditOptions, AuditSubject, audit
+    from wizard.diagnosis import exit_code, render_line, worst
+    from wizard.session import SessionError
+
+    try:
+        session = find_session(args.hub)
+    except SessionError as exc:
+        print(f"tljh-wizard check: error: {exc}", file=sys.stderr)
+        return 2
+    try:
+        subject = AuditSubject.from_session(session)
+    finally:
+        session.close()
+    options = AuditOptions(warn_days=args.warn_days, backup_days=args.backup_days, tls_address=args.tls_address,
+                           ca_file=args.ca_file, resolvers=args.resolver, nameserver_port=args.nameserver_port)
+    findings = audit(subject, options)
+    code = exit_code(findings)
+    if args.json:
+        json.dump({"hub": subject.name, "status": worst(findings).value, "exit_code": code,
+                   "findings": [finding.to_json() for finding in findings]}, sys.stdout, indent=1,
+                  default=str)
+        sys.stdout.write("\n")
+        return code
+    for finding in findings:
+        print(render_line(finding))
+        if args.details and finding.details and finding.status.rank:
+            print("".join(f"         | {line}\n" for line in finding.details.splitlines()), end="")
+    return code
