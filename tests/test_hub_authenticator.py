@@ -1,0 +1,71 @@
+"""Every authenticator section the engine renders uses trait names the real, installed authenticator classes have.
+
+A misspelt trait in config.yaml is only a warning in the hub's log while the setting silently does nothing (an
+allow-list that is not applied), so the names are checked against ``Cls.class_traits(config=True)`` of the
+OAuthenticator, LDAPAuthenticator, NativeAuthenticator and JupyterHub packages installed in the test environment.
+"""
+
+import importlib
+
+import pytest
+
+from wizard.answers import AUTH_TYPES, AUTHENTICATOR, Answers
+from wizard.tljh import config as tljh_config
+
+# A value for every field of the authenticator section, so every trait the renderer can emit is emitted.
+VALUES = {
+    "insecure_confirmed": True, "client_id": "client-id-123", "client_secret": "client-secret-456",
+    "authorize_url": "https://id.example.edu/oauth2/authorize", "token_url": "https://id.example.edu/oauth2/token",
+    "userdata_url": "https://id.example.edu/oauth2/userinfo", "username_claim": "preferred_username",
+    "scope": ["openid", "profile", "email"], "groups_claim": "groups", "allowed_organizations": ["example-org"],
+    "hosted_domain": ["example.edu"], "allowed_groups": ["jupyter-users"], "server_address": "ldap.example.edu",
+    "server_port": 636, "tls_strategy": "on_connect", "bind_dn_template": ["uid={username},ou=people,dc=example,dc=edu"],
+    "lookup_dn": True, "user_search_base": "ou=people,dc=example,dc=edu", "user_attribute": "uid",
+    "lookup_dn_search_user": "cn=search,dc=example,dc=edu", "lookup_dn_search_password": "search-pw",
+    "open_signup": True, "minimum_password_length": 14, "admin_users": ["alice"], "allowed_users": ["bob"],
+    "blocked_users": ["mallory"], "allow_all": True,
+}
+INSTALLED_TYPES = [t for t in AUTH_TYPES if t != "firstuse"]  # firstuseauthenticator is not a test dependency
+
+
+def answers_for(kind: str) -> Answers:
+    answers = Answers()
+    answers.set("domain.name", "hub.example.edu")
+    answers.set("https.mode", "none")  # this file is about auth; HTTPS rendering has its own tests
+    answers.set("authenticator.type", kind)
+    for item in AUTHENTICATOR.fields:
+        if item.name != "type" and item.applies({"type": kind}):
+            answers.set(f"authenticator.{item.name}", VALUES[item.name])
+    return answers
+
+
+def test_every_field_has_a_value_here():
+    assert {f.name for f in AUTHENTICATOR.fields} - {"type"} == set(VALUES)
+
+
+@pytest.mark.parametrize("kind", INSTALLED_TYPES)
+def test_rendered_traits_exist_on_the_installed_class(kind):
+    rendered = tljh_config.render(answers_for(kind))
+    auth = rendered["auth"]
+    module_name, class_name = auth["type"].rsplit(".", 1)
+    cls = getattr(importlib.import_module(module_name), class_name)
+    traits = set(cls.class_traits(config=True))
+    sections = {key: value for key, value in auth.items() if key != "type"}
+    assert list(sections) == [class_name]
+    unknown = sorted(set(sections[class_name]) - traits)
+    assert unknown == [], f"{class_name} has no configurable trait(s) {unknown}"
+    assert sections[class_name], "every type renders at least one trait"
+
+
+@pytest.mark.parametrize("kind", INSTALLED_TYPES)
+def test_users_section_uses_tljh_keys_and_renders_valid_config(kind):
+    rendered = tljh_config.render(answers_for(kind))
+    assert rendered["users"] == {"admin": ["alice"], "allowed": ["bob"], "banned": ["mallory"]}
+    assert tljh_config.validate(rendered) == []
+
+
+def test_oauth_callback_url_is_derived_from_the_domain():
+    for kind in ("github", "google", "generic"):
+        section = tljh_config.render(answers_for(kind))["auth"]
+        class_section = next(value for key, value in section.items() if key != "type")
+        assert class_section["oauth_callback_url"] == "https://hub.example.edu/hub/oauth_callback"
