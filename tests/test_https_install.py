@@ -49,3 +49,31 @@ def test_a_failing_proxy_reload_is_an_install_error(sshd_hub):
     with hub_target(sshd_hub) as target, pytest.raises(InstallError, match="tljh-config reload proxy failed"):
         install_certificate(target, pki.fullchain(leaf), leaf.key_pem, str(tls / "fullchain.pem"),
                             str(tls / "privkey.pem"))
+
+
+@pytest.mark.parametrize("count", [1, 20])
+def test_https_settings_take_two_round_trips_whatever_their_number(sshd_hub, count):
+    from wizard.https.install import set_https
+
+    (sshd_hub.prefix / "config" / "config.yaml").write_text("# the operator's note\nusers:\n  admin:\n  - admin\n")
+    names = [f"name{i}.wizard.test" for i in range(count)]
+    with hub_target(sshd_hub) as target:
+        set_https(target, {"enabled": True, "letsencrypt": {"email": "a@wizard.test", "domains": names,
+                                                            "staging": True}})
+        assert target.round_trips == 2
+    text = (sshd_hub.prefix / "config" / "config.yaml").read_text()
+    assert text.startswith("# the operator's note\n")
+    config = yamlio.loads(text)
+    assert config["users"] == {"admin": ["admin"]} and config["https"]["letsencrypt"]["domains"] == names
+
+
+def test_values_are_serialised_never_pasted_into_yaml(sshd_hub):
+    from wizard.https.install import InstallError, set_https
+
+    hostile = "x\nauth:\n  type: dummy"
+    with hub_target(sshd_hub) as target, pytest.raises(InstallError, match="https settings would be invalid"):
+        set_https(target, {"enabled": "yes\nauth: {type: dummy}"})
+    with hub_target(sshd_hub) as target:
+        set_https(target, {"enabled": True, "letsencrypt": {"email": hostile, "domains": ["a.wizard.test"]}})
+    config = yamlio.loads((sshd_hub.prefix / "config" / "config.yaml").read_text())
+    assert config["https"]["letsencrypt"]["email"] == hostile and "auth" not in config

@@ -1,8 +1,9 @@
 """Putting a certificate on the hub: chain and key written atomically as root (key 0600), TLJH pointed at them.
 
 Used by modes acme-dns and existing and by ``renew``. The files go through ``HubTarget.write_file`` (data on stdin,
-never on a command line); the settings through TLJH's own ``tljh-config`` with one argument per value; then the
-proxy is reloaded so Traefik serves the new certificate.
+never on a command line). The ``https`` settings are edited in config.yaml in one read and one locked atomic write
+(``set_https``: the number of round trips does not grow with the number of settings or domains; the YAML is
+produced by a serializer and checked against TLJH's schema first); then the proxy is reloaded.
 """
 
 from __future__ import annotations
@@ -28,6 +29,37 @@ def _run(target, argv: list[str], what: str, timeout: float = 120.0) -> None:
         raise InstallError(f"{what} failed (exit {result.exit_status}): {detail}")
 
 
+def set_https(target, changes: dict, remove: tuple[str, ...] = ()) -> None:
+    """Set keys under ``https`` in the hub's config.yaml (others kept, comments kept), under TLJH's lock."""
+    from wizard import yamlio
+    from wizard.fields import ValidationError
+    from wizard.hub.target import HubError
+    from wizard.tljh import config as tljh_config
+
+    path = f"{target.prefix}/config/config.yaml"
+    try:
+        try:
+            text = target.read_file(path).decode("utf-8")
+        except FileNotFoundError:
+            text = ""
+        document = yamlio.loads(text or "{}", path, round_trip=True)
+        if document is None:
+            document = yamlio.loads("{}", path, round_trip=True)
+        https = document.setdefault("https", {})
+        if not isinstance(https, dict):
+            raise InstallError(f"{path}: https is not a mapping; fix the file by hand first")
+        for key in remove:
+            https.pop(key, None)
+        https.update(changes)
+        problems = [e for e in tljh_config.validate(document) if e.key.startswith("https")]
+        if problems:
+            raise InstallError("the https settings would be invalid: " + "; ".join(map(str, problems)))
+        target.write_file(path, yamlio.dump(document, round_trip=True).encode("utf-8"), mode=0o600,
+                          owner="root:root", lock=f"{target.prefix}/config/config.yaml.lock")
+    except (HubError, ValidationError) as exc:
+        raise InstallError(f"updating {path} failed: {exc}") from None
+
+
 def install_certificate(target, fullchain_pem: bytes, key_pem: bytes, cert_path: str, key_path: str, *,
                         configure: bool = True, reload: bool = True, progress: Progress = no_progress) -> None:
     """Write chain + key on the hub (root-owned; key 0600), set ``https.tls.*`` and reload the proxy."""
@@ -47,9 +79,8 @@ def install_certificate(target, fullchain_pem: bytes, key_pem: bytes, cert_path:
     except HubError as exc:
         raise InstallError(f"writing the certificate files failed: {exc}") from None
     if configure:
-        progress("install", "setting https.enabled and https.tls.cert/key with tljh-config")
-        for key, value in (("https.enabled", "true"), ("https.tls.cert", cert_path), ("https.tls.key", key_path)):
-            _run(target, [target.tljh_config, "set", key, value], f"tljh-config set {key}")
+        progress("install", "setting https.enabled and https.tls.cert/key in config.yaml")
+        set_https(target, {"enabled": True, "tls": {"cert": cert_path, "key": key_path}}, remove=("letsencrypt",))
     if reload:
         progress("install", "reloading the proxy")
         _run(target, [target.tljh_config, "reload", "proxy"], "tljh-config reload proxy", timeout=300.0)
