@@ -1,0 +1,92 @@
+"""``tljh-wizard dns-check`` against real BIND: exit codes 0/1/2, text and JSON output, refused input."""
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.rig.bind import DnsWorld, ZoneSpec
+from wizard.dns import cli
+
+HUB_V4 = "203.0.113.10"
+ROOT = Path(__file__).resolve().parent.parent
+
+ZONES = {
+    "good.test": ZoneSpec(f"hub IN A {HUB_V4}"),
+    "bad.test": ZoneSpec(f"hub IN A {HUB_V4}\nhub IN AAAA 2001:db8::5"),
+}
+
+
+@pytest.fixture(scope="module")
+def world(tmp_path_factory):
+    with DnsWorld(tmp_path_factory.mktemp("dns-cli-world"), ZONES) as started:
+        yield started
+
+
+def parse(*argv):
+    parser = argparse.ArgumentParser()
+    cli.add_arguments(parser)
+    return parser.parse_args(argv)
+
+
+def resolver_args(resolvers):
+    return [arg for resolver in resolvers for arg in ("--resolver", resolver)]
+
+
+def test_all_ok_exits_0(world, capsys):
+    assert cli.run(parse("hub.good.test", "--expect-ip", HUB_V4, *resolver_args(world.resolvers))) == 0
+    out = capsys.readouterr().out
+    assert "OK       dns.a: hub.good.test -> 203.0.113.10" in out
+    assert out.rstrip().endswith("8 ok, 0 warning(s), 0 error(s)")
+
+
+def test_warnings_exit_1(world, capsys):
+    code = cli.run(parse("hub.good.test", "--expect-ip", HUB_V4, "--timeout", "0.5",
+                         *resolver_args([*world.resolvers, world.dead_resolver])))
+    assert code == 1
+    assert f"WARNING  dns.resolvers: resolver not answering: {world.dead_resolver}" in capsys.readouterr().out
+
+
+def test_errors_exit_2_and_json_lists_the_diagnoses(world, capsys):
+    code = cli.run(parse("hub.bad.test", "--expect-ip", HUB_V4, "--json", *resolver_args(world.resolvers)))
+    assert code == 2
+    report = json.loads(capsys.readouterr().out)
+    assert report["status"] == "error"
+    assert report["domain"] == "hub.bad.test"
+    statuses = {d["id"]: d["status"] for d in report["diagnoses"]}
+    assert statuses["dns.aaaa"] == "error" and statuses["dns.a"] == "ok"
+    aaaa = next(d for d in report["diagnoses"] if d["id"] == "dns.aaaa")
+    assert aaaa["fix"].startswith("Delete the AAAA record 2001:db8::5 for hub.bad.test")
+
+
+def run_command(*argv):
+    env = dict(os.environ, PYTHONPATH=str(ROOT))
+    return subprocess.run([sys.executable, "-m", "wizard", "dns-check", *argv], capture_output=True, text=True,
+                          env=env, cwd=ROOT, timeout=60)
+
+
+def test_the_installed_command_end_to_end(world):
+    done = run_command("hub.good.test", "--expect-ip", HUB_V4, "--json", *resolver_args(world.resolvers))
+    assert done.returncode == 0, done.stderr
+    assert {d["status"] for d in json.loads(done.stdout)["diagnoses"]} == {"ok"}
+    done = run_command("hub.bad.test", "--expect-ip", HUB_V4, *resolver_args(world.resolvers))
+    assert done.returncode == 2
+    assert "ERROR    dns.aaaa" in done.stdout
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["not a domain", "--expect-ip", HUB_V4], "DOMAIN: 'not a domain' is not a valid host name"),
+    (["hub.good.test", "--expect-ip", "203.0.113"], "--expect-ip: '203.0.113' is not an IPv4 address"),
+    (["hub.good.test", "--expect-ip", HUB_V4, "--expect-ipv6", "fe80::zz"], "--expect-ipv6:"),
+    (["hub.good.test", "--expect-ip", HUB_V4, "--resolver", "dns.example"], "--resolver: a resolver must be an IP"),
+    (["hub.good.test", "--expect-ip", HUB_V4, "--timeout", "0"], "--timeout: expected a positive number"),
+])
+def test_refused_input_exits_2_with_the_reason(argv, message):
+    done = run_command(*argv)
+    assert done.returncode == 2
+    assert message in done.stderr
+    assert "Traceback" not in done.stderr
