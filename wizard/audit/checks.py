@@ -79,11 +79,16 @@ def audit(subject: AuditSubject, options: AuditOptions | None = None,
           target_factory: TargetFactory | None = None) -> list[Diagnosis]:
     """Every finding, in a stable order: DNS, certificate, hub (config, environment, authenticator, limits, culling),
     backups. Secret answers are masked in every text."""
+    from concurrent.futures import ThreadPoolExecutor
+
     options = options or AuditOptions()
-    findings = dns_findings(subject, options)
-    findings.append(certificate_finding(subject, options))
-    findings.extend(hub_findings(subject, options, target_factory or (lambda: ssh_target(subject.answers))))
-    findings.append(backup_finding(subject, options))
+    factory = target_factory or (lambda: ssh_target(subject.answers))
+    # DNS, the TLS handshake and the SSH round trips wait on different servers: run them side by side.
+    with ThreadPoolExecutor(max_workers=3, thread_name_prefix="audit") as pool:
+        dns = pool.submit(dns_findings, subject, options)
+        certificate = pool.submit(certificate_finding, subject, options)
+        hub = pool.submit(hub_findings, subject, options, factory)
+        findings = [*dns.result(), certificate.result(), *hub.result(), backup_finding(subject, options)]
     return [_redacted(item, subject.secret_values()) for item in findings]
 
 
@@ -105,9 +110,14 @@ def dns_findings(subject: AuditSubject, options: AuditOptions) -> list[Diagnosis
     domain, address = answers.get("domain.name"), answers.get("domain.reserved_ipv4")
     if not domain or not address:
         return [Diagnosis("dns", Status.SKIPPED, "no domain and reserved IP in the answers: DNS not checked")]
+    from wizard.fields import ValidationError
+
     resolvers = options.resolvers or answers.get("domain.resolvers")
-    return check_domain(domain, address, answers.get("domain.reserved_ipv6"), resolvers=resolvers,
-                        timeout=options.dns_timeout, nameserver_port=options.nameserver_port)
+    try:
+        return check_domain(domain, address, answers.get("domain.reserved_ipv6"), resolvers=resolvers,
+                            timeout=options.dns_timeout, nameserver_port=options.nameserver_port)
+    except (ValidationError, ValueError) as exc:
+        return [Diagnosis("dns", Status.ERROR, f"DNS not checked: {exc}", fix="give resolvers as IP[:PORT]")]
 
 
 # ---------------------------------------------------------------------------------------------------------------
