@@ -98,6 +98,19 @@ def test_the_account_key_is_reused_on_a_second_order(bind_server, pebble, tmp_pa
         x509.load_pem_x509_certificates(first.fullchain_pem)[0].serial_number
 
 
+def test_an_account_the_ca_forgot_is_registered_again_with_the_same_key(bind_server, tmp_path, names):
+    with PebbleServer(tmp_path / "pebble", bind_server.address) as own:
+        issuer(bind_server, own, tmp_path / "store").issue(names[:1])
+        key = (tmp_path / "store" / ACCOUNT_KEY).read_bytes()
+        own.stop()
+        own.start()  # same address, empty memory: the stored account is unknown now
+        messages = []
+        issued = issuer(bind_server, own, tmp_path / "store", progress=lambda p, m: messages.append(m)).issue(names)
+    assert issued.fullchain_pem.startswith(b"-----BEGIN CERTIFICATE-----")
+    assert "the CA no longer knows the stored account: registering the same key again" in messages
+    assert (tmp_path / "store" / ACCOUNT_KEY).read_bytes() == key
+
+
 def test_terms_of_service_are_surfaced_and_must_be_agreed(bind_server, pebble, tmp_path, names):
     directory = AcmeDirectory(pebble.directory_url, production=False, ca_bundle=str(pebble.ca_cert_path))
     url = terms_of_service(directory)

@@ -182,29 +182,49 @@ class AcmeDnsIssuer:
 
     def _client(self, jwk):
         """A client logged in to the directory: the stored account when there is one, else a new registration."""
-        from acme import client, errors, messages
+        from acme import client, messages
 
         net = _network(self.directory, jwk, self.network_timeout)
         acme = client.ClientV2(client.ClientV2.get_directory(self.directory.url, net), net)
-        record = _account_record_name(self.directory.url)
-        stored = self.store.read_secret(record)
+        stored = self.store.read_secret(_account_record_name(self.directory.url))
         if stored is not None:
             net.account = messages.RegistrationResource.json_loads(stored)
             self.progress("account", f"using the existing account {net.account.uri}")
-            return acme
+        else:
+            self._register(acme)
+        return acme
+
+    def _register(self, acme) -> None:
+        """Register the account key with the directory (terms agreed explicitly) and remember the account."""
+        from acme import errors, messages
+
         tos = acme.directory.meta.terms_of_service
         if tos and not self.tos_agreed:
             raise TermsNotAgreed(tos)
         registration = messages.NewRegistration.from_data(email=self.email or None,
                                                           terms_of_service_agreed=True if tos else None)
+        acme.net.account = None  # a registration is signed with the key itself (JWK), not an account URL
         try:
             regr = acme.new_account(registration)
         except errors.ConflictError as exists:  # the CA already knows this key: adopt that account
             regr = messages.RegistrationResource(uri=str(exists), body=messages.Registration())
-            net.account = regr
-        self.store.write_secret(record, regr.json_dumps())
+            acme.net.account = regr
+        self.store.write_secret(_account_record_name(self.directory.url), regr.json_dumps())
         self.progress("account", f"registered account {regr.uri}" + (f" (terms agreed: {tos})" if tos else ""))
-        return acme
+
+    def _new_order(self, acme, csr_pem: bytes):
+        """A new order; when the CA has forgotten the stored account (a test CA restarted, an account
+        deactivated), the same key registers again once."""
+        from acme import messages
+
+        try:
+            return acme.new_order(csr_pem)
+        except messages.Error as exc:
+            if exc.code != "accountDoesNotExist":
+                raise
+        self.progress("account", "the CA no longer knows the stored account: registering the same key again")
+        self._register(acme)
+        return acme.new_order(csr_pem)
 
     # -- issuance -----------------------------------------------------------------------------------------------
 
@@ -245,7 +265,7 @@ class AcmeDnsIssuer:
         cert_key = ec.generate_private_key(ec.SECP256R1())
         key_pem = cert_key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
                                          serialization.NoEncryption())
-        orderr = acme.new_order(crypto_util.make_csr(key_pem, names))
+        orderr = self._new_order(acme, crypto_util.make_csr(key_pem, names))
         records: dict[str, list[str]] = defaultdict(list)
         pending = []
         for authzr in orderr.authorizations:
