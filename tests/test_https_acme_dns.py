@@ -147,6 +147,28 @@ def test_pebble_unreachable_at_finalize_still_removes_the_records(bind_server, t
     assert no_records(bind_server, names)
 
 
+def test_a_propagation_timeout_removes_the_records(bind_server, pebble, tmp_path, names):
+    from tests.rig.bind import BindServer, zone_text
+    from wizard.https.propagation import PropagationTimeout
+
+    published = {}
+
+    def progress(phase, message):
+        if phase == "propagate" and not published:
+            published.update(challenge_records(bind_server, names))
+
+    # the nameserver asked is a lagging copy of the zone that never receives the update
+    lagging = BindServer(tmp_path / "lagging", {"wizard.test.": zone_text("wizard.test.", {"ns.wizard.test.":
+                                                                                          ["127.0.0.1"]})})
+    with lagging:
+        stuck = issuer(bind_server, pebble, tmp_path / "store", progress=progress, propagation_timeout=0)
+        stuck.nameserver_port = lagging.port
+        with pytest.raises(PropagationTimeout, match="not every authoritative nameserver serves the challenge"):
+            stuck.issue(names)
+    assert all(len(values) == 1 for values in published.values()) and len(published) == 2
+    assert no_records(bind_server, names)
+
+
 @pytest.mark.parametrize("phase", ["propagate", "validate", "finalize"])
 def test_ctrl_c_removes_the_records(bind_server, pebble, tmp_path, names, phase):
     def progress(current, message):
