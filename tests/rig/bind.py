@@ -35,7 +35,8 @@ Use it from any test (the plugin is listed in ``tests/conftest.py``):
     among the zone's NS, or have ``ns2`` serve other records with an older serial). ``replace(name, rdtype,
     *values)`` changes a record on both live nameservers (TSIG updates) — query a resolver before it to leave a
     cached, now stale answer there. Attributes: ``nameservers``, ``resolvers`` (HOST:PORT), ``dead_nameserver``,
-    ``dead_resolver``.
+    ``dead_resolver``. For benchmarks, ``nameserver_delays`` / ``resolver_delay`` (seconds) put a ``DelayRelay``
+    (UDP only) in front of the servers to model network distance.
 
 ``free_port()`` — a port free for both UDP and TCP on 127.0.0.1 and ::1.
 ``spare_loopback_addresses(count)`` — addresses from 127.0.0.53-127.0.0.99 whose port 53 is free (root only), so a
@@ -385,11 +386,68 @@ class BlackHole:
         self.tcp.close()
 
 
+class DelayRelay:
+    """Forwards DNS over UDP from ``listen`` to ``target``, answering ``delay`` seconds later: a model of network
+    distance for benchmarks (loopback answers in microseconds). A child process, so its work does not compete
+    with the measured code for the interpreter."""
+
+    def __init__(self, listen: tuple[str, int], target: tuple[str, int], delay: float):
+        import sys
+
+        self.listen, self.target, self.delay = listen, target, delay
+        self.process = subprocess.Popen(
+            [sys.executable, "-c", "import sys; from tests.rig.bind import relay_main; relay_main(sys.argv[1:])",
+             listen[0], str(listen[1]), target[0], str(target[1]), str(delay)],
+            cwd=Path(__file__).resolve().parent.parent.parent, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE)
+        if self.process.stdout.readline().strip() != b"ready":
+            self.stop()
+            raise BindStartError(f"the relay on {listen} did not start")
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.terminate()
+            self.process.wait(10)
+        self.process.stdout.close()
+
+
+def relay_main(argv: list[str]) -> None:
+    """The relay process: ``LISTEN_HOST LISTEN_PORT TARGET_HOST TARGET_PORT DELAY``; says "ready" when bound."""
+    import asyncio
+
+    listen, target, delay = (argv[0], int(argv[1])), (argv[2], int(argv[3])), float(argv[4])
+
+    async def serve() -> None:
+        loop = asyncio.get_running_loop()
+        pending: dict[bytes, tuple] = {}  # query id + source port -> client
+
+        class Outbound(asyncio.DatagramProtocol):
+            def datagram_received(self, reply, _):
+                client = pending.pop(reply[:2], None)
+                if client:
+                    loop.call_later(delay / 2, inbound.sendto, reply, client)
+
+        class Inbound(asyncio.DatagramProtocol):
+            def datagram_received(self, query, client):
+                pending[query[:2]] = client
+                loop.call_later(delay / 2, outbound.sendto, query)
+
+        outbound, _ = await loop.create_datagram_endpoint(Outbound, remote_addr=target)
+        inbound, _ = await loop.create_datagram_endpoint(Inbound, local_addr=listen)
+        print("ready", flush=True)
+        await loop.create_future()
+
+    asyncio.run(serve())
+
+
 class DnsWorld:
     NS_ZONE = "nameservers.test."
 
-    def __init__(self, workdir: Path, zones: Mapping[str, ZoneSpec]):
+    def __init__(self, workdir: Path, zones: Mapping[str, ZoneSpec], nameserver_delays: Sequence[float] = (),
+                 resolver_delay: float = 0.0):
         self.workdir = Path(workdir)
+        self.nameserver_delays = list(nameserver_delays)
+        self.resolver_delay = resolver_delay
+        self.relays: list[DelayRelay] = []
         self.specs = {name if name.endswith(".") else name + ".": spec for name, spec in zones.items()}
         self.key_name = "world-key."
         self.key_secret = new_tsig_secret()
@@ -435,13 +493,22 @@ class DnsWorld:
             self.holes.append(BlackHole("127.0.0.1", free_port()))
             self.dead_resolver = f"127.0.0.1:{self.holes[-1].port}"
             for index, variant in enumerate(("ns1", "ns2")):
-                self.servers.append(BindServer(self.workdir / variant, self._zone_texts(addresses, variant),
-                                               addresses=[addresses[index]], port=53, keys=keys).start())
+                delay = self.nameserver_delays[index] if self.nameserver_delays else 0.0
+                server = BindServer(self.workdir / variant, self._zone_texts(addresses, variant),
+                                    addresses=[addresses[index]], port=None if delay else 53, keys=keys)
+                self.servers.append(server.start())
+                if delay:
+                    self.relays.append(DelayRelay((addresses[index], 53), (addresses[index], server.port), delay))
             for index in range(2):
                 resolver = BindServer(self.workdir / f"resolver{index + 1}", {}, root_hints=hints,
                                       bogus=[self.dead_nameserver]).start()
                 self.servers.append(resolver)
-                self.resolvers.append(f"127.0.0.1:{resolver.port}")
+                if self.resolver_delay:
+                    relay = DelayRelay(("127.0.0.1", free_port()), ("127.0.0.1", resolver.port), self.resolver_delay)
+                    self.relays.append(relay)
+                    self.resolvers.append(f"127.0.0.1:{relay.listen[1]}")
+                else:
+                    self.resolvers.append(f"127.0.0.1:{resolver.port}")
         except BaseException:
             self.stop()
             raise
@@ -460,15 +527,17 @@ class DnsWorld:
         zone = max((z for z in [*self.specs, self.NS_ZONE] if absolute.is_subdomain(dns.name.from_text(z))),
                    key=len)
         keyring = dns.tsigkeyring.from_text({self.key_name: ("hmac-sha256", self.key_secret)})
-        for address in self.nameservers:
+        for address, server in zip(self.nameservers, self.servers):
             update = dns.update.UpdateMessage(zone, keyring=keyring, keyname=self.key_name,
                                               keyalgorithm=dns.tsig.HMAC_SHA256)
             update.replace(absolute, ttl, rdtype, *values)
-            reply = dns.query.tcp(update, address, port=53, timeout=5)
+            reply = dns.query.tcp(update, address, port=server.port, timeout=5)
             if reply.rcode() != dns.rcode.NOERROR:
                 raise UpdateRefused(f"{address}: {dns.rcode.to_text(reply.rcode())}")
 
     def stop(self) -> None:
+        for relay in self.relays:
+            relay.stop()
         for server in self.servers:
             server.stop()
         for hole in self.holes:

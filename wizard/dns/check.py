@@ -147,6 +147,7 @@ class Querier:
 
     def __init__(self, timeout: float = DEFAULT_TIMEOUT, deadline: float = DEFAULT_DEADLINE):
         self.timeout = timeout
+        self.hedge = min(0.25, timeout / 4)
         self.ends_at = time.monotonic() + deadline
         self.replies: list[Reply] = []
         self._tasks: dict[tuple, asyncio.Task] = {}
@@ -190,11 +191,19 @@ class Querier:
         return reply
 
     async def first_answer(self, servers: Sequence[Server], qname: str, rdtype: str) -> Reply | list[Reply]:
-        """The first reply (recursion on) that answers about the name, or every failure if none does."""
-        pending = {self.ask(server, qname, rdtype, True) for server in servers}
+        """The first reply (recursion on) that answers about the name, or every failure if none does.
+
+        Hedged: the first server is asked at once, the next one when the previous fails or after ``hedge``
+        seconds without an answer — so the resolvers are not all asked everything, and a dead one costs only the
+        hedge delay here."""
+        waiting = list(servers)
+        pending: set[asyncio.Task] = set()
         failures: list[Reply] = []
-        while pending:
-            done, pending = await asyncio.wait(pending, return_when=asyncio.FIRST_COMPLETED)
+        while waiting or pending:
+            if waiting:
+                pending.add(self.ask(waiting.pop(0), qname, rdtype, True))
+            done, pending = await asyncio.wait(pending, timeout=self.hedge if waiting else None,
+                                               return_when=asyncio.FIRST_COMPLETED)
             for task in done:
                 reply = task.result()
                 if reply.answered:
