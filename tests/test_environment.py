@@ -120,8 +120,34 @@ def test_works_when_conda_itself_is_broken(prefix):
 def test_not_a_prefix():
     with pytest.raises(StreamError):
         environment_from_stream("/x", b"bash: line 1: no such file\n")
-    with pytest.raises(StreamError, match="truncated or corrupt"):
+    with pytest.raises(StreamError, match="corrupt"):
         environment_from_stream("/x", b"tljh-wizard-env 1 x86_64\n\x1f\x8b\x08garbage")
+
+
+def test_a_stream_cut_short_is_detected_and_fetched_once_more(prefix):
+    from wizard.environment.summary import StreamTruncated, gather
+    from wizard.hub.local import LocalTarget
+
+    whole = subprocess.run(gather_argv(str(prefix)), capture_output=True, check=True).stdout
+    for cut in (len(whole) - 1, len(whole) // 2, 40):
+        with pytest.raises(StreamTruncated):
+            environment_from_stream(str(prefix), whole[:cut])
+
+    class LosesTheFirstTail(LocalTarget):
+        """Loses the end of its first answer, as an SSH client that stops reading at the exit status can."""
+
+        answers = 0
+
+        def run(self, argv, **options):
+            result = super().run(argv, **options)
+            self.answers += 1
+            if self.answers == 1:
+                result.stdout = result.stdout[: len(result.stdout) // 2]
+            return result
+
+    target = LosesTheFirstTail(str(prefix))
+    environment = gather(target)
+    assert target.round_trips == 2 and len(environment.conda) == len(sample.BASE_PACKAGES)
 
 
 def test_history_revisions():

@@ -227,12 +227,21 @@ def hub_snapshots(target) -> tuple[list[Snapshot], list[str]]:
     import io
     import tarfile
 
-    result = target.run(["sh", "-c", _LIST_SCRIPT, "tljh-wizard-env-list", hub_dir(target.prefix)], sudo=True,
-                        timeout=300, check=True)
-    if not result.stdout:
-        return [], []
+    from wizard.environment.summary import StreamTruncated, gunzip_complete
+
+    argv = ["sh", "-c", _LIST_SCRIPT, "tljh-wizard-env-list", hub_dir(target.prefix)]
+    for attempt in (1, 2):  # a stream cut short is fetched once more (see summary.gather)
+        result = target.run(argv, sudo=True, timeout=300, check=True)
+        if not result.stdout:
+            return [], []
+        try:
+            tar = gunzip_complete(result.stdout, "the snapshot listing from the hub")
+            break
+        except StreamTruncated:
+            if attempt == 2:
+                raise
     snapshots, errors = [], []
-    with tarfile.open(fileobj=io.BytesIO(result.stdout), mode="r:gz") as archive:
+    with tarfile.open(fileobj=io.BytesIO(tar), mode="r:") as archive:
         for member in archive:
             handle = archive.extractfile(member) if member.isfile() else None
             if handle is None:
@@ -246,11 +255,17 @@ def hub_snapshots(target) -> tuple[list[Snapshot], list[str]]:
 
 def load_hub(target, snapshot_id: str) -> Snapshot:
     path = f"{hub_dir(target.prefix)}/{check_id(snapshot_id)}.json"
-    try:
-        data = target.read_file(path, sudo=True)
-    except FileNotFoundError:
-        raise SnapshotError(f"no snapshot {snapshot_id} on the hub") from None
-    return Snapshot.from_bytes(data, f"hub:{path}")
+    for attempt in (1, 2):  # a read cut short fails its checksum: read once more (see summary.gather)
+        try:
+            data = target.read_file(path, sudo=True)
+        except FileNotFoundError:
+            raise SnapshotError(f"no snapshot {snapshot_id} on the hub") from None
+        try:
+            return Snapshot.from_bytes(data, f"hub:{path}")
+        except SnapshotError:
+            if attempt == 2:
+                raise
+    raise AssertionError("unreachable")
 
 
 def find_snapshot(target, local_dir: Path, snapshot_id: str) -> Snapshot:

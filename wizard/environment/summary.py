@@ -11,6 +11,7 @@ from __future__ import annotations
 import io
 import json
 import re
+import zlib
 from dataclasses import dataclass, field
 from typing import Iterable
 from urllib.parse import urlsplit, urlunsplit
@@ -47,18 +48,28 @@ def gather_argv(prefix: str, ensure_dir: str = "") -> list[str]:
 
 
 def gather(target, ensure_dir: str = "") -> "Environment":
-    """The hub's user environment, in one round trip through ``target`` (a ``wizard.hub.target.HubTarget``)."""
-    result = target.run(gather_argv(str(target.prefix), ensure_dir), sudo=True, timeout=300)
-    if result.exit_status == 3:
-        raise StreamError(f"{target.prefix} does not exist on the hub: is TLJH installed there?")
-    if result.exit_status == 4:
-        raise StreamError(f"cannot create {ensure_dir} on the hub: "
-                          + result.stderr.decode("utf-8", "replace").strip()[-200:])
-    try:
-        return environment_from_stream(str(target.prefix), result.stdout)
-    except StreamError as exc:
-        detail = result.stderr.decode("utf-8", "replace").strip()[-200:]
-        raise StreamError(f"{exc}{': ' + detail if detail else ''}") from None
+    """The hub's user environment, in one round trip through ``target`` (a ``wizard.hub.target.HubTarget``).
+
+    A stream that ends before gzip's end marker although the command succeeded is fetched once more: OpenSSH may send
+    the exit status before the last output, and a client that stops reading at the status loses that tail.
+    """
+    for attempt in (1, 2):
+        result = target.run(gather_argv(str(target.prefix), ensure_dir), sudo=True, timeout=300)
+        if result.exit_status == 3:
+            raise StreamError(f"{target.prefix} does not exist on the hub: is TLJH installed there?")
+        if result.exit_status == 4:
+            raise StreamError(f"cannot create {ensure_dir} on the hub: "
+                              + result.stderr.decode("utf-8", "replace").strip()[-200:])
+        try:
+            return environment_from_stream(str(target.prefix), result.stdout)
+        except StreamTruncated:
+            if attempt == 1 and result.ok:
+                continue
+            raise
+        except StreamError as exc:
+            detail = result.stderr.decode("utf-8", "replace").strip()[-200:]
+            raise StreamError(f"{exc}{': ' + detail if detail else ''}") from None
+    raise AssertionError("unreachable")
 
 
 def canonical_name(name: str) -> str:
@@ -178,6 +189,22 @@ class StreamError(Exception):
     """The hub's answer is not an environment stream (the command failed or the prefix is wrong)."""
 
 
+class StreamTruncated(StreamError):
+    """The stream stopped before its end."""
+
+
+def gunzip_complete(data: bytes, what: str) -> bytes:
+    """Decompress a whole gzip stream; ``StreamTruncated`` if it stops before its end marker."""
+    decompressor = zlib.decompressobj(wbits=31)
+    try:
+        raw = decompressor.decompress(data)
+    except zlib.error as exc:
+        raise StreamError(f"{what} is corrupt ({exc})") from None
+    if not decompressor.eof:
+        raise StreamTruncated(f"{what} is truncated (the stream ended early)")
+    return raw
+
+
 def read_stream(data: bytes) -> tuple[str, dict[str, bytes | None]]:
     """Split the remote command's output into ``uname -m`` and {path: content, or None for a directory}."""
     import tarfile
@@ -186,9 +213,10 @@ def read_stream(data: bytes) -> tuple[str, dict[str, bytes | None]]:
     if not newline or not header.startswith(STREAM_HEADER):
         raise StreamError("the hub did not answer with an environment listing (is the TLJH prefix right?)")
     machine = header[len(STREAM_HEADER):].decode("ascii", "replace").strip()
+    tar = gunzip_complete(body, "the environment listing from the hub")
     entries: dict[str, bytes | None] = {}
     try:
-        with tarfile.open(fileobj=io.BytesIO(body), mode="r:gz") as archive:
+        with tarfile.open(fileobj=io.BytesIO(tar), mode="r:") as archive:
             for member in archive:
                 if member.isdir():
                     entries[member.name] = None
@@ -196,7 +224,7 @@ def read_stream(data: bytes) -> tuple[str, dict[str, bytes | None]]:
                     handle = archive.extractfile(member)
                     entries[member.name] = handle.read() if handle else b""
     except (tarfile.TarError, OSError, EOFError) as exc:
-        raise StreamError(f"the environment listing from the hub is truncated or corrupt ({exc})") from None
+        raise StreamError(f"the environment listing from the hub is corrupt ({exc})") from None
     return machine, entries
 
 
