@@ -1,0 +1,123 @@
+"""The Textual wizard: ``build_app(...)`` makes the app; its flow is one coroutine that awaits each step's screen.
+
+The flow lives in a worker (``push_screen_wait`` needs one): welcome (and resume), then the steps in order, each
+screen returning a typed result (Next, Back, Skip, Quit). Progress is saved in the session after every result, so a
+wizard killed at any moment resumes at the same step with every accepted answer.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from textual import work
+from textual.app import App
+
+from screens.engines import WizardContext, ago, describe_target
+from screens.results import Back, Next, Quit, Skip, Start
+
+# step id -> "module:Class"; screens are imported when their step comes up, so the first screen shows fast.
+STEP_SCREENS = {
+    "connect": "screens.connect:ConnectScreen",
+    "authenticator": "screens.authenticator:AuthenticatorScreen",
+    "domain": "screens.domain:DomainScreen",
+    "https": "screens.https:HttpsScreen",
+    "limits": "screens.limits:LimitsScreen",
+    "environment": "screens.environment:EnvironmentScreen",
+    "backups": "screens.backups:BackupsScreen",
+    "review": "screens.review:ReviewScreen",
+    "done": "screens.done:DoneScreen",
+}
+
+
+def screen_class(step_id: str):
+    import importlib
+
+    module, _, name = STEP_SCREENS[step_id].partition(":")
+    return getattr(importlib.import_module(module), name)
+
+
+def resume_question(ctx: WizardContext) -> str | None:
+    """'Resume hub.example.edu at HTTPS, stopped 2 h ago?' when the session stopped part-way, else None."""
+    from wizard.steps import STEP_IDS, step
+
+    session = ctx.session
+    current = session.current_step
+    if current == STEP_IDS[0] and not session.finished_steps:
+        return None
+    host = "the demo hub" if ctx.mode == "sandbox" else (session.answers.get("connection.host") or session.name)
+    return f"Resume {host} at {step(current).title}, stopped {ago(session.state['updated'])}?"
+
+
+class WizardApp(App[int]):
+    """The full-screen wizard. Exit code: 0 finished, 3 quit part-way (resumable)."""
+
+    CSS_PATH = "wizard.tcss"
+    TITLE = "tljh-wizard"
+    ENABLE_COMMAND_PALETTE = False
+
+    def __init__(self, ctx: WizardContext) -> None:
+        super().__init__()
+        self.ctx = ctx
+        self.current_step: str | None = None
+
+    def on_mount(self) -> None:
+        self.run_flow()
+
+    @work(exclusive=True, group="flow", name="flow")
+    async def run_flow(self) -> None:
+        from screens.welcome import WelcomeScreen
+        from wizard.steps import STEP_IDS, next_step, previous_step
+
+        session = self.ctx.session
+        start: Start = await self.push_screen_wait(WelcomeScreen(describe_target(self.ctx), resume_question(self.ctx)))
+        step_id = session.current_step if start.resume else STEP_IDS[0]
+        if not start.resume:
+            session.go_to(step_id)
+        while step_id is not None:
+            self.current_step = step_id
+            self.ctx.log(f"step {step_id}: shown")
+            result = await self.push_screen_wait(screen_class(step_id)(self.ctx))
+            if isinstance(result, Quit):
+                self.ctx.log(f"quit at step {step_id}")
+                self.exit(3)
+                return
+            if isinstance(result, Back):
+                step_id = previous_step(step_id) or step_id
+                session.go_to(step_id)
+                continue
+            if isinstance(result, Skip):
+                skipped = set(session.record("skipped_steps") or []) | {step_id}
+                session.record("skipped_steps", sorted(skipped))
+                following = next_step(step_id)
+                session.go_to(following or step_id)
+                step_id = following
+                continue
+            if isinstance(result, Next):
+                skipped = set(session.record("skipped_steps") or []) - {step_id}
+                session.record("skipped_steps", sorted(skipped))
+                following = next_step(step_id)
+                if following is None:
+                    session.go_to(step_id, finished=step_id)
+                    break
+                session.go_to(following, finished=None if result.failed else step_id,
+                              failed=step_id if result.failed else None)
+                step_id = following
+        self.ctx.log("wizard finished")
+        self.exit(0)
+
+
+def build_app(ctx: WizardContext) -> WizardApp:
+    """The wizard app over an open session and its hub context (tests build it the same way)."""
+    return WizardApp(ctx)
+
+
+def open_context(session_name: str, *, mode: str = "ssh", prefill: dict | None = None,
+                 sandbox_prefix: Path | None = None) -> WizardContext:
+    """Open (and lock) the session, pre-fill answers the command line gave, and describe the hub to reach."""
+    from wizard.session import Session
+
+    session = Session.open(session_name, host=(prefill or {}).get("connection.host"))
+    for key, value in (prefill or {}).items():
+        if session.answers.get(key) != value and value is not None:
+            session.accept(key, value)
+    return WizardContext(session=session, mode=mode, sandbox_prefix=sandbox_prefix)

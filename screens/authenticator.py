@@ -1,0 +1,43 @@
+"""Step 2, Authenticator: who may log in. FirstUse and Dummy need an explicit "I understand this is insecure"."""
+
+from __future__ import annotations
+
+from screens.modals import ConfirmModal
+from screens.results import Confirmation, Next
+from screens.step import StepScreen
+from wizard.answers import INSECURE_TYPES
+
+
+class AuthenticatorScreen(StepScreen):
+    step_id = "authenticator"
+    intro = ("How people log in, and who may. Every real authenticator needs an access policy: allowed users, "
+             "organizations, domains or groups — or an explicitly confirmed allow-all.")
+    hidden_fields = {"authenticator": {"insecure_confirmed"}}
+
+    def section_errors(self):
+        # insecure_confirmed is asked by the modal after this, not in the form
+        return [e for e in super().section_errors() if e.key != "authenticator.insecure_confirmed"]
+
+    def after_accept(self) -> None:
+        session = self.ctx.session
+        kind = session.answers.get("authenticator.type")
+        if kind not in INSECURE_TYPES:
+            if session.answers.answered("authenticator.insecure_confirmed"):
+                session.accept("authenticator.insecure_confirmed", None)
+            self.dismiss(Next())
+            return
+        if session.answers.get("authenticator.insecure_confirmed"):
+            self.dismiss(Next())
+            return
+        self.app.push_screen(ConfirmModal(
+            f"{kind}: insecure authenticator",
+            f"{kind} lets anyone who can reach the hub log in (or choose a password on first login). Use it only "
+            "for a throw-away hub.\n\nI understand this is insecure.",
+            yes="I understand, use it", no="Choose another", danger=True), self._insecure_answered)
+
+    def _insecure_answered(self, decision: Confirmation | None) -> None:
+        if decision and decision.confirmed:
+            self.ctx.session.accept("authenticator.insecure_confirmed", True)
+            self.dismiss(Next())
+        else:
+            self.notify("Choose an authenticator fit for production.", severity="warning")

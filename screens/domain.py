@@ -1,0 +1,21 @@
+"""Step 3, Domain & DNS: the hub's name and reserved IP, checked at every authoritative server and public resolver."""
+
+from __future__ import annotations
+
+from screens import engines
+from screens.step import StepScreen
+
+
+class DomainScreen(StepScreen):
+    step_id = "domain"
+    intro = ("The name people will use and the VM's reserved (static) IP. The checks ask every authoritative "
+             "nameserver and the public resolvers, the way Let's Encrypt will see the name.")
+    check = staticmethod(engines.domain_checks)
+
+    def on_mount(self) -> None:
+        super().on_mount()
+        public_ip = getattr(self.ctx.facts, "public_ipv4", None) if self.ctx.facts is not None else None
+        if public_ip and not self.ctx.answers.answered("domain.reserved_ipv4"):
+            from textual.widgets import Input
+
+            self.query_one("#field-domain-reserved-ipv4", Input).value = str(public_ip)

@@ -1,0 +1,59 @@
+"""Step 9, Done: what was done, the exports (answers, secrets, TLJH config, Z2JH values) and the audit cron line."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from textual import on
+from textual.app import ComposeResult
+from textual.containers import Horizontal
+from textual.widgets import Button, Input, Label, Static
+
+from screens import engines
+from screens.step import StepScreen
+from wizard.steps import STEPS
+
+EXPORT_LABELS = {"answers": "Answers", "secrets": "Secrets (0600)", "tljh": "TLJH config.yaml", "z2jh": "Z2JH values"}
+
+
+class DoneScreen(StepScreen):
+    step_id = "done"
+    intro = "The hub is set up. Export the answers to replay or audit this setup later."
+
+    def compose_extra(self) -> ComposeResult:
+        yield Static(self.summary(), id="summary", markup=False)
+        yield Label("Export folder (relative to where you started the wizard):")
+        yield Input(value="tljh-wizard-exports", id="export-dir")
+        with Horizontal(id="exports"):
+            for kind, label in EXPORT_LABELS.items():
+                available = kind != "z2jh" or engines.engine_available("wizard.z2jh")
+                yield Button(label, id=f"export-{kind}", disabled=not available)
+        yield Static("", id="export-result", markup=False)
+        yield Static("Audit the hub every morning (cron):\n  " + engines.cron_line(self.ctx), id="cron",
+                     markup=False)
+
+    def next_label(self) -> str:
+        return "Finish"
+
+    def summary(self) -> str:
+        session = self.ctx.session
+        skipped = set(session.record("skipped_steps") or [])
+        lines = [f"Hub: {engines.describe_target(self.ctx)}"]
+        for item in STEPS[:-1]:
+            state = ("skipped" if item.id in skipped else "failed" if item.id in session.state["failed_steps"]
+                     else "done" if item.id in session.state["finished_steps"] else "not done")
+            lines.append(f"  {item.title}: {state}")
+        return "\n".join(lines)
+
+    @on(Button.Pressed, "#exports Button")
+    def _export(self, event: Button.Pressed) -> None:
+        kind = (event.button.id or "").removeprefix("export-")
+        directory = Path(self.query_one("#export-dir", Input).value or "tljh-wizard-exports").expanduser()
+        result = self.query_one("#export-result", Static)
+        try:
+            path = engines.export(self.ctx, kind, directory)
+        except Exception as exc:  # a refused export is a message, never a crash
+            result.update(self.ctx.redact(f"✘ {EXPORT_LABELS[kind]}: {exc}"))
+            return
+        result.update(f"✔ wrote {path}")
+        self.ctx.log(f"exported {kind} to {path}")

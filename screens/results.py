@@ -1,0 +1,57 @@
+"""Typed results that screens hand back to the wizard's flow: navigation is a result, never a side effect."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Next:
+    """The step's answers were accepted (and its checks run): go on. ``failed``: continued despite a failed check."""
+
+    failed: bool = False
+
+
+@dataclass(frozen=True)
+class Back:
+    """Return to the previous step; the answers of this one stay saved."""
+
+
+@dataclass(frozen=True)
+class Skip:
+    """Leave this optional step for now."""
+
+
+@dataclass(frozen=True)
+class Quit:
+    """Stop here; the session keeps everything accepted so far."""
+
+
+StepResult = Next | Back | Skip | Quit
+
+
+@dataclass(frozen=True)
+class Start:
+    """From the welcome screen: ``resume`` at the saved step, or begin at the first step (answers kept)."""
+
+    resume: bool
+
+
+@dataclass(frozen=True)
+class ResumeDecision:
+    resume: bool
+
+
+@dataclass(frozen=True)
+class HostKeyDecision:
+    """Whether the operator accepted an unknown host key after comparing its fingerprint."""
+
+    accepted: bool
+    fingerprint: str
+
+
+@dataclass(frozen=True)
+class Confirmation:
+    """The answer to a yes/no modal (apply, restore, production certificate, insecure authenticator)."""
+
+    confirmed: bool

@@ -1,0 +1,326 @@
+"""The base of every step screen: a form rendered from the step's answer sections, live checks run in a thread
+worker, Back / Skip / Next, and saving each accepted answer through the session before moving on.
+
+A subclass names its step and, when the step has checks, the engine call that runs them (``check``). It may add
+widgets (``compose_extra``) and adjust what happens after the answers are accepted (``after_accept``).
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable, ClassVar
+
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.message import Message
+from textual.screen import Screen
+from textual.widgets import Button, Footer, ProgressBar, Static
+
+from screens.engines import WizardContext
+from screens.results import Back, Next, Quit, Skip, StepResult
+from screens.widgets import DiagnosisTable, FieldForm, LogPanel, StepIndicator
+from wizard.diagnosis import Diagnosis, Status, worst
+from wizard.fields import ValidationError
+from wizard.steps import STEPS, Step
+
+
+class ChecksFinished(Message):
+    """Posted from the worker thread when a step's checks are done."""
+
+    def __init__(self, diagnoses: list[Diagnosis], proceed: bool) -> None:
+        super().__init__()
+        self.diagnoses = diagnoses
+        self.proceed = proceed
+
+
+class ProgressNote(Message):
+    """A progress line from a worker thread."""
+
+    def __init__(self, text: str) -> None:
+        super().__init__()
+        self.text = text
+
+
+def step_states(ctx: WizardContext, current: str) -> dict[str, str]:
+    session = ctx.session
+    skipped = set(session.record("skipped_steps") or [])
+    states = {}
+    for item in STEPS:
+        if item.id == current:
+            states[item.id] = "current"
+        elif item.id in session.state["failed_steps"]:
+            states[item.id] = "failed"
+        elif item.id in skipped:
+            states[item.id] = "skipped"
+        elif item.id in session.state["finished_steps"]:
+            states[item.id] = "done"
+        else:
+            states[item.id] = "pending"
+    return states
+
+
+class StepScreen(Screen[StepResult]):
+    """One step of the wizard."""
+
+    step_id: ClassVar[str] = ""
+    intro: ClassVar[str] = ""
+    # Fields rendered by other means (a modal, or the screen itself), per section: {"authenticator": {"x"}}.
+    hidden_fields: ClassVar[dict[str, set[str]]] = {}
+    # Checks with an error stop Next until fixed (connect), or need a second Next to continue anyway.
+    hard_gate: ClassVar[bool] = False
+
+    BINDINGS = [
+        Binding("ctrl+n", "next", "Next", priority=True),
+        Binding("ctrl+b", "back", "Back", priority=True),
+        Binding("ctrl+k", "skip", "Skip", priority=True),
+        Binding("ctrl+r", "rerun", "Re-run checks", priority=True),
+        Binding("escape", "cancel", "Cancel", show=False),
+        Binding("ctrl+q", "quit_wizard", "Quit", priority=True),
+    ]
+
+    def __init__(self, ctx: WizardContext) -> None:
+        super().__init__(name=self.step_id)
+        self.ctx = ctx
+        self.step: Step = next(item for item in STEPS if item.id == self.step_id)
+        self._acknowledged_errors = False
+        self.diagnoses: list[Diagnosis] = []
+        self.busy = False
+
+    # -- layout -------------------------------------------------------------------------------------------------
+
+    def compose(self) -> ComposeResult:
+        with Horizontal(id="body"):
+            yield StepIndicator([(s.id, s.title) for s in STEPS], step_states(self.ctx, self.step_id),
+                                id="steps")
+            with Vertical(id="main"):
+                yield Static(self.step.title, id="step-title")
+                if self.intro:
+                    yield Static(self.intro, id="step-intro")
+                with VerticalScroll(id="content"):
+                    for section in self.step.sections:
+                        from wizard.answers import SECTIONS
+
+                        yield FieldForm(SECTIONS[section], self.ctx.answers,
+                                        skip=self.hidden(section), id=f"form-{section}")
+                    yield from self.compose_extra()
+                    yield DiagnosisTable(id="checks")
+                yield Static("", id="field-help")
+                yield ProgressBar(total=None, show_eta=False, show_percentage=False, id="progress")
+                yield LogPanel(self.ctx.redact, id="log")
+                with Horizontal(id="buttons"):
+                    yield Button("Back", id="back", disabled=self.step_id == STEPS[0].id)
+                    if self.step.skippable:
+                        yield Button("Skip", id="skip")
+                    yield Button(self.next_label(), id="next", variant="primary")
+        yield Footer()
+
+    def hidden(self, section: str) -> set[str]:
+        return set(self.hidden_fields.get(section, ()))
+
+    def compose_extra(self) -> ComposeResult:
+        yield from ()
+
+    def next_label(self) -> str:
+        return "Next"
+
+    def on_mount(self) -> None:
+        self.query_one("#progress").display = False
+        self.query_one("#checks").display = False
+        self.query_one("#log").display = False
+        self.sub_title = self.step.title
+        self.focus_first_field()
+
+    def focus_first_field(self) -> None:
+        for widget in self.query("FieldRow Input, FieldRow Select, FieldRow Switch"):
+            if widget.parent.parent.display:
+                widget.focus()
+                return
+
+    def check_action(self, action: str, parameters: tuple) -> bool | None:
+        """Hide Skip and Re-run from the footer on steps that have no such thing."""
+        if action == "skip":
+            return self.step.skippable
+        if action == "rerun":
+            return type(self).check is not None
+        if action == "back":
+            return self.step_id != STEPS[0].id
+        return True
+
+    @on(FieldForm.HelpChanged)
+    def _help(self, event: FieldForm.HelpChanged) -> None:
+        self.query_one("#field-help", Static).update(event.text)
+
+    # -- navigation --------------------------------------------------------------------------------------------
+
+    @on(Button.Pressed, "#next")
+    def _next_pressed(self) -> None:
+        self.action_next()
+
+    @on(Button.Pressed, "#back")
+    def _back_pressed(self) -> None:
+        self.action_back()
+
+    @on(Button.Pressed, "#skip")
+    def _skip_pressed(self) -> None:
+        self.action_skip()
+
+    def action_back(self) -> None:
+        if self.step_id != STEPS[0].id:
+            self.cancel_work()
+            self.dismiss(Back())
+
+    def action_skip(self) -> None:
+        if self.step.skippable:
+            self.cancel_work()
+            self.dismiss(Skip())
+
+    def action_quit_wizard(self) -> None:
+        self.cancel_work()
+        self.dismiss(Quit())
+
+    def action_cancel(self) -> None:
+        if self.busy:
+            self.cancel_work()
+            self.say("cancelled")
+
+    def action_rerun(self) -> None:
+        if self.check is not None and not self.busy:
+            self.run_checks(proceed=False)
+
+    def action_next(self) -> None:
+        if self.busy:
+            self.notify("Still working — wait, or press Escape to cancel.", severity="warning")
+            return
+        if not self.accept_answers():
+            return
+        self.after_accept()
+
+    # -- answers -----------------------------------------------------------------------------------------------
+
+    def forms(self) -> list[FieldForm]:
+        return list(self.query(FieldForm))
+
+    def accept_answers(self) -> bool:
+        """Judge every field with its validator, then the section's cross-field rules; save what is accepted."""
+        session = self.ctx.session
+        judged: dict[str, Any] = {}
+        ok = True
+        for form in self.forms():
+            values, valid = form.judge()
+            judged |= values
+            ok = ok and valid
+        if not ok:
+            self.notify("Some answers need fixing (see the messages under the fields).", severity="error")
+            return False
+        for key, raw in judged.items():
+            if raw is None and not session.answers.answered(key):
+                continue
+            try:
+                session.accept(key, raw)
+            except ValidationError as exc:
+                self.forms()[0].show_errors([exc])
+                return False
+        errors = self.section_errors()
+        if errors:
+            leftover = []
+            for form in self.forms():
+                leftover = form.show_errors(errors)
+            for error in leftover:
+                self.notify(str(error), severity="error")
+            return False
+        self.ctx.log(f"step {self.step_id}: answers accepted")
+        return True
+
+    def section_errors(self) -> list[ValidationError]:
+        """The cross-field rules of this step's sections, limited to keys the step itself asks."""
+        from wizard.answers import SECTIONS
+
+        answers = self.ctx.answers
+        errors = []
+        for name in self.step.sections:
+            spec = SECTIONS[name]
+            values = answers.section(name)
+            for item in spec.fields:
+                if item.required and item.applies(values) and values.get(item.name) in (None, "", []):
+                    errors.append(ValidationError("a value is required", f"{name}.{item.name}"))
+            errors.extend(e for e in spec.rules(values, answers) if e.key.startswith(name + "."))
+        return errors
+
+    def after_accept(self) -> None:
+        """By default: run the step's checks, then go on unless they fail."""
+        if self.check is None:
+            self.dismiss(Next())
+        else:
+            self.run_checks(proceed=True)
+
+    # -- checks ------------------------------------------------------------------------------------------------
+
+    check: ClassVar[Callable[..., list[Diagnosis]] | None] = None
+
+    def run_checks(self, proceed: bool) -> None:
+        self.set_busy(True)
+        self.say(f"{self.step.title}: running checks")
+        self._checks_worker(proceed)
+
+    @work(thread=True, exclusive=True, group="checks", name="checks")
+    def _checks_worker(self, proceed: bool) -> None:
+        from textual.worker import get_current_worker
+
+        worker = get_current_worker()
+        check = type(self).check
+        try:
+            diagnoses = check(self.ctx, self._progress_from_thread)
+        except Exception as exc:  # an engine failure is shown as a failing check, never a crash of the UI
+            diagnoses = [Diagnosis(f"{self.step_id}.error", Status.ERROR, self.ctx.redact(f"{type(exc).__name__}: "
+                                                                                         f"{exc}"))]
+        if not worker.is_cancelled:
+            self.post_message(ChecksFinished(diagnoses, proceed))
+
+    def _progress_from_thread(self, phase: str, message: str) -> None:
+        self.post_message(ProgressNote(f"{phase}: {message}" if phase else message))
+
+    @on(ProgressNote)
+    def _progress_note(self, event: ProgressNote) -> None:
+        self.say(event.text)
+
+    @on(ChecksFinished)
+    def _checks_finished(self, event: ChecksFinished) -> None:
+        self.set_busy(False)
+        self.show_diagnoses(event.diagnoses)
+        status = worst(event.diagnoses)
+        self.say(f"{self.step.title}: checks finished ({status.value})")
+        if not event.proceed:
+            return
+        if status is Status.ERROR:
+            if self.hard_gate:
+                self.notify("A check failed: fix it and press Next again.", severity="error")
+                return
+            if not self._acknowledged_errors:
+                self._acknowledged_errors = True
+                self.notify("A check failed: fix it, or press Next again to continue anyway.", severity="error")
+                return
+        self.dismiss(Next(failed=status is Status.ERROR))
+
+    def show_diagnoses(self, diagnoses: list[Diagnosis]) -> None:
+        self.diagnoses = list(diagnoses)
+        table = self.query_one("#checks", DiagnosisTable)
+        table.display = True
+        table.show(self.diagnoses)
+
+    # -- busy state & log --------------------------------------------------------------------------------------
+
+    def set_busy(self, busy: bool) -> None:
+        self.busy = busy
+        self.query_one("#progress").display = busy
+        self.query_one("#next", Button).disabled = busy
+
+    def cancel_work(self) -> None:
+        self.workers.cancel_group(self, "checks")
+        self.set_busy(False)
+
+    def say(self, message: str) -> None:
+        log = self.query_one("#log", LogPanel)
+        log.display = True
+        log.say(message)
+        self.ctx.log(message)

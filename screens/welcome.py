@@ -1,0 +1,55 @@
+"""The welcome screen: what the wizard will do and to which hub; the resume prompt when a halted session exists."""
+
+from __future__ import annotations
+
+from textual import on
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical
+from textual.screen import Screen
+from textual.widgets import Button, Footer, Static
+
+from screens.results import ResumeDecision, Start
+
+WELCOME = (
+    "TLJH's install is not production-ready by itself. This wizard walks through the checklist that makes it so — "
+    "a real authenticator, a domain on a reserved IP, HTTPS, per-user limits sized to the VM, a frozen base "
+    "environment and backups — checks each step against the real world, shows exactly what it will change, and "
+    "applies it safely.\n\nYou can stop at any point: every accepted answer is saved and the wizard resumes where "
+    "it stopped."
+)
+
+
+class WelcomeScreen(Screen[Start]):
+    BINDINGS = [
+        Binding("enter", "start", "Start", priority=True),
+        Binding("ctrl+q", "app.quit", "Quit"),
+    ]
+
+    def __init__(self, target: str, resume_question: str | None = None) -> None:
+        super().__init__(name="welcome")
+        self.target = target
+        self.resume_question = resume_question
+
+    def compose(self) -> ComposeResult:
+        with Vertical(id="welcome"):
+            yield Static("tljh-wizard", id="welcome-title")
+            yield Static(WELCOME, id="welcome-text")
+            yield Static(f"Hub: {self.target}", id="welcome-target", markup=False)
+            with Horizontal(id="welcome-buttons"):
+                yield Button("Start", id="start", variant="primary")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.query_one("#start", Button).focus()
+        if self.resume_question:
+            from screens.modals import ResumeModal
+
+            self.app.push_screen(ResumeModal(self.resume_question), self._resume_answered)
+
+    def _resume_answered(self, decision: ResumeDecision | None) -> None:
+        self.dismiss(Start(resume=bool(decision and decision.resume)))
+
+    @on(Button.Pressed, "#start")
+    def action_start(self) -> None:
+        self.dismiss(Start(resume=False))

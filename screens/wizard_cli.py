@@ -1,0 +1,66 @@
+"""``tljh-wizard [--plain] [--local] [USER@]HOST[:PORT]``: the wizard for one hub, full-screen or as plain prompts.
+
+``--plain`` runs the questionary front-end and never imports Textual.
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+
+from wizard.fields import ValidationError
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("target", nargs="?", metavar="[USER@]HOST[:PORT]",
+                        help="the hub to set up over SSH (IPv6 as [2001:db8::1]:22)")
+    parser.add_argument("--plain", action="store_true",
+                        help="plain prompts instead of the full-screen interface (screen readers, simple terminals)")
+    parser.add_argument("--local", action="store_true", help="run on the hub itself, without SSH")
+
+
+def parse_target(text: str) -> tuple[str | None, str, int | None]:
+    """``[USER@]HOST[:PORT]`` -> (user, host, port), each validated by the answers' own validators."""
+    from wizard import fields
+
+    user, _, rest = text.rpartition("@")
+    match = re.fullmatch(r"\[([^\]]+)\](?::(\d+))?", rest) or re.fullmatch(r"([^:]+)(?::(\d+))?", rest)
+    if match:
+        host, port = match.group(1), match.group(2)
+    elif rest.count(":") > 1:
+        host, port = rest, None  # a bare IPv6 address
+    else:
+        raise ValidationError(f"expected [USER@]HOST[:PORT], got {text!r}", "target")
+    return (fields.unix_username(user) if user else None, fields.host(host),
+            fields.integer(1, 65535)(port) if port else None)
+
+
+def run(args: argparse.Namespace) -> int:
+    from wizard.session import session_name
+
+    if args.local:
+        name, mode, prefill = "local", "local", {"connection.host": "localhost"}
+    else:
+        if not args.target:
+            raise ValidationError("name the hub: tljh-wizard [USER@]HOST[:PORT] (or --local on the hub itself)")
+        user, host, port = parse_target(args.target)
+        name, mode = session_name(host, user, port), "ssh"
+        prefill = {"connection.host": host, "connection.user": user, "connection.port": port}
+    return launch(name, mode=mode, prefill=prefill, plain=args.plain)
+
+
+def launch(name: str, *, mode: str, prefill: dict, plain: bool, sandbox_prefix=None) -> int:
+    """Run one front-end over the session ``name``; the session is closed (unlocked) however it ends."""
+    if plain:
+        from wizard.plain import run_plain
+
+        return run_plain(name, mode=mode, prefill=prefill, sandbox_prefix=sandbox_prefix)
+    from screens.app import build_app, open_context
+
+    ctx = open_context(name, mode=mode, prefill=prefill, sandbox_prefix=sandbox_prefix)
+    try:
+        code = build_app(ctx).run()
+    finally:
+        ctx.close()
+        ctx.session.close()
+    return 0 if code is None else int(code)
