@@ -39,6 +39,8 @@ ZONES = {
     "disagree.test": ZoneSpec(f"hub IN A {HUB_V4}", ns2_records=f"hub IN A {OTHER_V4}"),
     "deadns.test": ZoneSpec(f"hub IN A {HUB_V4}", with_dead_nameserver=True),
     "cached.test": ZoneSpec(f"hub IN A {OTHER_V4}", ttl=3600),
+    "lame.test": ZoneSpec(f"hub IN A {HUB_V4}", served=False),
+    "halflame.test": ZoneSpec(f"hub IN A {HUB_V4}", ns2_lame=True),
 }
 
 
@@ -287,6 +289,26 @@ async def test_public_resolver_still_caching_the_old_answer(world):
     assert f"wait up to {wait} seconds" in found["dns.resolvers"].summary
     assert found["dns.resolvers"].data["stale"] == [
         f"{cached_at} still answers hub.cached.test A {OTHER_V4} (cached for up to {wait} s more)"]
+
+
+async def test_lame_delegation_servfail_blocks_caa_and_names_the_zone(world):
+    _, found = await run_check(world, "hub.lame.test")
+    assert found["dns.zone"].status is Status.ERROR
+    assert found["dns.zone"].details == ("the resolvers answer SERVFAIL for lame.test: its nameservers do not "
+                                         "serve it (lame delegation) or its DNSSEC is broken")
+    assert found["dns.caa"].status is Status.ERROR  # a CAA lookup that fails blocks issuance (RFC 8659)
+    assert found["dns.caa"].summary.startswith("the CAA lookup for hub.lame.test failed")
+    assert found["dns.resolvers"].status is Status.ERROR
+    assert found["dns.resolvers"].summary == "the public resolvers cannot resolve the domain (SERVFAIL)"
+    assert found["dns.a"].status is Status.SKIPPED
+
+
+async def test_a_nameserver_that_does_not_serve_the_zone(world):
+    _, found = await run_check(world, "hub.halflame.test")
+    lame = f"ns2.nameservers.test ({world.nameservers[1]})"
+    assert found["dns.nameservers"].status is Status.WARNING
+    assert found["dns.nameservers"].data["failed"] == {lame: "not authoritative (a referral: lame delegation)"}
+    assert found["dns.a"].status is Status.OK
 
 
 def test_resolver_addresses_are_parsed_and_names_refused():

@@ -32,7 +32,8 @@ Use it from any test (the plugin is listed in ``tests/conftest.py``):
     one (``ns3``: a socket that never answers); two real recursive resolvers (BINDs on 127.0.0.1 free ports whose
     root hints point at ns1/ns2 — they follow CNAMEs, cache with counting-down TTLs, and never ask ns3) and a dead
     resolver. ``zones`` maps zone names under ``test.`` to ``ZoneSpec`` (records; optionally list the dead ``ns3``
-    among the zone's NS, or have ``ns2`` serve other records with an older serial). ``replace(name, rdtype,
+    among the zone's NS, have ``ns2`` serve other records with an older serial, or leave the delegated zone
+    unserved: a lame delegation). ``replace(name, rdtype,
     *values)`` changes a record on both live nameservers (TSIG updates) — query a resolver before it to leave a
     cached, now stale answer there. Attributes: ``nameservers``, ``resolvers`` (HOST:PORT), ``dead_nameserver``,
     ``dead_resolver``. For benchmarks, ``nameserver_delays`` / ``resolver_delay`` (seconds) put a ``DelayRelay``
@@ -367,6 +368,8 @@ class ZoneSpec:
     ttl: int = 300
     with_dead_nameserver: bool = False
     ns2_records: str | None = None  # ns2 serves these instead, with an older serial (a change in flight)
+    served: bool = True  # False: delegated from test. but served by no nameserver (a lame delegation)
+    ns2_lame: bool = False  # ns2 is listed as a nameserver but does not serve the zone
 
 
 class BlackHole:
@@ -475,6 +478,8 @@ class DnsWorld:
             self.NS_ZONE: zone_text(self.NS_ZONE, live, f"ns3 IN A {addresses[2]}"),
         }
         for name, spec in self.specs.items():
+            if not spec.served or (variant == "ns2" and spec.ns2_lame):
+                continue
             servers = dict(list(hosts.items())[:3 if spec.with_dead_nameserver else 2])
             records, serial = spec.records, 2
             if variant == "ns2" and spec.ns2_records is not None:

@@ -83,8 +83,22 @@ class Reply:
 
     @property
     def answered(self) -> bool:
-        """The server gave an answer about the name (it exists, or it does not)."""
-        return self.rcode in ANSWERED
+        """The server gave an answer about the name (it exists, or it does not) — with authority, when it was asked
+        as an authoritative nameserver."""
+        return self.rcode in ANSWERED and (self.recurse or self.authoritative)
+
+    @property
+    def authoritative(self) -> bool:
+        import dns.flags
+
+        return self.message is not None and bool(self.message.flags & dns.flags.AA)
+
+    @property
+    def outcome(self) -> str:
+        """Why a reply does not count as an answer: the rcode, a referral, or the transport error."""
+        if self.rcode in ANSWERED and not self.recurse and not self.authoritative:
+            return "not authoritative (a referral: lame delegation)"
+        return self.rcode or self.error
 
     def walk(self) -> "Walk":
         return walk_reply(self)
@@ -217,7 +231,7 @@ class Querier:
 
 
 def describe_failures(failures: Iterable[Reply]) -> str:
-    return "; ".join(f"{reply.server}: {reply.rcode or reply.error}" for reply in failures)
+    return "; ".join(f"{reply.server}: {reply.outcome}" for reply in failures)
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -343,6 +357,11 @@ class DnsCheck:
                                          for candidate in candidates))
         for candidate, reply in zip(candidates, replies):
             if isinstance(reply, list):
+                # A parent that fails breaks everything below it; the name itself may fail for its own reasons
+                # (a CNAME loop), which asking its zone's nameservers will tell.
+                if candidate != name and reply and all(failure.rcode == "SERVFAIL" for failure in reply):
+                    return ZoneNotFound(name, f"the resolvers answer SERVFAIL for {candidate}: its nameservers do "
+                                              "not serve it (lame delegation) or its DNSSEC is broken")
                 continue
             walk = reply.walk()
             if walk.records and not walk.hops:
@@ -515,7 +534,7 @@ def diagnose_nameservers(*lookups: Lookup) -> Diagnosis:
                 if reply.rcode == "REFUSED":
                     broken[reply.server] = f"refuses queries for {step.zone.name} (lame delegation)"
                 elif not reply.answered and not (lookup.error and reply.message):
-                    broken[reply.server] = reply.rcode or reply.error
+                    broken[reply.server] = reply.outcome
     if not per_zone:
         return Diagnosis("dns.nameservers", Status.SKIPPED, "no zone found, so no nameserver was asked")
     details = "\n".join([f"{server}: {why}" for server, why in broken.items()] + problems)
@@ -760,14 +779,18 @@ def diagnose_caa(domain: str, levels: list[Reply | list[Reply]]) -> Diagnosis:
 
 def diagnose_resolvers(resolvers: list[Server], *views: tuple[Lookup, list[Reply]]) -> Diagnosis:
     dead: dict[Server, str] = {}
+    failing: dict[Server, str] = {}
     stale: list[str] = []
     waits: list[int] = []
     compared = False
     for lookup, public in views:
         truths = {tuple(records) for _, records in lookup.by_server()}
         for reply in public:
+            if reply.rcode is None:
+                dead[reply.server] = reply.error
+                continue
             if not reply.answered:
-                dead[reply.server] = reply.rcode or reply.error
+                failing[reply.server] = f"{reply.rcode} for {lookup.name} {lookup.rdtype}"
                 continue
             if not truths:
                 continue
@@ -784,12 +807,18 @@ def diagnose_resolvers(resolvers: list[Server], *views: tuple[Lookup, list[Reply
                 what = "does not exist" if reply.rcode == "NXDOMAIN" else f"has no {lookup.rdtype} record"
                 stale.append(f"{reply.server} still says {lookup.name} {what} (cached for up to {ttl} s more)")
             waits.append(ttl)
-    details = "\n".join(stale + [f"{server}: {why}" for server, why in dead.items()])
-    data = {"stale": stale, "dead": {str(s): why for s, why in dead.items()}, "wait_seconds": max(waits, default=0)}
+    details = "\n".join(stale + [f"{server}: {why}" for server, why in {**failing, **dead}.items()])
+    data = {"stale": stale, "dead": {str(s): why for s, why in dead.items()},
+            "failing": {str(s): why for s, why in failing.items()}, "wait_seconds": max(waits, default=0)}
     if len(dead) == len(resolvers):
         return Diagnosis("dns.resolvers", Status.ERROR, "no public resolver answered", details,
                          "Check this machine's network (outgoing DNS may be blocked) or pass --resolver with "
                          "resolvers it can reach.", data)
+    if failing and len(set(failing) | set(dead)) == len(resolvers):
+        return Diagnosis("dns.resolvers", Status.ERROR, "the public resolvers cannot resolve the domain ("
+                         + ", ".join(sorted({why.split()[0] for why in failing.values()})) + ")", details,
+                         "The zone's delegation or DNSSEC is broken as the world sees it: check the NS records "
+                         "and DS records at the registrar (see dns.zone).", data)
     if stale:
         wait = max(waits)
         also = f" ({', '.join(str(s) for s in dead)} not answering)" if dead else ""
@@ -797,6 +826,11 @@ def diagnose_resolvers(resolvers: list[Server], *views: tuple[Lookup, list[Reply
                          f"public resolvers still have the old answer cached: wait up to {wait} seconds{also}",
                          details, f"Wait up to {wait} seconds (the cached record's TTL) and check again; lower the "
                          "TTL before future changes.", data)
+    if failing:
+        names = ", ".join(str(server) for server in failing)
+        return Diagnosis("dns.resolvers", Status.WARNING, f"resolver failing: {names}", details,
+                         "Some resolvers fail where others answer: often a DNSSEC problem they validate and others "
+                         "do not. Check the zone's DS/DNSKEY records.", data)
     if dead:
         names = ", ".join(str(server) for server in dead)
         return Diagnosis("dns.resolvers", Status.WARNING, f"resolver not answering: {names}", details,
