@@ -142,3 +142,19 @@ def test_pebble_validates_dns01_through_the_fixture_bind(pebble, bind_server):
     assert names == ["smoke.wizard.test"]
     root = x509.load_pem_x509_certificate(pebble.root_pem().encode())
     assert chain[-1].issuer == root.subject
+
+
+def test_pebble_start_failure_carries_its_output(tmp_path, bind_server):
+    import socket
+
+    from tests.rig.pebble import PebbleServer, PebbleStartError
+
+    server = PebbleServer(tmp_path, bind_server.address)
+    with socket.socket() as squatter:  # the ACME port is taken: pebble cannot listen and exits
+        squatter.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        squatter.bind(("127.0.0.1", server.port))
+        squatter.listen(1)
+        with pytest.raises(PebbleStartError) as raised:
+            server.start()
+    assert "address already in use" in str(raised.value)
+    assert server.process is None
