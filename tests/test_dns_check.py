@@ -41,6 +41,7 @@ ZONES = {
     "cached.test": ZoneSpec(f"hub IN A {OTHER_V4}", ttl=3600),
     "lame.test": ZoneSpec(f"hub IN A {HUB_V4}", served=False),
     "halflame.test": ZoneSpec(f"hub IN A {HUB_V4}", ns2_lame=True),
+    "newrecord.test": ZoneSpec(f"hub IN A {HUB_V4}", ns2_records=""),
 }
 
 
@@ -242,6 +243,15 @@ async def test_two_authoritative_servers_that_disagree(world):
     assert "serves serial 2" in found["dns.authoritative"].fix
     assert found["dns.a"].status is Status.ERROR
     assert f"ns2.nameservers.test ({world.nameservers[1]})" in found["dns.a"].summary
+
+
+async def test_a_record_not_yet_on_every_nameserver(world):
+    _, found = await run_check(world, "hub.newrecord.test")
+    ns2 = f"ns2.nameservers.test ({world.nameservers[1]})"
+    assert found["dns.a"].status is Status.ERROR
+    assert found["dns.a"].summary == f"not every nameserver answers {HUB_V4}: {ns2} answers no A record"
+    assert found["dns.authoritative"].status is Status.WARNING
+    assert f"{ns2} serial 1: hub.newrecord.test A -> NXDOMAIN" in found["dns.authoritative"].details
 
 
 async def test_one_nameserver_dead(world):

@@ -637,6 +637,20 @@ def _server_lines(lookup: Lookup) -> str:
     return "\n".join(f"{server}: {' '.join(records) or 'none'}" for server, records in lookup.by_server())
 
 
+def _split_answers(key: str, lookup: Lookup, expected: str, details: str, data: dict) -> Diagnosis | None:
+    """Some nameservers answer exactly the hub's address and others do not: Let's Encrypt may ask either."""
+    per_server = lookup.by_server()
+    wrong = [(server, records) for server, records in per_server if records != [expected]]
+    if not wrong or len(wrong) == len(per_server):
+        return None
+    rdtype = "AAAA" if key == "dns.aaaa" else "A"
+    names = ", ".join(str(server) for server, _ in wrong)
+    answers = "; ".join(f"{server} answers {' '.join(records) or f'no {rdtype} record'}" for server, records in wrong)
+    return Diagnosis(key, Status.ERROR, f"not every nameserver answers {expected}: {answers}", details,
+                     f"Let's Encrypt may ask {names}: wait until it serves {expected} (see dns.authoritative), or "
+                     f"correct the {rdtype} record for {_owner_hint(lookup)} there.", data)
+
+
 def diagnose_a(lookup: Lookup, expected: str, public: list[Reply]) -> Diagnosis:
     name, owner = lookup.name, _owner_hint(lookup)
     fallback = _public_fallback(lookup, public)
@@ -655,16 +669,14 @@ def diagnose_a(lookup: Lookup, expected: str, public: list[Reply]) -> Diagnosis:
                              f"Create an A record {lookup.final_name} -> {expected} at your DNS provider.", data)
         return Diagnosis("dns.a", Status.ERROR, f"{lookup.final_name} exists but has no A record (NODATA){note}",
                          details, f"Add an A record {lookup.final_name} -> {expected}.", data)
+    split = _split_answers("dns.a", lookup, expected, details, data)
+    if split:
+        return split
     foreign = [record for record in records if record != expected]
     if not foreign:
         return Diagnosis("dns.a", Status.OK, f"{name} -> {expected}{note}", details, data=data)
     serving = [str(server) for server, recs in lookup.by_server() if set(recs) & set(foreign)]
     where = f" (served by {', '.join(serving)})" if serving else ""
-    if len({tuple(recs) for _, recs in lookup.by_server()}) > 1:
-        return Diagnosis("dns.a", Status.ERROR, f"not every nameserver answers {expected}: {', '.join(serving)} "
-                         f"answer(s) {', '.join(foreign)}{note}", details,
-                         f"Let's Encrypt may ask {', '.join(serving)}: wait until it serves {expected} (see "
-                         f"dns.authoritative), or correct the A record for {owner} there.", data)
     if expected in records:
         return Diagnosis("dns.a", Status.ERROR, f"{name} also points at {', '.join(foreign)}, which is not this "
                          f"hub{note}", details + where,
@@ -692,6 +704,9 @@ def diagnose_aaaa(lookup: Lookup, expected: str | None, public: list[Reply]) -> 
     if lookup.nxdomain and not records:
         return Diagnosis("dns.aaaa", Status.SKIPPED, f"{lookup.final_name} does not exist (see dns.a)", details,
                          data=data)
+    split = _split_answers("dns.aaaa", lookup, expected, details, data) if expected and records else None
+    if split:
+        return split
     foreign = [record for record in records if record != expected]
     if foreign:
         reason = ("Let's Encrypt tries IPv6 first and does not fall back to IPv4, so validation fails; IPv6 "
