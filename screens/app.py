@@ -61,7 +61,25 @@ class WizardApp(App[int]):
         self.current_step: str | None = None
 
     def on_mount(self) -> None:
+        self.ctx.host_key_prompt = self.ask_host_key
         self.run_flow()
+
+    def ask_host_key(self, host: str, key_type: str, fingerprint: str) -> bool:
+        """Called from a worker thread: show the host-key modal and block that thread until the operator decides."""
+        import threading
+
+        from screens.modals import HostKeyModal
+
+        decided = threading.Event()
+        answer: dict = {}
+
+        def record(decision) -> None:
+            answer["accepted"] = bool(decision and decision.accepted)
+            decided.set()
+
+        self.call_from_thread(self.push_screen, HostKeyModal(host, fingerprint, key_type), record)
+        decided.wait()
+        return answer["accepted"]
 
     @work(exclusive=True, group="flow", name="flow")
     async def run_flow(self) -> None:

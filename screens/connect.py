@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-import threading
-
 from screens import engines
-from screens.modals import HostKeyModal
 from screens.step import StepScreen
 
 
@@ -16,29 +13,15 @@ class ConnectScreen(StepScreen):
     hard_gate = True
     check = staticmethod(engines.connect)
 
-    def __init__(self, ctx: engines.WizardContext) -> None:
-        super().__init__(ctx)
-        ctx.host_key_prompt = self.ask_host_key
-
     def hidden(self, section: str) -> set[str]:
-        if self.ctx.mode != "ssh":  # the sandbox and --local need no SSH settings
-            return {"host", "port", "user", "key_file", "key_passphrase", "sudo_password", "host_key"}
+        ssh_only = {"host", "port", "user", "key_file", "key_passphrase", "host_key"}
+        if self.ctx.mode == "sandbox":  # the demo's hub is a tree the wizard made itself
+            return ssh_only | {"sudo_password", "tljh_prefix"}
+        if self.ctx.mode == "local":
+            return ssh_only
         return set()
 
     def on_mount(self) -> None:
         super().on_mount()
         if self.ctx.mode != "ssh":
             self.query_one("#step-intro").update(f"This run talks to {engines.describe_target(self.ctx)}.")
-
-    def ask_host_key(self, host: str, fingerprint: str) -> bool:
-        """Called from the connect worker thread: show the modal and block until the operator decides."""
-        decided = threading.Event()
-        answer: dict = {}
-
-        def record(decision) -> None:
-            answer["accepted"] = bool(decision and decision.accepted)
-            decided.set()
-
-        self.app.call_from_thread(self.app.push_screen, HostKeyModal(host, fingerprint), record)
-        decided.wait()
-        return answer["accepted"]

@@ -14,8 +14,8 @@ class DomainScreen(StepScreen):
 
     def on_mount(self) -> None:
         super().on_mount()
-        public_ip = getattr(self.ctx.facts, "public_ipv4", None) if self.ctx.facts is not None else None
-        if public_ip and not self.ctx.answers.answered("domain.reserved_ipv4"):
+        public_ip = self.ctx.facts.public_ip if self.ctx.facts is not None else None
+        if public_ip and public_ip != "unknown" and ":" not in public_ip and not self.ctx.answers.answered("domain.reserved_ipv4"):
             from textual.widgets import Input
 
             self.query_one("#field-domain-reserved-ipv4", Input).value = str(public_ip)

@@ -17,8 +17,9 @@ from typing import Any, Callable
 
 from wizard.diagnosis import Diagnosis, Status
 
-# (host, fingerprint) -> accept? Provided by the front-end; must block until the operator decides.
-HostKeyPrompt = Callable[[str, str], bool]
+# (host as known_hosts names it, key type, SHA256 fingerprint) -> accept? Provided by the front-end; blocks until
+# the operator decides.
+HostKeyPrompt = Callable[[str, str, str], bool]
 # (phase, message) -> None; called from worker threads.
 Progress = Callable[[str, str], None]
 
@@ -86,14 +87,90 @@ def describe_target(ctx: WizardContext) -> str:
 
 
 def connect(ctx: WizardContext, progress: Progress = _no_progress) -> list[Diagnosis]:
-    """Open the hub connection (once per run) and gather the host facts."""
+    """Open the hub connection (again, if the connection answers changed) and gather the host facts."""
     if not engine_available("wizard.hub.target"):
         return [not_available("connect.ssh", "connection and host facts")]
-    return _hub_connect(ctx, progress)
+    from wizard.hub.target import ConnectError, HubError, SudoError
+
+    ctx.close()
+    ctx.facts = None
+    out: list[Diagnosis] = []
+    try:
+        progress("connect", f"connecting to {describe_target(ctx)}")
+        target = open_target(ctx)
+        ctx.target = target
+        fingerprint = getattr(target, "host_key_fingerprint", None)
+        out.append(Diagnosis("connect.ssh", Status.OK, f"connected to {target.name}"
+                             + (f" (host key {fingerprint})" if fingerprint else "")))
+        progress("facts", "gathering host facts (one round trip)")
+        ctx.facts = gather_facts(ctx)
+    except SudoError as exc:
+        return out + [Diagnosis("connect.sudo", Status.ERROR, str(exc),
+                                fix="give the sudo password, or use a login with passwordless sudo")]
+    except ConnectError as exc:
+        ctx.close()
+        return [Diagnosis("connect.ssh", Status.ERROR, str(exc), fix=_CONNECT_FIXES.get(exc.kind, ""))]
+    except HubError as exc:
+        return out + [Diagnosis("connect.facts", Status.ERROR, f"host facts could not be gathered: {exc}")]
+    facts = ctx.facts
+    out.append(Diagnosis("connect.sudo", Status.OK, "commands run as root on the hub"))
+    if facts.tljh_version:
+        out.append(Diagnosis("connect.tljh", Status.OK, f"TLJH {facts.tljh_version} under {ctx.target.prefix}"))
+    else:
+        out.append(Diagnosis("connect.tljh", Status.ERROR, f"no TLJH install found under {ctx.target.prefix}",
+                             fix="install TLJH first (its bootstrap script), or set the TLJH prefix"))
+    out.append(Diagnosis("connect.facts", Status.OK, "; ".join(facts.summary()[:3]),
+                         details="\n".join(facts.summary())))
+    return out
 
 
-def _hub_connect(ctx: WizardContext, progress: Progress) -> list[Diagnosis]:  # replaced as the hub engine lands
-    return [not_available("connect.ssh", "connection and host facts")]
+_CONNECT_FIXES = {
+    "dns": "check the host name (or use the IP address)",
+    "refused": "check the SSH port and that sshd runs on the hub",
+    "timeout": "check the address and the firewall / security group for the SSH port",
+    "auth": "check the user name, the key file, and the hub's ~/.ssh/authorized_keys",
+    "host_key": "compare the fingerprint with the one your provider's console shows",
+}
+
+
+def open_target(ctx: WizardContext):
+    """The hub for this run's mode; an SSH target is connected now, asking about an unknown host key."""
+    from wizard.hub.local import LocalTarget, SandboxTarget
+
+    answers = ctx.answers
+    if ctx.mode == "sandbox":
+        target = SandboxTarget(ctx.sandbox_prefix)
+    elif ctx.mode == "local":
+        target = LocalTarget(prefix=answers.get("connection.tljh_prefix") or "/opt/tljh",
+                             sudo_password=answers.get("connection.sudo_password"))
+    else:
+        from wizard.hub.connect import ssh_target
+
+        target = ssh_target(answers.section("connection"), known_hosts=ctx.extras.get("known_hosts"),
+                            interactive=False)
+        prompt = ctx.host_key_prompt
+        if prompt is not None:
+            target.accept_host_key = lambda label, key_type, fingerprint: prompt(label, key_type, fingerprint)
+        target.connect()
+    if ctx.extras.get("hub_api_url"):
+        target.hub_api_url = ctx.extras["hub_api_url"]
+    return target
+
+
+def gather_facts(ctx: WizardContext):
+    from wizard.hub import facts
+
+    # The demo sandbox runs on the operator's own machine: its cloud metadata says nothing about a hub.
+    base = ctx.extras.get("metadata_base") or ("http://127.0.0.1:9" if ctx.mode == "sandbox" else facts.METADATA_BASE)
+    return facts.gather(ctx.target, metadata_base=base)
+
+
+def ensure_target(ctx: WizardContext, progress: Progress = _no_progress) -> list[Diagnosis]:
+    """Reconnect when a resumed run reaches a step that needs the hub; the diagnoses say why it failed, if it did."""
+    if ctx.target is not None and ctx.facts is not None:
+        return []
+    found = connect(ctx, progress)
+    return found if ctx.target is None or ctx.facts is None else []
 
 
 def domain_checks(ctx: WizardContext, progress: Progress = _no_progress) -> list[Diagnosis]:
@@ -147,16 +224,55 @@ def host_facts_for_sizing(ctx: WizardContext):
     facts = ctx.facts
     if facts is None:
         return limits.HostFacts()
-    return limits.HostFacts(ram=getattr(facts, "ram", None), cpus=getattr(facts, "cpus", None),
-                            disk=getattr(facts, "home_disk", None))
+    home = (facts.disks or {}).get("home") or {}
+    return limits.HostFacts(ram=facts.ram_bytes, cpus=facts.cpus, disk=home.get("total"))
 
 
 def environment_checks(ctx: WizardContext, progress: Progress = _no_progress) -> list[Diagnosis]:
-    return [not_available("environment", "environment summary and freeze")]
+    """The environment's summary, then the installs and freeze the answers ask for."""
+    if not engine_available("wizard.environment.step"):
+        return [not_available("environment", "environment summary and freeze")]
+    from wizard.environment.step import apply_environment, summary_diagnoses
+
+    missing = ensure_target(ctx, progress)
+    if missing:
+        return missing
+    progress("environment", "reading the user environment")
+    out = summary_diagnoses(ctx.target)
+    if ctx.answers.get("environment.conda_packages") or ctx.answers.get("environment.pip_packages") \
+            or ctx.answers.get("environment.freeze"):
+        out += apply_environment(ctx.target, ctx.answers, ctx.session.dir / "environment", ctx.target.name,
+                                 progress=progress)
+    return out
 
 
 def backups_checks(ctx: WizardContext, progress: Progress = _no_progress) -> list[Diagnosis]:
-    return [not_available("backups", "backup bundle")]
+    """Where /home lives, and the backup bundle pulled to this machine when the answers ask for it."""
+    if not engine_available("wizard.hub.backup"):
+        return [not_available("backups", "backup bundle")]
+    from wizard.hub import backup
+    from wizard.hub.target import HubError
+
+    missing = ensure_target(ctx, progress)
+    if missing:
+        return missing
+    out = [backup.home_report(ctx.facts)]
+    answers = ctx.answers
+    if answers.get("backups.pull_bundle"):
+        directory = Path(answers.get("backups.bundle_dir") or ctx.session.dir / "backups").expanduser()
+        progress("backup", "pulling TLJH's config and state")
+        try:
+            bundle = backup.pull(ctx.target, directory)
+        except (HubError, OSError) as exc:
+            out.append(Diagnosis("backups.bundle", Status.ERROR, f"the backup bundle could not be pulled: {exc}"))
+        else:
+            ctx.session.record("backups.last_bundle", {"path": str(bundle.path), "sha256": bundle.sha256})
+            out.append(Diagnosis("backups.bundle", Status.OK, f"bundle {bundle.path.name} (sha256 "
+                                 f"{bundle.sha256[:12]}…)", details=f"saved as {bundle.path} (0600)"))
+    if not answers.get("backups.snapshots_confirmed"):
+        out.append(Diagnosis("backups.snapshots", Status.WARNING, "provider snapshots of /home are not confirmed",
+                             fix="schedule disk snapshots at your provider, then confirm it here"))
+    return out
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -168,40 +284,73 @@ class Plan:
     diff: str  # the masked unified diff of config.yaml
     actions: list[str]
     problems: list[str]  # reasons the answers cannot be applied; empty when ready
-    engine: Any = None  # the hub engine's own plan object, when there is one
+    engine: Any = None  # the hub engine's own plan, which apply executes
 
 
 def plan(ctx: WizardContext, progress: Progress = _no_progress) -> Plan:
-    """The masked diff and action list; problems name the answers still missing."""
-    from wizard.tljh import config as tljh_config
-
+    """The masked diff against the hub's config.yaml and the action list; problems name what is still missing."""
     answers = ctx.answers
-    problems = [str(p) for p in answers.problems()]
+    problems = [str(p) for p in answers.problems()
+                if not (ctx.mode != "ssh" and p.key.startswith("connection."))]
     if problems:
         return Plan("", [], problems)
-    current = current_config_text(ctx)
-    rendered = tljh_config.render(answers)
-    new_text = tljh_config.update(current, rendered) if current else tljh_config.dump(rendered)
-    diff = tljh_config.masked_diff(current or "", new_text)
-    actions = ["back up config.yaml (on the hub and on this machine)", "write config.yaml atomically"]
-    if "https" in rendered:
-        actions.append("reload the proxy (tljh-config reload proxy)")
-    actions += ["reload the hub (tljh-config reload hub)", "verify the hub answers /hub/api"]
-    result = Plan(diff, actions, [])
+    if not engine_available("wizard.hub.apply"):
+        return Plan("", [], ["the apply engine is not available in this version"])
+    from wizard.answers import AnswersError
+    from wizard.hub import apply as hub_apply
+
+    missing = ensure_target(ctx, progress)
+    if missing:
+        return Plan("", [], [d.summary for d in missing if d.status is Status.ERROR] or ["the hub is not reachable"])
+    progress("plan", "reading config.yaml on the hub")
+    try:
+        engine_plan = hub_apply.plan(answers, hub_apply.read_config(ctx.target), session=ctx.session)
+    except AnswersError as exc:
+        return Plan("", [], [str(e) for e in exc.errors])
+    result = Plan(engine_plan.diff, [a.title for a in engine_plan.actions], [], engine_plan)
+    if engine_plan.resuming:
+        result.actions.insert(0, f"(completes the unfinished apply {engine_plan.resuming['id']})")
     ctx.last_plan = result
     return result
 
 
-def current_config_text(ctx: WizardContext) -> str | None:
-    facts = ctx.facts
-    text = getattr(facts, "config_text", None) if facts is not None else None
-    return text
-
-
 def apply(ctx: WizardContext, progress: Progress = _no_progress) -> list[Diagnosis]:
+    """Execute the reviewed plan: each action's outcome, and what was rolled back on failure."""
     if not engine_available("wizard.hub.apply"):
         return [not_available("apply", "apply")]
-    return [not_available("apply", "apply")]
+    from wizard.hub import apply as hub_apply
+    from wizard.hub.target import HubError
+
+    reviewed = ctx.last_plan
+    if reviewed is None or reviewed.engine is None:
+        return [Diagnosis("apply", Status.ERROR, "no reviewed plan to apply")]
+    missing = ensure_target(ctx, progress)
+    if missing:
+        return missing
+    outcomes: list[Diagnosis] = []
+
+    def on_progress(action: str, phase: str, detail: str) -> None:
+        progress(action, f"{phase}: {detail}" if detail else phase)
+        if phase == "done":
+            outcomes.append(Diagnosis(f"apply.{action}", Status.OK, detail or "done"))
+        elif phase == "failed":
+            outcomes.append(Diagnosis(f"apply.{action}", Status.ERROR, detail or "failed"))
+
+    applier = hub_apply.Applier(ctx.target, ctx.session, on_progress=on_progress,
+                                **ctx.extras.get("apply_options", {}))
+    try:
+        result = applier.execute(reviewed.engine)
+    except HubError as exc:
+        return outcomes + [Diagnosis("apply", Status.ERROR, str(exc), fix="go Back and review again")]
+    ctx.last_plan = None
+    if result.ok:
+        outcomes.append(Diagnosis("apply", Status.OK, result.summary()))
+    else:
+        outcomes.append(Diagnosis("apply", Status.ERROR, result.summary(),
+                                  details="rolled back: the previous config.yaml was restored" if result.rolled_back
+                                  else "nothing on the hub was changed" if not result.rollback_errors else "",
+                                  fix="see the session log; fix the cause and apply again"))
+    return outcomes
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -257,3 +406,17 @@ def ago(timestamp: float, now: float | None = None) -> str:
         if seconds >= size:
             return f"{int(seconds // size)} {unit} ago"
     return "just now"
+
+
+# Each step's checks (None: the step has none of its own). Both front-ends run the same function for a step.
+CHECKS: dict[str, Callable[..., list[Diagnosis]] | None] = {
+    "connect": connect,
+    "authenticator": None,
+    "domain": domain_checks,
+    "https": https_checks,
+    "limits": limits_checks,
+    "environment": environment_checks,
+    "backups": backups_checks,
+    "review": None,
+    "done": None,
+}
