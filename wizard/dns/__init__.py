@@ -6,5 +6,19 @@
 - ``wizard.dns.reachability`` — TCP 80/443, the TLS certificate served, and ``/hub/api`` compared with the hub's own;
 - ``wizard.dns.cli`` — ``tljh-wizard dns-check``.
 
-Nothing heavy is imported here: dnspython loads only when a check runs.
+Every function takes plain values, so front-ends wire them from the answers and the hub's facts::
+
+    check = DnsCheck(answers.get("domain.name"), answers.get("domain.reserved_ipv4"),
+                     answers.get("domain.reserved_ipv6"), answers.get("domain.resolvers") or DEFAULT_RESOLVERS)
+    diagnoses = await check.run()                       # or check_domain(...) from a thread
+    diagnoses.append(check_reserved_ip(answers.get("domain.reserved_ipv4"), facts.cloud.get("public_ip"),
+                                       facts.cloud.get("provider"), provider_says_reserved,
+                                       answers.get("domain.ip_reserved_confirmed"), facts.reserved_ip))
+    diagnoses += await check_reachability(domain, reserved_ipv4, hub_api=hub_own_answer)
+
+where ``provider_says_reserved`` is True when the facts carry a reserved IP (DigitalOcean), False when DigitalOcean's
+metadata says none is attached, and None otherwise. ``explanation(provider, ip)`` is the text to show before asking
+the operator to confirm the IP is reserved.
+
+Nothing heavy is imported here: dnspython and cryptography load only when a check runs.
 """
