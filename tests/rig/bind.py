@@ -112,7 +112,11 @@ def spare_loopback_addresses(count: int) -> list[str]:
 
 
 def _loopback_addresses() -> set[str]:
-    out = subprocess.run(["ip", "-o", "-4", "addr", "show", "dev", "lo"], capture_output=True, text=True, check=True)
+    try:
+        out = subprocess.run(["ip", "-o", "-4", "addr", "show", "dev", "lo"], capture_output=True, text=True,
+                             check=True)
+    except FileNotFoundError:
+        raise BindStartError("the ip command (Debian package iproute2) is needed to give lo more addresses") from None
     return {line.split()[3].split("/")[0] for line in out.stdout.splitlines()}
 
 
