@@ -244,3 +244,20 @@ async def test_https_port_that_does_not_speak_tls():
                                                https_port=plain.port, timeout=2))
     assert found["reach.tls"].status is Status.ERROR
     assert found["reach.tls"].summary == f"port {plain.port} answers but not with TLS for {DOMAIN}"
+
+
+async def test_compared_with_the_hubs_own_answer_fetched_through_the_hub_target():
+    from wizard.dns.reachability import hub_own_answer
+    from wizard.hub.local import LocalTarget
+
+    public = WebServer(body=hub_answer(HUB_API))
+    on_hub = WebServer(body=hub_answer(HUB_API))
+    async with public, on_hub:
+        with LocalTarget() as target:
+            own = await asyncio.to_thread(hub_own_answer, target, f"http://127.0.0.1:{on_hub.port}/hub/api")
+            nothing = await asyncio.to_thread(hub_own_answer, target, f"http://127.0.0.1:{free_port()}/hub/api", 2)
+        found = by_id(await check_reachability(DOMAIN, "127.0.0.1", own, http_port=public.port,
+                                               https_port=free_port(), timeout=2))
+    assert own == HUB_API
+    assert nothing is None
+    assert found["reach.hub"].status is Status.OK

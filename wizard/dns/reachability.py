@@ -280,6 +280,26 @@ def diagnose_hub(domain: str, answer: HttpAnswer | None, hub_api: dict | None) -
                      f"{answer.url}: {body}", data=data)
 
 
+_HUB_API_SCRIPT = """
+import json, sys, urllib.request
+with urllib.request.urlopen(sys.argv[1], timeout=float(sys.argv[2])) as reply:
+    print(json.dumps(json.load(reply)))
+"""
+
+
+def hub_own_answer(target, url: str, timeout: float = 10.0) -> dict | None:
+    """The hub's ``/hub/api`` answer as seen on the hub itself (one command over the hub target; ``url`` from
+    ``wizard.hub.apply.hub_api_url``). None when the hub does not answer there: then nothing can be compared."""
+    result = target.run(["python3", "-c", _HUB_API_SCRIPT, url, f"{timeout:g}"], timeout=timeout + 10)
+    if not result.ok:
+        return None
+    try:
+        answer = json.loads(result.text.strip().splitlines()[-1])
+    except (ValueError, IndexError):
+        return None
+    return answer if isinstance(answer, dict) else None
+
+
 async def check_reachability(domain: str, address: str, hub_api: dict | None = None, http_port: int = 80,
                              https_port: int = 443, timeout: float = DEFAULT_TIMEOUT, ca_file: str | None = None,
                              before_https: bool = True) -> list[Diagnosis]:
