@@ -17,6 +17,8 @@ from wizard import cli, yamlio
 from wizard.answers import Answers
 from wizard.audit import checks
 from wizard.audit.cli import find_session
+from wizard.hub import apply as applier
+from wizard.hub import backup
 from wizard.diagnosis import Status
 from wizard.session import Session, SessionError
 from wizard.tljh import config as tljh_config
@@ -80,32 +82,57 @@ def test_unparsable_config_is_an_error_for_each_policy():
 # ---------------------------------------------------------------------------------------------------------------
 # drift
 
-def apply_record(text: str) -> dict:
-    return {checks.APPLY_RECORD: {"config": text, "config_sha256": hashlib.sha256(text.encode()).hexdigest(),
-                                  "time": 1764000000.0}}
+PRISTINE = "users:\n  admin:\n  - admin\n"
 
 
-def test_config_unchanged_since_the_apply_is_ok():
-    text = rendered_config(subject().answers)
-    finding = checks.config_drift(subject(apply_record(text)), text)
+def applied(tmp_path, status="done", old_text=PRISTINE) -> tuple[checks.AuditSubject, str]:
+    """A subject whose session recorded an apply (as ``wizard.hub.apply`` does), and the file that apply wrote."""
+    new_text = applier.render_text(subject().answers, old_text, "2.0.0")
+    (tmp_path / "store").mkdir(exist_ok=True)
+    (tmp_path / "store" / "config-20251124-160000-000001.yaml").write_text(old_text)
+    record = {"id": "20251124-160000-000001", "old_sha256": applier.sha256(old_text),
+              "new_sha256": applier.sha256(new_text), "status": status, "started": 1764000000.0,
+              "finished": 1764000000.0}
+    return subject({applier.RECORD: record}, local_dir=tmp_path), new_text
+
+
+def test_config_unchanged_since_the_apply_is_ok(tmp_path):
+    audited, text = applied(tmp_path)
+    finding = checks.config_drift(audited, text)
     assert finding.status is Status.OK and "(2025-11-24 16:00 UTC)" in finding.summary
 
 
-def test_config_drift_shows_a_masked_diff():
-    applied_subject = subject()
-    text = rendered_config(applied_subject.answers)
+def test_config_drift_shows_a_masked_diff_rebuilt_from_the_store(tmp_path):
+    audited, text = applied(tmp_path)
     assert SENTINELS["authenticator.client_secret"] in text
     edited = text.replace("memory: 2G", "memory: 8G").replace(SENTINELS["authenticator.client_secret"], "new-secret")
-    finding = checks.config_drift(subject(apply_record(text)), edited)
-    assert finding.status is Status.WARNING
+    finding = checks.config_drift(audited, edited)
+    assert finding.status is Status.WARNING and "(2 changed lines)" in finding.summary
+    assert finding.details.startswith("--- config.yaml (last apply)\n+++ config.yaml (on the hub now)\n")
     assert "-  memory: 2G" in finding.details and "+  memory: 8G" in finding.details
     assert SENTINELS["authenticator.client_secret"] not in finding.details and "new-secret" not in finding.details
-    assert finding.details.startswith("--- config.yaml (last apply)\n+++ config.yaml (on the hub now)\n")
 
 
-def test_no_apply_recorded_and_a_missing_config_are_reported():
-    assert checks.config_drift(subject(), "x: 1\n").status is Status.WARNING
-    assert checks.config_drift(subject(apply_record("x: 1\n")), None).status is Status.ERROR
+def test_drift_without_the_stored_file_is_still_found_by_hash(tmp_path):
+    audited, text = applied(tmp_path)
+    (tmp_path / "store" / "config-20251124-160000-000001.yaml").unlink()
+    assert checks.config_drift(audited, text).status is Status.OK
+    finding = checks.config_drift(audited, text + "# edited\n")
+    assert finding.status is Status.WARNING and finding.details == ""
+
+
+def test_a_rolled_back_apply_expects_the_old_file(tmp_path):
+    audited, text = applied(tmp_path, status="rolled-back")
+    assert checks.config_drift(audited, PRISTINE).status is Status.OK
+    assert checks.config_drift(audited, text).status is Status.WARNING
+
+
+def test_an_unfinished_apply_no_apply_and_a_missing_config_are_reported(tmp_path):
+    audited, text = applied(tmp_path, status="in-progress")
+    finding = checks.config_drift(audited, text)
+    assert finding.status is Status.WARNING and "did not finish" in finding.summary
+    assert "no apply recorded" in checks.config_drift(subject(), "x: 1\n").summary
+    assert checks.config_drift(applied(tmp_path)[0], None).status is Status.ERROR
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -156,18 +183,38 @@ def test_https_off_is_a_warning():
 # ---------------------------------------------------------------------------------------------------------------
 # backups
 
+def write_bundle(folder, name="tljh-backup-hub-20261101-000000.tar.gz", content=b"bundle"):
+    folder.mkdir(parents=True, exist_ok=True)
+    bundle = folder / name
+    bundle.write_bytes(content)
+    backup.checksum_path(bundle).write_text(f"{hashlib.sha256(content).hexdigest()}  {name}\n")
+    return bundle
+
+
 def test_backup_age(tmp_path):
     options = checks.AuditOptions(backup_days=7)
     assert checks.backup_finding(subject(local_dir=tmp_path), options).status is Status.WARNING
-    bundle = tmp_path / "backups" / "hub-20261101T000000Z.tar.gz"
-    bundle.parent.mkdir()
-    bundle.write_bytes(b"x")
+    bundle = write_bundle(tmp_path / "backups")
     old = time.time() - 10 * 86400
     os.utime(bundle, (old, old))
     finding = checks.backup_finding(subject(local_dir=tmp_path), options)
     assert finding.status is Status.WARNING and "10 days old" in finding.summary
     os.utime(bundle, None)
-    assert checks.backup_finding(subject(local_dir=tmp_path), options).status is Status.OK
+    finding = checks.backup_finding(subject(local_dir=tmp_path), options)
+    assert finding.status is Status.OK and "checksum verified" in finding.summary
+
+
+def test_a_damaged_newest_bundle_is_an_error(tmp_path):
+    bundle = write_bundle(tmp_path / "backups")
+    bundle.write_bytes(b"bundle, damaged")
+    finding = checks.backup_finding(subject(local_dir=tmp_path), checks.AuditOptions())
+    assert finding.status is Status.ERROR and "damaged" in finding.summary
+
+
+def test_bundles_in_the_answers_bundle_dir_count(tmp_path):
+    write_bundle(tmp_path / "elsewhere")
+    audited = subject(local_dir=tmp_path / "session", backups__bundle_dir=str(tmp_path / "elsewhere"))
+    assert checks.backup_finding(audited, checks.AuditOptions()).status is Status.OK
 
 
 # ---------------------------------------------------------------------------------------------------------------

@@ -56,6 +56,13 @@ class AuditSubject:
     def from_session(cls, session) -> "AuditSubject":
         return cls(session.name, session.answers, dict(session.state.get("records") or {}), session.dir)
 
+    def stored(self, name: str) -> bytes | None:
+        """A file of the session's secret store (read only: ``Session.read_secret`` would create the folder)."""
+        try:
+            return (self.local_dir / "store" / name).read_bytes() if self.local_dir else None
+        except FileNotFoundError:
+            return None
+
     def secret_values(self) -> list[str]:
         return [value for value in self.answers.secret_values() if isinstance(value, str) and value]
 
@@ -64,15 +71,10 @@ TargetFactory = Callable[[], Any]  # -> wizard.hub.target.HubTarget
 
 
 def ssh_target(answers) -> Any:
-    """The hub over SSH, from the answers: strict host keys (an unknown key is refused, never accepted here)."""
-    from wizard.hub.ssh import SSHTarget
+    """The hub over SSH from the answers (``wizard.hub.connect``); never asks about an unknown host key."""
+    from wizard.hub.connect import ssh_target as connect
 
-    return SSHTarget(answers.get("connection.host"), port=answers.get("connection.port") or 22,
-                     user=answers.get("connection.user") or "root", key_file=answers.get("connection.key_file"),
-                     key_passphrase=answers.get("connection.key_passphrase"),
-                     sudo_password=answers.get("connection.sudo_password"),
-                     pinned_host_key=answers.get("connection.host_key"), accept_host_key=None,
-                     prefix=answers.get("connection.tljh_prefix") or "/opt/tljh")
+    return connect(answers.section("connection"), interactive=False)
 
 
 def audit(subject: AuditSubject, options: AuditOptions | None = None,
@@ -264,6 +266,12 @@ def config_drift(subject: AuditSubject, live_text: str | None) -> Diagnosis:
     if live_text is None:
         return Diagnosis(CONFIG, Status.ERROR, "config.yaml is missing on the hub",
                          fix="restore it from the last backup bundle (tljh-wizard restore-backup)")
+    from wizard.hub import apply as applier
+
+    record = subject.records.get(applier.RECORD)
+    if isinstance(record, Mapping) and record.get("status") == "in-progress":
+        return Diagnosis(CONFIG, Status.WARNING, f"the apply {record.get('id')} did not finish: config.yaml drift "
+                                                 "cannot be judged", fix="run tljh-wizard apply again to complete it")
     applied = last_applied(subject)
     if applied is None:
         return Diagnosis(CONFIG, Status.WARNING, "no apply recorded for this hub: config.yaml drift cannot be judged",
@@ -284,21 +292,40 @@ def config_drift(subject: AuditSubject, live_text: str | None) -> Diagnosis:
 
 
 def last_applied(subject: AuditSubject) -> tuple[str | None, str, str] | None:
-    """(config text, its sha256, " (DATE)") that the last apply wrote, from the session's record."""
-    record = subject.records.get(APPLY_RECORD)
-    if not isinstance(record, Mapping):
+    """(config text, its sha256, " (DATE)") the hub should hold after the last apply (``wizard.hub.apply``'s record):
+    the new file when it finished, the old one when it failed or was rolled back. The text is rebuilt, since the
+    record keeps only hashes: the old file from the session's store, the new one by rendering the answers over it."""
+    from wizard.hub import apply as applier
+
+    record = subject.records.get(applier.RECORD)
+    if not isinstance(record, Mapping) or record.get("status") == "in-progress":
         return None
-    text = record.get("config")
-    digest = record.get("config_sha256") or (_sha256(text) if isinstance(text, str) else None)
+    finished = record.get("status") == "done"
+    digest = record.get("new_sha256" if finished else "old_sha256")
     if not digest:
         return None
-    when = record.get("time")
+    when = record.get("finished") or record.get("started")
     shown = f" ({_dt.datetime.fromtimestamp(when, _dt.timezone.utc):%Y-%m-%d %H:%M} UTC)" \
         if isinstance(when, (int, float)) else ""
-    return (text if isinstance(text, str) else None), digest, shown
+    old = subject.stored(f"config-{record.get('id')}.yaml")
+    text = old.decode("utf-8", "replace") if old is not None else None
+    if finished and text is not None:
+        text = _rerender(subject.answers, text, digest)
+    return (text if text is not None and applier.sha256(text) == digest else None), digest, shown
 
 
-APPLY_RECORD = "apply.last"
+def _rerender(answers, old_text: str, digest: str) -> str | None:
+    """The file the apply wrote, if rendering the answers over the old file gives it again."""
+    from wizard.hub import apply as applier
+
+    for version in ("2.0.0", "main"):
+        try:
+            text = applier.render_text(answers, old_text, version)
+        except ValueError:
+            continue
+        if applier.sha256(text) == digest:
+            return text
+    return None
 
 
 def config_policy(live_text: str | None) -> list[Diagnosis]:
@@ -387,7 +414,8 @@ def environment_drift(subject: AuditSubject, target) -> Diagnosis:
     names = ", ".join(change.name for change in changes[:5]) + (", ..." if len(changes) > 5 else "")
     return Diagnosis(ENVIRONMENT, Status.WARNING, f"user environment changed since snapshot {snapshot.id}: {shown} "
                                                   f"({names})", details=envdiff.render(changes, old, new),
-                     fix=f"freeze again to accept it (tljh-wizard env freeze), or restore snapshot {snapshot.id}",
+                     fix=f"accept it with `tljh-wizard env freeze {subject.name}`, or undo it with `tljh-wizard env "
+                         f"restore {subject.name} {snapshot.id}`",
                      data={"snapshot": snapshot.id, "changes": [change.render() for change in changes]})
 
 
@@ -417,25 +445,35 @@ BACKUP = "audit.backup"
 
 
 def backup_finding(subject: AuditSubject, options: AuditOptions) -> Diagnosis:
-    """The newest backup bundle on this machine, against ``backup_days``."""
-    directory = bundle_dir(subject)
-    bundles = sorted(directory.glob("*.tar.gz"), key=lambda p: p.stat().st_mtime) if directory and \
-        directory.is_dir() else []
+    """The newest backup bundle on this machine (``wizard.hub.backup``'s), intact and younger than ``backup_days``."""
+    from wizard.hub import backup
+
+    bundles = [path for directory in bundle_dirs(subject) if directory.is_dir()
+               for path in directory.glob("tljh-backup-*.tar.gz")]
     if not bundles:
         return Diagnosis(BACKUP, Status.WARNING, "no backup bundle of this hub on this machine",
                          fix=f"tljh-wizard backup {subject.name}")
-    newest = bundles[-1]
+    newest = max(bundles, key=lambda path: path.stat().st_mtime)
     age = (options.moment().timestamp() - newest.stat().st_mtime) / 86400
     data = {"bundle": str(newest), "age_days": round(age, 1)}
+    try:
+        backup.verify(newest)
+    except (ValueError, OSError) as exc:
+        return Diagnosis(BACKUP, Status.ERROR, f"the newest backup bundle cannot be trusted: {exc}",
+                         fix=f"tljh-wizard backup {subject.name}", data=data)
     if age > options.backup_days:
         return Diagnosis(BACKUP, Status.WARNING, f"the newest backup bundle is {age:.0f} days old (more than "
                                                  f"{options.backup_days:g})", fix=f"tljh-wizard backup {subject.name}",
                          data=data)
-    return Diagnosis(BACKUP, Status.OK, f"backup bundle {newest.name} is {age:.1f} days old", data=data)
+    return Diagnosis(BACKUP, Status.OK, f"backup bundle {newest.name} is {age:.1f} days old, checksum verified",
+                     data=data)
 
 
-def bundle_dir(subject: AuditSubject) -> Path | None:
-    configured = subject.answers.get("backups.bundle_dir")
-    if configured:
-        return Path(configured).expanduser()
-    return subject.local_dir / "backups" if subject.local_dir else None
+def bundle_dirs(subject: AuditSubject) -> list[Path]:
+    """Where bundles are kept: the answers' backups.bundle_dir and the session's folder (`tljh-wizard backup`)."""
+    folders = []
+    if subject.answers.get("backups.bundle_dir"):
+        folders.append(Path(subject.answers.get("backups.bundle_dir")).expanduser())
+    if subject.local_dir:
+        folders.append(subject.local_dir / "backups")
+    return folders

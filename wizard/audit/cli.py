@@ -33,6 +33,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="where the hub serves HTTPS (default: the reserved IP, port 443)")
     parser.add_argument("--ca-file", metavar="PATH",
                         help="trust roots for the served certificate (default: the system's)")
+    from wizard.hub.connect import add_target_arguments
+
+    add_target_arguments(parser, host=False)
 
 
 def _positive(text: str) -> float:
@@ -47,28 +50,21 @@ def _positive(text: str) -> float:
 
 def find_session(hub: str):
     """The saved session for ``hub``: a session name, ``[USER@]HOST[:PORT]``, or a host only one session has."""
+    from wizard.hub.connect import parse_host
     from wizard.session import Session, SessionError, list_sessions, session_name, sessions_dir
 
     if (sessions_dir() / hub).is_dir():
         return Session.open(hub, create=False, lock=False)
-    user, _, rest = hub.rpartition("@")
-    host, port = rest, None
-    if rest.startswith("["):
-        host, _, tail = rest[1:].partition("]")
-        port = tail[1:] if tail.startswith(":") else None
-    elif rest.count(":") == 1:
-        host, port = rest.split(":")
-    if port is not None and not port.isdigit():
-        raise SessionError(f"{hub!r}: the port must be a number")
-    candidates = []
+    try:
+        user, host, port = parse_host(hub)
+    except ValueError:
+        raise SessionError(f"{hub!r} is neither a session name nor [USER@]HOST[:PORT]") from None
     if user:
-        name = session_name(host, user, int(port) if port else 22)
+        name = session_name(host, user, port or 22)
         candidates = [name] if (sessions_dir() / name).is_dir() else []
     else:
-        for info in list_sessions():
-            answers_host = _session_host(info.name)
-            if answers_host == host and (port is None or info.name.endswith(f":{port}")):
-                candidates.append(info.name)
+        candidates = [info.name for info in list_sessions()
+                      if _session_host(info.name) == host and (port is None or info.name.endswith(f":{port}"))]
     if len(candidates) > 1:
         raise SessionError(f"several sessions match {hub!r}: {', '.join(candidates)}; name one of them")
     if not candidates:
@@ -98,7 +94,9 @@ def run(args: argparse.Namespace) -> int:
         session.close()
     options = AuditOptions(warn_days=args.warn_days, backup_days=args.backup_days, tls_address=args.tls_address,
                            ca_file=args.ca_file, resolvers=args.resolver, nameserver_port=args.nameserver_port)
-    findings = audit(subject, options)
+    from wizard.hub.connect import target_from_args
+
+    findings = audit(subject, options, target_factory=lambda: target_from_args(args, subject.answers))
     code = exit_code(findings)
     if args.json:
         json.dump({"hub": subject.name, "status": worst(findings).value, "exit_code": code,
