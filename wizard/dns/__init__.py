@@ -14,7 +14,8 @@ Every function takes plain values, so front-ends wire them from the answers and 
     diagnoses.append(check_reserved_ip(answers.get("domain.reserved_ipv4"), facts.cloud.get("public_ip"),
                                        facts.cloud.get("provider"), provider_says_reserved,
                                        answers.get("domain.ip_reserved_confirmed"), facts.reserved_ip))
-    diagnoses += await check_reachability(domain, reserved_ipv4, hub_api=hub_own_answer)
+    hub_api = hub_own_answer(target, hub_api_url(target, config_text))   # over SSH, in a worker thread
+    diagnoses += await check_reachability(domain, reserved_ipv4, hub_api=hub_api)
 
 where ``provider_says_reserved`` is True when the facts carry a reserved IP (DigitalOcean), False when DigitalOcean's
 metadata says none is attached, and None otherwise. ``explanation(provider, ip)`` is the text to show before asking
