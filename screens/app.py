@@ -7,12 +7,10 @@ wizard killed at any moment resumes at the same step with every accepted answer.
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from textual import work
 from textual.app import App
 
-from screens.engines import WizardContext, ago, describe_target
+from screens.engines import WizardContext, describe_target, resume_question
 from screens.results import Back, Next, Quit, Skip, Start
 
 # step id -> "module:Class"; screens are imported when their step comes up, so the first screen shows fast.
@@ -34,18 +32,6 @@ def screen_class(step_id: str):
 
     module, _, name = STEP_SCREENS[step_id].partition(":")
     return getattr(importlib.import_module(module), name)
-
-
-def resume_question(ctx: WizardContext) -> str | None:
-    """'Resume hub.example.edu at HTTPS, stopped 2 h ago?' when the session stopped part-way, else None."""
-    from wizard.steps import STEP_IDS, step
-
-    session = ctx.session
-    current = session.current_step
-    if current == STEP_IDS[0] and not session.finished_steps:
-        return None
-    host = "the demo hub" if ctx.mode == "sandbox" else (session.answers.get("connection.host") or session.name)
-    return f"Resume {host} at {step(current).title}, stopped {ago(session.state['updated'])}?"
 
 
 class WizardApp(App[int]):
@@ -127,15 +113,3 @@ class WizardApp(App[int]):
 def build_app(ctx: WizardContext) -> WizardApp:
     """The wizard app over an open session and its hub context (tests build it the same way)."""
     return WizardApp(ctx)
-
-
-def open_context(session_name: str, *, mode: str = "ssh", prefill: dict | None = None,
-                 sandbox_prefix: Path | None = None) -> WizardContext:
-    """Open (and lock) the session, pre-fill answers the command line gave, and describe the hub to reach."""
-    from wizard.session import Session
-
-    session = Session.open(session_name, host=(prefill or {}).get("connection.host"))
-    for key, value in (prefill or {}).items():
-        if session.answers.get(key) != value and value is not None:
-            session.accept(key, value)
-    return WizardContext(session=session, mode=mode, sandbox_prefix=sandbox_prefix)

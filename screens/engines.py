@@ -420,3 +420,27 @@ CHECKS: dict[str, Callable[..., list[Diagnosis]] | None] = {
     "review": None,
     "done": None,
 }
+
+
+def resume_question(ctx: WizardContext) -> str | None:
+    """'Resume hub.example.edu at HTTPS, stopped 2 h ago?' when the session stopped part-way, else None."""
+    from wizard.steps import STEP_IDS, step
+
+    session = ctx.session
+    current = session.current_step
+    if current == STEP_IDS[0] and not session.finished_steps:
+        return None
+    host = "the demo hub" if ctx.mode == "sandbox" else (session.answers.get("connection.host") or session.name)
+    return f"Resume {host} at {step(current).title}, stopped {ago(session.state['updated'])}?"
+
+
+def open_context(session_name: str, *, mode: str = "ssh", prefill: dict | None = None,
+                 sandbox_prefix: Path | None = None) -> WizardContext:
+    """Open (and lock) the session, pre-fill answers the command line gave, and describe the hub to reach."""
+    from wizard.session import Session
+
+    session = Session.open(session_name, host=(prefill or {}).get("connection.host"))
+    for key, value in (prefill or {}).items():
+        if session.answers.get(key) != value and value is not None:
+            session.accept(key, value)
+    return WizardContext(session=session, mode=mode, sandbox_prefix=sandbox_prefix)

@@ -55,7 +55,8 @@ def launch(name: str, *, mode: str, prefill: dict, plain: bool, sandbox_prefix=N
         from wizard.plain import run_plain
 
         return run_plain(name, mode=mode, prefill=prefill, sandbox_prefix=sandbox_prefix)
-    from screens.app import build_app, open_context
+    from screens.app import build_app
+    from screens.engines import open_context
 
     ctx = open_context(name, mode=mode, prefill=prefill, sandbox_prefix=sandbox_prefix)
     try:
