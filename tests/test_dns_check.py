@@ -269,9 +269,11 @@ async def test_one_nameserver_dead(world):
     assert sorted(to_dead) == sorted(set(to_dead))
 
 
-async def test_one_resolver_dead(world):
-    _, found = await run_check(world, "hub.ok.test", resolvers=[*world.resolvers, world.dead_resolver],
-                               timeout=1.0, deadline=1.5)
+@pytest.mark.parametrize("dead_first", [False, True])
+async def test_one_resolver_dead(world, dead_first):
+    """Costs one timeout: the deadline (timeout plus a margin) leaves no room for a second one."""
+    resolvers = [world.dead_resolver, *world.resolvers] if dead_first else [*world.resolvers, world.dead_resolver]
+    _, found = await run_check(world, "hub.ok.test", resolvers=resolvers, timeout=1.0, deadline=1.5)
     assert found["dns.resolvers"].status is Status.WARNING
     assert found["dns.resolvers"].summary == f"resolver not answering: {world.dead_resolver}"
     assert found["dns.a"].status is Status.OK
