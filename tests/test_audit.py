@@ -260,3 +260,12 @@ def test_check_of_an_unreachable_hub_exits_2_with_json(capsys):
     assert statuses[checks.HUB] == "error"
     assert {statuses[key] for key in (checks.CONFIG, checks.ENVIRONMENT, checks.AUTHENTICATOR)} == {"skipped"}
     assert statuses["dns"] == "skipped" and statuses[checks.CERTIFICATE] == "skipped"
+
+
+def test_a_session_without_a_host_reports_the_hub_unreachable(capsys):
+    with Session.open("demo") as session:
+        session.accept("https.mode", "none")
+    assert cli.main(["check", "demo"]) == 2
+    out = capsys.readouterr().out
+    assert "ERROR    audit.hub: cannot reach the hub: no hub given" in out
+    assert "WARNING  audit.certificate: HTTPS is off" in out

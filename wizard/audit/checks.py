@@ -230,7 +230,7 @@ def hub_findings(subject: AuditSubject, options: AuditOptions, target_factory: T
     ids = (CONFIG, AUTHENTICATOR, LIMITS, CULLING, ENVIRONMENT)
     try:
         target = target_factory()
-    except HubError as exc:
+    except (HubError, ValueError) as exc:  # ValueError: the answers name no hub to connect to
         return _unreachable(ids, str(exc))
     try:
         try:
