@@ -331,3 +331,10 @@ def test_resolver_addresses_are_parsed_and_names_refused():
 
     with pytest.raises(ValidationError, match="must be an IP address"):
         parse_server("dns.google")
+
+
+def test_no_resolvers_given_means_the_public_defaults():
+    assert [str(s) for s in DnsCheck("hub.example.edu", HUB_V4, resolvers=None).resolvers] == \
+        ["1.1.1.1", "8.8.8.8", "9.9.9.9"]
+    assert len(DnsCheck("hub.example.edu", HUB_V4, resolvers=[]).resolvers) == 3
+    assert [str(s) for s in DnsCheck("hub.example.edu", HUB_V4, resolvers=["9.9.9.9:53"]).resolvers] == ["9.9.9.9"]

@@ -321,16 +321,16 @@ class DnsCheck:
     """One run of the check. Build it, ``await run()``, read ``diagnoses`` and ``replies``."""
 
     def __init__(self, domain: str, expect_ipv4: str, expect_ipv6: str | None = None,
-                 resolvers: Sequence[str | Server] = DEFAULT_RESOLVERS, timeout: float = DEFAULT_TIMEOUT,
+                 resolvers: Sequence[str | Server] | None = None, timeout: float = DEFAULT_TIMEOUT,
                  deadline: float = DEFAULT_DEADLINE, nameserver_port: int = 53):
+        """``resolvers``: HOST[:PORT] strings or ``Server``s; None or empty means ``DEFAULT_RESOLVERS``.
+        ``nameserver_port``: where the authoritative nameservers listen (53; tests may use another)."""
         from wizard.fields import fqdn, ipv4, ipv6
 
         self.domain = fqdn(domain)
         self.expect_ipv4 = ipv4(expect_ipv4)
         self.expect_ipv6 = ipv6(expect_ipv6) if expect_ipv6 else None
-        self.resolvers = [r if isinstance(r, Server) else parse_server(r) for r in resolvers]
-        if not self.resolvers:
-            raise ValueError("at least one resolver is needed")
+        self.resolvers = [r if isinstance(r, Server) else parse_server(r) for r in resolvers or DEFAULT_RESOLVERS]
         self.timeout = timeout
         self.deadline = deadline
         self.nameserver_port = nameserver_port
@@ -488,7 +488,7 @@ class DnsCheck:
 
 
 def check_domain(domain: str, expect_ipv4: str, expect_ipv6: str | None = None,
-                 resolvers: Sequence[str | Server] = DEFAULT_RESOLVERS, timeout: float = DEFAULT_TIMEOUT,
+                 resolvers: Sequence[str | Server] | None = None, timeout: float = DEFAULT_TIMEOUT,
                  deadline: float = DEFAULT_DEADLINE, nameserver_port: int = 53) -> list[Diagnosis]:
     """The whole check, blocking (for the CLI and for front-end workers that run threads)."""
     check = DnsCheck(domain, expect_ipv4, expect_ipv6, resolvers, timeout, deadline, nameserver_port)
