@@ -31,7 +31,8 @@ def pristine_prefix(tmp_path_factory):
 @pytest.fixture
 def prefix(pristine_prefix, tmp_path):
     copy = tmp_path / "tljh"
-    shutil.copytree(pristine_prefix, copy, symlinks=True)
+    shutil.copytree(pristine_prefix / "hub", copy / "hub")
+    sample.clone(pristine_prefix / "user", copy / "user")
     return copy
 
 

@@ -37,7 +37,7 @@ def pristine_user(tmp_path_factory):
 @pytest.fixture
 def hub(sshd_hub, pristine_user):
     shutil.rmtree(sshd_hub.prefix / "user")
-    shutil.copytree(pristine_user, sshd_hub.prefix / "user", symlinks=True)
+    sample.clone(pristine_user, sshd_hub.prefix / "user")
     return sshd_hub
 
 
@@ -216,3 +216,27 @@ def test_conda_install_goes_through_conda(hub, tmp_path):
     assert outcome.diagnosis.status is Status.OK
     user = f"{hub.prefix}/user"
     assert sample.conda_log(hub.prefix) == [["install", "--yes", "--prefix", user, "xarray>=2024"]]
+
+
+def test_step_summary_then_apply_installs_and_freezes(hub, tmp_path):
+    from wizard.answers import Answers
+    from wizard.environment.step import apply_environment, summary_diagnoses
+
+    answers = Answers()
+    answers.set("environment.conda_packages", ["xarray"])
+    answers.set("environment.pip_packages", "ipywidgets==8.1.5")
+    progress = []
+    with connect(hub) as target:
+        shown = summary_diagnoses(target)
+        results = apply_environment(target, answers, tmp_path / "local", "hub.example.edu",
+                                    progress=lambda phase, line: progress.append((phase, line)))
+        stored, _ = hub_snapshots(target)
+    assert shown[0].summary == (f"Python {sample.PYTHON_VERSION}, {len(sample.BASE_PACKAGES)} conda packages, "
+                                "3 pip-only packages, conda revision 0")
+    assert [(d.id, d.status) for d in results] == [
+        ("environment.install", Status.OK), ("environment.install", Status.OK), ("environment.freeze", Status.OK)]
+    # one snapshot before each install, one after: the last holds ipywidgets
+    assert len(stored) == 3 and "ipywidgets" in {p.key for p in stored[-1].pip}
+    assert sample.conda_log(hub.prefix) == [["install", "--yes", "--prefix", f"{hub.prefix}/user", "xarray"]]
+    assert ("environment", "conda stand-in: recorded conda install --yes --prefix "
+            f"{hub.prefix}/user xarray") in progress

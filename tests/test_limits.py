@@ -349,3 +349,16 @@ def test_suggested_vm_always_covers_the_estimate(users, share, memory, cpu, disk
     assert sizing.suggested_cpus >= sizing.cpus
     assert sizing.suggested_disk >= sizing.disk
     assert 1 <= sizing.concurrent_users <= users
+
+
+def test_host_facts_from_the_hubs_gathered_facts():
+    from wizard.hub.facts import HostFacts as GatheredFacts
+
+    gathered = GatheredFacts(
+        os={}, tljh_version="2.0.0", memory={"total": 8 * GIB, "available": 6 * GIB}, cpus=4,
+        disks={"root": {"path": "/", "total": 40 * GIB, "free": 30 * GIB},
+               "home": {"path": "/home", "total": 200 * GIB, "free": 190 * GIB}, "prefix": None},
+        home_mount=None, root_mount=None, home_on_root_device=False, config_text=None, user_environment={},
+        cloud=None)
+    assert HostFacts.from_hub(gathered) == HostFacts(ram=8 * GIB, cpus=4, disk=200 * GIB)
+    assert HostFacts.from_hub(None) == HostFacts()

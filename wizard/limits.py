@@ -280,6 +280,16 @@ class HostFacts:
     cpus: float | None = None
     disk: int | None = None  # bytes free+used on the mount holding /home
 
+    @classmethod
+    def from_hub(cls, facts: Any) -> "HostFacts":
+        """From the hub's gathered facts (``wizard.hub.facts.HostFacts``): total RAM, CPUs, the disk of /home."""
+        if facts is None:
+            return cls()
+        memory = getattr(facts, "memory", None) or {}
+        disks = getattr(facts, "disks", None) or {}
+        home = disks.get("home") or disks.get("root") or {}
+        return cls(ram=memory.get("total"), cpus=getattr(facts, "cpus", None), disk=home.get("total"))
+
 
 @dataclass
 class Sizing:

@@ -187,9 +187,17 @@ def pip_install(user: Path, wheels: list[Path]) -> None:
     """Install local wheels into the environment with the real pip (this interpreter's), never touching an index."""
     subprocess.run(
         [sys.executable, "-m", "pip", "--python", str(user / "bin" / "python"), "install", "--quiet", "--no-index",
-         "--no-deps", "--disable-pip-version-check", *map(str, wheels)],
+         "--no-deps", "--no-compile", "--disable-pip-version-check", *map(str, wheels)],
         check=True, capture_output=True, env={**os.environ, "PIP_NO_INPUT": "1"},
     )
+
+
+def bundled_pip_wheel() -> Path:
+    """The pip wheel shipped with this Python (``ensurepip``): a working pip without any index."""
+    from importlib.resources import files
+
+    bundled = files("ensurepip") / "_bundled"
+    return Path(str(next(entry for entry in bundled.iterdir() if entry.name.startswith("pip-"))))
 
 
 def offline_pip_config(user: Path, wheel_dir: Path) -> None:
@@ -213,13 +221,14 @@ def create_user_environment(user: Path, conda_count: int = len(BASE_PACKAGES),
                             with_pip: bool = False) -> Path:
     """Build ``user`` (a TLJH ``PREFIX/user``): a venv, ``conda_count`` conda records, and pip-only packages.
 
-    ``with_pip``: the venv gets a working pip (and setuptools), recorded as conda packages as Miniforge has them.
+    ``with_pip``: the venv gets a working pip, recorded as a conda package as Miniforge has it.
     """
-    subprocess.run([sys.executable, "-m", "venv", *([] if with_pip else ["--without-pip"]), str(user)],
-                   check=True, capture_output=True)
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(user)], check=True, capture_output=True)
+    if with_pip:
+        pip_install(user, [bundled_pip_wheel()])
     history = []
     for name, version, build, number, python_package in generated_packages(conda_count):
-        installed = _installed_dist(user, name) if with_pip and name in ("pip", "setuptools") else None
+        installed = _installed_dist(user, name) if with_pip and name == "pip" else None
         if installed:
             record = conda_record(name, installed[0], build, number, python_package, files=installed[1])
         else:
@@ -260,3 +269,16 @@ def install_conda_standin(user: Path) -> Path:
     )
     script.chmod(0o755)
     return script
+
+
+def clone(user: Path, destination: Path) -> Path:
+    """A cheap copy of a sample environment: files hard-linked, except ``conda-meta/`` and ``bin/``, which are
+    edited in place (history appended, scripts rewritten); everything else is only ever replaced or removed."""
+    import shutil
+
+    shutil.copytree(user, destination, symlinks=True, copy_function=os.link,
+                    ignore=lambda directory, names: [n for n in names if Path(directory) == user
+                                                     and n in ("conda-meta", "bin")])
+    for part in ("conda-meta", "bin"):
+        shutil.copytree(user / part, destination / part, symlinks=True)
+    return destination
