@@ -269,3 +269,7 @@ def test_a_session_without_a_host_reports_the_hub_unreachable(capsys):
     out = capsys.readouterr().out
     assert "ERROR    audit.hub: cannot reach the hub: no hub given" in out
     assert "WARNING  audit.certificate: HTTPS is off" in out
+    assert "SKIPPED  audit.config" in out
+    assert cli.main(["check", "demo", "--quiet"]) == 2
+    quiet = capsys.readouterr().out.splitlines()
+    assert quiet and all(line.startswith(("ERROR ", "WARNING ", "         fix:")) for line in quiet)

@@ -212,3 +212,4 @@ def test_check_after_a_full_setup_is_clean_then_each_drift_is_found(rig):
     lines = result.stdout.splitlines()
     assert len(lines) == len(report["findings"]) and all(line.startswith("OK ") or line.startswith("SKIPPED ")
                                                          for line in lines)
+    assert rig.run_check("--quiet").stdout == ""  # cron mails nothing when all is well

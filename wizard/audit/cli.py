@@ -1,6 +1,7 @@
 """``tljh-wizard check HOST|SESSION [--json] [--warn-days N]``: audit a running hub, for cron and monitoring.
 
-One line per finding (``--details`` adds the diffs), or one JSON document with ``--json``. Exit codes follow the
+One line per finding (``--details`` adds the diffs, ``--quiet`` keeps only the problems, so cron mails only when
+there is one), or one JSON document with ``--json``. Exit codes follow the
 monitoring-plugin convention: 0 everything ok, 1 warnings, 2 errors (or the check could not run). Read-only: nothing
 on the hub and nothing in the session changes.
 """
@@ -19,6 +20,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="the hub as [USER@]HOST[:PORT], or a session name (see `tljh-wizard sessions`)")
     parser.add_argument("--json", action="store_true", help="print one JSON document instead of lines")
     parser.add_argument("--details", action="store_true", help="print each problem's details (masked diffs)")
+    parser.add_argument("-q", "--quiet", action="store_true",
+                        help="print only warnings and errors: silent when all is well (cron mails only problems)")
     parser.add_argument("--warn-days", type=_positive, default=DEFAULT_WARN_DAYS, metavar="N",
                         help=f"warn when the served certificate has fewer than N days left and the CA gave no "
                              f"renewal window (default {DEFAULT_WARN_DAYS})")
@@ -105,6 +108,8 @@ def run(args: argparse.Namespace) -> int:
         sys.stdout.write("\n")
         return code
     for finding in findings:
+        if args.quiet and not finding.status.rank:
+            continue
         print(render_line(finding))
         if args.details and finding.details and finding.status.rank:
             print("".join(f"         | {line}\n" for line in finding.details.splitlines()), end="")
