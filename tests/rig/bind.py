@@ -75,6 +75,14 @@ class UpdateRefused(RuntimeError):
     """The server answered a dynamic update with something other than NOERROR."""
 
 
+def die_with_parent() -> None:
+    """``preexec_fn`` for rig servers: the kernel ends them if the test run is killed, so none outlives it."""
+    import ctypes
+    import signal
+
+    ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+
+
 def new_tsig_secret() -> str:
     return base64.b64encode(secrets.token_bytes(32)).decode()
 
@@ -211,7 +219,8 @@ class BindServer:
         self.aliases = [address for address in self.addresses if add_loopback_alias(address)]
         with open(self.stderr_path, "wb") as stderr:
             self.process = subprocess.Popen([NAMED, "-g", "-c", str(config)], cwd=self.workdir,
-                                            stdin=subprocess.DEVNULL, stdout=stderr, stderr=stderr)
+                                            stdin=subprocess.DEVNULL, stdout=stderr, stderr=stderr,
+                                            preexec_fn=die_with_parent)
         try:
             self._wait_until_answering()
         except BaseException:
@@ -405,7 +414,8 @@ class DelayRelay:
         self.process = subprocess.Popen(
             [sys.executable, "-c", "import sys; from tests.rig.bind import relay_main; relay_main(sys.argv[1:])",
              listen[0], str(listen[1]), target[0], str(target[1]), str(delay)],
-            cwd=Path(__file__).resolve().parent.parent.parent, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE)
+            cwd=Path(__file__).resolve().parent.parent.parent, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+            preexec_fn=die_with_parent)
         if self.process.stdout.readline().strip() != b"ready":
             self.stop()
             raise BindStartError(f"the relay on {listen} did not start")

@@ -37,7 +37,7 @@ from typing import Iterator
 
 import pytest
 
-from tests.rig.bind import free_port
+from tests.rig.bind import die_with_parent, free_port
 
 PEBBLE = shutil.which("pebble") or "/usr/bin/pebble"
 START_DEADLINE = 20.0
@@ -139,7 +139,8 @@ class PebbleServer:
         with open(self.output_path, "wb") as output:
             self.process = subprocess.Popen(
                 [PEBBLE, "-config", str(config), "-dnsserver", self.dns_address],
-                cwd=self.workdir, env=env, stdin=subprocess.DEVNULL, stdout=output, stderr=output)
+                cwd=self.workdir, env=env, stdin=subprocess.DEVNULL, stdout=output, stderr=output,
+                preexec_fn=die_with_parent)
         try:
             self._wait_until_answering()
         except BaseException:
