@@ -174,12 +174,44 @@ def ensure_target(ctx: WizardContext, progress: Progress = _no_progress) -> list
 
 
 def domain_checks(ctx: WizardContext, progress: Progress = _no_progress) -> list[Diagnosis]:
-    if not engine_available("wizard.dns"):
+    """DNS at every authoritative server and the resolvers, whether the IP is reserved, and reachability."""
+    if not engine_available("wizard.dns.check"):
         return [not_available("dns", "DNS and reachability checks")]
-    return [not_available("dns", "DNS and reachability checks")]
+    import asyncio
+
+    from wizard.dns.check import check_domain
+    from wizard.dns.reachability import check_reachability
+    from wizard.dns.reserved_ip import check_reserved_ip
+
+    answers = ctx.answers
+    domain, ipv4, ipv6 = answers.get("domain.name"), answers.get("domain.reserved_ipv4"), answers.get("domain.reserved_ipv6")
+    progress("dns", f"asking the authoritative nameservers and resolvers about {domain}")
+    out = check_domain(domain, ipv4, ipv6, resolvers=answers.get("domain.resolvers"),
+                       **ctx.extras.get("dns_options", {}))
+    facts = ctx.facts
+    if facts is not None:
+        public_ip = facts.public_ip if facts.public_ip != "unknown" else None
+        provider = facts.provider if facts.provider != "unknown" else None
+        says = None if facts.reserved_ip is None and provider != "digitalocean" else bool(facts.reserved_ip)
+        out.append(check_reserved_ip(ipv4, public_ip, provider, says, bool(answers.get("domain.ip_reserved_confirmed")),
+                                     facts.reserved_ip))
+    else:
+        out.append(check_reserved_ip(ipv4, None, None, None, bool(answers.get("domain.ip_reserved_confirmed"))))
+    if ctx.mode == "sandbox" or ctx.extras.get("skip_reachability"):
+        out.append(Diagnosis("reach", Status.SKIPPED, "reachability not checked: "
+                             + ("the demo's hub is a sandbox on this machine" if ctx.mode == "sandbox"
+                                else "switched off for this run")))
+    else:
+        progress("reach", f"probing {ipv4} ports 80 and 443")
+        out += asyncio.run(check_reachability(domain, ipv4, None,
+                                              before_https=answers.get("https.mode") in (None, "none")
+                                              or not ctx.session.record("https.certificate")))
+    ctx.extras["dns_diagnoses"] = out
+    return out
 
 
 def https_checks(ctx: WizardContext, progress: Progress = _no_progress) -> list[Diagnosis]:
+    """Whether a certificate can be had: the DNS gate and port 443 (ACME modes), or the operator's files judged."""
     answers = ctx.answers
     mode = answers.get("https.mode")
     if mode == "none":
@@ -191,7 +223,46 @@ def https_checks(ctx: WizardContext, progress: Progress = _no_progress) -> list[
 
         return list(check_existing_files(answers.get("https.cert_path"), answers.get("https.key_path"),
                                          certificate_domains(answers)))
-    return [not_available(f"https.{mode}", "certificate issuance")]
+    if ctx.mode == "sandbox":
+        return [Diagnosis("https.gate", Status.SKIPPED, "the demo's sandbox hub cannot be reached by a CA: no "
+                          "certificate is requested (config.yaml still gets the HTTPS settings)")]
+    if not engine_available("wizard.https.letsencrypt"):
+        return [not_available(f"https.{mode}", "certificate issuance")]
+    from wizard.https.letsencrypt import LetsEncryptEnvironment, gate
+
+    progress("dns", "re-running the DNS check (issuance is gated on it)")
+    dns_diagnoses = [d for d in domain_checks(ctx, progress) if d.id.startswith("dns.")]
+    results = gate(ctx.session, dns_diagnoses, LetsEncryptEnvironment(**ctx.extras.get("letsencrypt_env", {})))
+    if mode == "acme-dns":  # DNS-01 needs no inbound port
+        results = [d for d in results if d.id != "https.port443"]
+    return results
+
+
+def https_issue(ctx: WizardContext, progress: Progress = _no_progress) -> list[Diagnosis]:
+    """Get and install the certificate now (after the operator confirmed): staging first, then production."""
+    answers = ctx.answers
+    mode = answers.get("https.mode")
+    if mode in (None, "none") or ctx.mode == "sandbox":
+        return [Diagnosis("https.issue", Status.SKIPPED, "no certificate to request for this hub")]
+    if not engine_available("wizard.https.issue"):
+        return [not_available("https.issue", "certificate issuance")]
+    missing = ensure_target(ctx, progress)
+    if missing:
+        return missing
+    from wizard.https import issue, letsencrypt
+
+    try:
+        if mode == "letsencrypt":
+            dns_diagnoses = [d for d in domain_checks(ctx, progress) if d.id.startswith("dns.")]
+            return letsencrypt.run_letsencrypt(ctx.session, ctx.target, dns_diagnoses,
+                                               letsencrypt.LetsEncryptEnvironment(**ctx.extras.get("letsencrypt_env", {})),
+                                               progress=progress)
+        env = issue.AcmeEnvironment(**ctx.extras.get("acme_env", {}))
+        run = issue.issue_and_install if mode == "acme-dns" else issue.install_existing
+        _record, verdict = run(ctx.session, ctx.target, env, progress=progress)
+        return [verdict]
+    except Exception as exc:  # every failure of the step is the operator's to read, as a failing check
+        return [Diagnosis("https.issue", Status.ERROR, ctx.redact(str(exc) or type(exc).__name__))]
 
 
 def limits_checks(ctx: WizardContext, progress: Progress = _no_progress) -> list[Diagnosis]:

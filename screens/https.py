@@ -1,9 +1,15 @@
-"""Step 4, HTTPS: how the hub gets its certificate; issuance is gated on the DNS checks."""
+"""Step 4, HTTPS: how the hub gets its certificate; issuance is gated on the DNS checks and asked for explicitly."""
 
 from __future__ import annotations
 
+from textual import on, work
+from textual.app import ComposeResult
+from textual.widgets import Button
+
 from screens import engines
-from screens.step import StepScreen
+from screens.modals import ConfirmModal
+from screens.results import Confirmation
+from screens.step import ChecksFinished, StepScreen
 
 
 class HttpsScreen(StepScreen):
@@ -11,3 +17,32 @@ class HttpsScreen(StepScreen):
     intro = ("letsencrypt (default): TLJH's proxy gets the certificate, staging first. acme-dns: the wizard issues "
              "it with DNS-01 over RFC 2136. existing: your own certificate and key, checked before use.")
     check = staticmethod(engines.https_checks)
+
+    def compose_extra(self) -> ComposeResult:
+        yield Button("Get the certificate now", id="issue")
+
+    @on(Button.Pressed, "#issue")
+    def _issue_pressed(self) -> None:
+        if self.busy or not self.accept_answers():
+            return
+        mode = self.ctx.answers.get("https.mode")
+        if mode == "existing":
+            question = "Install the certificate and key on the hub and switch HTTPS on?"
+        else:
+            question = ("Request a production certificate? A staging certificate is requested and checked first; "
+                        "production requests count against Let's Encrypt's rate limits.")
+        self.app.push_screen(ConfirmModal("Certificate", question, yes="Request it", no="Not now"), self._confirmed)
+
+    def _confirmed(self, decision: Confirmation | None) -> None:
+        if decision and decision.confirmed:
+            self.set_busy(True)
+            self.say("HTTPS: getting the certificate")
+            self._issue_worker()
+
+    @work(thread=True, exclusive=True, group="checks", name="issue")
+    def _issue_worker(self) -> None:
+        from textual.worker import get_current_worker
+
+        diagnoses = engines.https_issue(self.ctx, self._progress_from_thread)
+        if not get_current_worker().is_cancelled:
+            self.post_message(ChecksFinished(diagnoses, proceed=False))

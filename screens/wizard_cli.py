@@ -17,6 +17,21 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--plain", action="store_true",
                         help="plain prompts instead of the full-screen interface (screen readers, simple terminals)")
     parser.add_argument("--local", action="store_true", help="run on the hub itself, without SSH")
+    add_rig_arguments(parser)
+
+
+def add_rig_arguments(parser: argparse.ArgumentParser) -> None:
+    """Hidden options that point the wizard at test rigs instead of the real internet (never for operators)."""
+    parser.add_argument("--hub-api-url", help=argparse.SUPPRESS)  # the rig's /hub/api stand-in
+    parser.add_argument("--metadata-base", help=argparse.SUPPRESS)  # a loopback stand-in for cloud metadata
+    parser.add_argument("--known-hosts", action="append", help=argparse.SUPPRESS)
+    parser.add_argument("--skip-reachability", action="store_true", help=argparse.SUPPRESS)
+
+
+def rig_extras(args: argparse.Namespace) -> dict:
+    extras = {"hub_api_url": args.hub_api_url, "metadata_base": args.metadata_base,
+              "known_hosts": args.known_hosts, "skip_reachability": args.skip_reachability}
+    return {key: value for key, value in extras.items() if value}
 
 
 def parse_target(text: str) -> tuple[str | None, str, int | None]:
@@ -46,19 +61,20 @@ def run(args: argparse.Namespace) -> int:
         user, host, port = parse_target(args.target)
         name, mode = session_name(host, user, port), "ssh"
         prefill = {"connection.host": host, "connection.user": user, "connection.port": port}
-    return launch(name, mode=mode, prefill=prefill, plain=args.plain)
+    return launch(name, mode=mode, prefill=prefill, plain=args.plain, extras=rig_extras(args))
 
 
-def launch(name: str, *, mode: str, prefill: dict, plain: bool, sandbox_prefix=None) -> int:
+def launch(name: str, *, mode: str, prefill: dict, plain: bool, sandbox_prefix=None, extras: dict | None = None) -> int:
     """Run one front-end over the session ``name``; the session is closed (unlocked) however it ends."""
     if plain:
         from wizard.plain import run_plain
 
-        return run_plain(name, mode=mode, prefill=prefill, sandbox_prefix=sandbox_prefix)
+        return run_plain(name, mode=mode, prefill=prefill, sandbox_prefix=sandbox_prefix, extras=extras)
     from screens.app import build_app
     from screens.engines import open_context
 
     ctx = open_context(name, mode=mode, prefill=prefill, sandbox_prefix=sandbox_prefix)
+    ctx.extras.update(extras or {})
     try:
         code = build_app(ctx).run()
     finally:

@@ -354,11 +354,13 @@ class PlainWizard:
         return "next"
 
 
-def run_plain(name: str, *, mode: str, prefill: dict, sandbox_prefix=None, prompter: Prompter | None = None) -> int:
+def run_plain(name: str, *, mode: str, prefill: dict, sandbox_prefix=None, prompter: Prompter | None = None,
+              extras: dict | None = None) -> int:
     """The plain wizard over session ``name``. Ctrl-C stops with one line saying where, never a traceback."""
     from screens.engines import open_context
 
     ctx = open_context(name, mode=mode, prefill=prefill, sandbox_prefix=sandbox_prefix)
+    ctx.extras.update(extras or {})
     wizard = PlainWizard(ctx, prompter or QuestionaryPrompter())
     try:
         return wizard.run()

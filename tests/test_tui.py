@@ -1,0 +1,269 @@
+"""The Textual wizard driven with Pilot against the real sshd fixture hub (and a real BIND world for DNS): the whole
+flow up to a successful apply, asserted on the hub's config.yaml; a responsiveness check while a slow remote command
+runs; host-key refusal. Helpers here are shared by the other ``test_tui_*`` modules."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+import pytest
+
+from screens.app import build_app
+from screens.engines import WizardContext, open_context
+from tests.rig.bind import DnsWorld, ZoneSpec, free_port
+from wizard import yamlio
+from wizard.diagnosis import Status
+from wizard.hub import sandbox
+
+HUB_V4 = "203.0.113.10"
+CLIENT_SECRET = "tui-client-Secret-91f3e2"  # a sentinel: must reach the hub's config.yaml and nothing else
+SIZE = (120, 40)
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# helpers
+
+
+async def wait_for(pilot, predicate, what: str, limit: float = 60.0):
+    """Let the app run until ``predicate()`` holds (a bound, not a timing assertion: it only stops a hung test)."""
+    deadline = time.monotonic() + limit
+    while not predicate():
+        if time.monotonic() > deadline:
+            pytest.fail(f"gave up waiting for {what}; screen is {pilot.app.screen!r}")
+        await pilot.pause(0.02)
+
+
+async def wait_for_screen(pilot, cls, limit: float = 60.0):
+    await wait_for(pilot, lambda: isinstance(pilot.app.screen, cls), cls.__name__, limit)
+    await pilot.pause()
+    return pilot.app.screen
+
+
+async def settle(pilot, limit: float = 120.0):
+    """Wait until no worker but the flow runs, then let the messages they posted be handled."""
+    await wait_for(pilot, lambda: not [w for w in pilot.app.workers if w.name != "flow" and w.is_running],
+                   "workers to finish", limit)
+    await pilot.pause()
+    await pilot.pause()
+
+
+def fill(screen, **values):
+    """Set form fields by key (``connection__host`` -> ``#field-connection-host``)."""
+    from textual.widgets import Input, Select, Switch
+
+    for name, value in values.items():
+        widget = screen.query_one("#field-" + name.replace("__", "-").replace("_", "-"))
+        if isinstance(widget, Select):
+            widget.value = value
+        elif isinstance(widget, Switch):
+            widget.value = bool(value)
+        else:
+            assert isinstance(widget, Input)
+            widget.value = str(value)
+
+
+def rig_context(session_name: str, hub, extras: dict | None = None) -> WizardContext:
+    ctx = open_context(session_name, mode="ssh", prefill={
+        "connection.host": hub.host, "connection.port": hub.port, "connection.user": hub.admin.name})
+    ctx.extras.update({"hub_api_url": hub.hub_api_url, "metadata_base": f"http://127.0.0.1:{free_port()}",
+                       "skip_reachability": True, **(extras or {})})
+    return ctx
+
+
+def diagnosis_ids(screen) -> dict[str, Status]:
+    return {d.id: d.status for d in screen.diagnoses}
+
+
+@pytest.fixture(scope="module")
+def dns_world(tmp_path_factory):
+    with DnsWorld(tmp_path_factory.mktemp("tui-dns"), {"ok.test": ZoneSpec(f"hub IN A {HUB_V4}")}) as world:
+        yield world
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# the whole flow
+
+
+@pytest.mark.slow
+async def test_whole_flow_against_the_sshd_hub_applies_config(sshd_hub, dns_world, tmp_path, monkeypatch):
+    from screens.authenticator import AuthenticatorScreen
+    from screens.backups import BackupsScreen
+    from screens.connect import ConnectScreen
+    from screens.domain import DomainScreen
+    from screens.done import DoneScreen
+    from screens.environment import EnvironmentScreen
+    from screens.https import HttpsScreen
+    from screens.limits import LimitsScreen
+    from screens.modals import ConfirmModal, HostKeyModal
+    from screens.review import ReviewScreen
+
+    monkeypatch.chdir(tmp_path)
+    hub = sshd_hub
+    closed_443 = free_port()
+    ctx = rig_context("tui-flow", hub, {"letsencrypt_env": {"verify_address": ("127.0.0.1", closed_443)}})
+    app = build_app(ctx)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("enter")  # welcome: Start
+        screen = await wait_for_screen(pilot, ConnectScreen)
+        # The host is unknown to every known_hosts file: the modal shows OpenSSH's fingerprint and waits.
+        fill(screen, connection__key_file=str(hub.client_key), connection__tljh_prefix=str(hub.prefix))
+        await pilot.press("ctrl+n")
+        modal = await wait_for_screen(pilot, HostKeyModal)
+        assert modal.fingerprint == hub.host_key_fingerprint
+        await pilot.click("#accept")
+        screen = await wait_for_screen(pilot, AuthenticatorScreen)
+        assert ctx.facts is not None and ctx.facts.tljh_version == sandbox.TLJH_VERSION
+
+        # Authenticator: a missing client id is refused inline, by the engine's rule.
+        fill(screen, authenticator__type="github", authenticator__allowed_users="alice, bob",
+             authenticator__admin_users="alice")
+        await pilot.press("ctrl+n")
+        await pilot.pause()
+        assert isinstance(app.screen, AuthenticatorScreen)
+        assert "required for github" in str(screen.query_one("#row-authenticator-client-id .field-error").render())
+        fill(screen, authenticator__client_id="tui-client", authenticator__client_secret=CLIENT_SECRET)
+        await pilot.press("ctrl+n")
+
+        screen = await wait_for_screen(pilot, DomainScreen)
+        fill(screen, domain__name="hub.ok.test", domain__reserved_ipv4=HUB_V4, domain__ip_reserved_confirmed=True,
+             domain__resolvers=", ".join(dns_world.resolvers))
+        await pilot.press("ctrl+n")
+        await settle(pilot)
+        screen = await wait_for_screen(pilot, HttpsScreen)
+        assert ctx.extras["dns_diagnoses"] and all(
+            d.status is not Status.ERROR for d in ctx.extras["dns_diagnoses"])
+
+        fill(screen, https__mode="letsencrypt", https__email="admin@example.edu")
+        await pilot.press("ctrl+n")
+        await settle(pilot)
+        screen = await wait_for_screen(pilot, LimitsScreen)
+
+        fill(screen, limits__memory="1G", limits__cpu="1", limits__total_users="4")
+        await pilot.press("ctrl+n")
+        await settle(pilot)
+        screen = await wait_for_screen(pilot, EnvironmentScreen)
+        await pilot.press("ctrl+k")  # Skip
+
+        screen = await wait_for_screen(pilot, BackupsScreen)
+        fill(screen, backups__bundle_dir=str(tmp_path / "bundles"), backups__snapshots_confirmed=True)
+        await pilot.press("ctrl+n")
+        await settle(pilot)
+
+        screen = await wait_for_screen(pilot, ReviewScreen)
+        await settle(pilot)
+        assert screen.plan is not None and not screen.plan.problems
+        assert "********" in screen.plan.diff and CLIENT_SECRET not in screen.plan.diff
+        await pilot.press("ctrl+n")
+        await wait_for_screen(pilot, ConfirmModal)
+        await pilot.click("#yes")
+        screen = await wait_for_screen(pilot, ReviewScreen)
+        await settle(pilot)
+        assert screen.applied, screen.diagnoses
+        assert diagnosis_ids(screen)["apply"] is Status.OK
+        await pilot.press("ctrl+n")
+
+        screen = await wait_for_screen(pilot, DoneScreen)
+        await pilot.click("#export-answers")
+        await pilot.press("ctrl+n")
+        await wait_for(pilot, lambda: app.return_code is not None, "the app to exit")
+    assert app.return_code == 0
+
+    config = yamlio.loads((hub.prefix / "config" / "config.yaml").read_text())
+    github = config["auth"]["GitHubOAuthenticator"]
+    assert config["auth"]["type"] == "oauthenticator.github.GitHubOAuthenticator"
+    assert github["client_id"] == "tui-client" and github["client_secret"] == CLIENT_SECRET
+    assert github["oauth_callback_url"] == "https://hub.ok.test/hub/oauth_callback"
+    assert config["users"] == {"admin": ["alice"], "allowed": ["alice", "bob"]}
+    assert config["https"]["letsencrypt"] == {"email": "admin@example.edu", "domains": ["hub.ok.test"],
+                                              "staging": False}
+    assert config["limits"] == {"memory": "1G", "cpu": 1}
+    assert [r["component"] for r in sandbox.reloads(hub.prefix)] == ["proxy", "hub"]
+    bundles = list((tmp_path / "bundles").glob("tljh-backup-*.tar.gz"))
+    assert len(bundles) == 1 and (bundles[0].stat().st_mode & 0o777) == 0o600
+    exported = (tmp_path / "tljh-wizard-exports" / "answers.yaml").read_text()
+    assert "hub.ok.test" in exported and CLIENT_SECRET not in exported
+    state = ctx.session.state
+    assert state["current_step"] == "done" and "environment" in state["records"]["skipped_steps"]
+
+
+async def test_unknown_host_key_refused_leaves_the_wizard_at_connect(sshd_hub):
+    from screens.authenticator import AuthenticatorScreen
+    from screens.connect import ConnectScreen
+    from screens.modals import HostKeyModal
+
+    hub = sshd_hub
+    ctx = rig_context("tui-refuse", hub)
+    ctx.session.accept("connection.key_file", str(hub.client_key))
+    ctx.session.accept("connection.tljh_prefix", str(hub.prefix))
+    app = build_app(ctx)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("enter")
+        await wait_for_screen(pilot, ConnectScreen)
+        await pilot.press("ctrl+n")
+        await wait_for_screen(pilot, HostKeyModal)
+        await pilot.click("#reject")
+        screen = await wait_for_screen(pilot, ConnectScreen)
+        await settle(pilot)
+        assert diagnosis_ids(screen) == {"connect.ssh": Status.ERROR}
+        assert hub.host_key_fingerprint in screen.diagnoses[0].summary
+        await pilot.press("ctrl+n")  # a failed connection is a hard gate: Next again retries, never proceeds
+        await wait_for_screen(pilot, HostKeyModal)
+        await pilot.click("#reject")
+        await settle(pilot)
+        assert not isinstance(app.screen, AuthenticatorScreen)
+        assert ctx.session.current_step == "connect"
+        await pilot.press("ctrl+q")
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# responsiveness
+
+
+@pytest.mark.slow
+async def test_keys_are_handled_while_a_5_s_remote_command_runs(sshd_hub, monkeypatch):
+    """A limits check that runs `sleep 5` on the hub over the session's SSH connection: while it runs, typing
+    reaches the form and the screen updates; the check's worker is still running when it does."""
+    from textual.widgets import Input
+
+    from screens.limits import LimitsScreen
+
+    hub = sshd_hub
+    started = {}
+
+    def slow_check(ctx, progress):
+        started["at"] = time.monotonic()
+        ctx.target.run(["sleep", "5"], timeout=30)
+        return [__import__("wizard.diagnosis", fromlist=["Diagnosis"]).Diagnosis("slow", Status.OK, "slept 5 s")]
+
+    monkeypatch.setattr(LimitsScreen, "check", staticmethod(slow_check))
+    ctx = rig_context("tui-responsive", hub)
+    for key, value in {"connection.key_file": str(hub.client_key), "connection.tljh_prefix": str(hub.prefix),
+                       "connection.host_key": hub.host_key_fingerprint}.items():
+        ctx.session.accept(key, value)
+    ctx.session.go_to("limits")
+    from screens.engines import connect
+
+    assert {d.status for d in connect(ctx)} == {Status.OK}  # the session's one connection, open before the test
+    app = build_app(ctx)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("enter")  # resume
+        screen = await wait_for_screen(pilot, LimitsScreen)
+        await pilot.press("ctrl+n")
+        worker = next(w for w in app.workers if w.name == "checks")
+        await wait_for(pilot, lambda: "at" in started, "the remote command to start")
+        field = screen.query_one("#field-limits-total-users", Input)
+        field.focus()
+        await pilot.pause()
+        for key in "42":
+            pressed = time.monotonic()
+            await pilot.press(key)
+            handled = time.monotonic() - pressed
+            assert handled < 0.2, f"a key press took {handled:.3f} s to be handled"
+        assert field.value.endswith("42")
+        assert screen.busy and worker.is_running  # the 5 s command is still running on the hub
+        assert time.monotonic() - started["at"] < 5
+        await pilot.press("escape")  # cancel: the UI lets go of the worker at once
+        assert not screen.busy
+        await pilot.press("ctrl+q")
+    ctx.close()
