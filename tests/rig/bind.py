@@ -50,10 +50,12 @@ from __future__ import annotations
 
 import base64
 import contextlib
+import ctypes
 import os
 import re
 import secrets
 import shutil
+import signal
 import socket
 import subprocess
 import time
@@ -75,12 +77,14 @@ class UpdateRefused(RuntimeError):
     """The server answered a dynamic update with something other than NOERROR."""
 
 
-def die_with_parent() -> None:
-    """``preexec_fn`` for rig servers: the kernel ends them if the test run is killed, so none outlives it."""
-    import ctypes
-    import signal
+_PRCTL = ctypes.CDLL(None, use_errno=True).prctl
+PR_SET_PDEATHSIG = 1
 
-    ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+
+def die_with_parent() -> None:
+    """``preexec_fn`` for rig servers: the kernel ends them if the test run is killed, so none outlives it.
+    (Resolved at import: between fork and exec only a C call is safe.)"""
+    _PRCTL(PR_SET_PDEATHSIG, signal.SIGTERM)
 
 
 def new_tsig_secret() -> str:
