@@ -82,7 +82,9 @@ def test_md5_when_sha256_is_missing_and_credentials_are_stripped(prefix):
     sample.remove_record(user, "xz")
     private = "https://builder:s3cret-pw@mirror.example.org/t/tk-2bd71e/private/linux-64/xz-5.2.6-h166bdaf_0.conda"
     sample.write_record(user, sample.conda_record("xz", "5.2.6", "h166bdaf_0", url=private))
-    lock = freeze(gather_here(prefix), "hub").explicit_lock()
+    snapshot = freeze(gather_here(prefix), "hub")
+    lock = snapshot.explicit_lock()
+    assert b"s3cret-pw" not in snapshot.to_bytes() and b"tk-2bd71e" not in snapshot.to_bytes()
     tk = record_of(prefix, "tk")
     assert f"{tk['url']}#{tk['md5']}" in lock.splitlines()
     xz = record_of(prefix, "xz")
@@ -107,6 +109,17 @@ def test_corrupt_record_is_reported_not_fatal(prefix):
     assert all(problem.status is Status.WARNING for problem in environment.problems)
     snapshot = freeze(environment, "hub")
     assert len(snapshot.problems) == 2 and "broken" not in snapshot.explicit_lock()
+
+
+def test_names_that_could_read_as_options_are_left_out(prefix):
+    """Names end up on conda's and pip's command lines in restore plans: an odd one is reported, never used."""
+    (prefix / "user/conda-meta/evil-1.0-0.json").write_text(json.dumps(
+        {"name": "--override-channels", "version": "1.0", "build": "0"}))
+    site = next((prefix / "user").glob("lib/python*/site-packages"))
+    (site / "--index-url=http:__192.0.2.1-1.0.dist-info").mkdir()
+    environment = gather_here(prefix)
+    assert "--override-channels" not in environment.conda and len(environment.pip) == 3
+    assert sorted(p.id for p in environment.problems) == ["environment.pip", "environment.record"]
 
 
 def test_works_when_conda_itself_is_broken(prefix):

@@ -84,3 +84,13 @@ def test_summary(hub, capsys):
 def test_install_refuses_options_and_shell(hub, capsys, spec):
     assert env(hub, "install", "--pip", "--", spec) == 2
     assert "package name" in capsys.readouterr().err
+
+
+def test_install_freezes_before_and_after(hub, capsys):
+    assert env(hub, "install", "--pip", "--freeze-after", "ipywidgets==8.1.5") == 0
+    out = capsys.readouterr().out
+    assert "==> frozen the environment as snapshot" in out
+    assert "    Successfully installed ipywidgets-8.1.5" in out
+    assert env(hub, "list", "--json") == 0
+    listed = json.loads(capsys.readouterr().out)["snapshots"]
+    assert [s["pip"] for s in listed] == [3, 4]

@@ -48,6 +48,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     manager = install.add_mutually_exclusive_group()
     manager.add_argument("--conda", dest="manager", action="store_const", const="conda", help="with conda (default)")
     manager.add_argument("--pip", dest="manager", action="store_const", const="pip", help="with pip")
+    install.add_argument("--freeze-after", action="store_true",
+                         help="freeze again after a successful install (asked when on a terminal)")
     install.set_defaults(manager="conda")
 
 
@@ -256,9 +258,13 @@ def install(hub: Hub, args) -> int:
     outcome = install_packages(hub.target, args.manager, args.packages, hub.local_dir, host=hub.host,
                                on_output=_show_output)
     print(outcome.diagnosis.summary)
-    if outcome.diagnosis.fix:
+    if outcome.diagnosis.status.value != "ok":
         print(outcome.diagnosis.fix)
-    return 0 if outcome.diagnosis.status.value == "ok" else 2
+        return 2
+    print(f"The environment before the install is snapshot {outcome.before.id}.")
+    again = args.freeze_after or (sys.stdin.isatty() and input("Freeze the new state now? [Y/n] ").strip().lower()
+                                  in ("", "y", "yes"))
+    return freeze(hub, args) if again else 0
 
 
 def _show_output(stream: str, line: str) -> None:

@@ -25,6 +25,9 @@ _PLATFORMS = {"x86_64": "linux-64", "aarch64": "linux-aarch64", "arm64": "linux-
 _SITE = re.compile(r"^lib/python(\d+\.\d+)/site-packages/([^/]+)(?:/(.+))?$")
 _REVISION = re.compile(r"^==>\s*(.*?)\s*<==\s*$")
 _HEX = re.compile(r"^[0-9a-f]+$")
+_CONDA_NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.+-]*$")
+_PIP_NAME = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9._-]*[A-Za-z0-9])?$")
+_TOKEN = re.compile(r"^[A-Za-z0-9_.+!*][A-Za-z0-9_.+!*-]*$")  # a version or build string
 
 
 # $1: the TLJH prefix; $2: a directory to create root-only first ("" for none: a freeze passes its snapshot dir,
@@ -244,6 +247,9 @@ def parse_record(name: str, content: bytes) -> tuple[CondaPackage | None, list[s
     missing = [key for key in ("name", "version", "build") if not isinstance(record.get(key), str) or not record[key]]
     if missing:
         return None, [], problem(f"missing {', '.join(missing)}")
+    # These reach conda's and pip's command lines in restore plans: nothing that could read as an option.
+    if not (_CONDA_NAME.match(record["name"]) and _TOKEN.match(record["version"]) and _TOKEN.match(record["build"])):
+        return None, [], problem("name, version or build has characters conda never writes")
 
     def text(key: str) -> str:
         value = record.get(key)
@@ -255,7 +261,8 @@ def parse_record(name: str, content: bytes) -> tuple[CondaPackage | None, list[s
     package = CondaPackage(
         name=record["name"], version=record["version"], build=record["build"],
         build_number=build_number if isinstance(build_number, int) and not isinstance(build_number, bool) else 0,
-        channel=text("channel"), subdir=text("subdir"), fn=text("fn"), url=text("url"),
+        channel=_without_credentials(text("channel")), subdir=text("subdir"), fn=text("fn"),
+        url=_without_credentials(text("url")),
         md5=digests["md5"], sha256=digests["sha256"],
     )
     files = record.get("files")
@@ -350,7 +357,7 @@ def build_environment(prefix: str, machine: str, entries: dict[str, bytes | None
             if installer == "conda":
                 continue
             parsed = _dist_name_version(entry)
-            if not parsed:
+            if not parsed or not _PIP_NAME.match(parsed[0]) or not _TOKEN.match(parsed[1]):
                 problems.append(Diagnosis("environment.pip", Status.WARNING,
                                           f"site-packages/{entry}: cannot tell its name and version; left out"))
                 continue
@@ -364,6 +371,11 @@ def build_environment(prefix: str, machine: str, entries: dict[str, bytes | None
                                   fix="snapshots still restore by explicit reinstall"))
     return Environment(prefix.rstrip("/"), _platform(conda.values(), machine), python, conda, pip, revisions,
                        tljh_version, problems)
+
+
+def _without_credentials(url: str) -> str:
+    """A record's URL as the snapshot keeps it: never with a password or token (they would reach local files)."""
+    return strip_credentials(url) if "://" in url else url
 
 
 def _direct_url(content: bytes | None) -> str:
