@@ -5,6 +5,7 @@ resolver. Each case asserts the exact status of the diagnosis it is about."""
 import dns.message
 import dns.query
 import pytest
+from hypothesis import given, strategies as st
 
 from tests.rig.bind import DnsWorld, ZoneSpec
 from wizard.diagnosis import Status
@@ -338,3 +339,23 @@ def test_no_resolvers_given_means_the_public_defaults():
         ["1.1.1.1", "8.8.8.8", "9.9.9.9"]
     assert len(DnsCheck("hub.example.edu", HUB_V4, resolvers=[]).resolvers) == 3
     assert [str(s) for s in DnsCheck("hub.example.edu", HUB_V4, resolvers=["9.9.9.9:53"]).resolvers] == ["9.9.9.9"]
+
+
+@given(st.text(max_size=80))
+def test_any_resolver_text_is_a_server_or_a_validation_error(text):
+    from wizard.fields import ValidationError
+
+    try:
+        server = parse_server(text)
+    except ValidationError as exc:
+        assert exc.message
+    else:
+        assert 1 <= server.port <= 65535 and server.host
+
+
+@given(st.text(max_size=80))
+def test_any_caa_issue_value_parses(value):
+    from wizard.dns.check import parse_issue_value
+
+    issuer, params = parse_issue_value(value)
+    assert issuer == issuer.strip().lower() and isinstance(params, dict)

@@ -734,7 +734,7 @@ def parse_caa(text: str) -> tuple[int, str, str]:
     return int(flags), tag.lower(), value
 
 
-def _issuer(value: str) -> tuple[str, dict[str, str]]:
+def parse_issue_value(value: str) -> tuple[str, dict[str, str]]:
     """An issue value -> (issuer domain, parameters); ``;`` alone gives an empty issuer (nobody may issue)."""
     issuer, _, rest = value.partition(";")
     params = {}
@@ -765,7 +765,7 @@ def diagnose_caa(domain: str, levels: list[Reply | list[Reply]]) -> Diagnosis:
                              f"know ({', '.join(critical)}): issuance is forbidden", details,
                              f"Remove the critical flag (128) from the {', '.join(critical)} CAA record at {name}.",
                              data)
-        issue = [_issuer(value) for _, tag, value in records if tag == "issue"]
+        issue = [parse_issue_value(value) for _, tag, value in records if tag == "issue"]
         if not issue:
             return Diagnosis("dns.caa", Status.OK, f"CAA at {name} restricts only wildcard certificates (issuewild); "
                              f"any CA may issue for {domain}", details, data=data)
