@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import datetime as _dt
 import difflib
-import hashlib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Mapping
@@ -112,13 +111,11 @@ def dns_findings(subject: AuditSubject, options: AuditOptions) -> list[Diagnosis
     domain, address = answers.get("domain.name"), answers.get("domain.reserved_ipv4")
     if not domain or not address:
         return [Diagnosis("dns", Status.SKIPPED, "no domain and reserved IP in the answers: DNS not checked")]
-    from wizard.fields import ValidationError
-
     resolvers = options.resolvers or answers.get("domain.resolvers")
     try:
         return check_domain(domain, address, answers.get("domain.reserved_ipv6"), resolvers=resolvers,
                             timeout=options.dns_timeout, nameserver_port=options.nameserver_port)
-    except (ValidationError, ValueError) as exc:
+    except ValueError as exc:  # a resolver that is not an IP address (wizard.fields.ValidationError)
         return [Diagnosis("dns", Status.ERROR, f"DNS not checked: {exc}", fix="give resolvers as IP[:PORT]")]
 
 
@@ -225,6 +222,7 @@ AUTHENTICATOR, LIMITS, CULLING, HUB = "audit.authenticator", "audit.limits", "au
 
 
 def hub_findings(subject: AuditSubject, options: AuditOptions, target_factory: TargetFactory) -> list[Diagnosis]:
+    from wizard.hub.apply import config_path
     from wizard.hub.target import HubError
 
     ids = (CONFIG, AUTHENTICATOR, LIMITS, CULLING, ENVIRONMENT)
@@ -234,7 +232,7 @@ def hub_findings(subject: AuditSubject, options: AuditOptions, target_factory: T
         return _unreachable(ids, str(exc))
     try:
         try:
-            live_text = target.read_file(f"{target.prefix}/config/config.yaml").decode("utf-8", "replace")
+            live_text = target.read_file(config_path(target)).decode("utf-8", "replace")
         except FileNotFoundError:
             live_text = None
         except HubError as exc:
@@ -255,19 +253,14 @@ def _unreachable(ids, reason: str) -> list[Diagnosis]:
         Diagnosis(check, Status.SKIPPED, "not checked: the hub is unreachable") for check in ids]
 
 
-def _sha256(text: str) -> str:
-    return hashlib.sha256(text.encode("utf-8")).hexdigest()
-
-
 def config_drift(subject: AuditSubject, live_text: str | None) -> Diagnosis:
     """config.yaml now against the file the last apply wrote."""
+    from wizard.hub import apply as applier
     from wizard.tljh.config import masked_text
 
     if live_text is None:
         return Diagnosis(CONFIG, Status.ERROR, "config.yaml is missing on the hub",
                          fix="restore it from the last backup bundle (tljh-wizard restore-backup)")
-    from wizard.hub import apply as applier
-
     record = subject.records.get(applier.RECORD)
     if isinstance(record, Mapping) and record.get("status") == "in-progress":
         return Diagnosis(CONFIG, Status.WARNING, f"the apply {record.get('id')} did not finish: config.yaml drift "
@@ -277,7 +270,7 @@ def config_drift(subject: AuditSubject, live_text: str | None) -> Diagnosis:
         return Diagnosis(CONFIG, Status.WARNING, "no apply recorded for this hub: config.yaml drift cannot be judged",
                          fix="apply the answers once (tljh-wizard apply) so later checks have a reference")
     applied_text, applied_sha, when = applied
-    if _sha256(live_text) == applied_sha:
+    if applier.sha256(live_text) == applied_sha:
         return Diagnosis(CONFIG, Status.OK, f"config.yaml unchanged since the last apply{when}")
     diff = ""
     if applied_text is not None:
