@@ -32,8 +32,8 @@ Use it from any test (the plugin is listed in ``tests/conftest.py``):
     one (``ns3``: a socket that never answers); two real recursive resolvers (BINDs on 127.0.0.1 free ports whose
     root hints point at ns1/ns2 — they follow CNAMEs, cache with counting-down TTLs, and never ask ns3) and a dead
     resolver. ``zones`` maps zone names under ``test.`` to ``ZoneSpec`` (records; optionally list the dead ``ns3``
-    among the zone's NS, have ``ns2`` serve other records with an older serial, or leave the delegated zone
-    unserved: a lame delegation). ``replace(name, rdtype,
+    among the zone's NS, have ``ns2`` serve other records with an older serial or not serve the zone at all, or
+    leave the delegated zone unserved: a lame delegation). ``replace(name, rdtype,
     *values)`` changes a record on both live nameservers (TSIG updates) — query a resolver before it to leave a
     cached, now stale answer there. Attributes: ``nameservers``, ``resolvers`` (HOST:PORT), ``dead_nameserver``,
     ``dead_resolver``. For benchmarks, ``nameserver_delays`` / ``resolver_delay`` (seconds) put a ``DelayRelay``
