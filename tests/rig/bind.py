@@ -15,12 +15,16 @@ Use it from any test (the plugin is listed in ``tests/conftest.py``):
     - ``query(name, rdtype) -> list[str]`` — the record texts the server answers (empty for NXDOMAIN/NODATA);
     - ``records(name, rdtype, *values)`` — a context manager: add on entry, delete on exit.
 
-``BindServer(workdir, zones, addresses=("127.0.0.1",), port=None, keys=None, ipv6=False)``
+    The DNS check runs against it with ``DnsCheck(..., resolvers=[bind_server.address],
+    nameserver_port=bind_server.port)`` (its NS record points at 127.0.0.1; the port says where to ask).
+
+``BindServer(workdir, zones, addresses=("127.0.0.1",), port=None, keys=None, ipv6=False, root_hints=None, bogus=())``
     The process itself, for tests that need servers of their own (several servers, other zones, port 53):
     ``zones`` maps zone names to zone-file text (see ``zone_text``); every zone accepts updates signed by any of
-    ``keys`` ({name: base64 secret}). ``start()`` waits until the server answers an SOA query and raises
-    ``BindStartError`` with named's stderr if it does not (so the test fails, never skips); ``stop()`` ends it by PID.
-    It is also a context manager.
+    ``keys`` ({name: base64 secret}). ``root_hints`` ({ns host: address}) makes it a recursive resolver starting at
+    those root servers; it never asks the ``bogus`` addresses. ``start()`` waits until the server answers (an SOA
+    query per zone) and raises ``BindStartError`` with named's stderr if it does not (so the test fails, never
+    skips); ``stop()`` ends it by PID. It is also a context manager.
 
 ``zone_text(origin, nameservers, records="", ttl=300, serial=1)``
     Zone-file text: SOA, one NS per entry of ``nameservers`` ({"ns1.zone.": ["127.0.0.53", "::1"]}) plus glue for
@@ -33,9 +37,8 @@ Use it from any test (the plugin is listed in ``tests/conftest.py``):
     root hints point at ns1/ns2 — they follow CNAMEs, cache with counting-down TTLs, and never ask ns3) and a dead
     resolver. ``zones`` maps zone names under ``test.`` to ``ZoneSpec`` (records; optionally list the dead ``ns3``
     among the zone's NS, have ``ns2`` serve other records with an older serial or not serve the zone at all, or
-    leave the delegated zone unserved: a lame delegation). ``replace(name, rdtype,
-    *values)`` changes a record on both live nameservers (TSIG updates) — query a resolver before it to leave a
-    cached, now stale answer there. Attributes: ``nameservers``, ``resolvers`` (HOST:PORT), ``dead_nameserver``,
+    leave the delegated zone unserved: a lame delegation). ``replace(name, rdtype, *values)`` changes a record on
+    both live nameservers (TSIG updates) — query a resolver before it to leave a cached, now stale answer there. Attributes: ``nameservers``, ``resolvers`` (HOST:PORT), ``dead_nameserver``,
     ``dead_resolver``. For benchmarks, ``nameserver_delays`` / ``resolver_delay`` (seconds) put a ``DelayRelay``
     (UDP only) in front of the servers to model network distance.
 
