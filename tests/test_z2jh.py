@@ -123,9 +123,11 @@ def test_google_and_generic_sections():
 
 def test_ldap_native_firstuse_dummy_sections():
     ldap = helm_values(answers_for("ldap"))["hub"]["config"]["LDAPAuthenticator"]
-    assert ldap["server_address"] == "ldap.example.edu" and ldap["server_port"] == 636
-    assert ldap["lookup_dn"] is True and ldap["user_search_base"] == "ou=people,dc=example,dc=edu"
-    assert ldap["lookup_dn_search_password"] == SENTINELS["authenticator.lookup_dn_search_password"]
+    assert ldap == {"server_address": "ldap.example.edu", "server_port": 636, "tls_strategy": "on_connect",
+                    "lookup_dn": True, "user_search_base": "ou=people,dc=example,dc=edu", "user_attribute": "uid",
+                    "lookup_dn_search_user": "cn=search,dc=example,dc=edu",
+                    "lookup_dn_search_password": SENTINELS["authenticator.lookup_dn_search_password"],
+                    "allowed_groups": ["cn=jupyter,ou=groups,dc=example,dc=edu"]}
     native = helm_values(answers_for("native"))["hub"]["config"]["NativeAuthenticator"]
     assert native == {"open_signup": False, "minimum_password_length": 12}
     firstuse = helm_values(answers_for("firstuse"))["hub"]["config"]
