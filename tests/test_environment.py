@@ -303,3 +303,24 @@ def test_package_specs(raw, value):
 def test_package_specs_refused(raw):
     with pytest.raises(ValidationError):
         package_spec(raw)
+
+
+def test_a_package_without_url_or_hash_is_named_not_locked_and_not_restorable(prefix):
+    user = prefix / "user"
+    record = sample.conda_record("localbuild", "0.1", "h0_0", url="", with_sha256=False)
+    record.pop("md5")
+    record["channel"] = "local"
+    sample.write_record(user, record)
+    before = freeze(gather_here(prefix), "hub")
+    assert before.unlocked == ["localbuild"]
+    assert "# not locked (no URL or hash recorded): localbuild" in before.explicit_lock()
+    assert not any("localbuild" in line for line in before.explicit_lock().splitlines() if not line.startswith("#"))
+    sample.remove_record(user, "localbuild")
+    (user / "conda-meta/history").write_text("==> 2025-01-05 10:00:00 <==\n")
+    plan = plan_restore(before, gather_here(prefix))
+    assert plan.method == "explicit" and plan.steps == []
+    assert "localbuild 0.1 cannot be reinstalled: its record had no URL or hash when the snapshot was taken" \
+        in plan.notes
+    assert "No command can make these changes" in plan.render()
+    outcome = execute(plan, None, confirm=lambda shown: True)
+    assert not outcome.executed and outcome.diagnosis.status is Status.WARNING

@@ -233,7 +233,7 @@ def restore(hub: Hub, args) -> int:
     plan = plan_restore(snapshot, live)
     print(plan.render(), end="")
     if plan.empty or args.dry_run:
-        return 0
+        return 1 if plan.empty and plan.changes else 0
     print(f"The current state is kept as snapshot {before.id} (restore it to undo this).")
 
     def confirm(_plan) -> bool:

@@ -54,8 +54,11 @@ class RestorePlan:
         else:
             lines.append("Changes it makes:")
             lines += [f"  {change.render()}" for change in self.changes]
-            lines.append("Commands, in order:")
-            lines += [f"  {index}. {step.render()}" for index, step in enumerate(self.steps, 1)]
+            if self.steps:
+                lines.append("Commands, in order:")
+                lines += [f"  {index}. {step.render()}" for index, step in enumerate(self.steps, 1)]
+            else:
+                lines.append("No command can make these changes (see the notes).")
         lines += [f"Note: {note}" for note in self.notes]
         return "\n".join(lines) + "\n"
 
@@ -131,6 +134,9 @@ def execute(plan: RestorePlan, target, confirm: Callable[[RestorePlan], bool],
             on_output: Callable[[str, str], None] | None = None) -> Outcome:
     """Run ``plan`` through ``target`` if and only if ``confirm(plan)`` says yes; stop at the first failed step."""
     if plan.empty:
+        if plan.changes:
+            return Outcome(False, Diagnosis("environment.restore", Status.WARNING,
+                                            "the differences cannot be restored", details="\n".join(plan.notes)))
         return Outcome(False, Diagnosis("environment.restore", Status.OK, "nothing to restore: no differences"))
     if not confirm(plan):
         return Outcome(False, Diagnosis("environment.restore", Status.SKIPPED, "restore not confirmed: nothing run"))
