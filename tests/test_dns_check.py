@@ -359,3 +359,18 @@ def test_any_caa_issue_value_parses(value):
 
     issuer, params = parse_issue_value(value)
     assert issuer == issuer.strip().lower() and isinstance(params, dict)
+
+
+async def test_caa_unverifiable_because_the_resolver_refuses_is_a_warning(tmp_path):
+    """A resolver that refuses (here: an authoritative-only server asked about a parent it does not serve) says
+    nothing about the domain's CAA: a warning, unlike a SERVFAIL, which blocks issuance."""
+    from tests.rig.bind import BindServer, zone_text
+
+    zone = zone_text("solo.test.", {"ns.solo.test.": ["127.0.0.1"]}, f"hub IN A {HUB_V4}")
+    with BindServer(tmp_path, {"solo.test.": zone}) as server:
+        check = DnsCheck("hub.solo.test", HUB_V4, resolvers=[f"127.0.0.1:{server.port}"],
+                         nameserver_port=server.port)
+        found = {d.id: d for d in await check.run()}
+    assert found["dns.caa"].status is Status.WARNING
+    assert found["dns.caa"].summary == "could not check CAA at test"
+    assert found["dns.a"].status is Status.OK

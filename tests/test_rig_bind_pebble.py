@@ -158,3 +158,16 @@ def test_pebble_start_failure_carries_its_output(tmp_path, bind_server):
             server.start()
     assert "address already in use" in str(raised.value)
     assert server.process is None
+
+
+async def test_the_dns_check_runs_against_the_fixture_bind(bind_server):
+    from wizard.diagnosis import Status
+    from wizard.dns.check import DnsCheck
+
+    with bind_server.records("rigcheck", "A", "127.0.0.1"):
+        check = DnsCheck("rigcheck.wizard.test", "127.0.0.1", resolvers=[bind_server.address],
+                         nameserver_port=bind_server.port)
+        diagnoses = await check.run()
+    statuses = {d.id: d.status for d in diagnoses}
+    assert statuses.pop("dns.authoritative") is Status.SKIPPED  # one nameserver: nothing to compare
+    assert set(statuses.values()) == {Status.OK}, [d.summary for d in diagnoses if d.status is not Status.OK]

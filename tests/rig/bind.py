@@ -5,7 +5,9 @@ Use it from any test (the plugin is listed in ``tests/conftest.py``):
 ``bind_server`` (session-scoped fixture) -> ``BindFixture``
     One ``named`` serving the zone ``wizard.test.`` on 127.0.0.1 and ::1, on a free port (the same port on both).
     The zone holds its SOA, ``NS ns.wizard.test.`` and ``ns.wizard.test. A 127.0.0.1`` — nothing else: add what a
-    test needs and remove it afterwards (the server is shared by the whole session). Attributes and helpers:
+    test needs and remove it afterwards (the server is shared by the whole session). It also serves the parent
+    ``test.`` (empty but for the delegation), so climbing checks such as CAA get real answers. Attributes and
+    helpers:
 
     - ``host`` ("127.0.0.1"), ``port``, ``address`` ("127.0.0.1:PORT", the form ``pebble -dnsserver`` takes),
       ``zone`` ("wizard.test."), ``key_name``, ``key_secret`` (base64), ``algorithm`` ("hmac-sha256"),
@@ -374,8 +376,9 @@ def bind_server(tmp_path_factory) -> Iterator[BindFixture]:
     zone = "wizard.test."
     key_name = "wizard-key."
     key_secret = new_tsig_secret()
-    text = zone_text(zone, {"ns.wizard.test.": ["127.0.0.1"]})
-    server = BindServer(tmp_path_factory.mktemp("bind"), {zone: text}, keys={key_name: key_secret}, ipv6=True)
+    zones = {zone: zone_text(zone, {"ns.wizard.test.": ["127.0.0.1"]}),
+             "test.": zone_text("test.", {"ns.test.": ["127.0.0.1"]}, "wizard IN NS ns.wizard.test.")}
+    server = BindServer(tmp_path_factory.mktemp("bind"), zones, keys={key_name: key_secret}, ipv6=True)
     with server:
         yield BindFixture(server=server, zone=zone, key_name=key_name, key_secret=key_secret)
 

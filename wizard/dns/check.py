@@ -748,11 +748,14 @@ def parse_issue_value(value: str) -> tuple[str, dict[str, str]]:
 def diagnose_caa(domain: str, levels: list[Reply | list[Reply]]) -> Diagnosis:
     names = ancestors(domain)
     for name, reply in zip(names, levels):
-        if isinstance(reply, list):
+        if isinstance(reply, list) and any(failure.rcode == "SERVFAIL" for failure in reply):
             return Diagnosis("dns.caa", Status.ERROR, f"the CAA lookup for {name} failed: Let's Encrypt will refuse "
                              "to issue", describe_failures(reply),
                              f"Make the nameservers of {name} answer CAA queries (a SERVFAIL there is often broken "
                              "DNSSEC or a nameserver that mishandles unknown record types).", {"name": name})
+        if isinstance(reply, list):  # the resolvers' trouble (no answer, refused), not the domain's
+            return Diagnosis("dns.caa", Status.WARNING, f"could not check CAA at {name}", describe_failures(reply),
+                             "Run the check again, or with other --resolver addresses.", {"name": name})
         walk = reply.walk()
         if not walk.records:
             continue
