@@ -266,15 +266,19 @@ def _deep_merge(base: Mapping[str, Any], overlay: Mapping[str, Any]) -> dict:
 # ---------------------------------------------------------------------------------------------------------------
 # validation
 
-def validate(values: Mapping[str, Any]) -> list[ValidationError]:
-    """Every problem of a user values file once Helm merges it over the chart's defaults."""
+@lru_cache(maxsize=None)
+def _validator():
     import jsonschema
 
+    return jsonschema.Draft7Validator(chart_schema())
+
+
+def validate(values: Mapping[str, Any]) -> list[ValidationError]:
+    """Every problem of a user values file once Helm merges it over the chart's defaults."""
     plain = json.loads(json.dumps(values))
     merged = helm_merge(chart_defaults(), plain)
     errors = []
-    validator = jsonschema.Draft7Validator(chart_schema())
-    for error in sorted(validator.iter_errors(merged), key=lambda e: [str(p) for p in e.absolute_path]):
+    for error in sorted(_validator().iter_errors(merged), key=lambda e: [str(p) for p in e.absolute_path]):
         path = ".".join(str(p) for p in error.absolute_path) or "values"
         errors.append(ValidationError(f"{error.message} (Z2JH {CHART_VERSION} schema)", path))
     errors.extend(_stricter_checks(merged))
