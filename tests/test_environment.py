@@ -324,3 +324,20 @@ def test_a_package_without_url_or_hash_is_named_not_locked_and_not_restorable(pr
     assert "No command can make these changes" in plan.render()
     outcome = execute(plan, None, confirm=lambda shown: True)
     assert not outcome.executed and outcome.diagnosis.status is Status.WARNING
+
+
+def test_freeze_on_the_demo_sandbox(tmp_path):
+    from wizard.hub import sandbox
+    from wizard.hub.local import SandboxTarget
+    from wizard.environment.snapshot import freeze_hub, hub_snapshots
+
+    target = SandboxTarget(tmp_path / "sandbox")
+    try:
+        snapshot, environment = freeze_hub(target, tmp_path / "local")
+        stored, errors = hub_snapshots(target)
+    finally:
+        target.close()
+    assert sorted(environment.conda) == sorted(name for name, *_ in sandbox.CONDA_PACKAGES)
+    assert sorted(p.name for p in snapshot.pip) == sorted(name for name, _ in sandbox.PIP_PACKAGES)
+    assert environment.tljh_version == sandbox.TLJH_VERSION and environment.python == sandbox.USER_PYTHON
+    assert [s.id for s in stored] == [snapshot.id] and errors == []

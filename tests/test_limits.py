@@ -362,3 +362,26 @@ def test_host_facts_from_the_hubs_gathered_facts():
         cloud=None)
     assert HostFacts.from_hub(gathered) == HostFacts(ram=8 * GIB, cpus=4, disk=200 * GIB)
     assert HostFacts.from_hub(None) == HostFacts()
+
+
+@given(st.one_of(st.text(max_size=20), st.integers(), st.floats(), st.none(), st.booleans(), st.lists(st.text())))
+@settings(max_examples=300)
+def test_sizing_validators_raise_only_validation_errors(raw):
+    for validate in (limits.active_share, limits.headroom, limits.parse_duration):
+        try:
+            value = validate(raw)
+        except ValidationError as exc:
+            assert exc.message
+            continue
+        if validate is limits.active_share:
+            assert 0 < value <= 1
+        elif validate is limits.headroom:
+            assert 0 <= value <= 2
+        else:
+            assert isinstance(value, int) and value >= 0
+
+
+@given(st.integers(min_value=0, max_value=10**6), st.sampled_from(["", "s", "m", "h", "d", " min", "hours"]))
+def test_durations_parse_to_the_seconds_they_say(number, unit):
+    factor = {"": 1, "s": 1, "m": 60, " min": 60, "h": 3600, "hours": 3600, "d": 86400}[unit]
+    assert limits.parse_duration(f"{number}{unit}") == number * factor
