@@ -4,6 +4,7 @@ resolver. Each case asserts the exact status of the diagnosis it is about."""
 
 import dns.message
 import dns.query
+import dns.rcode
 import pytest
 from hypothesis import given, strategies as st
 
@@ -374,3 +375,19 @@ async def test_caa_unverifiable_because_the_resolver_refuses_is_a_warning(tmp_pa
     assert found["dns.caa"].status is Status.WARNING
     assert found["dns.caa"].summary == "could not check CAA at test"
     assert found["dns.a"].status is Status.OK
+
+
+async def test_public_resolver_still_caching_that_the_name_does_not_exist(world):
+    cached_at = world.resolvers[0]
+    host, port = cached_at.split(":")
+    before = dns.query.udp(dns.message.make_query("new.cached.test", "A"), host, port=int(port), timeout=5)
+    assert dns.rcode.to_text(before.rcode()) == "NXDOMAIN"
+    world.replace("new.cached.test.", "A", HUB_V4)
+
+    _, found = await run_check(world, "new.cached.test")
+    assert found["dns.a"].status is Status.OK
+    assert found["dns.resolvers"].status is Status.WARNING
+    wait = found["dns.resolvers"].data["wait_seconds"]
+    assert 0 < wait <= 3600
+    assert f"{cached_at} still says new.cached.test does not exist (cached for up to {wait} s more)" in \
+        found["dns.resolvers"].data["stale"]
