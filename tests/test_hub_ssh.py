@@ -240,3 +240,34 @@ def test_arguments_reach_the_hub_verbatim(sshd_hub):
         out = hub.run(["printf", "%s\\0", *nasty]).stdout
     assert out.split(b"\0")[:-1] == [n.encode() for n in nasty]
     assert not Path("/tmp/canary-ssh").exists()
+
+
+def test_users_known_hosts_is_the_default_and_hashed_entries_work(sshd_hub, tmp_path, monkeypatch):
+    home = tmp_path / "home"
+    (home / ".ssh").mkdir(parents=True)
+    known = home / ".ssh" / "known_hosts"
+    known.write_text(sshd_hub.known_hosts_line + "\n")
+    subprocess.run(["ssh-keygen", "-q", "-H", "-f", str(known)], check=True, capture_output=True)
+    assert sshd_hub.host not in known.read_text()  # hashed, as Ubuntu's HashKnownHosts writes them
+    monkeypatch.setenv("HOME", str(home))
+    with SSHTarget(sshd_hub.host, port=sshd_hub.port, user=sshd_hub.admin.name, key_file=str(sshd_hub.client_key),
+                   allow_agent=False, look_for_keys=False, own_known_hosts=tmp_path / "own") as hub:
+        assert hub.run(["true"]).ok and hub.host_key_fingerprint == sshd_hub.host_key_fingerprint
+    assert not (tmp_path / "own").exists()
+
+
+def test_write_waits_for_tljh_config_lock(sshd_hub):
+    import fcntl
+
+    from wizard.hub.target import LockBusy
+
+    path = sshd_hub.prefix / "config" / "config.yaml"
+    before = path.read_bytes()
+    with open(f"{path}.lock", "w") as lock, target(sshd_hub) as hub:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # as tljh-config does while it edits the file
+        with pytest.raises(LockBusy, match="tljh-config"):
+            hub.write_file(path, b"users: {}\n", lock=f"{path}.lock", timeout=2)
+        assert path.read_bytes() == before
+        fcntl.flock(lock, fcntl.LOCK_UN)
+        hub.write_file(path, b"users: {}\n", lock=f"{path}.lock", timeout=5)
+    assert path.read_bytes() == b"users: {}\n"

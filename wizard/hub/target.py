@@ -43,6 +43,7 @@ DEFAULT_PREFIX = PurePosixPath("/opt/tljh")
 DEFAULT_TIMEOUT = 60.0
 KILL_GRACE = 5  # seconds between the hub's `timeout` sending TERM and KILL
 TIMEOUT_STATUS = 124  # exit status of coreutils `timeout` when it had to stop the command
+LOCK_BUSY_STATUS = 75  # what `flock` exits with here when the lock stays held (EX_TEMPFAIL)
 
 OutputCallback = Callable[[str, str], None]
 
@@ -88,17 +89,26 @@ class SudoError(HubError):
     """sudo refused (no sudo rights, or a wrong/missing password)."""
 
 
+class LockBusy(HubError):
+    """A lock file (TLJH's config.yaml.lock) stayed held by another process."""
+
+
+def shown(argv: Sequence[str]) -> str:
+    """A command line for messages: inline scripts are abbreviated."""
+    return shlex.join(arg if len(arg) <= 80 and "\n" not in arg else "<script>" for arg in argv)
+
+
 class CommandFailed(HubError):
     def __init__(self, result: "CommandResult"):
         detail = result.stderr.decode("utf-8", "replace").strip().splitlines()[-3:]
-        super().__init__(f"`{shlex.join(result.argv)}` exited with status {result.exit_status}"
+        super().__init__(f"`{shown(result.argv)}` exited with status {result.exit_status}"
                          + (f": {' / '.join(detail)}" if detail else ""))
         self.result = result
 
 
 class CommandTimeout(HubError):
     def __init__(self, argv: Sequence[str], timeout: float):
-        super().__init__(f"`{shlex.join(argv)}` did not finish within {timeout:g} s and was stopped")
+        super().__init__(f"`{shown(argv)}` did not finish within {timeout:g} s and was stopped")
         self.argv, self.timeout = list(argv), timeout
 
 
@@ -259,8 +269,13 @@ class HubTarget(abc.ABC):
                    sudo: bool = True, lock: str | PurePosixPath | None = None, timeout: float = DEFAULT_TIMEOUT) -> None:
         argv = ["sh", "-c", _WRITE_SCRIPT, "write-file", str(path), f"{mode:o}", owner or ""]
         if lock is not None:
-            argv = ["flock", "-w", f"{timeout:g}", str(lock), *argv]
-        self.run(argv, stdin=data, sudo=sudo, timeout=timeout, check=True)
+            # Wait for the lock at most half the time, so a held lock is reported as such, not as a timeout.
+            argv = ["flock", "-E", str(LOCK_BUSY_STATUS), "-w", f"{timeout / 2:g}", str(lock), *argv]
+        result = self.run(argv, stdin=data, sudo=sudo, timeout=timeout)
+        if lock is not None and result.exit_status == LOCK_BUSY_STATUS:
+            raise LockBusy(f"{lock} stayed locked for {timeout / 2:g} s: another program (tljh-config?) is "
+                           "editing the file; try again when it has finished")
+        result.check()
 
     def __enter__(self):
         return self
