@@ -273,3 +273,13 @@ def test_a_session_without_a_host_reports_the_hub_unreachable(capsys):
     assert cli.main(["check", "demo", "--quiet"]) == 2
     quiet = capsys.readouterr().out.splitlines()
     assert quiet and all(line.startswith(("ERROR ", "WARNING ", "         fix:")) for line in quiet)
+
+
+def test_every_text_of_every_finding_is_masked():
+    secret = SENTINELS["authenticator.client_secret"]
+    finding = checks.redacted(
+        checks.Diagnosis("x", Status.WARNING, f"a {secret}", details=f"b {secret}", fix=f"c {secret}",
+                         data={"diff": f"+ key: {secret}", "list": [secret, 3]}),
+        subject().secret_values())
+    assert secret not in json.dumps(finding.to_json())
+    assert finding.data == {"diff": "+ key: ********", "list": ["********", 3]}

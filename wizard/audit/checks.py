@@ -90,14 +90,27 @@ def audit(subject: AuditSubject, options: AuditOptions | None = None,
         certificate = pool.submit(certificate_finding, subject, options)
         hub = pool.submit(hub_findings, subject, options, factory)
         findings = [*dns.result(), certificate.result(), *hub.result(), backup_finding(subject, options)]
-    return [_redacted(item, subject.secret_values()) for item in findings]
+    return [redacted(item, subject.secret_values()) for item in findings]
 
 
-def _redacted(diagnosis: Diagnosis, secrets: list[str]) -> Diagnosis:
-    for value in sorted(secrets, key=len, reverse=True):
-        diagnosis.summary = diagnosis.summary.replace(value, "********")
-        diagnosis.details = diagnosis.details.replace(value, "********")
-        diagnosis.fix = diagnosis.fix.replace(value, "********")
+def redacted(diagnosis: Diagnosis, secrets: list[str]) -> Diagnosis:
+    """``diagnosis`` with every secret answer masked in each of its texts (the engines' own masking is by key)."""
+    ordered = sorted(secrets, key=len, reverse=True)
+
+    def mask(value: Any) -> Any:
+        if isinstance(value, str):
+            for secret in ordered:
+                value = value.replace(secret, "********")
+            return value
+        if isinstance(value, Mapping):
+            return {key: mask(item) for key, item in value.items()}
+        if isinstance(value, (list, tuple)):
+            return [mask(item) for item in value]
+        return value
+
+    diagnosis.summary, diagnosis.details, diagnosis.fix = map(mask, (diagnosis.summary, diagnosis.details,
+                                                                     diagnosis.fix))
+    diagnosis.data = mask(diagnosis.data)
     return diagnosis
 
 
