@@ -90,3 +90,45 @@ def test_refused_input_exits_2_with_the_reason(argv, message):
     assert done.returncode == 2
     assert message in done.stderr
     assert "Traceback" not in done.stderr
+
+
+@pytest.fixture
+def web_on_port_80():
+    """A JupyterHub-like /hub/api on port 80 of a spare loopback address (root), nothing on its port 443."""
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    from tests.rig.bind import spare_loopback_addresses
+
+    class HubApi(BaseHTTPRequestHandler):
+        def do_GET(self):  # noqa: N802 (http.server's naming)
+            body = json.dumps({"version": "5.3.0"}).encode()
+            self.send_response(200 if self.path == "/hub/api" else 404)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args):
+            pass
+
+    address = spare_loopback_addresses(1)[0]
+    server = ThreadingHTTPServer((address, 80), HubApi)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield address
+    server.shutdown()
+    server.server_close()
+
+
+def test_reach_adds_the_reachability_checks(world, web_on_port_80, capsys):
+    world.replace("web.good.test.", "A", web_on_port_80)
+    code = cli.run(parse("web.good.test", "--expect-ip", web_on_port_80, "--reach", "--json",
+                         *resolver_args(world.resolvers)))
+    report = {d["id"]: d for d in json.loads(capsys.readouterr().out)["diagnoses"]}
+    assert report["dns.a"]["status"] == "ok"
+    assert report["reach.http"]["status"] == "ok"
+    assert report["reach.https"]["status"] == "warning"  # nothing on 443 before the HTTPS step
+    assert report["reach.hub"]["status"] == "warning"  # a JupyterHub answers; no SSH here to compare with its own
+    assert report["reach.hub"]["data"]["answer"] == {"version": "5.3.0"}
+    assert code == 1
