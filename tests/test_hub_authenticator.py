@@ -69,3 +69,21 @@ def test_oauth_callback_url_is_derived_from_the_domain():
         section = tljh_config.render(answers_for(kind))["auth"]
         class_section = next(value for key, value in section.items() if key != "type")
         assert class_section["oauth_callback_url"] == "https://hub.example.edu/hub/oauth_callback"
+
+
+@pytest.mark.parametrize("kind", ["github", "google", "generic", "ldap"])
+def test_a_production_authenticator_needs_an_access_policy(kind):
+    answers = answers_for(kind)
+    for name in ("allowed_users", "allowed_organizations", "hosted_domain", "allowed_groups", "allow_all"):
+        answers.set(f"authenticator.{name}", None)
+    keys = {error.key for error in answers.problems()}
+    assert "authenticator.allowed_users" in keys
+    answers.set("authenticator.allow_all", True)  # the explicit allow-all is a policy too
+    assert "authenticator.allowed_users" not in {error.key for error in answers.problems()}
+
+
+@pytest.mark.parametrize("kind", ["firstuse", "dummy"])
+def test_insecure_authenticators_need_the_explicit_override(kind):
+    answers = answers_for(kind)
+    answers.set("authenticator.insecure_confirmed", False)
+    assert "authenticator.insecure_confirmed" in {error.key for error in answers.problems()}

@@ -110,6 +110,20 @@ class SSHHub:
         return found
 
 
+def command_lines() -> list[list[str]]:
+    """The argv of every process on this machine (the hub of the rig), read from /proc like ps does."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                raw = (entry / "cmdline").read_bytes()
+            except OSError:
+                continue
+            if raw:
+                found.append([part.decode("utf-8", "replace") for part in raw.rstrip(b"\0").split(b"\0")])
+    return found
+
+
 def _fail(message: str, log: Path | None = None) -> None:
     stderr = log.read_text(errors="replace") if log and log.exists() else ""
     pytest.fail(f"sshd rig: {message}\n--- sshd stderr ---\n{stderr}", pytrace=False)

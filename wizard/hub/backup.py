@@ -65,7 +65,7 @@ def home_report(facts) -> Diagnosis:
                          + (f" The filesystem can take {snapshots} snapshots." if snapshots else ""),
                          f"{guidance} Consider moving /home to a separate volume.", data)
     return Diagnosis("backups.home", Status.OK, f"{where}, a separate device",
-                     f"Snapshots of that device capture every user's files."
+                     "Snapshots of that device capture every user's files."
                      + (f" The filesystem can take {snapshots} snapshots." if snapshots else ""), guidance, data)
 
 

@@ -85,6 +85,7 @@ class SSHTarget(HubTarget):
         self.connections = 0  # how many times a connection was opened (1 per session unless it dropped)
         self.host_key_fingerprint: str | None = None
         self._client = None
+        self._connecting = threading.RLock()
 
     # --- connection --------------------------------------------------------------------------------------------
 
@@ -221,9 +222,11 @@ class SSHTarget(HubTarget):
         atomic_write(self.own_known_hosts, old + f"{label} {key.get_name()} {key.get_base64()}\n")
 
     def _transport(self):
-        if self._client is None or not self._client.get_transport() or not self._client.get_transport().is_active():
-            self.connect()
-        return self._client.get_transport()
+        with self._connecting:  # worker threads share the one connection; only one of them may (re)open it
+            client = self._client
+            if client is None or not client.get_transport() or not client.get_transport().is_active():
+                self.connect()
+            return self._client.get_transport()
 
     def _close_client(self) -> None:
         if self._client is not None:
@@ -249,9 +252,9 @@ class SSHTarget(HubTarget):
         try:
             return self._exec_once(argv, stdin, deadline, on_output, stdout_to)
         except _Dropped as dropped:
-            self.drop_connection()
             try:
-                self.connect()
+                with self._connecting:
+                    self.connect()
             except ConnectError as exc:
                 raise ConnectionLost(f"the connection to {self.name} dropped and could not be re-opened: {exc}") \
                     from None

@@ -18,8 +18,8 @@ Contract, for code written against it:
   Each call is one round trip (``round_trips`` counts them).
 - ``read_file(path, sudo=True) -> bytes`` (``FileNotFoundError`` if missing) and ``write_file(path, data, mode=0o600,
   owner=None, sudo=True, lock=None)``: an atomic write on the hub (temp file created private in the same directory,
-  fsync, chmod/chown, rename), optionally holding ``flock`` on ``lock`` (TLJH's ``config.yaml.lock``) meanwhile. One
-  round trip each.
+  fsync, chmod/chown, rename), optionally holding ``flock`` on ``lock`` (TLJH's ``config.yaml.lock``) meanwhile
+  (``LockBusy`` if another process keeps it). One round trip each.
 - ``prefix``: TLJH's install prefix on the hub (``/opt/tljh`` unless told otherwise); ``tljh_config`` the path of
   ``tljh-config`` under it.
 - ``hub_api_url``: where the hub's ``/hub/api`` answers, as seen from the hub (``None``: derived from config.yaml's
