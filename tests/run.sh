@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Runs the whole test suite, installing first whatever is missing:
-#   - Debian packages for the real servers the tests use (OpenSSH sshd, sudo, BIND 9, Pebble, tmux);
+#   - Debian packages for the real servers the tests use (OpenSSH sshd, sudo, BIND 9, Pebble, tmux) and iproute2,
+#     with which the DNS tests give loopback the extra addresses their nameservers listen on;
 #   - a virtual environment in .venv with the project and its test extra.
 # Extra arguments go to pytest, e.g. `bash tests/run.sh -k dns -x`.
 set -euo pipefail
@@ -8,7 +9,7 @@ cd "$(dirname "$0")/.."
 
 missing=()
 for pair in /usr/sbin/sshd:openssh-server /usr/bin/sudo:sudo /usr/sbin/named:bind9 /usr/bin/dig:bind9-dnsutils \
-            /usr/bin/pebble:pebble /usr/bin/tmux:tmux; do
+            /usr/bin/pebble:pebble /usr/bin/tmux:tmux /usr/sbin/ip:iproute2; do
     [ -x "${pair%%:*}" ] || missing+=("${pair##*:}")
 done
 if [ "${#missing[@]}" -gt 0 ]; then
