@@ -64,38 +64,46 @@ class QuestionaryPrompter:
 
 
 class ScriptedPrompter:
-    """Answers from a program: ``answers`` maps ``section.field`` to a raw value or a list of values tried in turn
-    (so a test can give an invalid value first); unlisted fields keep their current/default value. ``confirms`` are
-    the yes/no answers in order (default False once they run out)."""
+    """Answers from a program. ``answers`` maps ``section.field`` to a raw value, or to a tuple of values tried in
+    turn (so a test can give an invalid value first); unlisted fields keep their current/default value. ``confirms``
+    maps a fragment of a yes/no question to its answer (or a list of answers, used in turn); unmatched questions
+    get their default. ``interrupt_at``: raise KeyboardInterrupt when that field is asked, like Ctrl-C."""
 
-    def __init__(self, answers: dict[str, Any] | None = None, confirms: Iterable[bool] = (),
+    def __init__(self, answers: dict[str, Any] | None = None, confirms: dict[str, bool | list[bool]] | None = None,
                  interrupt_at: str | None = None) -> None:
-        self.answers = {k: list(v) if isinstance(v, tuple) else v for k, v in (answers or {}).items()}
-        self.confirms = list(confirms)
+        self.answers = dict(answers or {})
+        self.confirms = {k: list(v) if isinstance(v, list) else v for k, v in (confirms or {}).items()}
         self.interrupt_at = interrupt_at
         self.transcript: list[str] = []
+        self.asked: list[str] = []
         self.rejected: dict[str, list[str]] = {}
 
     def say(self, text: str = "") -> None:
         self.transcript.append(text)
 
     def ask(self, key, spec, current, has_secret, judge):
+        self.asked.append(key)
         if key == self.interrupt_at:
             raise KeyboardInterrupt
         scripted = self.answers.get(key, _KEEP)
-        tries = scripted if isinstance(scripted, list) and spec.kind != "list" else [scripted]
-        for raw in tries:
+        for raw in scripted if isinstance(scripted, tuple) else (scripted,):
             if raw is _KEEP:
                 raw = "" if spec.secret else current
             message = judge(raw)
             if message is None:
+                self.transcript.append(f"? {spec.label}")
                 return raw
             self.rejected.setdefault(key, []).append(message)
         raise AssertionError(f"every scripted answer for {key} was refused: {self.rejected[key]}")
 
     def confirm(self, question, default=False):
         self.transcript.append(f"? {question}")
-        return self.confirms.pop(0) if self.confirms else False
+        for fragment, answer in self.confirms.items():
+            if fragment in question:
+                if isinstance(answer, list):
+                    return answer.pop(0) if answer else default
+                return answer
+        return default
 
 
 _KEEP = object()
@@ -306,7 +314,7 @@ class PlainWizard:
                     return "stop"
                 self.ask_section("connection")
                 continue
-            if self.prompter.confirm("A check failed. Run the checks again?", default=True):
+            if self.prompter.confirm("A check failed. Run the checks again?", default=False):
                 continue
             return "failed" if self.prompter.confirm("Continue anyway?", default=False) else "stop"
 
