@@ -56,15 +56,19 @@ def parse_host(text: str) -> tuple[str | None, str, int | None]:
     return user or None, host, port
 
 
-def ssh_target(connection: dict, *, known_hosts: list[str] | None = None, interactive: bool = True):
-    """An ``SSHTarget`` from a connection section (``wizard.answers`` field names)."""
+def ssh_target(connection: dict, *, known_hosts: list[str] | None = None, interactive: bool = True,
+               accept_host_key=None):
+    """An ``SSHTarget`` from a connection section (``wizard.answers`` field names).
+
+    An unknown host key goes to ``accept_host_key(host, key_type, fingerprint) -> bool`` (a front-end's question);
+    without one, ``interactive`` asks on the terminal, else the key is refused."""
     from wizard.hub.ssh import SSHTarget
 
     return SSHTarget(
         connection["host"], port=int(connection.get("port") or 22), user=connection.get("user") or "root",
         key_file=connection.get("key_file") or None, key_passphrase=connection.get("key_passphrase") or None,
         sudo_password=connection.get("sudo_password") or None, pinned_host_key=connection.get("host_key") or None,
-        accept_host_key=ask_host_key if interactive else None,
+        accept_host_key=accept_host_key or (ask_host_key if interactive else None),
         known_hosts_files=[Path(p) for p in known_hosts] if known_hosts else None,
         prefix=connection.get("tljh_prefix") or "/opt/tljh")
 

@@ -294,7 +294,8 @@ def _edit(prefix: Path, action: str, key: str, value: str | None) -> int:
 def tljh_config_main(argv: list[str]) -> int:
     """Entry point of the stand-in; the prefix is where the script is installed (``PREFIX/hub/bin``)."""
     prefix = Path(sys.argv[0]).resolve().parents[2]
-    usage = "usage: tljh-config {set KEY VALUE|unset KEY|add-item KEY VALUE|remove-item KEY VALUE|show|reload [hub|proxy]}"
+    usage = ("usage: tljh-config {set KEY VALUE|unset KEY|add-item KEY VALUE|remove-item KEY VALUE|show|"
+             "reload [hub|proxy]}")
     if not argv:
         print(usage, file=sys.stderr)
         return 2

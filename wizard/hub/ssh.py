@@ -24,7 +24,8 @@ from pathlib import Path
 from typing import BinaryIO, Callable
 
 from wizard.hub.target import (
-    DEFAULT_PREFIX, CommandResult, CommandTimeout, ConnectError, ConnectionLost, HostKeyChanged, HostKeyUnknown, HubTarget,
+    DEFAULT_PREFIX, CommandResult, CommandTimeout, ConnectError, ConnectionLost, HostKeyChanged, HostKeyUnknown,
+    HubTarget,
     LineSplitter, OutputCallback,
 )
 
@@ -108,7 +109,8 @@ class SSHTarget(HubTarget):
         client.set_missing_host_key_policy(_AskPolicy(self))
         try:
             client.connect(self.host, self.port, username=self.user, pkey=pkey, sock=sock,
-                           allow_agent=self.allow_agent, look_for_keys=self.look_for_keys and pkey is None,
+                           passphrase=self._passphrase, allow_agent=self.allow_agent,
+                           look_for_keys=self.look_for_keys and pkey is None,
                            timeout=self.connect_timeout, banner_timeout=self.connect_timeout,
                            auth_timeout=self.connect_timeout)
         except ConnectError:

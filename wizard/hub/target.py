@@ -215,7 +215,8 @@ class HubTarget(abc.ABC):
         password = self._sudo_password.encode() + b"\n"
         # -k: ignore cached credentials, so "no password needed" means a NOPASSWD rule, never a lucky cache. The
         # password goes to stdin and is checked here, before any data could follow it into a sudo that re-asks.
-        probe = ["sh", "-c", 'sudo -k -n true 2>/dev/null && echo nopasswd || { sudo -k -S -p "" true && echo password; }']
+        probe = ["sh", "-c",
+                 'sudo -k -n true 2>/dev/null && echo nopasswd || { sudo -k -S -p "" true && echo password; }']
         self.round_trips += 1
         result = self._execute(probe, password, 30.0, None, None)
         answer = result.stdout.strip()
@@ -242,7 +243,10 @@ class HubTarget(abc.ABC):
             command = [*sudo_prefix, *command]
         if prelude:
             # Bytes stay bytes (a dropped connection can replay them); a stream is chained behind the password.
-            stdin = prelude + stdin if isinstance(stdin, bytes) else prelude if stdin is None else _Prepended(prelude, stdin)
+            if stdin is None or isinstance(stdin, bytes):
+                stdin = prelude + (stdin or b"")
+            else:
+                stdin = _Prepended(prelude, stdin)
         deadline = None if timeout is None else timeout + KILL_GRACE + 10
         self.round_trips += 1
         result = self._execute(command, stdin, deadline, on_output, stdout_to)
@@ -266,7 +270,8 @@ class HubTarget(abc.ABC):
         return result.stdout
 
     def write_file(self, path: str | PurePosixPath, data: bytes, *, mode: int = 0o600, owner: str | None = None,
-                   sudo: bool = True, lock: str | PurePosixPath | None = None, timeout: float = DEFAULT_TIMEOUT) -> None:
+                   sudo: bool = True, lock: str | PurePosixPath | None = None,
+                   timeout: float = DEFAULT_TIMEOUT) -> None:
         argv = ["sh", "-c", _WRITE_SCRIPT, "write-file", str(path), f"{mode:o}", owner or ""]
         if lock is not None:
             # Wait for the lock at most half the time, so a held lock is reported as such, not as a timeout.
