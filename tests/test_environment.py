@@ -341,3 +341,47 @@ def test_freeze_on_the_demo_sandbox(tmp_path):
     assert sorted(p.name for p in snapshot.pip) == sorted(name for name, _ in sandbox.PIP_PACKAGES)
     assert environment.tljh_version == sandbox.TLJH_VERSION and environment.python == sandbox.USER_PYTHON
     assert [s.id for s in stored] == [snapshot.id] and errors == []
+
+
+@pytest.mark.parametrize("tar_format", ["GNU_FORMAT", "USTAR_FORMAT", "PAX_FORMAT"])
+def test_tar_reader_agrees_with_tarfile(tar_format):
+    """The fast reader handles what GNU tar writes (long names included) and hands anything else to tarfile."""
+    import io
+    import tarfile
+
+    from wizard.environment.summary import _read_tar_with_tarfile, read_stream
+
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w", format=getattr(tarfile, tar_format)) as archive:
+        for name, data in (("user/conda-meta/a-1-0.json", b"{}"), ("user/" + "deep/" * 30 + "b.json", b"[1]"),
+                           ("user/lib/python3.11/site-packages/" + "n" * 80 + "-1.0.dist-info", None)):
+            info = tarfile.TarInfo(name)
+            if data is None:
+                info.type = tarfile.DIRTYPE
+                archive.addfile(info)
+            else:
+                info.size = len(data)
+                archive.addfile(info, io.BytesIO(data))
+    import gzip
+
+    stream = b"tljh-wizard-env 1 x86_64\n" + gzip.compress(buffer.getvalue())
+    machine, entries = read_stream(stream)
+    assert machine == "x86_64" and entries == _read_tar_with_tarfile(buffer.getvalue())
+    assert entries["user/" + "deep/" * 30 + "b.json"] == b"[1]"
+    assert entries["user/lib/python3.11/site-packages/" + "n" * 80 + "-1.0.dist-info"] is None
+
+
+def test_tar_reader_refuses_a_damaged_archive():
+    import gzip
+    import io
+    import tarfile
+
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w") as archive:
+        info = tarfile.TarInfo("user/conda-meta/a-1-0.json")
+        info.size = 2
+        archive.addfile(info, io.BytesIO(b"{}"))
+    damaged = bytearray(buffer.getvalue())
+    damaged[10] ^= 0xFF  # inside the first header's name: its checksum no longer matches
+    with pytest.raises(StreamError, match="corrupt"):
+        environment_from_stream("/x", b"tljh-wizard-env 1 x86_64\n" + gzip.compress(bytes(damaged)))

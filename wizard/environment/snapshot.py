@@ -166,11 +166,12 @@ def freeze(environment: Environment, host: str, now: float | None = None, taken:
 # Local store: SESSION_DIR/environment/ID.json (+ ID.explicit.txt and ID.requirements.txt for use with conda/pip).
 
 
-def save_local(directory: Path, snapshot: Snapshot) -> Path:
+def save_local(directory: Path, snapshot: Snapshot, data: bytes | None = None) -> Path:
+    """Keep ``snapshot`` (``data``: its ``to_bytes()``, when already serialised) in ``directory``."""
     from wizard.files import atomic_write, private_dir
 
     private_dir(directory)
-    path = atomic_write(directory / f"{snapshot.id}.json", snapshot.to_bytes())
+    path = atomic_write(directory / f"{snapshot.id}.json", data or snapshot.to_bytes())
     atomic_write(directory / f"{snapshot.id}.explicit.txt", snapshot.explicit_lock())
     atomic_write(directory / f"{snapshot.id}.requirements.txt", snapshot.requirements())
     return path
@@ -217,8 +218,9 @@ def freeze_hub(target, local_dir: Path, host: str | None = None, now: float | No
     directory = hub_dir(target.prefix)
     environment = gather(target, ensure_dir=directory)
     snapshot = freeze(environment, host or target.name, now, taken=set(local_ids(local_dir)))
-    target.write_file(f"{directory}/{snapshot.id}.json", snapshot.to_bytes(), mode=0o600, sudo=True)
-    save_local(local_dir, snapshot)
+    data = snapshot.to_bytes()
+    target.write_file(f"{directory}/{snapshot.id}.json", data, mode=0o600, sudo=True)
+    save_local(local_dir, snapshot, data)
     return snapshot, environment
 
 
