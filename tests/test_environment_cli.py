@@ -1,6 +1,7 @@
 """``tljh-wizard env ...`` end to end against the sshd rig (same hub environment as test_environment_hub)."""
 
 import json
+import shutil
 
 import pytest
 
@@ -94,3 +95,22 @@ def test_install_freezes_before_and_after(hub, capsys):
     assert env(hub, "list", "--json") == 0
     listed = json.loads(capsys.readouterr().out)["snapshots"]
     assert [s["pip"] for s in listed] == [3, 4]
+
+
+def test_local_hub_and_dry_run(tmp_path, capsys):
+    """``--local``: the wizard on the hub itself (here a TLJH-shaped tree with the sample environment)."""
+    from wizard.hub.sandbox import create_tree
+
+    prefix = create_tree(tmp_path / "tljh")
+    shutil.rmtree(prefix / "user")
+    sample.create_user_environment(prefix / "user", wheel_dir=tmp_path / "wheels")
+    local = ["--local", "--prefix", str(prefix)]
+    assert main(["env", "freeze", "local", *local, "--json"]) == 0
+    snapshot_id = json.loads(capsys.readouterr().out)["id"]
+    sample.remove_record(prefix / "user", "tornado")
+    assert main(["env", "restore", "local", snapshot_id, *local, "--dry-run"]) == 0
+    out = capsys.readouterr().out
+    assert "+ tornado 6.4.1=py311h9ecbd09_1 (conda)" in out and "Commands, in order:" in out
+    assert sample.conda_log(prefix) == []
+    kept = tmp_path / "wizard-state/sessions/local/snapshots"
+    assert [path.name for path in kept.glob("*.json")] == [f"{snapshot_id}.json"]  # a dry run freezes nothing

@@ -226,14 +226,19 @@ def diff(hub: Hub, args) -> int:
 def restore(hub: Hub, args) -> int:
     from wizard.environment.restore import execute, plan_restore
     from wizard.environment.snapshot import find_snapshot, freeze_hub
+    from wizard.environment.summary import gather
 
     snapshot = find_snapshot(hub.target, hub.local_dir, args.snapshot)
+    if args.dry_run:
+        plan = plan_restore(snapshot, gather(hub.target))
+        print(plan.render(), end="")
+        return 1 if plan.empty and plan.changes else 0
     # Freezing first gives both the live state the plan is made from and a way back from the restore.
     before, live = freeze_hub(hub.target, hub.local_dir, host=hub.host)
     plan = plan_restore(snapshot, live)
     print(plan.render(), end="")
-    if plan.empty or args.dry_run:
-        return 1 if plan.empty and plan.changes else 0
+    if plan.empty:
+        return 1 if plan.changes else 0
     print(f"The current state is kept as snapshot {before.id} (restore it to undo this).")
 
     def confirm(_plan) -> bool:
