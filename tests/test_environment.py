@@ -385,3 +385,23 @@ def test_tar_reader_refuses_a_damaged_archive():
     damaged[10] ^= 0xFF  # inside the first header's name: its checksum no longer matches
     with pytest.raises(StreamError, match="corrupt"):
         environment_from_stream("/x", b"tljh-wizard-env 1 x86_64\n" + gzip.compress(bytes(damaged)))
+
+
+def test_pip_packages_from_direct_urls(prefix):
+    """A package pip installed from a URL is reinstalled from it (credentials stripped); one from a local path on
+    the hub falls back to its pin."""
+    site = next((prefix / "user").glob("lib/python*/site-packages"))
+    for name, url in (("course_tools", "https://deploy:tok3n@git.example.edu/dist/course_tools-0.3.tar.gz"),
+                      ("scratch", "file:///root/scratch")):
+        dist = site / f"{name}-0.3.dist-info"
+        dist.mkdir()
+        (dist / "INSTALLER").write_text("pip\n")
+        (dist / "direct_url.json").write_text(json.dumps({"url": url, "archive_info": {}}))
+    snapshot = freeze(gather_here(prefix), "hub")
+    assert snapshot.requirements().splitlines()[1:] == [
+        "course_tools @ https://git.example.edu/dist/course_tools-0.3.tar.gz", "jupyter_resource_usage==1.1.0",
+        "jupyterlab==4.2.5", "nbgitpuller==1.2.1", "scratch==0.3"]
+    assert b"tok3n" not in snapshot.to_bytes()
+    shutil.rmtree(site / "course_tools-0.3.dist-info")
+    plan = plan_restore(snapshot, gather_here(prefix))
+    assert plan.steps[-1].argv[-1] == "course_tools @ https://git.example.edu/dist/course_tools-0.3.tar.gz"

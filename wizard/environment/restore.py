@@ -113,10 +113,13 @@ def plan_restore(snapshot: Snapshot, live: Environment) -> RestorePlan:
         plan.steps.append(Step(f"pip: uninstall {len(extra_pip)} package(s) installed since the snapshot",
                                [python, "-m", "pip", "uninstall", "--yes", *extra_pip]))
     wanted_pip = {c.name for c in pip_changes if c.kind in ("added", "changed")}
-    pins = [p.pin for p in snapshot.pip if p.name in wanted_pip]
+    pins = [p.requirement for p in snapshot.pip if p.name in wanted_pip]
     if pins:
         plan.steps.append(Step(f"pip: reinstall {len(pins)} pinned package(s)",
                                [python, "-m", "pip", "install", "--no-deps", *pins]))
+    if pip_changes and snapshot.python and live.python and snapshot.python != live.python:
+        plan.notes.append(f"the snapshot's Python was {snapshot.python}, the hub's is {live.python}: pip packages are "
+                          f"installed for {live.python}")
     if snapshot.platform != live.platform:
         plan.notes.append(f"the snapshot was taken on {snapshot.platform}, the hub is {live.platform}: conda "
                           "builds will not install")

@@ -78,9 +78,7 @@ class Snapshot:
     def requirements(self) -> str:
         """pip pins of the pip-only packages (``pip install --no-deps -r``)."""
         lines = [f"# pip-only packages of {self.prefix}/user, snapshot {self.id}"]
-        for package in self.pip:
-            lines.append(f"{package.name} @ {package.direct_url}" if _installable_url(package.direct_url)
-                         else package.pin)
+        lines += [package.requirement for package in self.pip]
         return "\n".join(lines) + "\n"
 
     def body(self) -> dict:
@@ -140,11 +138,6 @@ class Snapshot:
 
 def _digest(body: dict) -> str:
     return hashlib.sha256(json.dumps(body, sort_keys=True, separators=(",", ":")).encode("utf-8")).hexdigest()
-
-
-def _installable_url(url: str) -> bool:
-    """A direct URL pip can install again from elsewhere (not a local path on the hub)."""
-    return url.startswith(("https://", "http://", "git+"))
 
 
 def freeze(environment: Environment, host: str, now: float | None = None, taken: set[str] = frozenset()) -> Snapshot:

@@ -146,6 +146,13 @@ class PipPackage:
     def pin(self) -> str:
         return f"{self.name}=={self.version}"
 
+    @property
+    def requirement(self) -> str:
+        """What reinstalls it: the direct URL it came from when that is reachable from elsewhere, else the pin."""
+        if self.direct_url.startswith(("https://", "http://", "git+")):
+            return f"{self.name} @ {self.direct_url}"
+        return self.pin
+
     def to_json(self) -> dict:
         return {key: value for key, value in self.__dict__.items() if value not in ("", None)}
 
