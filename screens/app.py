@@ -7,8 +7,11 @@ wizard killed at any moment resumes at the same step with every accepted answer.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from textual import work
 from textual.app import App
+from textual.binding import Binding
 
 from screens.engines import WizardContext, describe_target, resume_question
 from screens.results import Back, Next, Quit, Skip, Start
@@ -37,9 +40,10 @@ def screen_class(step_id: str):
 class WizardApp(App[int]):
     """The full-screen wizard. Exit code: 0 finished, 3 quit part-way (resumable)."""
 
-    CSS_PATH = "wizard.tcss"
+    CSS_PATH = Path(__file__).with_name("wizard.tcss")
     TITLE = "tljh-wizard"
     ENABLE_COMMAND_PALETTE = False
+    BINDINGS = [Binding("ctrl+q", "quit", "Quit", priority=True)]
 
     def __init__(self, ctx: WizardContext) -> None:
         super().__init__()
@@ -49,6 +53,11 @@ class WizardApp(App[int]):
     def on_mount(self) -> None:
         self.ctx.host_key_prompt = self.ask_host_key
         self.run_flow()
+
+    async def action_quit(self) -> None:
+        """Quit from anywhere: the session keeps every accepted answer; exit code 3 says "stopped part-way"."""
+        self.ctx.log(f"quit at step {self.current_step or 'welcome'}")
+        self.exit(3)
 
     def ask_host_key(self, host: str, key_type: str, fingerprint: str) -> bool:
         """Called from a worker thread: show the host-key modal and block that thread until the operator decides."""

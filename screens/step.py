@@ -76,7 +76,6 @@ class StepScreen(Screen[StepResult]):
         Binding("ctrl+k", "skip", "Skip", priority=True),
         Binding("ctrl+r", "rerun", "Re-run checks", priority=True),
         Binding("escape", "cancel", "Cancel", show=False),
-        Binding("ctrl+q", "quit_wizard", "Quit", priority=True),
     ]
 
     def __init__(self, ctx: WizardContext) -> None:
@@ -174,10 +173,6 @@ class StepScreen(Screen[StepResult]):
         if self.step.skippable:
             self.cancel_work()
             self.dismiss(Skip())
-
-    def action_quit_wizard(self) -> None:
-        self.cancel_work()
-        self.dismiss(Quit())
 
     def action_cancel(self) -> None:
         if self.busy:

@@ -23,7 +23,6 @@ WELCOME = (
 class WelcomeScreen(Screen[Start]):
     BINDINGS = [
         Binding("enter", "start", "Start", priority=True),
-        Binding("ctrl+q", "app.quit", "Quit"),
     ]
 
     def __init__(self, target: str, resume_question: str | None = None) -> None:

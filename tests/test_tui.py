@@ -4,7 +4,7 @@ runs; host-key refusal. Helpers here are shared by the other ``test_tui_*`` modu
 
 from __future__ import annotations
 
-import asyncio
+import json
 import time
 
 import pytest
@@ -86,7 +86,10 @@ def dns_world(tmp_path_factory):
 
 
 @pytest.mark.slow
-async def test_whole_flow_against_the_sshd_hub_applies_config(sshd_hub, dns_world, tmp_path, monkeypatch):
+async def test_whole_flow_against_the_sshd_hub_applies_config(sshd_hub, dns_world, tmp_path, monkeypatch,
+                                                              _isolated_state):
+    """Also the secrets test: the key passphrase, the sudo password and the OAuth client secret are sentinels; after
+    entry none of them shows on any screen, in the session's log or state, or in an export without secrets."""
     from screens.authenticator import AuthenticatorScreen
     from screens.backups import BackupsScreen
     from screens.connect import ConnectScreen
@@ -102,14 +105,20 @@ async def test_whole_flow_against_the_sshd_hub_applies_config(sshd_hub, dns_worl
     hub = sshd_hub
     closed_443 = free_port()
     ctx = rig_context("tui-flow", hub, {"letsencrypt_env": {"verify_address": ("127.0.0.1", closed_443)}})
+    sentinels = (CLIENT_SECRET, hub.key_passphrase, hub.sudo_password)
+    screenshots = []
     app = build_app(ctx)
     async with app.run_test(size=SIZE) as pilot:
         await pilot.press("enter")  # welcome: Start
         screen = await wait_for_screen(pilot, ConnectScreen)
-        # The host is unknown to every known_hosts file: the modal shows OpenSSH's fingerprint and waits.
-        fill(screen, connection__key_file=str(hub.client_key), connection__tljh_prefix=str(hub.prefix))
+        # A login whose sudo asks for a password, and a key with a passphrase: both secrets, both masked.
+        fill(screen, connection__user=hub.password_user.name, connection__key_file=str(hub.passphrase_key),
+             connection__key_passphrase=hub.key_passphrase, connection__sudo_password=hub.sudo_password,
+             connection__tljh_prefix=str(hub.prefix))
         await pilot.press("ctrl+n")
+        # The host is unknown to every known_hosts file: the modal shows OpenSSH's fingerprint and waits.
         modal = await wait_for_screen(pilot, HostKeyModal)
+        screenshots.append(app.export_screenshot())
         assert modal.fingerprint == hub.host_key_fingerprint
         await pilot.click("#accept")
         screen = await wait_for_screen(pilot, AuthenticatorScreen)
@@ -126,6 +135,7 @@ async def test_whole_flow_against_the_sshd_hub_applies_config(sshd_hub, dns_worl
         await pilot.press("ctrl+n")
 
         screen = await wait_for_screen(pilot, DomainScreen)
+        screenshots.append(app.export_screenshot())
         fill(screen, domain__name="hub.ok.test", domain__reserved_ipv4=HUB_V4, domain__ip_reserved_confirmed=True,
              domain__resolvers=", ".join(dns_world.resolvers))
         await pilot.press("ctrl+n")
@@ -138,6 +148,7 @@ async def test_whole_flow_against_the_sshd_hub_applies_config(sshd_hub, dns_worl
         await pilot.press("ctrl+n")
         await settle(pilot)
         screen = await wait_for_screen(pilot, LimitsScreen)
+        screenshots.append(app.export_screenshot())
 
         fill(screen, limits__memory="1G", limits__cpu="1", limits__total_users="4")
         await pilot.press("ctrl+n")
@@ -146,6 +157,7 @@ async def test_whole_flow_against_the_sshd_hub_applies_config(sshd_hub, dns_worl
         await pilot.press("ctrl+k")  # Skip
 
         screen = await wait_for_screen(pilot, BackupsScreen)
+        screenshots.append(app.export_screenshot())
         fill(screen, backups__bundle_dir=str(tmp_path / "bundles"), backups__snapshots_confirmed=True)
         await pilot.press("ctrl+n")
         await settle(pilot)
@@ -161,10 +173,14 @@ async def test_whole_flow_against_the_sshd_hub_applies_config(sshd_hub, dns_worl
         await settle(pilot)
         assert screen.applied, screen.diagnoses
         assert diagnosis_ids(screen)["apply"] is Status.OK
+        screenshots.append(app.export_screenshot())
         await pilot.press("ctrl+n")
 
         screen = await wait_for_screen(pilot, DoneScreen)
+        screenshots.append(app.export_screenshot())
         await pilot.click("#export-answers")
+        await pilot.click("#export-tljh")
+        screenshots.append(app.export_screenshot())
         await pilot.press("ctrl+n")
         await wait_for(pilot, lambda: app.return_code is not None, "the app to exit")
     assert app.return_code == 0
@@ -185,6 +201,21 @@ async def test_whole_flow_against_the_sshd_hub_applies_config(sshd_hub, dns_worl
     assert "hub.ok.test" in exported and CLIENT_SECRET not in exported
     state = ctx.session.state
     assert state["current_step"] == "done" and "environment" in state["records"]["skipped_steps"]
+
+    # The secrets: on the hub's config.yaml where they belong, in the 0600 secret store, and nowhere else.
+    session_dir = _isolated_state / "sessions" / "tui-flow"
+    assert (session_dir / "secrets.json").stat().st_mode & 0o777 == 0o600
+    assert set(json.loads((session_dir / "secrets.json").read_text())["connection"]) == {
+        "key_passphrase", "sudo_password"}
+    tljh_export = (tmp_path / "tljh-wizard-exports" / "config.yaml").read_text()
+    assert "GitHubOAuthenticator" in tljh_export
+    for sentinel in sentinels:
+        for text, where in [(exported, "answers export"), (tljh_export, "TLJH config export"),
+                            ((session_dir / "state.json").read_text(), "state.json"),
+                            ((session_dir / "wizard.log").read_text(), "wizard.log"),
+                            *((shot, f"screen {n}") for n, shot in enumerate(screenshots))]:
+            assert sentinel not in text, f"a secret leaked into the {where}"
+    assert len(screenshots) == 7
 
 
 async def test_unknown_host_key_refused_leaves_the_wizard_at_connect(sshd_hub):
@@ -249,6 +280,7 @@ async def test_keys_are_handled_while_a_5_s_remote_command_runs(sshd_hub, monkey
     async with app.run_test(size=SIZE) as pilot:
         await pilot.press("enter")  # resume
         screen = await wait_for_screen(pilot, LimitsScreen)
+        screenshots.append(app.export_screenshot())
         await pilot.press("ctrl+n")
         worker = next(w for w in app.workers if w.name == "checks")
         await wait_for(pilot, lambda: "at" in started, "the remote command to start")
