@@ -17,6 +17,7 @@ from typing import Any, Callable, Iterable, Mapping
 
 from wizard import fields as v
 from wizard import limits
+from wizard.environment.install import package_spec
 from wizard.fields import Field, ValidationError
 
 VERSION = 1
@@ -348,10 +349,12 @@ ENVIRONMENT = Section(
     (
         Field("default_app", "choice", "Default interface", "What users see after logging in.",
               v.choice(("jupyterlab", "classic")), default="jupyterlab", choices=("jupyterlab", "classic")),
-        Field("conda_packages", "list", "conda packages to install", "Installed into the user environment.",
-              v.listing(v.text(200), "packages")),
-        Field("pip_packages", "list", "pip packages to install", "Installed into the user environment.",
-              v.listing(v.text(200), "packages")),
+        Field("conda_packages", "list", "conda packages to install", "Installed into the user environment, "
+              "separated by spaces (numpy scipy=1.13).", v.listing(package_spec, "packages", separators=r"\s+"),
+              example="numpy scipy=1.13"),
+        Field("pip_packages", "list", "pip packages to install", "Installed into the user environment, separated "
+              "by spaces (pandas>=2,<3).", v.listing(package_spec, "packages", separators=r"\s+"),
+              example="pandas>=2,<3"),
         Field("freeze", "bool", "Freeze the environment", "Take a snapshot you can diff and restore later.",
               v.boolean, default=True),
     ),

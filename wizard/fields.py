@@ -236,12 +236,12 @@ def choice(options: Sequence[str]) -> Validator:
     return validate
 
 
-def listing(item: Validator, what: str, max_items: int = 1000) -> Validator:
-    """A list: a YAML sequence, or text separated by commas/whitespace. Each item goes through ``item``."""
+def listing(item: Validator, what: str, max_items: int = 1000, separators: str = r"[,\s]+") -> Validator:
+    """A list: a YAML sequence, or text split on ``separators`` (commas/whitespace). Each item goes through ``item``."""
 
     def validate(raw: Any) -> list:
         if isinstance(raw, str):
-            parts = [p for p in re.split(r"[,\s]+", raw.strip()) if p]
+            parts = [p for p in re.split(separators, raw.strip()) if p]
         elif isinstance(raw, (list, tuple)):
             parts = list(raw)
         else:

@@ -300,8 +300,10 @@ class SSHTarget(HubTarget):
                     err.write(chunk)
                     err_lines.feed(chunk)
                 # paramiko also marks the status "ready" (as -1) when the channel merely closes: only a real
-                # exit-status counts here.
-                if channel.exit_status >= 0 and not channel.recv_ready() and not channel.recv_stderr_ready():
+                # exit-status counts here. OpenSSH may send the exit status before the last output, so the
+                # output is complete only once EOF has arrived too.
+                if (channel.exit_status >= 0 and channel.eof_received and not channel.recv_ready()
+                        and not channel.recv_stderr_ready()):
                     break
                 if channel.closed or not transport.is_active():
                     if channel.recv_ready() or channel.recv_stderr_ready():
