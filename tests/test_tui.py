@@ -13,7 +13,7 @@ from screens.app import build_app
 from screens.engines import WizardContext, open_context
 from tests.rig.bind import DnsWorld, ZoneSpec, free_port
 from wizard import yamlio
-from wizard.diagnosis import Status
+from wizard.diagnosis import Diagnosis, Status
 from wizard.hub import sandbox
 
 HUB_V4 = "203.0.113.10"
@@ -265,7 +265,7 @@ async def test_keys_are_handled_while_a_5_s_remote_command_runs(sshd_hub, monkey
     def slow_check(ctx, progress):
         started["at"] = time.monotonic()
         ctx.target.run(["sleep", "5"], timeout=30)
-        return [__import__("wizard.diagnosis", fromlist=["Diagnosis"]).Diagnosis("slow", Status.OK, "slept 5 s")]
+        return [Diagnosis("slow", Status.OK, "slept 5 s")]
 
     monkeypatch.setattr(LimitsScreen, "check", staticmethod(slow_check))
     ctx = rig_context("tui-responsive", hub)
@@ -280,7 +280,6 @@ async def test_keys_are_handled_while_a_5_s_remote_command_runs(sshd_hub, monkey
     async with app.run_test(size=SIZE) as pilot:
         await pilot.press("enter")  # resume
         screen = await wait_for_screen(pilot, LimitsScreen)
-        screenshots.append(app.export_screenshot())
         await pilot.press("ctrl+n")
         worker = next(w for w in app.workers if w.name == "checks")
         await wait_for(pilot, lambda: "at" in started, "the remote command to start")
