@@ -41,7 +41,15 @@ class ReviewScreen(StepScreen):
 
     def on_mount(self) -> None:
         super().on_mount()
+        self.action_rerun()
+
+    def action_rerun(self) -> None:
+        """Re-read the hub's config.yaml and plan again (never applies: that needs Apply and a confirmation)."""
+        if self.busy:
+            return
         self.set_busy(True)
+        self.applied = False
+        self.query_one("#next", Button).label = self.next_label()
         self._plan_worker()
 
     @work(thread=True, exclusive=True, group="checks", name="plan")

@@ -258,7 +258,7 @@ class DiagnosisTable(Vertical):
             details.update("")
             return
         item = self.diagnoses[index]
-        text = Text.assemble((item.id, "bold"), f" — {item.status.value}")
+        text = Text.assemble((item.id, "bold"), f" — {item.status.value}: {item.summary}")
         if item.details:
             text.append("\n" + item.details)
         if item.fix:
