@@ -133,7 +133,7 @@ def manual_route(hub, commands: list[list[str]], https_changed: bool) -> tuple[f
 
 
 def main() -> int:
-    from tests.rig.sshd import start_sshd
+    from tests.rig.sshd import running_sshd
     from wizard.answers import Answers
     from wizard.hub.sandbox import create_tree
     from wizard.tljh import config as tljh_config
@@ -141,44 +141,41 @@ def main() -> int:
     workdir = Path(tempfile.mkdtemp(prefix="tljh-wizard-bench-apply-"))
     workdir.chmod(0o700)
     os.environ["TLJH_WIZARD_STATE_DIR"] = str(workdir / "state")
-    hub, process, keys_dir, api = start_sshd(workdir, workdir / "opt-tljh")
     sizes, trips, manual_trips, seconds, manual_seconds = [], [], [], [], []
     try:
-        for size, (public, secret) in answer_documents(hub).items():
-            answers = Answers.from_documents(public, secret)
-            answers.require_complete()
-            rendered = tljh_config.render(answers)
-            commands = manual_commands(rendered)
-            if len(commands) != size:
-                raise SystemExit(f"the {size}-setting answers make {len(commands)} settings")
-            https_changed = "https" in rendered and rendered["https"].get("enabled", False)
-            times = {"wizard": [], "manual": []}
-            trip_counts = {"wizard": set(), "manual": set()}
-            for attempt in range(REPEATS * 2):
-                route = "wizard" if (attempt + size) % 2 == 0 else "manual"
-                create_tree(hub.prefix, python=hub.python)
-                shutil.rmtree(workdir / "state", ignore_errors=True)
-                if route == "wizard":
-                    elapsed, count = wizard_route(hub, answers)
-                else:
-                    elapsed, count = manual_route(hub, commands, https_changed)
-                if not settings_match(hub, commands):
-                    raise SystemExit(f"{route} route with {size} settings did not end with every setting")
-                times[route].append(elapsed)
-                trip_counts[route].add(count)
-            sizes.append(size)
-            trips.append(max(trip_counts["wizard"]))
-            manual_trips.append(max(trip_counts["manual"]))
-            seconds.append(round(statistics.median(times["wizard"]), 3))
-            manual_seconds.append(round(statistics.median(times["manual"]), 3))
-            print(f"{size:3} settings: wizard {trips[-1]} round trips, median {seconds[-1]:.3f} s "
-                  f"({', '.join(f'{t:.3f}' for t in times['wizard'])}); manual {manual_trips[-1]} round trips, "
-                  f"median {manual_seconds[-1]:.3f} s ({', '.join(f'{t:.3f}' for t in times['manual'])})", flush=True)
+        with running_sshd(workdir, workdir / "opt-tljh") as hub:
+            for size, (public, secret) in answer_documents(hub).items():
+                answers = Answers.from_documents(public, secret)
+                answers.require_complete()
+                rendered = tljh_config.render(answers)
+                commands = manual_commands(rendered)
+                if len(commands) != size:
+                    raise SystemExit(f"the {size}-setting answers make {len(commands)} settings")
+                https_changed = "https" in rendered and rendered["https"].get("enabled", False)
+                times = {"wizard": [], "manual": []}
+                trip_counts = {"wizard": set(), "manual": set()}
+                for attempt in range(REPEATS * 2):
+                    route = "wizard" if (attempt + size) % 2 == 0 else "manual"
+                    create_tree(hub.prefix, python=hub.python)
+                    shutil.rmtree(workdir / "state", ignore_errors=True)
+                    if route == "wizard":
+                        elapsed, count = wizard_route(hub, answers)
+                    else:
+                        elapsed, count = manual_route(hub, commands, https_changed)
+                    if not settings_match(hub, commands):
+                        raise SystemExit(f"{route} route with {size} settings did not end with every setting")
+                    times[route].append(elapsed)
+                    trip_counts[route].add(count)
+                sizes.append(size)
+                trips.append(max(trip_counts["wizard"]))
+                manual_trips.append(max(trip_counts["manual"]))
+                seconds.append(round(statistics.median(times["wizard"]), 3))
+                manual_seconds.append(round(statistics.median(times["manual"]), 3))
+                print(f"{size:3} settings: wizard {trips[-1]} round trips, median {seconds[-1]:.3f} s "
+                      f"({', '.join(f'{t:.3f}' for t in times['wizard'])}); manual {manual_trips[-1]} round trips, "
+                      f"median {manual_seconds[-1]:.3f} s ({', '.join(f'{t:.3f}' for t in times['manual'])})",
+                      flush=True)
     finally:
-        api.close()
-        process.terminate()
-        process.wait(timeout=10)
-        shutil.rmtree(keys_dir, ignore_errors=True)
         shutil.rmtree(workdir, ignore_errors=True)
     print(json.dumps({"bench": "apply", "settings": sizes, "round_trips": trips, "manual_round_trips": manual_trips,
                       "seconds": seconds, "manual_seconds": manual_seconds}))

@@ -26,7 +26,7 @@ REPEATS = 5
 
 
 def main() -> int:
-    from tests.rig.sshd import start_sshd
+    from tests.rig.sshd import running_sshd
     from wizard.environment import sample
     from wizard.environment.snapshot import freeze_hub
     from wizard.hub.ssh import SSHTarget
@@ -34,43 +34,40 @@ def main() -> int:
     workdir = Path(tempfile.mkdtemp(prefix="tljh-wizard-bench-freeze-"))
     workdir.chmod(0o700)
     prefix = workdir / "opt-tljh"
-    hub, process, keys_dir, api = start_sshd(workdir, prefix)
     round_trips, seconds, sizes_kb, refetched = [], [], [], []
     try:
-        for size in SIZES:
-            shutil.rmtree(prefix / "user")
-            pip_only = sample.PIP_ONLY
-            sample.create_user_environment(prefix / "user", conda_count=size - len(pip_only), pip_packages=pip_only,
-                                           wheel_dir=workdir / "wheels")
-            target = SSHTarget(hub.host, port=hub.port, user=hub.admin.name, key_file=str(hub.client_key),
-                               allow_agent=False, look_for_keys=False, known_hosts_files=[hub.known_hosts],
-                               prefix=str(prefix))
-            with target:
-                target.connect()
-                times, trips_each = [], []
-                for attempt in range(REPEATS):
-                    before = target.round_trips
-                    start = time.perf_counter()
-                    snapshot, environment = freeze_hub(target, workdir / f"local-{size}", now=1764000000 + attempt)
-                    times.append(time.perf_counter() - start)
-                    trips_each.append(target.round_trips - before)
-                    found = len(snapshot.conda) + len(snapshot.pip)
-                    if found != size or environment.problems:
-                        raise SystemExit(f"freeze of {size} packages found {found}: {environment.problems}")
-                assert target.connections == 1
-            trips = set(trips_each)
-            # More than the usual 2 only when a cut-short stream had to be fetched again (see summary.gather).
-            round_trips.append(max(trips))
-            refetched.append(sum(1 for count in trips_each if count > min(trips)))
-            seconds.append(round(statistics.median(times), 3))
-            sizes_kb.append(round(len(snapshot.to_bytes()) / 1024))
-            print(f"{size:5} packages: {round_trips[-1]} round trips ({refetched[-1]} refetch), median {seconds[-1]:.3f} s "
-                  f"(min {min(times):.3f}, max {max(times):.3f}), snapshot {sizes_kb[-1]} KB", flush=True)
+        with running_sshd(workdir, prefix) as hub:
+            for size in SIZES:
+                shutil.rmtree(prefix / "user")
+                pip_only = sample.PIP_ONLY
+                sample.create_user_environment(prefix / "user", conda_count=size - len(pip_only),
+                                               pip_packages=pip_only, wheel_dir=workdir / "wheels")
+                target = SSHTarget(hub.host, port=hub.port, user=hub.admin.name, key_file=str(hub.client_key),
+                                   allow_agent=False, look_for_keys=False, known_hosts_files=[hub.known_hosts],
+                                   prefix=str(prefix))
+                with target:
+                    target.connect()
+                    times, trips_each = [], []
+                    for attempt in range(REPEATS):
+                        before = target.round_trips
+                        start = time.perf_counter()
+                        snapshot, environment = freeze_hub(target, workdir / f"local-{size}", now=1764000000 + attempt)
+                        times.append(time.perf_counter() - start)
+                        trips_each.append(target.round_trips - before)
+                        found = len(snapshot.conda) + len(snapshot.pip)
+                        if found != size or environment.problems:
+                            raise SystemExit(f"freeze of {size} packages found {found}: {environment.problems}")
+                    assert target.connections == 1
+                trips = set(trips_each)
+                # More than the usual 2 only when a cut-short stream had to be fetched again (see summary.gather).
+                round_trips.append(max(trips))
+                refetched.append(sum(1 for count in trips_each if count > min(trips)))
+                seconds.append(round(statistics.median(times), 3))
+                sizes_kb.append(round(len(snapshot.to_bytes()) / 1024))
+                print(f"{size:5} packages: {round_trips[-1]} round trips ({refetched[-1]} refetch), "
+                      f"median {seconds[-1]:.3f} s (min {min(times):.3f}, max {max(times):.3f}), "
+                      f"snapshot {sizes_kb[-1]} KB", flush=True)
     finally:
-        api.close()
-        process.terminate()
-        process.wait(timeout=10)
-        shutil.rmtree(keys_dir, ignore_errors=True)
         shutil.rmtree(workdir, ignore_errors=True)
     print(json.dumps({"bench": "freeze", "packages": SIZES, "round_trips": round_trips, "seconds": seconds,
                       "snapshot_kb": sizes_kb, "refetched": refetched}))

@@ -55,20 +55,19 @@ from __future__ import annotations
 
 import base64
 import contextlib
-import ctypes
 import os
 import re
 import secrets
 import shutil
-import signal
 import socket
 import subprocess
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterator, Mapping, Sequence
+from typing import Callable, Iterator, Mapping, Sequence
 
 import pytest
+
+from tests.rig.process import die_with_parent, read_log, start_logged, stop_process, wait_until_ready
 
 NAMED = shutil.which("named", path=os.environ.get("PATH", "") + ":/usr/sbin") or "/usr/sbin/named"
 START_DEADLINE = 15.0
@@ -80,16 +79,6 @@ class BindStartError(RuntimeError):
 
 class UpdateRefused(RuntimeError):
     """The server answered a dynamic update with something other than NOERROR."""
-
-
-_PRCTL = ctypes.CDLL(None, use_errno=True).prctl
-PR_SET_PDEATHSIG = 1
-
-
-def die_with_parent() -> None:
-    """``preexec_fn`` for rig servers: the kernel ends them if the test run is killed, so none outlives it.
-    (Resolved at import: between fork and exec only a C call is safe.)"""
-    _PRCTL(PR_SET_PDEATHSIG, signal.SIGTERM)
 
 
 def new_tsig_secret() -> str:
@@ -226,58 +215,47 @@ class BindServer:
         config = self.workdir / "named.conf"
         config.write_text(self._config())
         self.aliases = [address for address in self.addresses if add_loopback_alias(address)]
-        with open(self.stderr_path, "wb") as stderr:
-            self.process = subprocess.Popen([NAMED, "-g", "-c", str(config)], cwd=self.workdir,
-                                            stdin=subprocess.DEVNULL, stdout=stderr, stderr=stderr,
-                                            preexec_fn=die_with_parent)
+        self.process = start_logged([NAMED, "-g", "-c", str(config)], self.stderr_path, cwd=self.workdir)
         try:
-            self._wait_until_answering()
+            # Each probe is bounded by its own 0.2 s timeout; a refused probe returns at once, so pause briefly.
+            wait_until_ready(self.process, self._answers_every_zone(), name="named", seconds=START_DEADLINE,
+                             pause=0.02, log_path=self.stderr_path, error=BindStartError)
         except BaseException:
             self.stop()
             raise
         return self
 
-    def _wait_until_answering(self) -> None:
+    def _answers_every_zone(self) -> Callable[[], bool]:
+        """A readiness probe: True once an SOA query for every zone (NS for the root, if none) has an answer."""
         import dns.exception
         import dns.message
         import dns.query
 
         waiting = [(zone, "SOA") for zone in self.zones] or [(".", "NS")]
-        deadline = time.monotonic() + START_DEADLINE
-        while True:
-            if self.process.poll() is not None:
-                raise BindStartError(f"named exited with {self.process.returncode}:\n{self.stderr()}")
+
+        def ready() -> bool:
             try:
-                reply = dns.query.udp(dns.message.make_query(*waiting[0]), self.addresses[0],
-                                      port=self.port, timeout=0.2)
-                if reply.answer:
+                while waiting:
+                    reply = dns.query.udp(dns.message.make_query(*waiting[0]), self.addresses[0],
+                                          port=self.port, timeout=0.2)
+                    if not reply.answer:
+                        if re.search(r" running$", self.stderr(), re.MULTILINE):  # named's "all loaded, serving"
+                            raise BindStartError(
+                                f"named is running but does not answer {waiting[0]}:\n{self.stderr()}")
+                        return False
                     waiting.pop(0)
-                    if not waiting:
-                        return
-                    continue
-                if re.search(r" running$", self.stderr(), re.MULTILINE):  # named's "all loaded, serving"
-                    raise BindStartError(f"named is running but does not answer {waiting[0]}:\n{self.stderr()}")
             except (dns.exception.Timeout, OSError):
-                pass
-            if time.monotonic() > deadline:
-                raise BindStartError(f"named did not answer within {START_DEADLINE} s:\n{self.stderr()}")
-            # Each probe is bounded by its own 0.2 s timeout; a refused probe returns at once, so pause briefly.
-            time.sleep(0.02)
+                return False
+            return True
+
+        return ready
 
     def stderr(self) -> str:
-        try:
-            return self.stderr_path.read_text(errors="replace")
-        except FileNotFoundError:
-            return ""
+        return read_log(self.stderr_path)
 
     def stop(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
+        if self.process is not None:
+            stop_process(self.process)
         self.process = None
         for address in self.aliases:
             remove_loopback_alias(address)

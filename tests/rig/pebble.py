@@ -28,16 +28,16 @@ import os
 import shutil
 import ssl
 import subprocess
-import time
 import urllib.error
 import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator
+from typing import Callable, Iterator
 
 import pytest
 
-from tests.rig.bind import die_with_parent, free_port
+from tests.rig.bind import free_port
+from tests.rig.process import read_log, start_logged, stop_process, wait_until_ready
 
 PEBBLE = shutil.which("pebble") or "/usr/bin/pebble"
 START_DEADLINE = 20.0
@@ -136,51 +136,36 @@ class PebbleServer:
         }}, indent=2))
         env = dict(os.environ, PEBBLE_VA_NOSLEEP="1", PEBBLE_WFE_NONCEREJECT="0", PEBBLE_AUTHZREUSE="0")
         env.pop("PEBBLE_VA_ALWAYS_VALID", None)
-        with open(self.output_path, "wb") as output:
-            self.process = subprocess.Popen(
-                [PEBBLE, "-config", str(config), "-dnsserver", self.dns_address],
-                cwd=self.workdir, env=env, stdin=subprocess.DEVNULL, stdout=output, stderr=output,
-                preexec_fn=die_with_parent)
+        self.process = start_logged([PEBBLE, "-config", str(config), "-dnsserver", self.dns_address],
+                                    self.output_path, cwd=self.workdir, env=env)
         try:
-            self._wait_until_answering()
+            # A refused connection returns at once; pause briefly before the next probe.
+            wait_until_ready(self.process, self._serves_its_directory(), name="pebble", seconds=START_DEADLINE,
+                             pause=0.05, log_path=self.output_path, error=PebbleStartError)
         except BaseException:
             self.stop()
             raise
         return self
 
-    def _wait_until_answering(self) -> None:
+    def _serves_its_directory(self) -> Callable[[], bool]:
+        """A readiness probe: True once the ACME directory answers over TLS with its newAccount URL."""
         context = self.ssl_context()
-        deadline = time.monotonic() + START_DEADLINE
-        while True:
-            if self.process.poll() is not None:
-                raise PebbleStartError(f"pebble exited with {self.process.returncode}:\n{self.output()}")
+
+        def ready() -> bool:
             try:
                 with urllib.request.urlopen(self.directory_url, context=context, timeout=1) as reply:
-                    if "newAccount" in json.load(reply):
-                        return
+                    return "newAccount" in json.load(reply)
             except (urllib.error.URLError, OSError, ValueError):
-                pass
-            if time.monotonic() > deadline:
-                raise PebbleStartError(f"pebble did not answer within {START_DEADLINE} s:\n{self.output()}")
-            # A refused connection returns at once; pause briefly before the next probe.
-            time.sleep(0.05)
+                return False
+
+        return ready
 
     def output(self) -> str:
-        try:
-            return self.output_path.read_text(errors="replace")
-        except FileNotFoundError:
-            return ""
+        return read_log(self.output_path)
 
     def stop(self) -> None:
-        if self.process is None:
-            return
-        if self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
+        if self.process is not None:
+            stop_process(self.process)
         self.process = None
 
     def __enter__(self) -> "PebbleServer":

@@ -6,6 +6,7 @@ Fixtures:
   keys (one plain, one with a passphrase), a TLJH-shaped tree owned by root under a temp prefix (built by
   ``wizard.hub.sandbox.create_tree``, with the ``tljh-config`` stand-in in ``hub/bin``) and a ``/hub/api`` stand-in.
 - ``sshd_hub`` (function): the same rig with the TLJH tree reset to pristine for the test.
+- ``running_sshd(workdir, prefix)``: the same sshd as a context manager, for benchmarks.
 
 A server that cannot start FAILS the run with sshd's stderr; it never skips.
 
@@ -17,6 +18,7 @@ belongs to one session and is removed with it.
 from __future__ import annotations
 
 import base64
+import contextlib
 import fcntl
 import hashlib
 import os
@@ -28,8 +30,11 @@ import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Iterator
 
 import pytest
+
+from tests.rig.process import stop_process
 
 SSHD = "/usr/sbin/sshd"
 HOST = "127.0.0.1"
@@ -261,23 +266,26 @@ def start_sshd(workdir: Path, prefix: Path):
     return hub, process, keys_dir, api
 
 
-@pytest.fixture(scope="session")
-def sshd_rig(tmp_path_factory):
-    workdir = tmp_path_factory.mktemp("sshd")
-    os.chmod(workdir, 0o700)
-    prefix = tmp_path_factory.mktemp("tljh") / "opt-tljh"
+@contextlib.contextmanager
+def running_sshd(workdir: Path, prefix: Path) -> Iterator[SSHHub]:
+    """The rig's sshd for the ``with`` block (the session fixture, benchmarks); afterwards the API stand-in is
+    closed, sshd stopped by PID and the authorized-keys directory removed."""
     hub, process, keys_dir, api = start_sshd(workdir, prefix)
     try:
         yield hub
     finally:
         api.close()
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        stop_process(process)
         shutil.rmtree(keys_dir, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def sshd_rig(tmp_path_factory):
+    workdir = tmp_path_factory.mktemp("sshd")
+    os.chmod(workdir, 0o700)
+    prefix = tmp_path_factory.mktemp("tljh") / "opt-tljh"
+    with running_sshd(workdir, prefix) as hub:
+        yield hub
 
 
 @pytest.fixture
