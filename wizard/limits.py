@@ -315,20 +315,27 @@ def format_gb(size: int) -> str:
     return f"{value:.3f}".rstrip("0").rstrip(".") + " GB"
 
 
-def active_share(raw: Any) -> float:
-    """The share of users active at once: ``0.5``, ``"0.5"``, ``"50%"`` or ``50`` -> 0.5."""
+def _fraction(raw: Any, expected: str, largest_fraction: float) -> tuple[float, str]:
+    """(fraction, the token as typed) from ``"50%"``, ``0.5`` or ``50``: a number above ``largest_fraction`` or with a
+    ``%`` sign is a percentage. ``expected`` names the value in messages ("a share such as 50% or 0.5")."""
     token = str(raw).strip() if isinstance(raw, (str, int, float)) and not isinstance(raw, bool) else None
     if token is None:
-        raise ValidationError("expected a share such as 50% or 0.5")
+        raise ValidationError(f"expected {expected}")
     percent = token.endswith("%")
     try:
         value = float(token.rstrip("%").strip())
     except ValueError:
-        raise ValidationError(f"expected a share such as 50% or 0.5, got {token[:40]!r}") from None
+        raise ValidationError(f"expected {expected}, got {token[:40]!r}") from None
     if not math.isfinite(value):
-        raise ValidationError(f"expected a share such as 50% or 0.5, got {token[:40]!r}")
-    if percent or value > 1:
+        raise ValidationError(f"expected {expected}, got {token[:40]!r}")
+    if percent or value > largest_fraction:
         value /= 100
+    return value, token
+
+
+def active_share(raw: Any) -> float:
+    """The share of users active at once: ``0.5``, ``"0.5"``, ``"50%"`` or ``50`` -> 0.5."""
+    value, token = _fraction(raw, "a share such as 50% or 0.5", 1)
     if not 0 < value <= 1:
         raise ValidationError(f"the active share must be more than 0% and at most 100%, got {token[:40]}")
     return value
@@ -336,18 +343,7 @@ def active_share(raw: Any) -> float:
 
 def headroom(raw: Any) -> float:
     """Spare capacity for the suggested VM: ``"30%"``, ``0.3`` or ``30`` -> 0.3; 0% to 200%."""
-    token = str(raw).strip() if isinstance(raw, (str, int, float)) and not isinstance(raw, bool) else None
-    if token is None:
-        raise ValidationError("expected a headroom such as 30% or 0.3")
-    percent = token.endswith("%")
-    try:
-        value = float(token.rstrip("%").strip())
-    except ValueError:
-        raise ValidationError(f"expected a headroom such as 30% or 0.3, got {token[:40]!r}") from None
-    if not math.isfinite(value):
-        raise ValidationError(f"expected a headroom such as 30% or 0.3, got {token[:40]!r}")
-    if percent or value > 2:
-        value /= 100
+    value, token = _fraction(raw, "a headroom such as 30% or 0.3", 2)
     if not 0 <= value <= 2:
         raise ValidationError(f"the headroom must be between 0% and 200%, got {token[:40]}")
     return value
