@@ -26,6 +26,7 @@ from typing import Any, Mapping
 from wizard import limits
 from wizard.answers import Answers
 from wizard.fields import ValidationError
+from wizard.mappings import deep_merge
 
 CHART_VERSION = "4.4.0"
 TLS_SECRET_NAME = "jupyterhub-tls"
@@ -109,7 +110,7 @@ def render(answers: Answers, *, staging: bool = False) -> Values:
 
     secret_values = {value for value in answers.secret_values() if isinstance(value, str)}
     out.values, moved = _split_secrets(out.values, secret_values, tljh_config.SECRET_KEYS)
-    out.secrets = _deep_merge(out.secrets, moved)
+    out.secrets = deep_merge(out.secrets, moved)
     return out
 
 
@@ -166,7 +167,7 @@ def _render_https(answers: Answers, out: Values, staging: bool) -> None:
         https["type"] = "manual"
         https["manual"] = {"cert": _read_pem(answers.get("https.cert_path"), "https.cert_path", "CERTIFICATE")}
         key = _read_pem(answers.get("https.key_path"), "https.key_path", "PRIVATE KEY")
-        out.secrets = _deep_merge(out.secrets, {"proxy": {"https": {"manual": {"key": key}}}})
+        out.secrets = deep_merge(out.secrets, {"proxy": {"https": {"manual": {"key": key}}}})
     out.values.setdefault("proxy", {})["https"] = https
 
 
@@ -251,16 +252,6 @@ def _split_secrets(node: Any, secret_values: set[str], secret_keys: set[str]) ->
         if moved:
             secret[key] = moved
     return public, secret
-
-
-def _deep_merge(base: Mapping[str, Any], overlay: Mapping[str, Any]) -> dict:
-    merged = dict(base)
-    for key, value in overlay.items():
-        if isinstance(value, Mapping) and isinstance(merged.get(key), Mapping):
-            merged[key] = _deep_merge(merged[key], value)
-        else:
-            merged[key] = value
-    return merged
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -403,9 +394,9 @@ def export(answers: Answers, include_secrets: bool, *, staging: bool = False) ->
     from wizard import yamlio
 
     out = render(answers, staging=staging)
-    check(_deep_merge(out.values, out.secrets))
+    check(deep_merge(out.values, out.secrets))
     if include_secrets:
-        return (yamlio.dump(_deep_merge(out.values, out.secrets), header=header(out, INLINE_SECRETS_HEADER),
+        return (yamlio.dump(deep_merge(out.values, out.secrets), header=header(out, INLINE_SECRETS_HEADER),
                             round_trip=True), "")
     return (yamlio.dump(out.values, header=header(out), round_trip=True),
             yamlio.dump(out.secrets, header=SECRETS_HEADER, round_trip=True))

@@ -338,6 +338,7 @@ def config_policy(live_text: str | None) -> list[Diagnosis]:
     """From the live config.yaml (over TLJH's defaults): a real authenticator with an allow policy, limits, culling."""
     from wizard import yamlio
     from wizard.fields import ValidationError
+    from wizard.mappings import deep_merge
     from wizard.tljh import config as tljh_config
 
     if live_text is None:
@@ -348,18 +349,8 @@ def config_policy(live_text: str | None) -> list[Diagnosis]:
     except ValidationError as exc:
         return [Diagnosis(check, Status.ERROR, f"config.yaml on the hub is not valid YAML: {exc}")
                 for check in (AUTHENTICATOR, LIMITS, CULLING)]
-    config = _over_defaults(tljh_config.defaults(), live if isinstance(live, Mapping) else {})
+    config = deep_merge(tljh_config.defaults(), live if isinstance(live, Mapping) else {})
     return [_authenticator(config), _limits(config), _culling(config)]
-
-
-def _over_defaults(defaults: Mapping[str, Any], config: Mapping[str, Any]) -> dict:
-    merged = dict(defaults)
-    for key, value in config.items():
-        if isinstance(value, Mapping) and isinstance(merged.get(key), Mapping):
-            merged[key] = _over_defaults(merged[key], value)
-        else:
-            merged[key] = value
-    return merged
 
 
 def _authenticator(config: Mapping[str, Any]) -> Diagnosis:
