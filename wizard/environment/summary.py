@@ -88,8 +88,19 @@ def strip_credentials(url: str) -> str:
     return urlunsplit((parts.scheme, netloc, path, "", ""))
 
 
+class _Record:
+    """A package record in a snapshot's JSON: its fields, empty ones left out; unknown keys ignored when read."""
+
+    def to_json(self) -> dict:
+        return {key: value for key, value in self.__dict__.items() if value not in ("", None)}
+
+    @classmethod
+    def from_json(cls, data: dict):
+        return cls(**{key: data[key] for key in cls.__dataclass_fields__ if key in data})
+
+
 @dataclass(frozen=True)
-class CondaPackage:
+class CondaPackage(_Record):
     name: str
     version: str
     build: str
@@ -123,16 +134,9 @@ class CondaPackage:
         digest = self.sha256 or self.md5
         return f"{url}#{digest}" if url and digest else ""
 
-    def to_json(self) -> dict:
-        return {key: value for key, value in self.__dict__.items() if value not in ("", None)}
-
-    @classmethod
-    def from_json(cls, data: dict) -> "CondaPackage":
-        return cls(**{key: data[key] for key in cls.__dataclass_fields__ if key in data})
-
 
 @dataclass(frozen=True)
-class PipPackage:
+class PipPackage(_Record):
     name: str
     version: str
     installer: str = ""
@@ -152,13 +156,6 @@ class PipPackage:
         if self.direct_url.startswith(("https://", "http://", "git+")):
             return f"{self.name} @ {self.direct_url}"
         return self.pin
-
-    def to_json(self) -> dict:
-        return {key: value for key, value in self.__dict__.items() if value not in ("", None)}
-
-    @classmethod
-    def from_json(cls, data: dict) -> "PipPackage":
-        return cls(**{key: data[key] for key in cls.__dataclass_fields__ if key in data})
 
 
 @dataclass(frozen=True)
