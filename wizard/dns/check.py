@@ -651,6 +651,16 @@ def _split_answers(key: str, lookup: Lookup, expected: str, details: str, data: 
                      f"correct the {rdtype} record for {_owner_hint(lookup)} there.", data)
 
 
+def _judged_records(lookup: Lookup, fallback: tuple[list[str], str] | None,
+                    expected: str | None) -> tuple[list[str], str, str, dict]:
+    """What dns.a and dns.aaaa judge: the records (the public resolvers' when they stand in, see _public_fallback),
+    the note saying so, the per-server details and the diagnosis data."""
+    records = fallback[0] if fallback else lookup.records
+    note = fallback[1] if fallback else ""
+    data = {"name": lookup.name, "records": records, "expected": expected, "final_name": lookup.final_name}
+    return records, note, _server_lines(lookup) + note, data
+
+
 def diagnose_a(lookup: Lookup, expected: str, public: list[Reply]) -> Diagnosis:
     name, owner = lookup.name, _owner_hint(lookup)
     fallback = _public_fallback(lookup, public)
@@ -659,10 +669,7 @@ def diagnose_a(lookup: Lookup, expected: str, public: list[Reply]) -> Diagnosis:
                          f"Fix the CNAME chain of {name} (see dns.cname).")
     if not lookup.answered_any and fallback is None:
         return Diagnosis("dns.a", Status.SKIPPED, f"no nameserver or resolver answered for {name}")
-    records = fallback[0] if fallback else lookup.records
-    note = fallback[1] if fallback else ""
-    details = _server_lines(lookup) + note
-    data = {"name": name, "records": records, "expected": expected, "final_name": lookup.final_name}
+    records, note, details, data = _judged_records(lookup, fallback, expected)
     if not records:
         if lookup.nxdomain:
             return Diagnosis("dns.a", Status.ERROR, f"{lookup.final_name} does not exist (NXDOMAIN){note}", details,
@@ -697,10 +704,7 @@ def diagnose_aaaa(lookup: Lookup, expected: str | None, public: list[Reply]) -> 
                          f"Fix the CNAME chain of {name} (see dns.cname).")
     if not lookup.answered_any and fallback is None:
         return Diagnosis("dns.aaaa", Status.SKIPPED, f"no nameserver or resolver answered for {name}")
-    records = fallback[0] if fallback else lookup.records
-    note = fallback[1] if fallback else ""
-    details = _server_lines(lookup) + note
-    data = {"name": name, "records": records, "expected": expected, "final_name": lookup.final_name}
+    records, note, details, data = _judged_records(lookup, fallback, expected)
     if lookup.nxdomain and not records:
         return Diagnosis("dns.aaaa", Status.SKIPPED, f"{lookup.final_name} does not exist (see dns.a)", details,
                          data=data)
