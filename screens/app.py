@@ -8,6 +8,7 @@ wizard killed at any moment resumes at the same step with every accepted answer.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Callable
 
 from textual import work
 from textual.app import App
@@ -45,19 +46,39 @@ class WizardApp(App[int]):
     ENABLE_COMMAND_PALETTE = False
     BINDINGS = [Binding("ctrl+q", "quit", "Quit", priority=True)]
 
-    def __init__(self, ctx: WizardContext) -> None:
+    def __init__(self, ctx: WizardContext | None = None, *, opener: Callable[[], WizardContext] | None = None,
+                 target: str = "") -> None:
         super().__init__()
+        if ctx is None and opener is None:
+            raise ValueError("give the context, or how to open it")
         self.ctx = ctx
+        self.opener = opener
+        self.target = target or (describe_target(ctx) if ctx else "")
         self.current_step: str | None = None
 
     def on_mount(self) -> None:
-        self.ctx.host_key_prompt = self.ask_host_key
         self.run_flow()
 
     async def action_quit(self) -> None:
         """Quit from anywhere: the session keeps every accepted answer; exit code 3 says "stopped part-way"."""
-        self.ctx.log(f"quit at step {self.current_step or 'welcome'}")
+        if self.ctx is not None:
+            self.ctx.log(f"quit at step {self.current_step or 'welcome'}")
         self.exit(3)
+
+    async def open_session(self) -> bool:
+        """Open (and lock) the session in a thread while the welcome screen is already up."""
+        import asyncio
+
+        from wizard.session import SessionError
+
+        if self.ctx is None:
+            try:
+                self.ctx = await asyncio.to_thread(self.opener)
+            except SessionError as exc:
+                self.exit(2, message=f"tljh-wizard: error: {exc}")
+                return False
+        self.ctx.host_key_prompt = self.ask_host_key
+        return True
 
     def ask_host_key(self, host: str, key_type: str, fingerprint: str) -> bool:
         """Called from a worker thread: show the host-key modal and block that thread until the operator decides."""
@@ -81,8 +102,20 @@ class WizardApp(App[int]):
         from screens.welcome import WelcomeScreen
         from wizard.steps import STEP_IDS, next_step, previous_step
 
+        welcome = WelcomeScreen(self.target)
+        started = self.push_screen(welcome, wait_for_dismiss=True)
+        await welcome.painted.wait()  # first paint before the session's (heavier) engine imports compete for the GIL
+        if not await self.open_session():
+            return
         session = self.ctx.session
-        start: Start = await self.push_screen_wait(WelcomeScreen(describe_target(self.ctx), resume_question(self.ctx)))
+        question = resume_question(self.ctx)
+        if question and self.screen is welcome:
+            welcome.offer_resume(question)
+        start: Start = await started
+        if question and not start.asked:  # Start was pressed before the session was read: ask now
+            from screens.modals import ResumeModal
+
+            start = Start((await self.push_screen_wait(ResumeModal(question))).resume)
         step_id = session.current_step if start.resume else STEP_IDS[0]
         if not start.resume:
             session.go_to(step_id)
@@ -119,6 +152,8 @@ class WizardApp(App[int]):
         self.exit(0)
 
 
-def build_app(ctx: WizardContext) -> WizardApp:
-    """The wizard app over an open session and its hub context (tests build it the same way)."""
-    return WizardApp(ctx)
+def build_app(ctx: WizardContext | None = None, *, opener: Callable[[], WizardContext] | None = None,
+              target: str = "") -> WizardApp:
+    """The wizard app over an open session and its hub context (tests), or with how to open it once the first screen
+    is up (the command line: ``opener``, and ``target`` naming the hub meanwhile)."""
+    return WizardApp(ctx, opener=opener, target=target)

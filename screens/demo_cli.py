@@ -1,4 +1,7 @@
-"""``tljh-wizard demo [--plain]``: the whole wizard against a sandbox hub on this machine (no server needed)."""
+"""``tljh-wizard demo [--plain]``: the whole wizard against a sandbox hub on this machine (no server needed).
+
+The sandbox lives beside the demo session (``screens.engines.demo_prefix``) and is created on first use.
+"""
 
 from __future__ import annotations
 
@@ -9,16 +12,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--plain", action="store_true", help="plain prompts instead of the full-screen interface")
 
 
-def sandbox_prefix():
-    """Where the demo's TLJH-shaped tree lives: beside the demo session, so it survives a resume."""
-    from wizard.session import state_dir
-
-    return state_dir() / "demo-hub" / "opt" / "tljh"
-
-
 def run(args: argparse.Namespace) -> int:
     from screens.wizard_cli import launch
 
-    prefix = sandbox_prefix()
-    prefill = {"connection.host": "localhost", "connection.tljh_prefix": str(prefix)}
-    return launch("demo", mode="sandbox", prefill=prefill, plain=args.plain, sandbox_prefix=prefix)
+    return launch(None, mode="sandbox", prefill={"connection.host": "localhost"}, plain=args.plain)

@@ -73,13 +73,16 @@ class WizardContext:
 
 def describe_target(ctx: WizardContext) -> str:
     """One line naming the hub this run talks to."""
-    if ctx.mode == "sandbox":
-        return f"the demo sandbox hub at {ctx.sandbox_prefix}" if ctx.sandbox_prefix else "the demo sandbox hub"
-    if ctx.mode == "local":
+    return describe(ctx.mode, ctx.sandbox_prefix, ctx.answers.get)
+
+
+def describe(mode: str, sandbox_prefix, get: Callable[[str], Any]) -> str:
+    """``describe_target`` before a session is open: ``get`` looks an answer up (None when unanswered)."""
+    if mode == "sandbox":
+        return f"the demo sandbox hub at {sandbox_prefix}" if sandbox_prefix else "the demo sandbox hub"
+    if mode == "local":
         return "this machine (--local)"
-    answers = ctx.answers
-    host = answers.get("connection.host") or "?"
-    return f"{answers.get('connection.user')}@{host}:{answers.get('connection.port')}"
+    return f"{get('connection.user') or 'root'}@{get('connection.host') or '?'}:{get('connection.port') or 22}"
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -505,13 +508,34 @@ def resume_question(ctx: WizardContext) -> str | None:
     return f"Resume {host} at {step(current).title}, stopped {ago(session.state['updated'])}?"
 
 
-def open_context(session_name: str, *, mode: str = "ssh", prefill: dict | None = None,
-                 sandbox_prefix: Path | None = None) -> WizardContext:
-    """Open (and lock) the session, pre-fill answers the command line gave, and describe the hub to reach."""
-    from wizard.session import Session
+def demo_prefix() -> Path:
+    """Where `tljh-wizard demo` keeps its sandbox hub: beside the demo session, so it survives a resume."""
+    from wizard.session import state_dir
 
-    session = Session.open(session_name, host=(prefill or {}).get("connection.host"))
-    for key, value in (prefill or {}).items():
-        if session.answers.get(key) != value and value is not None:
-            session.accept(key, value)
+    return state_dir() / "demo-hub" / "opt" / "tljh"
+
+
+def open_context(session_name: str | None, *, mode: str = "ssh", prefill: dict | None = None,
+                 sandbox_prefix: Path | None = None) -> WizardContext:
+    """Open (and lock) the session, pre-fill answers the command line gave, and describe the hub to reach.
+
+    ``session_name`` None: the mode's own (``demo``, ``local``, or ``user@host:port`` from the prefilled
+    connection); the demo's sandbox defaults to ``demo_prefix()``."""
+    from wizard.session import Session, session_name as name_for
+
+    prefill = dict(prefill or {})
+    if mode == "sandbox" and sandbox_prefix is None:
+        sandbox_prefix = demo_prefix()
+        prefill.setdefault("connection.tljh_prefix", str(sandbox_prefix))
+    if session_name is None:
+        session_name = {"sandbox": "demo", "local": "local"}.get(mode) or name_for(
+            prefill.get("connection.host"), prefill.get("connection.user"), prefill.get("connection.port"))
+    session = Session.open(session_name, host=prefill.get("connection.host"))
+    changed = False
+    for key, value in prefill.items():
+        if value is not None and session.answers.get(key) != value:
+            session.answers.set(key, value)  # validated like any answer; saved once below
+            changed = True
+    if changed:
+        session.save()
     return WizardContext(session=session, mode=mode, sandbox_prefix=sandbox_prefix)

@@ -32,9 +32,11 @@ StepResult = Next | Back | Skip | Quit
 
 @dataclass(frozen=True)
 class Start:
-    """From the welcome screen: ``resume`` at the saved step, or begin at the first step (answers kept)."""
+    """From the welcome screen: ``resume`` at the saved step, or begin at the first step (answers kept).
+    ``asked``: whether the operator was asked about resuming (False when Start came before the session was read)."""
 
     resume: bool
+    asked: bool = True
 
 
 @dataclass(frozen=True)

@@ -25,10 +25,12 @@ class WelcomeScreen(Screen[Start]):
         Binding("enter", "start", "Start", priority=True),
     ]
 
-    def __init__(self, target: str, resume_question: str | None = None) -> None:
+    def __init__(self, target: str) -> None:
+        import asyncio
+
         super().__init__(name="welcome")
         self.target = target
-        self.resume_question = resume_question
+        self.painted = asyncio.Event()  # set once the screen is on the terminal
 
     def compose(self) -> ComposeResult:
         with Vertical(id="welcome"):
@@ -41,14 +43,20 @@ class WelcomeScreen(Screen[Start]):
 
     def on_mount(self) -> None:
         self.query_one("#start", Button).focus()
-        if self.resume_question:
-            from screens.modals import ResumeModal
+        self.call_after_refresh(self.painted.set)
 
-            self.app.push_screen(ResumeModal(self.resume_question), self._resume_answered)
+    def on_unmount(self) -> None:
+        self.painted.set()  # dismissed before its first paint (a quick Enter): nothing to wait for
+
+    def offer_resume(self, question: str) -> None:
+        """A halted session exists: ask whether to resume it (the answer ends this screen)."""
+        from screens.modals import ResumeModal
+
+        self.app.push_screen(ResumeModal(question), self._resume_answered)
 
     def _resume_answered(self, decision: ResumeDecision | None) -> None:
         self.dismiss(Start(resume=bool(decision and decision.resume)))
 
     @on(Button.Pressed, "#start")
     def action_start(self) -> None:
-        self.dismiss(Start(resume=False))
+        self.dismiss(Start(resume=False, asked=False))

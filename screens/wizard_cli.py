@@ -51,33 +51,38 @@ def parse_target(text: str) -> tuple[str | None, str, int | None]:
 
 
 def run(args: argparse.Namespace) -> int:
-    from wizard.session import session_name
-
     if args.local:
-        name, mode, prefill = "local", "local", {"connection.host": "localhost"}
+        mode, prefill = "local", {"connection.host": "localhost"}
     else:
         if not args.target:
             raise ValidationError("name the hub: tljh-wizard [USER@]HOST[:PORT] (or --local on the hub itself)")
         user, host, port = parse_target(args.target)
-        name, mode = session_name(host, user, port), "ssh"
-        prefill = {"connection.host": host, "connection.user": user, "connection.port": port}
-    return launch(name, mode=mode, prefill=prefill, plain=args.plain, extras=rig_extras(args))
+        mode, prefill = "ssh", {"connection.host": host, "connection.user": user, "connection.port": port}
+    return launch(None, mode=mode, prefill=prefill, plain=args.plain, extras=rig_extras(args))
 
 
-def launch(name: str, *, mode: str, prefill: dict, plain: bool, sandbox_prefix=None, extras: dict | None = None) -> int:
-    """Run one front-end over the session ``name``; the session is closed (unlocked) however it ends."""
+def launch(name: str | None, *, mode: str, prefill: dict, plain: bool, sandbox_prefix=None,
+           extras: dict | None = None) -> int:
+    """Run one front-end over the session ``name`` (None: the mode's own, see ``open_context``); the session is
+    closed (unlocked) however it ends. Nothing heavy is imported before the first screen shows."""
     if plain:
         from wizard.plain import run_plain
 
         return run_plain(name, mode=mode, prefill=prefill, sandbox_prefix=sandbox_prefix, extras=extras)
     from screens.app import build_app
-    from screens.engines import open_context
+    from screens.engines import describe, open_context
 
-    ctx = open_context(name, mode=mode, prefill=prefill, sandbox_prefix=sandbox_prefix)
-    ctx.extras.update(extras or {})
+    def opener():
+        ctx = open_context(name, mode=mode, prefill=prefill, sandbox_prefix=sandbox_prefix)
+        ctx.extras.update(extras or {})
+        return ctx
+
+    # The welcome screen shows at once; the session is opened behind it.
+    app = build_app(opener=opener, target=describe(mode, sandbox_prefix, prefill.get))
     try:
-        code = build_app(ctx).run()
+        code = app.run()
     finally:
-        ctx.close()
-        ctx.session.close()
+        if app.ctx is not None:
+            app.ctx.close()
+            app.ctx.session.close()
     return 0 if code is None else int(code)

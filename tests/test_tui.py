@@ -278,7 +278,10 @@ async def test_keys_are_handled_while_a_5_s_remote_command_runs(sshd_hub, monkey
     assert {d.status for d in connect(ctx)} == {Status.OK}  # the session's one connection, open before the test
     app = build_app(ctx)
     async with app.run_test(size=SIZE) as pilot:
-        await pilot.press("enter")  # resume
+        from screens.modals import ResumeModal
+
+        await wait_for_screen(pilot, ResumeModal)
+        await pilot.press("enter")  # Resume
         screen = await wait_for_screen(pilot, LimitsScreen)
         await pilot.press("ctrl+n")
         worker = next(w for w in app.workers if w.name == "checks")

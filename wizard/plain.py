@@ -362,7 +362,7 @@ class PlainWizard:
         return "next"
 
 
-def run_plain(name: str, *, mode: str, prefill: dict, sandbox_prefix=None, prompter: Prompter | None = None,
+def run_plain(name: str | None, *, mode: str, prefill: dict, sandbox_prefix=None, prompter: Prompter | None = None,
               extras: dict | None = None) -> int:
     """The plain wizard over session ``name``. Ctrl-C stops with one line saying where, never a traceback."""
     from screens.engines import open_context
