@@ -183,7 +183,7 @@ async def test_whole_flow_against_the_sshd_hub_applies_config(sshd_hub, dns_worl
         screenshots.append(app.export_screenshot())
         await pilot.press("ctrl+n")
         await wait_for(pilot, lambda: app.return_code is not None, "the app to exit")
-    assert app.return_code == 0
+    assert app.return_value == 0
 
     config = yamlio.loads((hub.prefix / "config" / "config.yaml").read_text())
     github = config["auth"]["GitHubOAuthenticator"]

@@ -1,0 +1,115 @@
+"""The Textual wizard on the demo sandbox hub: a failing apply is rolled back and says so; Back keeps answers; the
+Done screen's exports (answers, secrets 0600, TLJH config, Z2JH values) and cron line."""
+
+from __future__ import annotations
+
+from screens.app import build_app
+from screens.engines import open_context
+from tests.test_tui import SIZE, fill, settle, wait_for, wait_for_screen
+from wizard import yamlio
+from wizard.diagnosis import Status
+from wizard.hub import sandbox
+
+SECRET = "sandbox-client-Secret-5c2e"
+COMPLETE = {
+    "authenticator.type": "github", "authenticator.client_id": "sandbox-client",
+    "authenticator.client_secret": SECRET, "authenticator.allowed_users": "alice",
+    "domain.name": "hub.example.edu", "domain.reserved_ipv4": "203.0.113.10", "https.mode": "none",
+    "limits.memory": "1G",
+}
+
+
+def sandbox_wizard(tmp_path, step: str, answers: dict):
+    prefix = tmp_path / "hub"
+    ctx = open_context(None, mode="sandbox", prefill={"connection.host": "localhost"}, sandbox_prefix=prefix)
+    for key, value in answers.items():
+        ctx.session.accept(key, value)
+    ctx.session.go_to(step, finished="connect")
+    return ctx, build_app(ctx), prefix
+
+
+async def resume(pilot, cls):
+    from screens.modals import ResumeModal
+
+    await wait_for_screen(pilot, ResumeModal)
+    await pilot.press("enter")
+    return await wait_for_screen(pilot, cls)
+
+
+async def test_failed_apply_is_rolled_back_and_shown(tmp_path):
+    from screens.modals import ConfirmModal
+    from screens.review import ReviewScreen
+
+    ctx, app, prefix = sandbox_wizard(tmp_path, "review", COMPLETE)
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await resume(pilot, ReviewScreen)
+        await settle(pilot)
+        before = (prefix / "config" / "config.yaml").read_bytes()
+        sandbox.script_reloads(prefix, hub=["fail"])  # the stand-in hub will fail its next reload
+        await pilot.press("ctrl+n")
+        await wait_for_screen(pilot, ConfirmModal)
+        await pilot.click("#yes")
+        screen = await wait_for_screen(pilot, ReviewScreen)
+        await settle(pilot)
+        outcome = {d.id: d for d in screen.diagnoses}
+        assert outcome["apply"].status is Status.ERROR
+        assert "restored byte for byte" in outcome["apply"].summary
+        assert outcome["apply.reload-hub"].status is Status.ERROR
+        assert not screen.applied and str(screen.query_one("#next").label) == "Apply"
+        assert (prefix / "config" / "config.yaml").read_bytes() == before
+        await pilot.press("ctrl+q")
+    assert app.return_value == 3
+    ctx.close()
+
+
+async def test_back_keeps_the_answers_of_the_step_left(tmp_path):
+    from textual.widgets import Input
+
+    from screens.authenticator import AuthenticatorScreen
+    from screens.domain import DomainScreen
+
+    ctx, app, _prefix = sandbox_wizard(tmp_path, "authenticator", {})
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await resume(pilot, AuthenticatorScreen)
+        fill(screen, authenticator__client_id="kept-client", authenticator__client_secret=SECRET,
+             authenticator__allowed_users="alice")
+        await pilot.press("ctrl+n")
+        screen = await wait_for_screen(pilot, DomainScreen)
+        fill(screen, domain__name="typed.example.edu")  # typed, not accepted: Back does not save it
+        await pilot.press("ctrl+b")
+        screen = await wait_for_screen(pilot, AuthenticatorScreen)
+        assert screen.query_one("#field-authenticator-client-id", Input).value == "kept-client"
+        secret = screen.query_one("#field-authenticator-client-secret", Input)
+        assert secret.value == "" and secret.placeholder == "saved — leave empty to keep it"
+        await pilot.press("ctrl+q")
+    assert ctx.session.current_step == "authenticator"
+    assert ctx.session.answers.get("authenticator.client_secret") == SECRET
+    assert not ctx.session.answers.answered("domain.name")
+    ctx.close()
+
+
+async def test_done_screen_exports(tmp_path, monkeypatch):
+    from screens.done import DoneScreen
+
+    monkeypatch.chdir(tmp_path)
+    ctx, app, _prefix = sandbox_wizard(tmp_path, "done", COMPLETE)
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await resume(pilot, DoneScreen)
+        assert "tljh-wizard check --quiet demo" in str(screen.query_one("#cron").render())
+        for kind in ("answers", "secrets", "tljh", "z2jh"):
+            await pilot.click(f"#export-{kind}")
+            await wait_for(pilot, lambda: "wrote" in str(screen.query_one("#export-result").render()) or
+                           "✘" in str(screen.query_one("#export-result").render()), f"the {kind} export")
+            assert "✘" not in str(screen.query_one("#export-result").render())
+        await pilot.press("ctrl+n")
+        await wait_for(pilot, lambda: app.return_code is not None, "the app to exit")
+    assert app.return_value == 0
+    exports = tmp_path / "tljh-wizard-exports"
+    assert (exports / "secrets.yaml").stat().st_mode & 0o777 == 0o600
+    assert yamlio.loads((exports / "secrets.yaml").read_text())["authenticator"]["client_secret"] == SECRET
+    for name in ("answers.yaml", "config.yaml", "values.yaml"):
+        text = (exports / name).read_text()
+        assert SECRET not in text, name
+    assert yamlio.loads((exports / "config.yaml").read_text())["limits"] == {"memory": "1G"}
+    ctx.close()
+
