@@ -5,6 +5,7 @@ runs; host-key refusal. Helpers here are shared by the other ``test_tui_*`` modu
 from __future__ import annotations
 
 import json
+import statistics
 import time
 
 import pytest
@@ -289,12 +290,15 @@ async def test_keys_are_handled_while_a_5_s_remote_command_runs(sshd_hub, monkey
         field = screen.query_one("#field-limits-total-users", Input)
         field.focus()
         await pilot.pause()
-        for key in "42":
+        latencies = []
+        for key in "12345":
             pressed = time.monotonic()
-            await pilot.press(key)
-            handled = time.monotonic() - pressed
-            assert handled < 0.2, f"a key press took {handled:.3f} s to be handled"
-        assert field.value.endswith("42")
+            await pilot.press(key)  # returns once the key was processed and the screen refreshed
+            latencies.append(time.monotonic() - pressed)
+        assert field.value.endswith("12345")
+        # The bar: the screen reacts within 0.2 s (median of five presses, so one scheduler hiccup on a
+        # shared machine does not decide it).
+        assert statistics.median(latencies) < 0.2, f"key presses took {latencies}"
         assert screen.busy and worker.is_running  # the 5 s command is still running on the hub
         assert time.monotonic() - started["at"] < 5
         await pilot.press("escape")  # cancel: the UI lets go of the worker at once

@@ -131,6 +131,9 @@ def test_authenticator_validation_errors(snap_compare):
         steady(pilot)
 
     assert snap_compare(app, terminal_size=SIZE, run_before=run_before)
+    # The secret typed on this screen is masked in the picture.
+    picture = (SNAPSHOTS / "test_tui_snapshots" / "test_authenticator_validation_errors.svg").read_text()
+    assert "snapshot-Secret-77" not in picture and "•" * len("snapshot-Secret-77") in picture
 
 
 def test_authenticator_insecure_modal(snap_compare):
