@@ -265,3 +265,10 @@ def test_plain_resume_after_sigkill(tmp_path, _isolated_state):
     with Session.open("demo", lock=False) as session:
         assert session.answers.get("authenticator.client_id") == "killed-client"
         assert session.answers.get("authenticator.client_secret") == CLIENT_SECRET
+
+
+def test_plain_without_a_terminal_points_at_apply(tmp_path):
+    done = subprocess.run([WIZARD, "demo", "--plain"], stdin=subprocess.DEVNULL, capture_output=True, text=True,
+                          cwd=tmp_path)
+    assert done.returncode == 2
+    assert "tljh-wizard apply answers.yaml" in done.stderr and "Traceback" not in done.stderr

@@ -367,6 +367,10 @@ def run_plain(name: str | None, *, mode: str, prefill: dict, sandbox_prefix=None
     """The plain wizard over session ``name``. Ctrl-C stops with one line saying where, never a traceback."""
     from screens.engines import open_context
 
+    if prompter is None and not (sys.stdin.isatty() and sys.stdout.isatty()):
+        print("tljh-wizard --plain asks questions on a terminal; without one, replay an answers file: "
+              "tljh-wizard apply answers.yaml --secrets secrets.yaml", file=sys.stderr)
+        return EXIT_ERROR
     ctx = open_context(name, mode=mode, prefill=prefill, sandbox_prefix=sandbox_prefix)
     ctx.extras.update(extras or {})
     wizard = PlainWizard(ctx, prompter or QuestionaryPrompter())
