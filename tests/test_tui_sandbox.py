@@ -113,3 +113,22 @@ async def test_done_screen_exports(tmp_path, monkeypatch):
     assert yamlio.loads((exports / "config.yaml").read_text())["limits"] == {"memory": "1G"}
     ctx.close()
 
+
+
+async def test_environment_step_summarises_and_freezes(tmp_path):
+    from screens.backups import BackupsScreen
+    from screens.environment import EnvironmentScreen
+
+    ctx, app, prefix = sandbox_wizard(tmp_path, "environment", COMPLETE)
+    async with app.run_test(size=SIZE) as pilot:
+        await resume(pilot, EnvironmentScreen)
+        await pilot.press("ctrl+n")  # freeze is on by default
+        await settle(pilot)
+        await wait_for_screen(pilot, BackupsScreen)
+        await pilot.press("ctrl+q")
+    log = (ctx.session.dir / "wizard.log").read_text()
+    assert "Base environment: checks finished (ok)" in log
+    snapshots = list((ctx.session.dir / "environment").rglob("*.json"))
+    assert snapshots, "the freeze left no local snapshot"
+    assert ctx.session.state["current_step"] == "backups" and "environment" in ctx.session.finished_steps
+    ctx.close()
