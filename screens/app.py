@@ -1,7 +1,7 @@
 """The Textual wizard: ``build_app(...)`` makes the app; its flow is one coroutine that awaits each step's screen.
 
 The flow lives in a worker (``push_screen_wait`` needs one): welcome (and resume), then the steps in order, each
-screen returning a typed result (Next, Back, Skip, Quit). Progress is saved in the session after every result, so a
+screen returning a typed result (Next, Back, Skip); Ctrl-Q quits from anywhere. Progress is saved in the session after every result, so a
 wizard killed at any moment resumes at the same step with every accepted answer.
 """
 
@@ -15,7 +15,7 @@ from textual.app import App
 from textual.binding import Binding
 
 from screens.engines import WizardContext, describe_target, resume_question
-from screens.results import Back, Next, Quit, Skip, Start
+from screens.results import Back, Next, Skip, Start
 
 # step id -> "module:Class"; screens are imported when their step comes up, so the first screen shows fast.
 STEP_SCREENS = {
@@ -123,10 +123,6 @@ class WizardApp(App[int]):
             self.current_step = step_id
             self.ctx.log(f"step {step_id}: shown")
             result = await self.push_screen_wait(screen_class(step_id)(self.ctx))
-            if isinstance(result, Quit):
-                self.ctx.log(f"quit at step {step_id}")
-                self.exit(3)
-                return
             if isinstance(result, Back):
                 step_id = previous_step(step_id) or step_id
                 session.go_to(step_id)

@@ -22,12 +22,7 @@ class Skip:
     """Leave this optional step for now."""
 
 
-@dataclass(frozen=True)
-class Quit:
-    """Stop here; the session keeps everything accepted so far."""
-
-
-StepResult = Next | Back | Skip | Quit
+StepResult = Next | Back | Skip
 
 
 @dataclass(frozen=True)

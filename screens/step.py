@@ -18,7 +18,7 @@ from textual.screen import Screen
 from textual.widgets import Button, Footer, ProgressBar, Static
 
 from screens.engines import WizardContext
-from screens.results import Back, Next, Quit, Skip, StepResult
+from screens.results import Back, Next, Skip, StepResult
 from screens.widgets import DiagnosisTable, FieldForm, LogPanel, StepIndicator
 from wizard.diagnosis import Diagnosis, Status, worst
 from wizard.fields import ValidationError

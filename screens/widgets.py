@@ -10,7 +10,6 @@ from textual import on
 from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical
 from textual.message import Message
-from textual.widget import Widget
 from textual.widgets import DataTable, Input, Label, RichLog, Select, Static, Switch
 
 from wizard.diagnosis import Diagnosis, Status
