@@ -75,3 +75,25 @@ def test_command_modules_import_no_heavy_library_at_import_time(name):
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     loaded = set(eval(result.stdout)) - set(allowed)
     assert not loaded, f"{module} imports {loaded} at import time"
+
+
+@pytest.mark.parametrize("text,expected", [
+    ("ubuntu@hub.example.edu:2222", ("ubuntu", "hub.example.edu", 2222)),
+    ("hub.example.edu", (None, "hub.example.edu", None)),
+    ("root@[2001:db8::1]:22", ("root", "2001:db8::1", 22)),
+    ("2001:db8::1", (None, "2001:db8::1", None)),
+])
+def test_hub_addresses_parse(text, expected):
+    from wizard.fields import hub_address
+
+    assert hub_address(text) == expected
+
+
+@pytest.mark.parametrize("text,needle", [("[::1]:", "expected [USER@]HOST[:PORT]"), ("[::1]xy", "expected"),
+                                         ("h:abc", "expected"), ("h:70000", "at most 65535"),
+                                         ("a b@c.example", "not a login name"), ("-oProxyCommand=x", "host")])
+def test_bad_hub_addresses_are_refused_with_a_message(text, needle):
+    from wizard.fields import ValidationError, hub_address
+
+    with pytest.raises(ValidationError, match=needle.replace("[", r"\[").replace("]", r"\]")):
+        hub_address(text)

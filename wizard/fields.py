@@ -335,6 +335,23 @@ def host_port(default_port: int = 53) -> Validator:
     return validate
 
 
+def hub_address(raw: Any) -> tuple[str | None, str, int | None]:
+    """``[USER@]HOST[:PORT]`` (IPv6 as ``[2001:db8::1]:22`` or bare) -> (user, host, port), each part validated."""
+    text = _text(raw, "[USER@]HOST[:PORT]")
+    user, _, rest = text.rpartition("@")
+    match = re.fullmatch(r"\[([^\]]+)\](?::(\d+))?", rest) or re.fullmatch(r"([^:\[\]]+)(?::(\d+))?", rest)
+    if match:
+        name, port = match.group(1), match.group(2)
+    elif rest.count(":") > 1 and "[" not in rest:
+        name, port = rest, None  # a bare IPv6 address
+    else:
+        raise ValidationError(f"expected [USER@]HOST[:PORT], got {text[:80]!r}")
+    try:
+        return (unix_username(user) if user else None, host(name), integer(1, 65535)(port) if port else None)
+    except ValidationError as exc:
+        raise ValidationError(f"{text[:80]!r}: {exc.message}") from None
+
+
 def did_you_mean(word: str, options: Sequence[str]) -> str:
     """A ' (did you mean X?)' suffix for a mistyped key or choice, or ''."""
     import difflib

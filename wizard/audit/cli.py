@@ -53,13 +53,13 @@ def _positive(text: str) -> float:
 
 def find_session(hub: str):
     """The saved session for ``hub``: a session name, ``[USER@]HOST[:PORT]``, or a host only one session has."""
-    from wizard.hub.connect import parse_host
+    from wizard.fields import hub_address
     from wizard.session import Session, SessionError, list_sessions, session_name, sessions_dir
 
     if (sessions_dir() / hub).is_dir():
         return Session.open(hub, create=False, lock=False)
     try:
-        user, host, port = parse_host(hub)
+        user, host, port = hub_address(hub)
     except ValueError:
         raise SessionError(f"{hub!r} is neither a session name nor [USER@]HOST[:PORT]") from None
     if user:

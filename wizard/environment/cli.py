@@ -86,19 +86,10 @@ def open_hub(args: argparse.Namespace) -> Hub:
                 return _ssh_hub(args, session.dir, answers.get("connection.host"), answers.get("connection.port")
                                 or 22, answers.get("connection.user") or "root", answers)
 
-    from wizard.fields import ValidationError, host as valid_host, integer, unix_username
+    from wizard.fields import hub_address
 
-    user, _, rest = args.hub.rpartition("@")
-    host, port = rest, "22"
-    if rest.startswith("["):
-        host, _, tail = rest[1:].partition("]")
-        port = tail[1:] or "22"
-    elif rest.count(":") == 1:
-        host, port = rest.split(":")
-    try:
-        host, port, user = valid_host(host), integer(1, 65535)(port), unix_username(user or "root")
-    except ValidationError as exc:
-        raise ValidationError(f"{args.hub!r}: {exc.message}") from None
+    user, host, port = hub_address(args.hub)
+    user, port = user or "root", port or 22
     with Session.open(session_name(host, user, port), create=True, host=host) as session:
         for key, value in (("host", host), ("port", port), ("user", user), ("key_file", args.key),
                            ("tljh_prefix", args.prefix), ("host_key", args.host_key)):

@@ -7,6 +7,7 @@ import argparse
 import sys
 from pathlib import Path
 
+from wizard.fields import hub_address
 from wizard.hub.target import HubTarget
 
 
@@ -40,22 +41,6 @@ def ask_host_key(label: str, key_type: str, fingerprint: str) -> bool:
         return False
 
 
-def parse_host(text: str) -> tuple[str | None, str, int | None]:
-    """``[USER@]HOST[:PORT]`` (IPv6 in brackets) -> (user, host, port)."""
-    user, _, rest = text.rpartition("@")
-    port = None
-    if rest.startswith("["):
-        host, _, tail = rest[1:].partition("]")
-        if tail.startswith(":"):
-            port = int(tail[1:])
-    elif rest.count(":") == 1:
-        host, _, number = rest.partition(":")
-        port = int(number)
-    else:
-        host = rest
-    return user or None, host, port
-
-
 def ssh_target(connection: dict, *, known_hosts: list[str] | None = None, interactive: bool = True,
                accept_host_key=None):
     """An ``SSHTarget`` from a connection section (``wizard.answers`` field names).
@@ -86,7 +71,7 @@ def target_from_args(args: argparse.Namespace, answers=None) -> HubTarget:
         return LocalTarget(prefix=getattr(args, "prefix", None) or connection.get("tljh_prefix") or "/opt/tljh",
                            sudo_password=connection.get("sudo_password"))
     if getattr(args, "host", None):
-        user, host, port = parse_host(args.host)
+        user, host, port = hub_address(args.host)
         connection.update(host=host, **({"user": user} if user else {}), **({"port": port} if port else {}))
     for option, key in (("key", "key_file"), ("prefix", "tljh_prefix"), ("host_key", "host_key")):
         if getattr(args, option, None):
