@@ -276,19 +276,21 @@ def limits_checks(ctx: WizardContext, progress: Progress = _no_progress) -> list
     out: list[Diagnosis] = []
     if values.get("cull_enabled", True):
         out.extend(limits.check_culling(values["cull_timeout"], values["cull_every"], values["cull_max_age"]))
-    if values.get("total_users"):
-        inputs = limits.SizingInputs(
-            total_users=values["total_users"], active_share=values.get("active_share", 0.5),
-            memory_per_user=limits.parse_memory(values.get("memory") or "1G"),
-            cpu_per_user=float(values.get("cpu") or 1), disk_per_user=limits.parse_memory(values["disk_per_user"]),
-            headroom=values.get("headroom", 0.3))
-        sizing = limits.size_hub(inputs, host_facts_for_sizing(ctx))
-        out.extend(sizing.diagnoses)
-        out.append(Diagnosis("limits.suggestion", Status.OK, f"suggested VM: {sizing.suggestion}",
-                             details=f"{sizing.concurrent_users} users at once need {limits.format_gb(sizing.ram)} "
-                                     f"RAM, {sizing.cpus:g} CPUs and {limits.format_gb(sizing.disk)} disk."))
-    else:
-        out.append(Diagnosis("limits.sizing", Status.SKIPPED, "sizing not run: answer Total users to size the VM"))
+    missing = [label for key, label in (("total_users", "Total users"), ("memory", "Memory per user"),
+                                        ("cpu", "CPUs per user")) if values.get(key) in (None, "")]
+    if missing:
+        out.append(Diagnosis("limits.sizing", Status.SKIPPED, f"sizing not run: answer {', '.join(missing)} to size "
+                             "the VM"))
+        return out
+    inputs = limits.SizingInputs(
+        total_users=values["total_users"], active_share=values["active_share"],
+        memory_per_user=limits.parse_memory(values["memory"]), cpu_per_user=float(values["cpu"]),
+        disk_per_user=limits.parse_memory(values["disk_per_user"]), headroom=values["headroom"])
+    sizing = limits.size_hub(inputs, host_facts_for_sizing(ctx))
+    out.extend(sizing.diagnoses)
+    out.append(Diagnosis("limits.suggestion", Status.OK, f"suggested VM: {sizing.suggestion}",
+                         details=f"{sizing.concurrent_users} users at once need {limits.format_gb(sizing.ram)} "
+                                 f"RAM, {sizing.cpus:g} CPUs and {limits.format_gb(sizing.disk)} disk."))
     return out
 
 

@@ -76,6 +76,9 @@ class ReviewScreen(StepScreen):
             self.query_one("#diff", Static).update("")
             return
         problems.display = False
+        if not event.plan.actions:  # the hub already has this configuration
+            self.applied = True
+            self.query_one("#next", Button).label = "Next"
         self.query_one("#diff", Static).update(diff_renderable(event.plan.diff))
         self.query_one("#actions", Static).update(
             "Actions:\n" + "\n".join(f"  {n}. {a}" for n, a in enumerate(event.plan.actions, 1)))
@@ -86,6 +89,10 @@ class ReviewScreen(StepScreen):
             return
         if self.plan is None or self.plan.problems:
             self.notify("Nothing to apply yet: fix the answers listed above.", severity="error")
+            return
+        if self.ctx.last_plan is not self.plan:  # applied (or failed) since it was made: plan again first
+            self.notify("Planning again against the hub's current config.yaml.")
+            self.action_rerun()
             return
         self.app.push_screen(ConfirmModal(
             "Apply to the hub?",
