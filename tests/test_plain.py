@@ -130,7 +130,13 @@ def test_plain_wizard_end_to_end_in_a_pty(sshd_hub, dns_world, tmp_path, _isolat
     assert "Traceback" not in text
     exports = tmp_path / "tljh-wizard-exports"
     assert CLIENT_SECRET not in (exports / "answers.yaml").read_text()
+    assert CLIENT_SECRET not in (exports / "config.yaml").read_text()
     assert (exports / "secrets.yaml").stat().st_mode & 0o777 == 0o600
+    session_dir = _isolated_state / "sessions" / f"{hub.admin.name}@{hub.host}:{hub.port}"
+    for name in ("state.json", "wizard.log"):
+        assert CLIENT_SECRET not in (session_dir / name).read_text(), name
+    assert CLIENT_SECRET in (session_dir / "secrets.json").read_text()  # kept, 0600, for resume and apply
+    assert (session_dir / "secrets.json").stat().st_mode & 0o777 == 0o600
 
 
 # ---------------------------------------------------------------------------------------------------------------
