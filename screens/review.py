@@ -68,14 +68,15 @@ class ReviewScreen(StepScreen):
         problems = self.query_one("#plan-problems", Static)
         if event.plan is None:
             problems.update(f"The plan could not be made: {event.error}")
-            self.query_one("#diff", Static).update("")
+            self.query_one("#diff", Static).display = False
             return
+        diff = self.query_one("#diff", Static)
         if event.plan.problems:
             problems.update("Not ready to apply — these answers are missing or wrong (go Back to fix them):\n"
                             + "\n".join(f"  ✘ {item}" for item in event.plan.problems))
-            self.query_one("#diff", Static).update("")
+            problems.display, diff.display = True, False
             return
-        problems.display = False
+        problems.display, diff.display = False, True
         if not event.plan.actions:  # the hub already has this configuration
             self.applied = True
             self.query_one("#next", Button).label = "Next"
