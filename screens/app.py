@@ -1,8 +1,8 @@
 """The Textual wizard: ``build_app(...)`` makes the app; its flow is one coroutine that awaits each step's screen.
 
 The flow lives in a worker (``push_screen_wait`` needs one): welcome (and resume), then the steps in order, each
-screen returning a typed result (Next, Back, Skip); Ctrl-Q quits from anywhere. Progress is saved in the session after every result, so a
-wizard killed at any moment resumes at the same step with every accepted answer.
+screen returning a typed result (Next, Back, Skip); Ctrl-Q quits from anywhere. Progress is saved in the session
+after every result, so a wizard killed at any moment resumes at the same step with every accepted answer.
 """
 
 from __future__ import annotations

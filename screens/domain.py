@@ -15,7 +15,8 @@ class DomainScreen(StepScreen):
     def on_mount(self) -> None:
         super().on_mount()
         public_ip = self.ctx.facts.public_ip if self.ctx.facts is not None else None
-        if public_ip and public_ip != "unknown" and ":" not in public_ip and not self.ctx.answers.answered("domain.reserved_ipv4"):
+        known = public_ip and public_ip != "unknown" and ":" not in public_ip
+        if known and not self.ctx.answers.answered("domain.reserved_ipv4"):
             from textual.widgets import Input
 
             self.query_one("#field-domain-reserved-ipv4", Input).value = str(public_ip)

@@ -187,7 +187,8 @@ def domain_checks(ctx: WizardContext, progress: Progress = _no_progress) -> list
     from wizard.dns.reserved_ip import check_reserved_ip
 
     answers = ctx.answers
-    domain, ipv4, ipv6 = answers.get("domain.name"), answers.get("domain.reserved_ipv4"), answers.get("domain.reserved_ipv6")
+    domain = answers.get("domain.name")
+    ipv4, ipv6 = answers.get("domain.reserved_ipv4"), answers.get("domain.reserved_ipv6")
     progress("dns", f"asking the authoritative nameservers and resolvers about {domain}")
     out = check_domain(domain, ipv4, ipv6, resolvers=answers.get("domain.resolvers"),
                        **ctx.extras.get("dns_options", {}))
@@ -257,9 +258,8 @@ def https_issue(ctx: WizardContext, progress: Progress = _no_progress) -> list[D
     try:
         if mode == "letsencrypt":
             dns_diagnoses = [d for d in domain_checks(ctx, progress) if d.id.startswith("dns.")]
-            return letsencrypt.run_letsencrypt(ctx.session, ctx.target, dns_diagnoses,
-                                               letsencrypt.LetsEncryptEnvironment(**ctx.extras.get("letsencrypt_env", {})),
-                                               progress=progress)
+            env = letsencrypt.LetsEncryptEnvironment(**ctx.extras.get("letsencrypt_env", {}))
+            return letsencrypt.run_letsencrypt(ctx.session, ctx.target, dns_diagnoses, env, progress=progress)
         env = issue.AcmeEnvironment(**ctx.extras.get("acme_env", {}))
         run = issue.issue_and_install if mode == "acme-dns" else issue.install_existing
         _record, verdict = run(ctx.session, ctx.target, env, progress=progress)
