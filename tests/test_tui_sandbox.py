@@ -132,3 +132,27 @@ async def test_environment_step_summarises_and_freezes(tmp_path):
     assert snapshots, "the freeze left no local snapshot"
     assert ctx.session.state["current_step"] == "backups" and "environment" in ctx.session.finished_steps
     ctx.close()
+
+
+async def test_local_mode_connects_to_this_machine(tmp_path):
+    """--local: no SSH; commands run here (as root in the test container) against a TLJH tree at the prefix."""
+    from screens.authenticator import AuthenticatorScreen
+    from screens.connect import ConnectScreen
+
+    prefix = sandbox.create_tree(tmp_path / "opt-tljh")
+    ctx = open_context(None, mode="local", prefill={"connection.host": "localhost"})
+    assert ctx.session.name == "local"
+    ctx.extras["metadata_base"] = "http://127.0.0.1:9"
+    app = build_app(ctx)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("enter")
+        screen = await wait_for_screen(pilot, ConnectScreen)
+        assert not screen.query("#row-connection-host") and screen.query("#row-connection-sudo-password")
+        fill(screen, connection__tljh_prefix=str(prefix))
+        await pilot.press("ctrl+n")
+        await settle(pilot)
+        await wait_for_screen(pilot, AuthenticatorScreen)
+        await pilot.press("ctrl+q")
+    assert ctx.facts.tljh_version == sandbox.TLJH_VERSION
+    assert ctx.target.name == "local"
+    ctx.close()
