@@ -11,6 +11,7 @@ class ConnectScreen(StepScreen):
     intro = ("How to reach the hub over SSH. Host keys are checked against known_hosts; an unknown key is shown "
              "for you to compare before anything is sent.")
     hard_gate = True
+    pause_after_checks = True  # the host facts are worth a look before going on
     check = staticmethod(engines.connect)
 
     def hidden(self, section: str) -> set[str]:

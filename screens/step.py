@@ -69,6 +69,8 @@ class StepScreen(Screen[StepResult]):
     hidden_fields: ClassVar[dict[str, set[str]]] = {}
     # Checks with an error stop Next until fixed (connect), or need a second Next to continue anyway.
     hard_gate: ClassVar[bool] = False
+    # Stay on the step after checks that all passed, so their results can be read (connect: the host facts).
+    pause_after_checks: ClassVar[bool] = False
 
     BINDINGS = [
         Binding("ctrl+n", "next", "Next", priority=True),
@@ -82,7 +84,9 @@ class StepScreen(Screen[StepResult]):
         super().__init__(name=self.step_id)
         self.ctx = ctx
         self.step: Step = next(item for item in STEPS if item.id == self.step_id)
-        self._acknowledged_errors = False
+        # (answers, status) of check results shown to the operator: Next with the same answers goes on without
+        # running the checks again (no second bundle, freeze or connection).
+        self._reviewed: tuple[str, Status] | None = None
         self.diagnoses: list[Diagnosis] = []
         self.busy = False
 
@@ -243,11 +247,19 @@ class StepScreen(Screen[StepResult]):
         return errors
 
     def after_accept(self) -> None:
-        """By default: run the step's checks, then go on unless they fail."""
+        """By default: run the step's checks, then go on when they all pass; otherwise show them first."""
         if self.check is None:
             self.dismiss(Next())
+        elif self._reviewed is not None and self._reviewed[0] == self.answers_snapshot():
+            self.dismiss(Next(failed=self._reviewed[1] is Status.ERROR))
         else:
             self.run_checks(proceed=True)
+
+    def answers_snapshot(self) -> str:
+        import json
+
+        return json.dumps({name: self.ctx.answers.data[name] for name in self.step.sections}, sort_keys=True,
+                          default=str)
 
     # -- checks ------------------------------------------------------------------------------------------------
 
@@ -285,17 +297,23 @@ class StepScreen(Screen[StepResult]):
         self.show_diagnoses(event.diagnoses)
         status = worst(event.diagnoses)
         self.say(f"{self.step.title}: checks finished ({status.value})")
+        if status is Status.ERROR and self.hard_gate:
+            self._reviewed = None
+            if event.proceed:
+                self.notify("A check failed: fix it and press Next again.", severity="error")
+            return
+        self._reviewed = (self.answers_snapshot(), status)
         if not event.proceed:
             return
         if status is Status.ERROR:
-            if self.hard_gate:
-                self.notify("A check failed: fix it and press Next again.", severity="error")
-                return
-            if not self._acknowledged_errors:
-                self._acknowledged_errors = True
-                self.notify("A check failed: fix it, or press Next again to continue anyway.", severity="error")
-                return
-        self.dismiss(Next(failed=status is Status.ERROR))
+            self.notify("A check failed: fix it, or press Next to continue anyway.", severity="error")
+        elif status is Status.WARNING:
+            self.notify("Some checks warn: read them (select a row for details), then press Next to continue.",
+                        severity="warning")
+        elif self.pause_after_checks:
+            self.notify("Checked: review the results, then press Next to continue.")
+        else:
+            self.dismiss(Next())
 
     def show_diagnoses(self, diagnoses: list[Diagnosis]) -> None:
         self.diagnoses = list(diagnoses)

@@ -64,6 +64,17 @@ def fill(screen, **values):
             widget.value = str(value)
 
 
+async def go_on(pilot, screen) -> None:
+    """Next on a step with checks: it runs them; when they warn (or the step shows its results anyway), the
+    results stay on screen and a second Next goes on without running them again."""
+    await pilot.press("ctrl+n")
+    await settle(pilot)
+    if pilot.app.screen is screen:
+        assert screen.diagnoses and not screen.busy
+        await pilot.press("ctrl+n")
+        await pilot.pause()
+
+
 def rig_context(session_name: str, hub, extras: dict | None = None) -> WizardContext:
     ctx = open_context(session_name, mode="ssh", prefill={
         "connection.host": hub.host, "connection.port": hub.port, "connection.user": hub.admin.name})
@@ -122,8 +133,15 @@ async def test_whole_flow_against_the_sshd_hub_applies_config(sshd_hub, dns_worl
         screenshots.append(app.export_screenshot())
         assert modal.fingerprint == hub.host_key_fingerprint
         await pilot.click("#accept")
-        screen = await wait_for_screen(pilot, AuthenticatorScreen)
+        screen = await wait_for_screen(pilot, ConnectScreen)
+        await settle(pilot)
+        # Connected: the host facts stay on screen until Next; Next then goes on without connecting again.
+        assert diagnosis_ids(screen)["connect.facts"] is Status.OK
         assert ctx.facts is not None and ctx.facts.tljh_version == sandbox.TLJH_VERSION
+        target = ctx.target
+        await pilot.press("ctrl+n")
+        screen = await wait_for_screen(pilot, AuthenticatorScreen)
+        assert ctx.target is target and target.connections == 1
 
         # Authenticator: a missing client id is refused inline, by the engine's rule.
         fill(screen, authenticator__type="github", authenticator__allowed_users="alice, bob",
@@ -139,29 +157,25 @@ async def test_whole_flow_against_the_sshd_hub_applies_config(sshd_hub, dns_worl
         screenshots.append(app.export_screenshot())
         fill(screen, domain__name="hub.ok.test", domain__reserved_ipv4=HUB_V4, domain__ip_reserved_confirmed=True,
              domain__resolvers=", ".join(dns_world.resolvers))
-        await pilot.press("ctrl+n")
-        await settle(pilot)
+        await go_on(pilot, screen)
         screen = await wait_for_screen(pilot, HttpsScreen)
         assert ctx.extras["dns_diagnoses"] and all(
             d.status is not Status.ERROR for d in ctx.extras["dns_diagnoses"])
 
         fill(screen, https__mode="letsencrypt", https__email="admin@example.edu")
-        await pilot.press("ctrl+n")
-        await settle(pilot)
+        await go_on(pilot, screen)
         screen = await wait_for_screen(pilot, LimitsScreen)
         screenshots.append(app.export_screenshot())
 
         fill(screen, limits__memory="1G", limits__cpu="1", limits__total_users="4")
-        await pilot.press("ctrl+n")
-        await settle(pilot)
+        await go_on(pilot, screen)
         screen = await wait_for_screen(pilot, EnvironmentScreen)
         await pilot.press("ctrl+k")  # Skip
 
         screen = await wait_for_screen(pilot, BackupsScreen)
         screenshots.append(app.export_screenshot())
         fill(screen, backups__bundle_dir=str(tmp_path / "bundles"), backups__snapshots_confirmed=True)
-        await pilot.press("ctrl+n")
-        await settle(pilot)
+        await go_on(pilot, screen)  # the bundle is pulled once, even when warnings need a second Next
 
         screen = await wait_for_screen(pilot, ReviewScreen)
         await settle(pilot)

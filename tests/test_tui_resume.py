@@ -52,6 +52,8 @@ def test_full_screen_wizard_resumes_after_sigkill(tmp_path, _isolated_state):
     terminal.send(ENTER)  # Start
     terminal.wait_text("This run talks to the demo sandbox hub")
     terminal.send(CTRL_N)
+    terminal.wait_text("connect.facts")  # connected: the host facts stay on screen until Next
+    terminal.send(CTRL_N)
     terminal.wait_text("Authenticator: How people log in")  # the help line of the focused field (the type)
     for field, text, drawn in (("OAuth client ID:", "killed-client", "killed-client"),
                                ("OAuth client secret:", "killed-Secret-0a1b", "•" * 18),

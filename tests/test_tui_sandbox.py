@@ -151,6 +151,8 @@ async def test_local_mode_connects_to_this_machine(tmp_path):
         fill(screen, connection__tljh_prefix=str(prefix))
         await pilot.press("ctrl+n")
         await settle(pilot)
+        assert {d.status for d in screen.diagnoses} == {Status.OK}  # shown until Next
+        await pilot.press("ctrl+n")
         await wait_for_screen(pilot, AuthenticatorScreen)
         await pilot.press("ctrl+q")
     assert ctx.facts.tljh_version == sandbox.TLJH_VERSION
