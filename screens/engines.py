@@ -322,6 +322,34 @@ def environment_checks(ctx: WizardContext, progress: Progress = _no_progress) ->
     return out
 
 
+def environment_restore_plan(ctx: WizardContext, progress: Progress = _no_progress):
+    """The plan that brings the environment back to the newest snapshot on the hub, or a Diagnosis saying why not."""
+    if not engine_available("wizard.environment.restore"):
+        return not_available("environment.restore", "environment restore")
+    from wizard.environment.restore import plan_restore
+    from wizard.environment.snapshot import hub_snapshots
+    from wizard.environment.summary import gather
+
+    missing = ensure_target(ctx, progress)
+    if missing:
+        return missing[0]
+    progress("environment", "listing the snapshots stored on the hub")
+    snapshots, _broken = hub_snapshots(ctx.target)
+    if not snapshots:
+        return Diagnosis("environment.restore", Status.WARNING, "no snapshot on the hub yet: freeze first")
+    progress("environment", f"comparing the live environment with snapshot {snapshots[-1].id}")
+    return plan_restore(snapshots[-1], gather(ctx.target))
+
+
+def environment_restore(ctx: WizardContext, plan, progress: Progress = _no_progress) -> list[Diagnosis]:
+    """Run a restore plan the operator has confirmed (the confirmation happened in the front-end)."""
+    from wizard.environment.restore import execute
+
+    outcome = execute(plan, ctx.target, confirm=lambda _plan: True,
+                      on_output=lambda stream, line: progress("restore", line))
+    return [outcome.diagnosis]
+
+
 def backups_checks(ctx: WizardContext, progress: Progress = _no_progress) -> list[Diagnosis]:
     """Where /home lives, and the backup bundle pulled to this machine when the answers ask for it."""
     if not engine_available("wizard.hub.backup"):

@@ -158,3 +158,38 @@ async def test_local_mode_connects_to_this_machine(tmp_path):
     assert ctx.facts.tljh_version == sandbox.TLJH_VERSION
     assert ctx.target.name == "local"
     ctx.close()
+
+
+async def test_environment_restore_shows_the_plan_and_needs_confirmation(tmp_path):
+    from screens.engines import environment_checks
+    from screens.environment import EnvironmentScreen
+    from screens.modals import ConfirmModal
+
+    ctx, app, prefix = sandbox_wizard(tmp_path, "environment", COMPLETE)
+    assert {d.id for d in environment_checks(ctx)} >= {"environment.summary", "environment.freeze"}
+    # After the freeze, someone pip-installs a package into the user environment.
+    site = next((prefix / "user" / "lib").glob("python*/site-packages"))
+    info = site / "left_pad-1.0.dist-info"
+    info.mkdir()
+    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: left-pad\nVersion: 1.0\n")
+    (info / "INSTALLER").write_text("pip\n")
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await resume(pilot, EnvironmentScreen)
+        await pilot.click("#restore")
+        modal = await wait_for_screen(pilot, ConfirmModal)
+        assert "left-pad" in modal.body or "left_pad" in modal.body
+        await pilot.click("#no")
+        screen = await wait_for_screen(pilot, EnvironmentScreen)
+        assert [(d.id, d.status) for d in screen.diagnoses] == [("environment.restore", Status.SKIPPED)]
+        assert info.exists()  # declined: nothing ran
+        await pilot.click("#restore")
+        await wait_for_screen(pilot, ConfirmModal)
+        await pilot.click("#yes")
+        screen = await wait_for_screen(pilot, EnvironmentScreen)
+        await settle(pilot)
+        outcome = screen.diagnoses[0]
+        # The sandbox has no real pip: the uninstall step fails, and the screen says which step and why.
+        assert outcome.id == "environment.restore" and outcome.status is Status.ERROR, outcome
+        assert "step 1 of" in outcome.summary
+        await pilot.press("ctrl+q")
+    ctx.close()
