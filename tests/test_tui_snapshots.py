@@ -182,6 +182,22 @@ def test_https_off_is_a_warning(snap_compare):
     assert snap_compare(app, terminal_size=SIZE, run_before=run_before)
 
 
+def test_https_existing_certificate_refused(snap_compare):
+    from screens.https import HttpsScreen
+
+    _ctx, app = wizard_at("https", {**COMPLETE, "https.mode": "existing", "https.cert_path": "./missing-fullchain.pem",
+                                    "https.key_path": "./missing-privkey.pem"})
+
+    async def run_before(pilot):
+        await resume(pilot, HttpsScreen)
+        await pilot.press("ctrl+n")
+        await settle(pilot)
+        assert pilot.app.screen.diagnoses[0].status.value == "error"
+        steady(pilot)
+
+    assert snap_compare(app, terminal_size=SIZE, run_before=run_before)
+
+
 def test_limits_sizing_against_a_small_vm(snap_compare):
     from screens.limits import LimitsScreen
     from wizard.hub.facts import HostFacts
@@ -205,15 +221,18 @@ def test_limits_sizing_against_a_small_vm(snap_compare):
     assert snap_compare(app, terminal_size=SIZE, run_before=run_before)
 
 
-def test_environment_form(snap_compare):
+def test_environment_refuses_a_package_spec(snap_compare):
     from screens.environment import EnvironmentScreen
 
     _ctx, app = wizard_at("environment", COMPLETE)
 
     async def run_before(pilot):
         screen = await resume(pilot, EnvironmentScreen)
-        fill(screen, environment__conda_packages="numpy, pandas", environment__pip_packages="nbgitpuller")
+        fill(screen, environment__conda_packages="numpy pandas=2.2",
+             environment__pip_packages="nbgitpuller $(touch /tmp/pwned)")
+        await pilot.press("ctrl+n")
         await pilot.pause()
+        assert isinstance(pilot.app.screen, EnvironmentScreen)
         steady(pilot)
 
     assert snap_compare(app, terminal_size=SIZE, run_before=run_before)
