@@ -28,6 +28,7 @@ def _yaml(typ: str = "safe"):
 
 def loads(text: str, origin: str = "<text>", round_trip: bool = False) -> Any:
     """Parse YAML; a syntax error becomes a ``ValidationError`` naming the file and line."""
+    from ruamel.yaml.constructor import DuplicateKeyError
     from ruamel.yaml.error import MarkedYAMLError, YAMLError
 
     try:
@@ -35,7 +36,10 @@ def loads(text: str, origin: str = "<text>", round_trip: bool = False) -> Any:
     except MarkedYAMLError as exc:
         mark = exc.problem_mark
         where = f" line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-        raise ValidationError(f"{origin}:{where}: not valid YAML: {exc.problem or exc.context}") from None
+        problem = exc.problem or exc.context
+        if isinstance(exc, DuplicateKeyError):  # ruamel quotes both values, and they may be secrets
+            problem = problem.split(" with value ", 1)[0]
+        raise ValidationError(f"{origin}:{where}: not valid YAML: {problem}") from None
     except YAMLError as exc:
         raise ValidationError(f"{origin}: not valid YAML: {exc}") from None
 
