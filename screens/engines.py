@@ -1,8 +1,8 @@
 """The engine calls both front-ends make, step by step: blocking, UI-free, returning ``Diagnosis`` lists.
 
 The Textual screens run these in thread workers; the plain wizard calls them directly. Nothing here decides
-anything an engine should decide: it picks the engine for a step, hands it the answers and the hub connection, and
-turns "this engine is not built yet" into a SKIPPED diagnosis rather than a fake result.
+anything an engine should decide: it picks the engine for a step and hands it the answers, the hub connection and
+the host facts; what cannot run here (a CA reaching the demo sandbox) is a SKIPPED diagnosis, never a fake result.
 
 Importing this module is cheap: every engine is imported inside the function that uses it.
 """
@@ -33,10 +33,6 @@ def engine_available(module: str) -> bool:
         return importlib.util.find_spec(module) is not None
     except ModuleNotFoundError:
         return False
-
-
-def not_available(check_id: str, what: str) -> Diagnosis:
-    return Diagnosis(check_id, Status.SKIPPED, f"{what}: skipped — engine not available in this version")
 
 
 @dataclass
@@ -91,8 +87,6 @@ def describe(mode: str, sandbox_prefix, get: Callable[[str], Any]) -> str:
 
 def connect(ctx: WizardContext, progress: Progress = _no_progress) -> list[Diagnosis]:
     """Open the hub connection (again, if the connection answers changed) and gather the host facts."""
-    if not engine_available("wizard.hub.target"):
-        return [not_available("connect.ssh", "connection and host facts")]
     from wizard.hub.target import ConnectError, HubError, SudoError
 
     ctx.close()
@@ -178,8 +172,6 @@ def ensure_target(ctx: WizardContext, progress: Progress = _no_progress) -> list
 
 def domain_checks(ctx: WizardContext, progress: Progress = _no_progress) -> list[Diagnosis]:
     """DNS at every authoritative server and the resolvers, whether the IP is reserved, and reachability."""
-    if not engine_available("wizard.dns.check"):
-        return [not_available("dns", "DNS and reachability checks")]
     import asyncio
 
     from wizard.dns.check import check_domain
@@ -230,8 +222,6 @@ def https_checks(ctx: WizardContext, progress: Progress = _no_progress) -> list[
     if ctx.mode == "sandbox":
         return [Diagnosis("https.gate", Status.SKIPPED, "the demo's sandbox hub cannot be reached by a CA: no "
                           "certificate is requested (config.yaml still gets the HTTPS settings)")]
-    if not engine_available("wizard.https.letsencrypt"):
-        return [not_available(f"https.{mode}", "certificate issuance")]
     from wizard.https.letsencrypt import LetsEncryptEnvironment, gate
 
     progress("dns", "re-running the DNS check (issuance is gated on it)")
@@ -248,8 +238,6 @@ def https_issue(ctx: WizardContext, progress: Progress = _no_progress) -> list[D
     mode = answers.get("https.mode")
     if mode in (None, "none") or ctx.mode == "sandbox":
         return [Diagnosis("https.issue", Status.SKIPPED, "no certificate to request for this hub")]
-    if not engine_available("wizard.https.issue"):
-        return [not_available("https.issue", "certificate issuance")]
     missing = ensure_target(ctx, progress)
     if missing:
         return missing
@@ -306,8 +294,6 @@ def host_facts_for_sizing(ctx: WizardContext):
 
 def environment_checks(ctx: WizardContext, progress: Progress = _no_progress) -> list[Diagnosis]:
     """The environment's summary, then the installs and freeze the answers ask for."""
-    if not engine_available("wizard.environment.step"):
-        return [not_available("environment", "environment summary and freeze")]
     from wizard.environment.step import apply_environment, summary_diagnoses
 
     missing = ensure_target(ctx, progress)
@@ -324,8 +310,6 @@ def environment_checks(ctx: WizardContext, progress: Progress = _no_progress) ->
 
 def environment_restore_plan(ctx: WizardContext, progress: Progress = _no_progress):
     """The plan that brings the environment back to the newest snapshot on the hub, or a Diagnosis saying why not."""
-    if not engine_available("wizard.environment.restore"):
-        return not_available("environment.restore", "environment restore")
     from wizard.environment.restore import plan_restore
     from wizard.environment.snapshot import hub_snapshots
     from wizard.environment.summary import gather
@@ -352,8 +336,6 @@ def environment_restore(ctx: WizardContext, plan, progress: Progress = _no_progr
 
 def backups_checks(ctx: WizardContext, progress: Progress = _no_progress) -> list[Diagnosis]:
     """Where /home lives, and the backup bundle pulled to this machine when the answers ask for it."""
-    if not engine_available("wizard.hub.backup"):
-        return [not_available("backups", "backup bundle")]
     from wizard.hub import backup
     from wizard.hub.target import HubError
 
@@ -398,8 +380,6 @@ def plan(ctx: WizardContext, progress: Progress = _no_progress) -> Plan:
                 if not (ctx.mode != "ssh" and p.key.startswith("connection."))]
     if problems:
         return Plan("", [], problems)
-    if not engine_available("wizard.hub.apply"):
-        return Plan("", [], ["the apply engine is not available in this version"])
     from wizard.answers import AnswersError
     from wizard.hub import apply as hub_apply
 
@@ -420,8 +400,6 @@ def plan(ctx: WizardContext, progress: Progress = _no_progress) -> Plan:
 
 def apply(ctx: WizardContext, progress: Progress = _no_progress) -> list[Diagnosis]:
     """Execute the reviewed plan: each action's outcome, and what was rolled back on failure."""
-    if not engine_available("wizard.hub.apply"):
-        return [not_available("apply", "apply")]
     from wizard.hub import apply as hub_apply
     from wizard.hub.target import HubError
 
