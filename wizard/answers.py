@@ -17,7 +17,6 @@ from typing import Any, Callable, Iterable, Mapping
 
 from wizard import fields as v
 from wizard import limits
-from wizard.environment.install import package_spec
 from wizard.fields import Field, ValidationError
 
 VERSION = 1
@@ -69,7 +68,7 @@ CONNECTION = Section(
               "Sent on sudo's standard input, never on a command line.", v.secret, secret=True),
         Field("host_key", "str", "Pinned host key", "The hub's SSH host key fingerprint as OpenSSH prints it "
               "(SHA256:...). When set, only this key is accepted; otherwise known_hosts decides.",
-              v.text(128), example="SHA256:..."),
+              v.host_key, example="SHA256:..."),
         Field("tljh_prefix", "path", "TLJH prefix", "Where TLJH is installed on the hub.", v.remote_path,
               default="/opt/tljh"),
     ),
@@ -350,10 +349,10 @@ ENVIRONMENT = Section(
         Field("default_app", "choice", "Default interface", "What users see after logging in.",
               v.choice(("jupyterlab", "classic")), default="jupyterlab", choices=("jupyterlab", "classic")),
         Field("conda_packages", "list", "conda packages to install", "Installed into the user environment, "
-              "separated by spaces (numpy scipy=1.13).", v.listing(package_spec, "packages", separators=r"\s+"),
+              "separated by spaces (numpy scipy=1.13).", v.listing(v.package_spec, "packages", separators=r"\s+"),
               example="numpy scipy=1.13"),
         Field("pip_packages", "list", "pip packages to install", "Installed into the user environment, separated "
-              "by spaces (pandas>=2,<3).", v.listing(package_spec, "packages", separators=r"\s+"),
+              "by spaces (pandas>=2,<3).", v.listing(v.package_spec, "packages", separators=r"\s+"),
               example="pandas>=2,<3"),
         Field("freeze", "bool", "Freeze the environment", "Take a snapshot you can diff and restore later.",
               v.boolean, default=True),

@@ -97,6 +97,25 @@ def text(max_len: int = 512) -> Validator:
     return validate
 
 
+def host_key(raw: Any) -> str:
+    """A pinned SSH host key: ``SHA256:...`` as OpenSSH prints it, or a public key line (``ssh-ed25519 AAAA...``)."""
+    import base64
+    import binascii
+
+    value = _text(raw, "SHA256:... or a public key line")
+    if re.fullmatch(r"SHA256:[A-Za-z0-9+/]{43}=?", value):
+        return value.rstrip("=")
+    parts = value.split()
+    if len(parts) >= 2 and len(value) <= 8192 and re.fullmatch(r"[A-Za-z0-9@.+-]+", parts[0]):
+        try:
+            base64.b64decode(parts[1], validate=True)
+            return value
+        except (binascii.Error, ValueError):
+            pass
+    raise ValidationError("expected the host key's fingerprint as OpenSSH prints it (SHA256: and 43 characters) "
+                          "or its public key line (ssh-ed25519 AAAA...)")
+
+
 def secret(raw: Any) -> str:
     """A secret is kept verbatim (no stripping): any printable text of at most 4096 characters."""
     if not isinstance(raw, str):
@@ -350,6 +369,31 @@ def hub_address(raw: Any) -> tuple[str | None, str, int | None]:
         return (unix_username(user) if user else None, host(name), integer(1, 65535)(port) if port else None)
     except ValidationError as exc:
         raise ValidationError(f"{text[:80]!r}: {exc.message}") from None
+
+
+_VERSION_CLAUSE = r"(?:==|>=|<=|!=|~=|=|<|>)\s*[A-Za-z0-9.*+!_-]+"
+_SPEC = re.compile(
+    r"(?:[A-Za-z0-9_.-]+::)?"  # conda channel::
+    r"[A-Za-z0-9][A-Za-z0-9._-]*"  # name
+    r"(?:\[[A-Za-z0-9._-]+(?:,[A-Za-z0-9._-]+)*\])?"  # pip extras
+    rf"(?:\s*{_VERSION_CLAUSE}(?:\s*,\s*{_VERSION_CLAUSE})*)?"
+)
+
+
+def package_spec(raw: Any) -> str:
+    """A package to install: ``numpy``, ``numpy=1.26``, ``pandas>=2,<3``, ``conda-forge::xarray``, ``dask[array]``.
+
+    Never an option (a leading ``-``), a path or a URL: what reaches the hub's pip or conda is a package name.
+    """
+    if not isinstance(raw, str):
+        raise ValidationError("expected a package name such as numpy or pandas>=2")
+    value = raw.strip()
+    if value.startswith("-"):
+        raise ValidationError(f"{value[:40]!r} looks like an option; expected a package name such as numpy")
+    if not _SPEC.fullmatch(value) or len(value) > 200:
+        raise ValidationError(f"{value[:40]!r} is not a package name with an optional version, e.g. numpy, "
+                              "numpy=1.26 (conda), pandas>=2,<3 (pip)")
+    return re.sub(r"\s+", "", value)
 
 
 def did_you_mean(word: str, options: Sequence[str]) -> str:

@@ -9,34 +9,9 @@ from typing import Any, Callable
 
 from wizard.diagnosis import Diagnosis, Status
 from wizard.environment.snapshot import Snapshot, freeze_hub
-from wizard.fields import ValidationError
+from wizard.fields import ValidationError, package_spec
 
 INSTALL_TIMEOUT = 3600.0
-_VERSION_CLAUSE = r"(?:==|>=|<=|!=|~=|=|<|>)\s*[A-Za-z0-9.*+!_-]+"
-_SPEC = re.compile(
-    r"(?:[A-Za-z0-9_.-]+::)?"  # conda channel::
-    r"[A-Za-z0-9][A-Za-z0-9._-]*"  # name
-    r"(?:\[[A-Za-z0-9._-]+(?:,[A-Za-z0-9._-]+)*\])?"  # pip extras
-    rf"(?:\s*{_VERSION_CLAUSE}(?:\s*,\s*{_VERSION_CLAUSE})*)?"
-)
-
-
-def package_spec(raw: Any) -> str:
-    """A package to install: ``numpy``, ``numpy=1.26``, ``pandas>=2,<3``, ``conda-forge::xarray``, ``dask[array]``.
-
-    Never an option (a leading ``-``), a path or a URL: what reaches the hub's pip or conda is a package name.
-    """
-    if not isinstance(raw, str):
-        raise ValidationError("expected a package name such as numpy or pandas>=2")
-    value = raw.strip()
-    if value.startswith("-"):
-        raise ValidationError(f"{value[:40]!r} looks like an option; expected a package name such as numpy")
-    if not _SPEC.fullmatch(value) or len(value) > 200:
-        raise ValidationError(f"{value[:40]!r} is not a package name with an optional version, e.g. numpy, "
-                              "numpy=1.26 (conda), pandas>=2,<3 (pip)")
-    return re.sub(r"\s+", "", value)
-
-
 def install_argv(prefix: str, manager: str, specs: list[str]) -> list[str]:
     user = f"{str(prefix).rstrip('/')}/user"
     if manager == "conda":
