@@ -21,3 +21,49 @@ def test_duplicate_key_error_does_not_quote_the_values(tmp_path):
     with pytest.raises(ValidationError) as caught:
         yamlio.loads(f"a: {SENTINEL}\na: x\n", round_trip=True)
     assert SENTINEL not in str(caught.value)
+
+
+def _cli(capsys, *argv):
+    """Run the CLI; (exit code, stderr). A traceback would escape as an exception and fail the test."""
+    from wizard.cli import main
+
+    code = main(list(argv))
+    return code, capsys.readouterr().err
+
+
+@pytest.mark.parametrize("pin", ["garbage", "ssh-ed25519 !!!notbase64", "SHA256:short"])
+def test_a_malformed_host_key_pin_is_a_one_line_refusal(capsys, tmp_path, pin):
+    for argv in (["backup", "127.0.0.1:1", "--host-key", pin],
+                 ["restore-backup", "127.0.0.1:1", str(_bundle(tmp_path)), "--host-key", pin, "--yes"],
+                 ["env", "list", "127.0.0.1:1", "--host-key", pin]):
+        code, err = _cli(capsys, *argv)
+        assert code == 2 and "host-key" in err.replace("host_key", "host-key") and len(err.strip().splitlines()) == 1
+
+
+def test_a_malformed_pin_in_an_answers_file_names_the_key(tmp_path):
+    (tmp_path / "a.yaml").write_text("version: 1\nconnection: {host: hub.example.edu, host_key: garbage}\n")
+    with pytest.raises(ValidationError) as caught:
+        Answers.load(tmp_path / "a.yaml")
+    assert "connection.host_key" in str(caught.value)
+
+
+def test_a_pinned_public_key_line_of_any_length_is_accepted():
+    from wizard.fields import host_key
+    from wizard.hub.ssh import fingerprint, normalise_pin
+
+    blob = bytes(range(256)) * 2  # as long as an RSA key's blob
+    import base64
+
+    line = "ssh-rsa " + base64.b64encode(blob).decode() + " admin@hub"
+    assert host_key(line) == line and normalise_pin(line) == fingerprint(blob)
+    assert normalise_pin("SHA256:" + "A" * 43 + "=") == "SHA256:" + "A" * 43
+
+
+def _bundle(tmp_path):
+    import hashlib
+
+    bundle = tmp_path / "tljh-backup.tar.gz"
+    bundle.write_bytes(b"not really a tarball")
+    (tmp_path / "tljh-backup.tar.gz.sha256").write_text(
+        hashlib.sha256(bundle.read_bytes()).hexdigest() + "  tljh-backup.tar.gz\n")
+    return bundle

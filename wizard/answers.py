@@ -381,6 +381,10 @@ SECTIONS: dict[str, Section] = {
 }
 
 
+# Sections whose step may be skipped: a skipped section leaves the hub's own settings for it exactly as they are.
+SKIPPABLE = ("https", "limits", "environment", "backups")
+
+
 class AnswersError(ValidationError):
     """An answers file could not be used: bad version, unknown keys, bad values. ``errors`` lists them all."""
 
@@ -402,11 +406,13 @@ def field_for(key: str) -> Field:
 class Answers:
     """The answers accepted so far: ``{section: {field: value}}``, holding public and secret values together."""
 
-    def __init__(self, data: Mapping[str, Mapping[str, Any]] | None = None) -> None:
+    def __init__(self, data: Mapping[str, Mapping[str, Any]] | None = None, skipped: Iterable[str] = ()) -> None:
         self.data: dict[str, dict[str, Any]] = {name: {} for name in SECTIONS}
         for section, values in (data or {}).items():
             for name, value in values.items():
                 self.data[section][name] = value
+        # Skipped sections: the operator chose to leave the hub's settings for them untouched.
+        self.skipped: set[str] = set(skipped)
 
     # -- access ----------------------------------------------------------------------------------------------
 
@@ -446,11 +452,17 @@ class Answers:
         section, _, name = key.partition(".")
         return name in self.data.get(section, {})
 
+    def skip(self, section: str, skipped: bool = True) -> None:
+        """Mark a section as skipped (the hub keeps its own settings for it), or take it up again."""
+        if section not in SKIPPABLE:
+            raise ValidationError(f"cannot be skipped; only {', '.join(SKIPPABLE)} can", section)
+        (self.skipped.add if skipped else self.skipped.discard)(section)
+
     def copy(self) -> "Answers":
-        return Answers(copy.deepcopy(self.data))
+        return Answers(copy.deepcopy(self.data), self.skipped)
 
     def __eq__(self, other: object) -> bool:
-        return isinstance(other, Answers) and self.data == other.data
+        return isinstance(other, Answers) and (self.data, self.skipped) == (other.data, other.skipped)
 
     # -- public / secret split ----------------------------------------------------------------------------------
 
@@ -458,6 +470,8 @@ class Answers:
         """(public, secret) documents, each ``{"version": 1, section: {...}}`` without empty sections."""
         public: dict[str, Any] = {"version": VERSION}
         secret: dict[str, Any] = {"version": VERSION}
+        if self.skipped:
+            public["skip"] = sorted(self.skipped)
         for section, spec in SECTIONS.items():
             for name, value in self.data[section].items():
                 target = secret if spec.field(name).secret else public
@@ -467,7 +481,7 @@ class Answers:
     def secret_values(self) -> list[str]:
         """Every secret value held, for redaction."""
         _, secret = self.split()
-        return [value for section, values in secret.items() if section != "version" for value in values.values()]
+        return [value for section, values in secret.items() if section not in _META for value in values.values()]
 
     # -- validation --------------------------------------------------------------------------------------------
 
@@ -475,6 +489,8 @@ class Answers:
         """Every reason these answers cannot be applied: required values missing, cross-field rules broken."""
         errors: list[ValidationError] = []
         for name, spec in SECTIONS.items():
+            if name in self.skipped:
+                continue
             values = self.section(name)
             for item in spec.fields:
                 if item.required and item.applies(values) and values.get(item.name) in (None, "", []):
@@ -510,6 +526,9 @@ class Answers:
                     f"{VERSION}" + ("" if version is not None else " (add `version: 1` at the top)"), "version")])
             for section, values in document.items():
                 if section == "version":
+                    continue
+                if section == "skip" and kind == "answers":
+                    errors.extend(_read_skip(answers, values))
                     continue
                 if section not in SECTIONS:
                     errors.append(ValidationError(f"unknown section{v.did_you_mean(section, list(SECTIONS))}",
@@ -560,6 +579,23 @@ class Answers:
         atomic_write(path, yamlio.dump(public, header=ANSWERS_HEADER), mode=0o644)
         if secrets_path is not None:
             atomic_write(secrets_path, yamlio.dump(secret, header=SECRETS_HEADER), mode=0o600)
+
+
+_META = ("version", "skip")
+
+
+def _read_skip(answers: Answers, raw: Any) -> list[ValidationError]:
+    if not isinstance(raw, list):
+        return [ValidationError(f"expected a list of sections to leave as they are on the hub: "
+                                f"{', '.join(SKIPPABLE)}", "skip")]
+    errors = []
+    for section in raw:
+        if section in SKIPPABLE:
+            answers.skip(section)
+        else:
+            errors.append(ValidationError(f"{section!r} cannot be skipped; only {', '.join(SKIPPABLE)} can"
+                                          f"{v.did_you_mean(str(section), SKIPPABLE)}", "skip"))
+    return errors
 
 
 def _not_applicable(spec: Section, name: str) -> str:

@@ -60,7 +60,7 @@ def run(args: argparse.Namespace) -> int:
             return _fail(f"no sandbox hub in {args.sandbox} (a dry run creates nothing)")
     try:
         target = target_from_args(args, answers)
-    except ValueError as exc:
+    except (ValueError, HubError) as exc:
         return _fail(str(exc))
     if args.hub_api_url:
         target.hub_api_url = args.hub_api_url

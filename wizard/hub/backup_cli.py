@@ -27,7 +27,7 @@ def run(args: argparse.Namespace) -> int:
 
     try:
         target = target_from_args(args)
-    except ValueError as exc:
+    except (ValueError, HubError) as exc:
         print(f"tljh-wizard backup: {exc}", file=sys.stderr)
         return 2
     try:

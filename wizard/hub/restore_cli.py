@@ -28,7 +28,7 @@ def run(args: argparse.Namespace) -> int:
     try:
         backup.verify(args.bundle)
         target = target_from_args(args)
-    except ValueError as exc:
+    except (ValueError, HubError) as exc:
         print(f"tljh-wizard restore-backup: {exc}", file=sys.stderr)
         return 2
     if not args.yes:

@@ -41,13 +41,15 @@ def fingerprint(key) -> str:
 
 def normalise_pin(pin: str) -> str:
     """A pinned key as a fingerprint: accepts ``SHA256:...`` or a public key line (``ssh-ed25519 AAAA...``)."""
-    pin = pin.strip()
+    from wizard.fields import ValidationError, host_key
+
+    try:
+        pin = host_key(pin)
+    except ValidationError as exc:
+        raise ConnectError(f"connection.host_key {pin.strip()[:80]!r}: {exc.message}", "host_key") from None
     if pin.startswith("SHA256:"):
-        return pin.rstrip("=")
-    parts = pin.split()
-    if len(parts) >= 2:
-        return fingerprint(base64.b64decode(parts[1]))
-    raise ConnectError(f"connection.host_key {pin!r} is neither SHA256:... nor a public key line", "host_key")
+        return pin
+    return fingerprint(base64.b64decode(pin.split()[1]))
 
 
 def known_hosts_name(host: str, port: int) -> str:
