@@ -67,3 +67,15 @@ def _bundle(tmp_path):
     (tmp_path / "tljh-backup.tar.gz.sha256").write_text(
         hashlib.sha256(bundle.read_bytes()).hexdigest() + "  tljh-backup.tar.gz\n")
     return bundle
+
+
+@pytest.mark.parametrize("content", [None, "", "not-a-digest  x\n"])
+def test_restore_refuses_a_missing_bundle_or_a_broken_checksum_file_in_one_line(capsys, tmp_path, content):
+    bundle = tmp_path / "b.tar.gz"
+    if content is not None:
+        bundle.write_bytes(b"x")
+        (tmp_path / "b.tar.gz.sha256").write_text(content)
+    code, err = _cli(capsys, "restore-backup", "--sandbox", str(tmp_path / "hub"), str(bundle), "--yes")
+    assert code == 2 and len(err.strip().splitlines()) == 1
+    assert ("no such bundle" in err) if content is None else ("holds no sha256 digest" in err)
+    assert not (tmp_path / "hub").exists()  # refused before the hub was touched

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -128,9 +129,13 @@ def verify(bundle: str | os.PathLike) -> str:
     """Check a bundle against its .sha256 file; returns the digest or raises ``ValueError`` naming the problem."""
     path = Path(bundle)
     recorded_file = checksum_path(path)
+    if not path.is_file():
+        raise ValueError(f"{path}: no such bundle file")
     if not recorded_file.exists():
         raise ValueError(f"{recorded_file} is missing: cannot verify {path.name}")
-    recorded = recorded_file.read_text().split()[0]
+    recorded = (recorded_file.read_text(errors="replace").split() or [""])[0]
+    if not re.fullmatch(r"[0-9a-f]{64}", recorded):
+        raise ValueError(f"{recorded_file} holds no sha256 digest: cannot verify {path.name}")
     digest = hashlib.sha256()
     with open(path, "rb") as handle:
         while chunk := handle.read(1 << 20):
