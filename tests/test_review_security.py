@@ -79,3 +79,13 @@ def test_restore_refuses_a_missing_bundle_or_a_broken_checksum_file_in_one_line(
     assert code == 2 and len(err.strip().splitlines()) == 1
     assert ("no such bundle" in err) if content is None else ("holds no sha256 digest" in err)
     assert not (tmp_path / "hub").exists()  # refused before the hub was touched
+
+
+@pytest.mark.parametrize("secrets, message", [
+    ("version: 1\nconnection: [1, 2]\n", "expected a mapping"),
+    ("version: 1\nconnection: {sudo_password: 12345}\n", "connection.sudo_password"),
+])
+def test_a_malformed_connection_secrets_file_is_a_one_line_refusal(capsys, tmp_path, secrets, message):
+    (tmp_path / "s.yaml").write_text(secrets)
+    code, err = _cli(capsys, "backup", "127.0.0.1:1", "--secrets", str(tmp_path / "s.yaml"))
+    assert code == 2 and message in err and len(err.strip().splitlines()) == 1

@@ -60,6 +60,7 @@ def ssh_target(connection: dict, *, known_hosts: list[str] | None = None, intera
 
 def target_from_args(args: argparse.Namespace, answers=None) -> HubTarget:
     """The target the options name: --sandbox, --local, a HOST argument, or the answers' connection section."""
+    from wizard.answers import field_for
     from wizard.hub.local import LocalTarget, SandboxTarget
 
     if getattr(args, "sandbox", None):
@@ -75,7 +76,8 @@ def target_from_args(args: argparse.Namespace, answers=None) -> HubTarget:
         connection.update(host=host, **({"user": user} if user else {}), **({"port": port} if port else {}))
     for option, key in (("key", "key_file"), ("prefix", "tljh_prefix"), ("host_key", "host_key")):
         if getattr(args, option, None):
-            connection[key] = getattr(args, option)
+            flag = "--" + option.replace("_", "-")
+            connection[key] = field_for(f"connection.{key}").check(getattr(args, option), flag)
     if not connection.get("host"):
         raise ValueError("no hub given: name a HOST, or use --local or --sandbox DIR")
     return ssh_target(connection, known_hosts=getattr(args, "known_hosts", None))
@@ -86,8 +88,13 @@ def _secrets(path: str) -> dict:
     from wizard import yamlio
     from wizard.fields import ValidationError
 
+    from wizard.answers import field_for
+
     document = yamlio.load_file(path) or {}
     if not isinstance(document, dict):
         raise ValidationError(f"{path}: expected a mapping")
     connection = document.get("connection") or {}
-    return {key: connection.get(key) for key in ("sudo_password", "key_passphrase")}
+    if not isinstance(connection, dict):
+        raise ValidationError(f"{path}: expected a mapping of answers", "connection")
+    return {key: field_for(f"connection.{key}").check(connection.get(key), f"connection.{key}")
+            for key in ("sudo_password", "key_passphrase")}
