@@ -89,3 +89,11 @@ def test_a_malformed_connection_secrets_file_is_a_one_line_refusal(capsys, tmp_p
     (tmp_path / "s.yaml").write_text(secrets)
     code, err = _cli(capsys, "backup", "127.0.0.1:1", "--secrets", str(tmp_path / "s.yaml"))
     assert code == 2 and message in err and len(err.strip().splitlines()) == 1
+
+
+def test_renew_refuses_a_bad_verify_address_in_one_line(capsys):
+    from wizard.session import Session
+
+    Session.open("root@127.0.0.1:1").close()
+    code, err = _cli(capsys, "renew", "root@127.0.0.1:1", "--verify-address", "hub:notaport")
+    assert code == 2 and "expected HOST or HOST:PORT" in err and len(err.strip().splitlines()) == 1

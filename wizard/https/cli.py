@@ -50,7 +50,10 @@ def run(args: argparse.Namespace) -> int:
 
     verify = None
     if args.verify_address:
-        host, port = split_host_port(args.verify_address, 443)
+        from wizard.fields import host_port
+
+        address = host_port(443)(args.verify_address)  # a ValidationError (one line, exit 2) for a bad value
+        host, port = split_host_port(address, 443)
         verify = (host, port)
     env = AcmeEnvironment(ca_bundle=args.ca_bundle, trust_roots=args.trust_roots, nameserver_port=args.dns_port,
                           verify_address=verify)
