@@ -97,3 +97,33 @@ def test_renew_refuses_a_bad_verify_address_in_one_line(capsys):
     Session.open("root@127.0.0.1:1").close()
     code, err = _cli(capsys, "renew", "root@127.0.0.1:1", "--verify-address", "hub:notaport")
     assert code == 2 and "expected HOST or HOST:PORT" in err and len(err.strip().splitlines()) == 1
+
+
+def test_a_restore_that_fails_half_way_puts_the_swapped_part_back(tmp_path, monkeypatch):
+    """config/ is swapped in, then moving state/ in fails: the hub must keep its old config/ and state/."""
+    import shutil
+
+    from wizard.hub import backup
+    from wizard.hub.local import SandboxTarget
+    from wizard.hub.target import CommandFailed
+
+    hub_dir = tmp_path / "hub"
+    with SandboxTarget(hub_dir) as hub:
+        bundle = backup.pull(hub, tmp_path / "bundles")
+    config = hub_dir / "config" / "config.yaml"
+    config.write_bytes(b"# changed after the backup\n")
+    (hub_dir / "state" / "acme.json").write_text("{}")
+    before = {path.relative_to(hub_dir): path.read_bytes() for path in hub_dir.rglob("*") if path.is_file()}
+    faults = tmp_path / "faults"
+    faults.mkdir()
+    (faults / "mv").write_text(  # a stand-in mv that fails only for the second swap
+        "#!/bin/sh\n"
+        'case "$2" in */state) if [ "$3" = state ]; then echo "mv: injected failure" >&2; exit 1; fi;; esac\n'
+        f'exec {shutil.which("mv")} "$@"\n')
+    (faults / "mv").chmod(0o755)
+    monkeypatch.setenv("PATH", f"{faults}:{__import__('os').environ['PATH']}")
+    with SandboxTarget(hub_dir) as hub, pytest.raises(CommandFailed, match="injected failure"):
+        backup.restore(hub, bundle.path)
+    after = {path.relative_to(hub_dir): path.read_bytes() for path in hub_dir.rglob("*") if path.is_file()}
+    assert after == before
+    assert not list(hub_dir.glob(".*restore*"))

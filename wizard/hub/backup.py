@@ -29,11 +29,21 @@ SNAPSHOT_GUIDANCE = {
 }
 GENERIC_GUIDANCE = "Use your provider's disk snapshots on a schedule; test a restore once."
 
-# Restore on the hub. $1 prefix. The bundle arrives on stdin.
+# Restore on the hub. $1 prefix. The bundle arrives on stdin. Both parts are unpacked and checked before anything is
+# swapped; if a swap fails (or the script is stopped), every part already swapped gets its old directory back.
 _RESTORE_SCRIPT = r"""set -eu
 cd -- "$1"
 tmp=$(mktemp -d .tljh-wizard-restore.XXXXXXXX)
-trap 'rm -rf -- "$tmp"' EXIT
+swapped=""
+undo() {
+  for part in $swapped; do
+    rm -rf -- "$part"
+    if [ -e ".$part.before-restore" ]; then mv -- ".$part.before-restore" "$part"; fi
+  done
+  rm -rf -- "$tmp"
+}
+trap undo EXIT
+trap 'exit 143' TERM INT HUP
 tar -xzf - -C "$tmp" --same-owner --same-permissions
 for part in config state; do
   [ -d "$tmp/$part" ] || { echo "the bundle has no $part/ directory" >&2; exit 3; }
@@ -41,8 +51,11 @@ done
 for part in config state; do
   rm -rf -- ".$part.before-restore"
   if [ -e "$part" ]; then mv -- "$part" ".$part.before-restore"; fi
+  swapped="$swapped $part"
   mv -- "$tmp/$part" "$part"
 done
+trap - EXIT TERM INT HUP
+rm -rf -- "$tmp"
 for part in config state; do rm -rf -- ".$part.before-restore"; done
 sync
 """
