@@ -128,15 +128,14 @@ class WizardApp(App[int]):
                 session.go_to(step_id)
                 continue
             if isinstance(result, Skip):
-                skipped = set(session.record("skipped_steps") or []) | {step_id}
-                session.record("skipped_steps", sorted(skipped))
+                session.skip_step(step_id)
                 following = next_step(step_id)
                 session.go_to(following or step_id)
                 step_id = following
                 continue
             if isinstance(result, Next):
-                skipped = set(session.record("skipped_steps") or []) - {step_id}
-                session.record("skipped_steps", sorted(skipped))
+                if step_id in session.skipped_steps:
+                    session.skip_step(step_id, skipped=False)
                 following = next_step(step_id)
                 if following is None:
                     session.go_to(step_id, finished=step_id)

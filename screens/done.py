@@ -37,7 +37,7 @@ class DoneScreen(StepScreen):
 
     def summary(self) -> str:
         session = self.ctx.session
-        skipped = set(session.record("skipped_steps") or [])
+        skipped = set(session.skipped_steps)
         lines = [f"Hub: {engines.describe_target(self.ctx)}"]
         for item in STEPS[:-1]:
             state = ("skipped" if item.id in skipped else "failed" if item.id in session.state["failed_steps"]

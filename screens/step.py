@@ -44,7 +44,7 @@ class ProgressNote(Message):
 
 def step_states(ctx: WizardContext, current: str) -> dict[str, str]:
     session = ctx.session
-    skipped = set(session.record("skipped_steps") or [])
+    skipped = set(session.skipped_steps)
     states = {}
     for item in STEPS:
         if item.id == current:

@@ -79,7 +79,7 @@ def test_tljh_export_validates_against_both_schemas(auth, https, limits):
         config = yamlio.loads(text)
         assert tljh_config.validate(config, version) == []
         assert config["auth"]["type"] == tljh_config.AUTH_CLASSES[auth]
-        assert ("limits" in config) is limits
+        assert bool(config["limits"]) is limits
         assert config["https"]["enabled"] is (https != "none")
         assert config["services"]["cull"]["enabled"] is limits
 
@@ -184,3 +184,29 @@ def test_masked_diff_never_shows_a_secret():
     diff = tljh_config.masked_diff("", new)
     assert "client_secret: '********'" in diff
     assert SENTINELS["authenticator.client_secret"] not in diff
+
+
+def test_a_skipped_step_leaves_the_hubs_settings_as_they_are(tmp_path):
+    public, secret = documents("github", "letsencrypt")
+    public["skip"] = ["https", "limits"]
+    del public["https"], public["limits"]
+    answers = Answers.from_documents(public, secret)
+    assert answers.problems() == []
+    base = ("https:\n  enabled: true\n  tls:\n    cert: /etc/ssl/hub.pem\n    key: /etc/ssl/hub.key\n"
+            "limits:\n  memory: 4G\nservices:\n  cull:\n    timeout: 7200\n")
+    config = yamlio.loads(tljh_config.update(base, tljh_config.render(answers)))
+    assert config["https"] == {"enabled": True, "tls": {"cert": "/etc/ssl/hub.pem", "key": "/etc/ssl/hub.key"}}
+    assert config["limits"] == {"memory": "4G"}
+    assert config["services"] == {"cull": {"timeout": 7200}}
+    # the skip survives a save and load, and a section that cannot be skipped is refused
+    answers.save(tmp_path / "a.yaml", tmp_path / "s.yaml")
+    assert Answers.load(tmp_path / "a.yaml", tmp_path / "s.yaml").skipped == {"https", "limits"}
+    with pytest.raises(ValueError, match="'authenticator' cannot be skipped"):
+        Answers.from_documents({"version": 1, "skip": ["authenticator"]})
+
+
+def test_an_emptied_access_list_is_removed_from_the_hub():
+    answers = Answers.from_documents(*documents("github"))
+    base = "users:\n  allowed: [mallory]\n  admin: [alice]\n"
+    config = yamlio.loads(tljh_config.update(base, tljh_config.render(answers)))
+    assert config["users"] == {"admin": ["alice"]}

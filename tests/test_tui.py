@@ -215,7 +215,7 @@ async def test_whole_flow_against_the_sshd_hub_applies_config(sshd_hub, dns_worl
     exported = (tmp_path / "tljh-wizard-exports" / "answers.yaml").read_text()
     assert "hub.ok.test" in exported and CLIENT_SECRET not in exported
     state = ctx.session.state
-    assert state["current_step"] == "done" and "environment" in state["records"]["skipped_steps"]
+    assert state["current_step"] == "done" and "environment" in state["answers"]["skip"]
 
     # The secrets: on the hub's config.yaml where they belong, in the 0600 secret store, and nowhere else.
     session_dir = _isolated_state / "sessions" / "tui-flow"

@@ -370,3 +370,16 @@ def test_cli_export_with_include_secrets_is_private(tmp_path):
     target = tmp_path / "values.yaml"
     assert stat.S_IMODE(target.stat().st_mode) == 0o600
     assert SENTINELS["authenticator.client_secret"] in target.read_text()
+
+
+def test_skipped_steps_leave_the_chart_defaults_and_say_so():
+    from tests.answers_samples import documents
+    from wizard.answers import Answers
+    from wizard.z2jh import render
+
+    public, secret = documents("github")
+    public["skip"] = ["https", "limits", "environment"]
+    values = render(Answers.from_documents(public, secret))
+    assert "https" not in values.values.get("proxy", {})
+    assert "memory" not in values.values.get("singleuser", {}) and "cull" not in values.values
+    assert any("https step was skipped" in warning for warning in values.warnings)

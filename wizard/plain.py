@@ -172,10 +172,13 @@ class PlainWizard:
                 return EXIT_STOPPED
             following = next_step(step_id)
             if outcome == "skip":
-                skipped = set(self.session.record("skipped_steps") or []) | {step_id}
-                self.session.record("skipped_steps", sorted(skipped))
+                self.session.skip_step(step_id)
                 self.session.go_to(following or step_id)
-            elif following is None:
+                step_id = following
+                continue
+            if step_id in self.session.skipped_steps:
+                self.session.skip_step(step_id, skipped=False)
+            if following is None:
                 self.session.go_to(step_id, finished=step_id)
             else:
                 failed = outcome == "failed"

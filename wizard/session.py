@@ -29,7 +29,7 @@ from typing import Any
 from wizard.answers import Answers
 from wizard.fields import ValidationError
 from wizard.files import atomic_write, private_dir
-from wizard.steps import STEP_IDS
+from wizard.steps import STEP_IDS, STEPS, step
 
 STATE_VERSION = 1
 _NAME = re.compile(r"^[A-Za-z0-9._@:\[\]-]{1,255}$")
@@ -162,6 +162,17 @@ class Session:
             self.state["failed_steps"].append(failed)
         self.state["current_step"] = step_id
         self.save()
+
+    def skip_step(self, step_id: str, skipped: bool = True) -> None:
+        """Skip a step (the hub keeps its own settings for its sections), or take it up again; saved at once."""
+        for section in step(step_id).sections:
+            self.answers.skip(section, skipped)
+        self.save()
+
+    @property
+    def skipped_steps(self) -> list[str]:
+        return [item.id for item in STEPS
+                if item.sections and all(section in self.answers.skipped for section in item.sections)]
 
     def journal(self, action: str, phase: str, **details: Any) -> dict:
         """Record a remote action's intent (before) or outcome (after); saved at once."""

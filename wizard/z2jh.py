@@ -101,10 +101,15 @@ def render(answers: Answers, *, staging: bool = False) -> Values:
     out = Values(values={}, secrets={})
 
     _render_auth(tljh, out)
-    _render_https(answers, out, staging)
-    _render_limits(answers, out)
-    _render_cull(tljh["services"]["cull"], out)
-    out.values.setdefault("singleuser", {})["defaultUrl"] = DEFAULT_URLS[tljh["user_environment"]["default_app"]]
+    if "https" not in answers.skipped:
+        _render_https(answers, out, staging)
+    if "limits" not in answers.skipped:
+        _render_limits(answers, out)
+        _render_cull(tljh["services"]["cull"], out)
+    if "environment" not in answers.skipped:
+        out.values.setdefault("singleuser", {})["defaultUrl"] = DEFAULT_URLS[tljh["user_environment"]["default_app"]]
+    for section in sorted(answers.skipped & {"https", "limits", "environment"}):
+        out.warnings.append(f"The {section} step was skipped: the chart's defaults apply for it.")
     _render_service(answers, out)
     _standing_warnings(answers, out)
 
