@@ -127,3 +127,17 @@ def test_a_restore_that_fails_half_way_puts_the_swapped_part_back(tmp_path, monk
     after = {path.relative_to(hub_dir): path.read_bytes() for path in hub_dir.rglob("*") if path.is_file()}
     assert after == before
     assert not list(hub_dir.glob(".*restore*"))
+
+
+def test_hand_written_secrets_in_the_hubs_config_are_masked_in_the_diff():
+    """The auth section is replaced whole, so a hub's own authenticator settings show up as removed lines."""
+    from wizard.tljh.config import masked_diff, masked_text
+
+    old = ("auth:\n  type: jupyterhub.authenticators.shared.SharedPasswordAuthenticator\n"
+           "  SharedPasswordAuthenticator:\n    user_password: SENTINEL-user-pw\n    admin_password: SENTINEL-admin-pw\n"
+           "  GenericOAuthenticator:\n    token_url: https://id.example.edu/token\n    access_token: SENTINEL-tok\n"
+           "  NativeAuthenticator:\n    minimum_password_length: 12\n")
+    diff = masked_diff(old, "auth:\n  type: oauthenticator.github.GitHubOAuthenticator\n")
+    assert "SENTINEL" not in diff and diff.count("********") == 3
+    assert "token_url: https://id.example.edu/token" in diff and "minimum_password_length: 12" in diff
+    assert "SENTINEL" not in masked_text(old)
