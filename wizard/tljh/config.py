@@ -67,7 +67,8 @@ def is_secret(key: object, value: object) -> bool:
     return name in SECRET_KEYS or isinstance(value, str) and (
         any(word in name for word in _SECRET_WORDS) or name == "token" or name.endswith("_token"))
 
-# Paths the wizard owns: when the answers leave them unset they are removed from an existing config.yaml.
+# Paths the wizard owns: when the answers leave them unset they are removed from an existing config.yaml (unless
+# their whole section was skipped, which keeps the hub's settings as they are).
 _REMOVE_WHEN_UNSET = (("limits", "memory"), ("limits", "cpu"), ("https", "letsencrypt"), ("https", "tls"),
                       ("users", "admin"), ("users", "allowed"), ("users", "banned"))
 _REPLACED = ("auth",)  # sections rewritten whole (keys absent from the render are dropped; comments kept)
@@ -108,40 +109,46 @@ def render(answers: Answers, *, tljh_version: str = DEFAULT_TLJH_VERSION, stagin
         if auth.get("allow_all"):
             section["allow_all"] = True
         config["auth"] = {"type": class_path, class_path.rsplit(".", 1)[1]: section}
-        users = {key: list(auth[name]) for key, name in (("admin", "admin_users"), ("allowed", "allowed_users"),
-                                                         ("banned", "blocked_users")) if auth.get(name)}
-        if users:
-            config["users"] = users
+        # Always rendered with the authenticator: the wizard owns the access lists (an emptied list is removed).
+        config["users"] = {key: list(auth[name]) for key, name in (("admin", "admin_users"),
+                                                                   ("allowed", "allowed_users"),
+                                                                   ("banned", "blocked_users")) if auth.get(name)}
 
+    if "https" not in answers.skipped:
+        config.update(_render_https(answers, staging))
+    if "limits" not in answers.skipped:
+        config.update(_render_limits(answers.section("limits"), tljh_version))
+    if "environment" not in answers.skipped:
+        config["user_environment"] = {"default_app": answers.get("environment.default_app") or "jupyterlab"}
+    return config
+
+
+def _render_https(answers: Answers, staging: bool) -> dict:
     https = answers.section("https")
     mode = https.get("mode")
     if mode == "letsencrypt":
-        config["https"] = {"enabled": True, "letsencrypt": {
-            "email": https.get("email", ""), "domains": certificate_domains(answers), "staging": bool(staging)}}
-    elif mode in ("acme-dns", "existing"):
+        return {"https": {"enabled": True, "letsencrypt": {
+            "email": https.get("email", ""), "domains": certificate_domains(answers), "staging": bool(staging)}}}
+    if mode in ("acme-dns", "existing"):
         cert, key = tls_paths(answers)
-        config["https"] = {"enabled": True, "tls": {"cert": cert, "key": key}}
-    elif mode == "none":
-        config["https"] = {"enabled": False}
+        return {"https": {"enabled": True, "tls": {"cert": cert, "key": key}}}
+    return {"https": {"enabled": False}}
 
-    limit_values = answers.section("limits")
-    rendered_limits: dict[str, Any] = {}
+
+def _render_limits(limit_values: Mapping[str, Any], tljh_version: str) -> dict:
+    """``limits`` (possibly empty: no limit) and ``services.cull``, always explicit."""
+    rendered: dict[str, Any] = {}
     if limit_values.get("memory"):
-        rendered_limits["memory"] = limit_values["memory"]
+        rendered["memory"] = limit_values["memory"]
     if limit_values.get("cpu") is not None:
         cpu = limit_values["cpu"]
         # The `main` schema takes any number; a released version's own rule comes from the limits step.
-        rendered_limits["cpu"] = cpu if tljh_version == "main" else limits.cpu_for_tljh(cpu, tljh_version)
-    if rendered_limits:
-        config["limits"] = rendered_limits
+        rendered["cpu"] = cpu if tljh_version == "main" else limits.cpu_for_tljh(cpu, tljh_version)
     cull = {"enabled": limit_values.get("cull_enabled", True) is not False}
     if cull["enabled"]:
         cull.update(timeout=limit_values["cull_timeout"], every=limit_values["cull_every"],
                     max_age=limit_values["cull_max_age"], users=bool(limit_values.get("cull_users")))
-    config["services"] = {"cull": cull}
-
-    config["user_environment"] = {"default_app": answers.get("environment.default_app") or "jupyterlab"}
-    return config
+    return {"limits": rendered, "services": {"cull": cull}}
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -295,7 +302,7 @@ def update(base_text: str, rendered: Mapping[str, Any], origin: str = "config.ya
     if not isinstance(document, Mapping):
         raise ValidationError(f"{origin}: expected a mapping at the top level")
     for path in _REMOVE_WHEN_UNSET:
-        if _get(rendered, path) is None:
+        if path[0] in rendered and _get(rendered, path) is None:  # a section not rendered was skipped: kept
             parent = _get(document, path[:-1])
             if isinstance(parent, dict) and path[-1] in parent:
                 del parent[path[-1]]
