@@ -141,3 +141,23 @@ def test_hand_written_secrets_in_the_hubs_config_are_masked_in_the_diff():
     assert "SENTINEL" not in diff and diff.count("********") == 3
     assert "token_url: https://id.example.edu/token" in diff and "minimum_password_length: 12" in diff
     assert "SENTINEL" not in masked_text(old)
+
+
+def test_a_hub_config_that_is_not_utf8_is_a_one_line_refusal(capsys, tmp_path):
+    from tests.answers_samples import documents
+    from wizard.hub.local import SandboxTarget
+    from wizard.https.install import InstallError, set_https
+
+    public, secret = documents("github", "letsencrypt")
+    (tmp_path / "a.yaml").write_text(yamlio.dump(public))
+    (tmp_path / "s.yaml").write_text(yamlio.dump(secret))
+    hub = tmp_path / "hub"
+    SandboxTarget(hub).close()
+    config = hub / "config" / "config.yaml"
+    config.write_bytes(b"\xff\xfe not text\n")
+    code, err = _cli(capsys, "apply", str(tmp_path / "a.yaml"), "--secrets", str(tmp_path / "s.yaml"),
+                     "--sandbox", str(hub), "--dry-run")
+    assert code == 2 and "not UTF-8" in err and len(err.strip().splitlines()) == 1
+    with SandboxTarget(hub) as target, pytest.raises(InstallError, match="not UTF-8"):
+        set_https(target, {"enabled": False})
+    assert config.read_bytes() == b"\xff\xfe not text\n"

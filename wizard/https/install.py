@@ -42,6 +42,8 @@ def set_https(target, changes: dict, remove: tuple[str, ...] = ()) -> None:
             text = target.read_file(path).decode("utf-8")
         except FileNotFoundError:
             text = ""
+        except UnicodeDecodeError:
+            raise InstallError(f"{path} on the hub is not UTF-8 text; fix it by hand first") from None
         document = yamlio.loads(text or "{}", path, round_trip=True)
         if document is None:
             document = yamlio.loads("{}", path, round_trip=True)

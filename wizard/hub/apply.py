@@ -122,6 +122,8 @@ def read_config(target: HubTarget) -> str:
         return target.read_file(config_path(target)).decode("utf-8")
     except FileNotFoundError:
         return ""
+    except UnicodeDecodeError:
+        raise ApplyError(f"{config_path(target)} on the hub is not UTF-8 text; fix it by hand first") from None
 
 
 def render_text(answers, old_text: str, tljh_version: str) -> str:
@@ -256,7 +258,7 @@ class Applier:
         path = config_path(self.target)
         backup = f"{path}.tljh-wizard-{record['id']}.bak"
         copy = self.target.run(["sh", "-c", _BACKUP_SCRIPT, "backup", str(path), backup], sudo=True, check=True)
-        current = copy.stdout.decode("utf-8")
+        current = copy.stdout.decode("utf-8", "replace")
         if current != plan.old_text:
             raise ApplyError("config.yaml on the hub changed since the plan was made; plan again")
         self.session.write_secret(f"config-{record['id']}.yaml", plan.old_text)
