@@ -161,3 +161,15 @@ def test_a_hub_config_that_is_not_utf8_is_a_one_line_refusal(capsys, tmp_path):
     with SandboxTarget(hub) as target, pytest.raises(InstallError, match="not UTF-8"):
         set_https(target, {"enabled": False})
     assert config.read_bytes() == b"\xff\xfe not text\n"
+
+
+def test_a_secret_echoed_in_a_failed_actions_error_is_masked_in_state_json():
+    from wizard.session import Session
+
+    with Session.open("demo") as session:
+        session.accept("connection.sudo_password", SENTINEL)
+        entry = session.journal("reload-hub", "failed", error=f"tljh-config said: bad value {SENTINEL!r}",
+                                lines=[f"x {SENTINEL}"], step="reload-hub")
+        state = (session.dir / "state.json").read_text()
+    assert SENTINEL not in state and SENTINEL not in str(entry)
+    assert entry["error"] == "tljh-config said: bad value '********'" and entry["step"] == "reload-hub"

@@ -175,7 +175,10 @@ class Session:
                 if item.sections and all(section in self.answers.skipped for section in item.sections)]
 
     def journal(self, action: str, phase: str, **details: Any) -> dict:
-        """Record a remote action's intent (before) or outcome (after); saved at once."""
+        """Record a remote action's intent (before) or outcome (after); saved at once. Secret answers quoted in the
+        details (a hub's error output can echo them) are masked, as in the log."""
+        secrets = sorted(self.secret_values(), key=len, reverse=True)
+        details = {key: _masked(value, secrets) for key, value in details.items()}
         entry = {"time": time.time(), "action": action, "phase": phase, **details}
         self.state["journal"].append(entry)
         self.save()
@@ -254,6 +257,19 @@ class SecretFilter(logging.Filter):
             message = message.replace(value, "********")
         record.msg, record.args = message, None
         return True
+
+
+def _masked(value: Any, secrets: list[str]) -> Any:
+    """``value`` (text, or a list/mapping of them) with every secret replaced by ********."""
+    if isinstance(value, str):
+        for secret in secrets:
+            value = value.replace(secret, "********")
+        return value
+    if isinstance(value, list):
+        return [_masked(item, secrets) for item in value]
+    if isinstance(value, dict):
+        return {key: _masked(item, secrets) for key, item in value.items()}
+    return value
 
 
 def _lock(directory: Path, name: str) -> int:
