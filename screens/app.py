@@ -14,7 +14,7 @@ from textual import work
 from textual.app import App
 from textual.binding import Binding
 
-from screens.engines import WizardContext, describe_target, resume_question
+from wizard.flow import WizardContext, describe_target, resume_question
 from screens.results import Back, Next, Skip, Start
 
 # step id -> "module:Class"; screens are imported when their step comes up, so the first screen shows fast.

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from screens import engines
+from wizard import flow
 from screens.step import StepScreen
 
 
@@ -10,4 +10,4 @@ class BackupsScreen(StepScreen):
     step_id = "backups"
     intro = ("Where /home lives and whether its disk has snapshots; before any change the wizard can pull a "
              "bundle of TLJH's config and state (hub database, secrets, certificates) to this machine.")
-    check = staticmethod(engines.backups_checks)
+    check = staticmethod(flow.backups_checks)

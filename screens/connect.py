@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from screens import engines
+from wizard import flow
 from screens.step import StepScreen
 
 
@@ -12,7 +12,7 @@ class ConnectScreen(StepScreen):
              "for you to compare before anything is sent.")
     hard_gate = True
     pause_after_checks = True  # the host facts are worth a look before going on
-    check = staticmethod(engines.connect)
+    check = staticmethod(flow.connect)
 
     def hidden(self, section: str) -> set[str]:
         ssh_only = {"host", "port", "user", "key_file", "key_passphrase", "host_key"}
@@ -25,4 +25,4 @@ class ConnectScreen(StepScreen):
     def on_mount(self) -> None:
         super().on_mount()
         if self.ctx.mode != "ssh":
-            self.query_one("#step-intro").update(f"This run talks to {engines.describe_target(self.ctx)}.")
+            self.query_one("#step-intro").update(f"This run talks to {flow.describe_target(self.ctx)}.")

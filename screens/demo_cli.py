@@ -1,6 +1,6 @@
 """``tljh-wizard demo [--plain]``: the whole wizard against a sandbox hub on this machine (no server needed).
 
-The sandbox lives beside the demo session (``screens.engines.demo_prefix``) and is created on first use.
+The sandbox lives beside the demo session (``screens.flow.demo_prefix``) and is created on first use.
 """
 
 from __future__ import annotations

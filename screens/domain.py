@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from screens import engines
+from wizard import flow
 from screens.step import StepScreen
 
 
@@ -10,7 +10,7 @@ class DomainScreen(StepScreen):
     step_id = "domain"
     intro = ("The name people will use and the VM's reserved (static) IP. The checks ask every authoritative "
              "nameserver and the public resolvers, the way Let's Encrypt will see the name.")
-    check = staticmethod(engines.domain_checks)
+    check = staticmethod(flow.domain_checks)
 
     def on_mount(self) -> None:
         super().on_mount()

@@ -9,7 +9,7 @@ from textual.app import ComposeResult
 from textual.containers import Horizontal
 from textual.widgets import Button, Input, Label, Static
 
-from screens import engines
+from wizard import flow
 from screens.step import StepScreen
 from wizard.steps import STEPS
 
@@ -26,10 +26,10 @@ class DoneScreen(StepScreen):
         yield Input(value="tljh-wizard-exports", id="export-dir")
         with Horizontal(id="exports"):
             for kind, label in EXPORT_LABELS.items():
-                available = kind != "z2jh" or engines.engine_available("wizard.z2jh")
+                available = kind != "z2jh" or flow.engine_available("wizard.z2jh")
                 yield Button(label, id=f"export-{kind}", disabled=not available)
         yield Static("", id="export-result", markup=False)
-        yield Static("Audit the hub every morning (cron):\n  " + engines.cron_line(self.ctx), id="cron",
+        yield Static("Audit the hub every morning (cron):\n  " + flow.cron_line(self.ctx), id="cron",
                      markup=False)
 
     def next_label(self) -> str:
@@ -38,7 +38,7 @@ class DoneScreen(StepScreen):
     def summary(self) -> str:
         session = self.ctx.session
         skipped = set(session.skipped_steps)
-        lines = [f"Hub: {engines.describe_target(self.ctx)}"]
+        lines = [f"Hub: {flow.describe_target(self.ctx)}"]
         for item in STEPS[:-1]:
             state = ("skipped" if item.id in skipped else "failed" if item.id in session.state["failed_steps"]
                      else "done" if item.id in session.state["finished_steps"] else "not done")
@@ -51,7 +51,7 @@ class DoneScreen(StepScreen):
         directory = Path(self.query_one("#export-dir", Input).value or "tljh-wizard-exports").expanduser()
         result = self.query_one("#export-result", Static)
         try:
-            path = engines.export(self.ctx, kind, directory)
+            path = flow.export(self.ctx, kind, directory)
         except Exception as exc:  # a refused export is a message, never a crash
             result.update(self.ctx.redact(f"✘ {EXPORT_LABELS[kind]}: {exc}"))
             return

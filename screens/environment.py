@@ -8,7 +8,7 @@ from textual.app import ComposeResult
 from textual.message import Message
 from textual.widgets import Button
 
-from screens import engines
+from wizard import flow
 from screens.modals import ConfirmModal
 from screens.results import Confirmation
 from screens.step import ChecksFinished, StepScreen
@@ -27,7 +27,7 @@ class EnvironmentScreen(StepScreen):
     step_id = "environment"
     intro = ("The conda environment every user shares (/opt/tljh/user). Freeze it to get an exact snapshot you can "
              "diff and restore after a bad install.")
-    check = staticmethod(engines.environment_checks)
+    check = staticmethod(flow.environment_checks)
 
     def compose_extra(self) -> ComposeResult:
         yield Button("Restore the newest snapshot…", id="restore")
@@ -45,7 +45,7 @@ class EnvironmentScreen(StepScreen):
         from textual.worker import get_current_worker
 
         try:
-            planned = engines.environment_restore_plan(self.ctx, self._progress_from_thread)
+            planned = flow.environment_restore_plan(self.ctx, self._progress_from_thread)
         except Exception as exc:  # shown as a failing check, never a crash
             from wizard.diagnosis import Diagnosis, Status
 
@@ -62,7 +62,7 @@ class EnvironmentScreen(StepScreen):
             self.show_diagnoses([event.plan])
             return
         if event.plan.empty:
-            self.post_message(ChecksFinished(engines.environment_restore(self.ctx, event.plan), proceed=False))
+            self.post_message(ChecksFinished(flow.environment_restore(self.ctx, event.plan), proceed=False))
             return
         text = event.plan.render()
         self.say(text)  # the whole plan, in the log panel
@@ -86,6 +86,6 @@ class EnvironmentScreen(StepScreen):
     def _run_restore(self, plan) -> None:
         from textual.worker import get_current_worker
 
-        diagnoses = engines.environment_restore(self.ctx, plan, self._progress_from_thread)
+        diagnoses = flow.environment_restore(self.ctx, plan, self._progress_from_thread)
         if not get_current_worker().is_cancelled:
             self.post_message(ChecksFinished(diagnoses, proceed=False))

@@ -6,7 +6,7 @@ from textual import on, work
 from textual.app import ComposeResult
 from textual.widgets import Button
 
-from screens import engines
+from wizard import flow
 from screens.modals import ConfirmModal
 from screens.results import Confirmation
 from screens.step import ChecksFinished, StepScreen
@@ -16,7 +16,7 @@ class HttpsScreen(StepScreen):
     step_id = "https"
     intro = ("letsencrypt (default): TLJH's proxy gets the certificate, staging first. acme-dns: the wizard issues "
              "it with DNS-01 over RFC 2136. existing: your own certificate and key, checked before use.")
-    check = staticmethod(engines.https_checks)
+    check = staticmethod(flow.https_checks)
 
     def compose_extra(self) -> ComposeResult:
         yield Button("Get the certificate now", id="issue")
@@ -43,6 +43,6 @@ class HttpsScreen(StepScreen):
     def _issue_worker(self) -> None:
         from textual.worker import get_current_worker
 
-        diagnoses = engines.https_issue(self.ctx, self._progress_from_thread)
+        diagnoses = flow.https_issue(self.ctx, self._progress_from_thread)
         if not get_current_worker().is_cancelled:
             self.post_message(ChecksFinished(diagnoses, proceed=False))

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from screens import engines
+from wizard import flow
 from screens.step import StepScreen
 
 
@@ -10,4 +10,4 @@ class LimitsScreen(StepScreen):
     step_id = "limits"
     intro = ("Per-user memory and CPU, and idle culling. Give the number of users to size the VM with TLJH's own "
              "formulas against its real RAM, CPUs and disk.")
-    check = staticmethod(engines.limits_checks)
+    check = staticmethod(flow.limits_checks)

@@ -7,7 +7,7 @@ from textual.app import ComposeResult
 from textual.message import Message
 from textual.widgets import Button, Static
 
-from screens import engines
+from wizard import flow
 from screens.modals import ConfirmModal
 from screens.results import Confirmation, Next
 from screens.step import ChecksFinished, StepScreen
@@ -15,7 +15,7 @@ from wizard.diagnosis import Status, worst
 
 
 class PlanReady(Message):
-    def __init__(self, plan: engines.Plan | None, error: str = "") -> None:
+    def __init__(self, plan: flow.Plan | None, error: str = "") -> None:
         super().__init__()
         self.plan = plan
         self.error = error
@@ -24,11 +24,11 @@ class PlanReady(Message):
 class ReviewScreen(StepScreen):
     step_id = "review"
     intro = "What will change on the hub. Secrets are masked. Nothing is written until you apply."
-    check = staticmethod(engines.apply)
+    check = staticmethod(flow.apply)
 
-    def __init__(self, ctx: engines.WizardContext) -> None:
+    def __init__(self, ctx: flow.WizardContext) -> None:
         super().__init__(ctx)
-        self.plan: engines.Plan | None = None
+        self.plan: flow.Plan | None = None
         self.applied = False
 
     def compose_extra(self) -> ComposeResult:
@@ -55,7 +55,7 @@ class ReviewScreen(StepScreen):
     @work(thread=True, exclusive=True, group="checks", name="plan")
     def _plan_worker(self) -> None:
         try:
-            plan = engines.plan(self.ctx)
+            plan = flow.plan(self.ctx)
         except Exception as exc:  # shown, never a crash
             self.post_message(PlanReady(None, self.ctx.redact(f"{type(exc).__name__}: {exc}")))
             return
@@ -97,7 +97,7 @@ class ReviewScreen(StepScreen):
             return
         self.app.push_screen(ConfirmModal(
             "Apply to the hub?",
-            f"Apply these changes to {engines.describe_target(self.ctx)}? config.yaml is backed up first and "
+            f"Apply these changes to {flow.describe_target(self.ctx)}? config.yaml is backed up first and "
             "restored automatically if the hub does not come back.", yes="Apply", no="Not yet"), self._confirmed)
 
     def _confirmed(self, decision: Confirmation | None) -> None:

@@ -17,7 +17,7 @@ from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import Button, Footer, ProgressBar, Static
 
-from screens.engines import WizardContext
+from wizard.flow import WizardContext
 from screens.results import Back, Next, Skip, StepResult
 from screens.widgets import DiagnosisTable, FieldForm, LogPanel, StepIndicator
 from wizard.diagnosis import Diagnosis, Status, worst

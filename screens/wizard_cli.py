@@ -70,7 +70,7 @@ def launch(name: str | None, *, mode: str, prefill: dict, plain: bool, sandbox_p
 
         return run_plain(name, mode=mode, prefill=prefill, sandbox_prefix=sandbox_prefix, extras=extras)
     from screens.app import build_app
-    from screens.engines import describe, open_context
+    from wizard.flow import describe, open_context
 
     def opener():
         ctx = open_context(name, mode=mode, prefill=prefill, sandbox_prefix=sandbox_prefix)

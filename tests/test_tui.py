@@ -11,7 +11,7 @@ import time
 import pytest
 
 from screens.app import build_app
-from screens.engines import WizardContext, open_context
+from wizard.flow import WizardContext, open_context
 from tests.rig.bind import DnsWorld, ZoneSpec, free_port
 from wizard import yamlio
 from wizard.diagnosis import Diagnosis, Status
@@ -288,7 +288,7 @@ async def test_keys_are_handled_while_a_5_s_remote_command_runs(sshd_hub, monkey
                        "connection.host_key": hub.host_key_fingerprint}.items():
         ctx.session.accept(key, value)
     ctx.session.go_to("limits")
-    from screens.engines import connect
+    from wizard.flow import connect
 
     assert {d.status for d in connect(ctx)} == {Status.OK}  # the session's one connection, open before the test
     app = build_app(ctx)

@@ -4,7 +4,7 @@ Done screen's exports (answers, secrets 0600, TLJH config, Z2JH values) and cron
 from __future__ import annotations
 
 from screens.app import build_app
-from screens.engines import open_context
+from wizard.flow import open_context
 from tests.test_tui import SIZE, fill, settle, wait_for, wait_for_screen
 from wizard import yamlio
 from wizard.diagnosis import Status
@@ -161,7 +161,7 @@ async def test_local_mode_connects_to_this_machine(tmp_path):
 
 
 async def test_environment_restore_shows_the_plan_and_needs_confirmation(tmp_path):
-    from screens.engines import environment_checks
+    from wizard.flow import environment_checks
     from screens.environment import EnvironmentScreen
     from screens.modals import ConfirmModal
 

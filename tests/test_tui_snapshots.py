@@ -15,7 +15,7 @@ import pytest_textual_snapshot
 from textual.widgets import Input
 
 from screens.app import build_app
-from screens.engines import open_context
+from wizard.flow import open_context
 from tests.test_tui import fill, settle, wait_for_screen
 
 SIZE = (120, 40)

@@ -153,7 +153,7 @@ class PlainWizard:
         self.prompter.say(self.ctx.redact(text))
 
     def run(self) -> int:
-        from screens.engines import resume_question
+        from wizard.flow import resume_question
         from wizard.steps import STEP_IDS, next_step
 
         self.ctx.host_key_prompt = self.ask_host_key
@@ -300,7 +300,7 @@ class PlainWizard:
         return False
 
     def run_checks(self, step_id: str) -> str:
-        from screens.engines import CHECKS
+        from wizard.flow import CHECKS
 
         check = CHECKS.get(step_id)
         if check is None:
@@ -330,10 +330,10 @@ class PlainWizard:
         return self.prompter.confirm("Accept and remember this host key?", default=False)
 
     def review(self) -> str:
-        from screens import engines
+        from wizard import flow
         from wizard.diagnosis import Status as S
 
-        reviewed = engines.plan(self.ctx, self.progress)
+        reviewed = flow.plan(self.ctx, self.progress)
         if reviewed.problems:
             self.say("Not ready to apply — these answers are missing or wrong:")
             for problem in reviewed.problems:
@@ -343,32 +343,32 @@ class PlainWizard:
         self.say("Actions:\n" + "\n".join(f"  {n}. {a}" for n, a in enumerate(reviewed.actions, 1)))
         if not reviewed.actions:
             return "next"
-        if not self.prompter.confirm(f"Apply these changes to {engines.describe_target(self.ctx)}?", default=False):
+        if not self.prompter.confirm(f"Apply these changes to {flow.describe_target(self.ctx)}?", default=False):
             return "stop"
-        outcomes = engines.apply(self.ctx, self.progress)
+        outcomes = flow.apply(self.ctx, self.progress)
         self.say(diagnosis_table(outcomes))
         return "next" if worst(outcomes) is not S.ERROR else "stop"
 
     def done(self) -> str:
-        from screens import engines
+        from wizard import flow
 
-        self.say(f"The hub {engines.describe_target(self.ctx)} is set up.")
+        self.say(f"The hub {flow.describe_target(self.ctx)} is set up.")
         directory = Path("tljh-wizard-exports")
         if self.prompter.confirm(f"Write the exports (answers, secrets 0600, TLJH config) to ./{directory}?",
                                  default=True):
             for kind in ("answers", "secrets", "tljh"):
                 try:
-                    self.say(f"  wrote {engines.export(self.ctx, kind, directory)}")
+                    self.say(f"  wrote {flow.export(self.ctx, kind, directory)}")
                 except Exception as exc:  # a refused export is a message, never a traceback
                     self.say(f"  ✘ {kind}: {exc}")
-        self.say("Audit the hub every morning (cron):\n  " + engines.cron_line(self.ctx))
+        self.say("Audit the hub every morning (cron):\n  " + flow.cron_line(self.ctx))
         return "next"
 
 
 def run_plain(name: str | None, *, mode: str, prefill: dict, sandbox_prefix=None, prompter: Prompter | None = None,
               extras: dict | None = None) -> int:
     """The plain wizard over session ``name``. Ctrl-C stops with one line saying where, never a traceback."""
-    from screens.engines import open_context
+    from wizard.flow import open_context
 
     if prompter is None and not (sys.stdin.isatty() and sys.stdout.isatty()):
         print("tljh-wizard --plain asks questions on a terminal; without one, replay an answers file: "
