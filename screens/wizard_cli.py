@@ -6,9 +6,8 @@
 from __future__ import annotations
 
 import argparse
-import re
 
-from wizard.fields import ValidationError
+from wizard.fields import ValidationError, hub_address
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -34,29 +33,13 @@ def rig_extras(args: argparse.Namespace) -> dict:
     return {key: value for key, value in extras.items() if value}
 
 
-def parse_target(text: str) -> tuple[str | None, str, int | None]:
-    """``[USER@]HOST[:PORT]`` -> (user, host, port), each validated by the answers' own validators."""
-    from wizard import fields
-
-    user, _, rest = text.rpartition("@")
-    match = re.fullmatch(r"\[([^\]]+)\](?::(\d+))?", rest) or re.fullmatch(r"([^:]+)(?::(\d+))?", rest)
-    if match:
-        host, port = match.group(1), match.group(2)
-    elif rest.count(":") > 1:
-        host, port = rest, None  # a bare IPv6 address
-    else:
-        raise ValidationError(f"expected [USER@]HOST[:PORT], got {text!r}", "target")
-    return (fields.unix_username(user) if user else None, fields.host(host),
-            fields.integer(1, 65535)(port) if port else None)
-
-
 def run(args: argparse.Namespace) -> int:
     if args.local:
         mode, prefill = "local", {"connection.host": "localhost"}
     else:
         if not args.target:
             raise ValidationError("name the hub: tljh-wizard [USER@]HOST[:PORT] (or --local on the hub itself)")
-        user, host, port = parse_target(args.target)
+        user, host, port = hub_address(args.target)
         mode, prefill = "ssh", {"connection.host": host, "connection.user": user, "connection.port": port}
     return launch(None, mode=mode, prefill=prefill, plain=args.plain, extras=rig_extras(args))
 

@@ -82,6 +82,7 @@ def test_command_modules_import_no_heavy_library_at_import_time(name):
     ("hub.example.edu", (None, "hub.example.edu", None)),
     ("root@[2001:db8::1]:22", ("root", "2001:db8::1", 22)),
     ("2001:db8::1", (None, "2001:db8::1", None)),
+    ("admin@203.0.113.10", ("admin", "203.0.113.10", None)),
 ])
 def test_hub_addresses_parse(text, expected):
     from wizard.fields import hub_address
@@ -91,7 +92,10 @@ def test_hub_addresses_parse(text, expected):
 
 @pytest.mark.parametrize("text,needle", [("[::1]:", "expected [USER@]HOST[:PORT]"), ("[::1]xy", "expected"),
                                          ("h:abc", "expected"), ("h:70000", "at most 65535"),
-                                         ("a b@c.example", "not a login name"), ("-oProxyCommand=x", "host")])
+                                         ("a b@c.example", "not a login name"), ("-oProxyCommand=x", "host"),
+                                         ("Bad User@hub.example.edu", "not a login name"),
+                                         ("hub..example.edu", "not a valid host name"),
+                                         ("$(touch /tmp/x)@hub", "not a login name")])
 def test_bad_hub_addresses_are_refused_with_a_message(text, needle):
     from wizard.fields import ValidationError, hub_address
 

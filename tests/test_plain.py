@@ -278,26 +278,3 @@ def test_plain_without_a_terminal_points_at_apply(tmp_path):
                           cwd=tmp_path)
     assert done.returncode == 2
     assert "tljh-wizard apply answers.yaml" in done.stderr and "Traceback" not in done.stderr
-
-
-@pytest.mark.parametrize("text, expected", [
-    ("hub.example.edu", (None, "hub.example.edu", None)),
-    ("ubuntu@hub.example.edu:2222", ("ubuntu", "hub.example.edu", 2222)),
-    ("admin@203.0.113.10", ("admin", "203.0.113.10", None)),
-    ("root@[2001:db8::1]:22", ("root", "2001:db8::1", 22)),
-    ("2001:db8::1", (None, "2001:db8::1", None)),
-])
-def test_wizard_target_argument(text, expected):
-    from screens.wizard_cli import parse_target
-
-    assert parse_target(text) == expected
-
-
-@pytest.mark.parametrize("text", ["Bad User@hub.example.edu", "hub.example.edu:99999", "hub..example.edu",
-                                  "$(touch /tmp/x)@hub"])
-def test_wizard_target_argument_refused(text):
-    from screens.wizard_cli import parse_target
-    from wizard.fields import ValidationError
-
-    with pytest.raises(ValidationError):
-        parse_target(text)
