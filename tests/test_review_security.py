@@ -173,3 +173,36 @@ def test_a_secret_echoed_in_a_failed_actions_error_is_masked_in_state_json():
         state = (session.dir / "state.json").read_text()
     assert SENTINEL not in state and SENTINEL not in str(entry)
     assert entry["error"] == "tljh-config said: bad value '********'" and entry["step"] == "reload-hub"
+
+
+def _ssh(hub, known_hosts, tmp_path, **options):
+    from wizard.hub.ssh import SSHTarget
+
+    return SSHTarget(hub.host, port=hub.port, user=hub.admin.name, key_file=str(hub.client_key), allow_agent=False,
+                     look_for_keys=False, known_hosts_files=[known_hosts], own_known_hosts=tmp_path / "own",
+                     prefix=str(hub.prefix), **options)
+
+
+CA_LINE = "@cert-authority *.example.edu ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOMqqnkVzrm0SdG6UOoqKLsabgH5C9okWi0dh2l9GKJl"
+
+
+def test_known_hosts_with_marker_and_damaged_lines_still_verifies_the_hub(sshd_hub, tmp_path):
+    """An SSH CA line (common where hosts have certificates) made paramiko's loader raise: a traceback."""
+    known = tmp_path / "known_hosts"
+    known.write_text(f"{CA_LINE}\nbroken.example.edu ssh-ed25519 !!notbase64\n{sshd_hub.known_hosts_line}\n")
+    with _ssh(sshd_hub, known, tmp_path, accept_host_key=lambda *shown: pytest.fail("the key is known")) as hub:
+        assert hub.run(["true"]).ok
+        assert hub.host_key_fingerprint == sshd_hub.host_key_fingerprint
+
+
+@pytest.mark.parametrize("also_known", [False, True])
+def test_a_revoked_host_key_is_refused_and_never_offered(sshd_hub, tmp_path, also_known):
+    from wizard.hub.ssh import HostKeyRevoked
+
+    known = tmp_path / "known_hosts"
+    known.write_text(f"@revoked * {sshd_hub.host_public_key}\n" + (sshd_hub.known_hosts_line + "\n") * also_known)
+    offered = []
+    with pytest.raises(HostKeyRevoked) as caught:
+        _ssh(sshd_hub, known, tmp_path, accept_host_key=lambda *shown: offered.append(shown) or True).connect()
+    assert offered == [] and sshd_hub.host_key_fingerprint in str(caught.value) and str(known) in str(caught.value)
+    assert not (tmp_path / "own").exists()

@@ -88,6 +88,7 @@ class SSHTarget(HubTarget):
         self.connections = 0  # how many times a connection was opened (1 per session unless it dropped)
         self.host_key_fingerprint: str | None = None
         self._client = None
+        self.revoked: dict[str, str] = {}  # @revoked host keys of the known-hosts files: fingerprint -> file
         self._connecting = threading.RLock()
 
     # --- connection --------------------------------------------------------------------------------------------
@@ -101,11 +102,12 @@ class SSHTarget(HubTarget):
         pkey = self._load_key() if self.key_file else None
         sock = self._open_socket()
         client = paramiko.SSHClient()
+        self.revoked = {}
         for path in [*self.known_hosts_files, self.own_known_hosts]:
             if path.is_file():
                 try:
-                    client.load_system_host_keys(str(path))
-                except (OSError, paramiko.SSHException) as exc:
+                    self.revoked.update(_load_known_hosts(client.get_host_keys(), path))
+                except (OSError, UnicodeDecodeError) as exc:
                     sock.close()
                     raise ConnectError(f"cannot read known hosts file {path}: {exc}", "host_key") from None
         client.set_missing_host_key_policy(_AskPolicy(self))
@@ -137,6 +139,9 @@ class SSHTarget(HubTarget):
             raise ConnectError(f"SSH with {label} failed: {exc or type(exc).__name__}", kind) from None
         transport = client.get_transport()
         server_fp = fingerprint(transport.get_remote_server_key())
+        if server_fp in self.revoked:  # also listed as known somewhere: @revoked still wins, as in OpenSSH
+            client.close()
+            raise HostKeyRevoked(label, server_fp, self.revoked[server_fp])
         if self.pinned and server_fp != self.pinned:
             client.close()
             raise HostKeyChanged(label, self.pinned, server_fp, "connection.host_key")
@@ -213,7 +218,11 @@ class SSHTarget(HubTarget):
         import paramiko
 
         for path in [*self.known_hosts_files, self.own_known_hosts]:
-            if path.is_file() and paramiko.HostKeys(str(path)).lookup(label):
+            if not path.is_file():
+                continue
+            keys = paramiko.HostKeys()
+            _load_known_hosts(keys, path)
+            if keys.lookup(label):
                 return str(path)
         return "known_hosts"
 
@@ -329,6 +338,52 @@ class SSHTarget(HubTarget):
         return CommandResult(argv, channel.exit_status, out.getvalue(), err.getvalue())
 
 
+class HostKeyRevoked(ConnectError):
+    """The hub presented a key that a known-hosts file marks ``@revoked``: refused, never offered for acceptance."""
+
+    def __init__(self, host: str, presented: str, source: str):
+        super().__init__(f"REFUSED: the host key {presented} presented by {host} is marked @revoked in {source}.",
+                         "host_key")
+        self.host, self.presented, self.source = host, presented, source
+
+
+def _load_known_hosts(host_keys, path: Path) -> dict[str, str]:
+    """Add a known_hosts file's keys to paramiko's ``host_keys``; return its ``@revoked`` keys (fingerprint -> file).
+
+    paramiko's own loader stops with an exception at an ``@cert-authority``/``@revoked`` line or a damaged key, so
+    the file is read here: markers are understood (host certificates are not supported: such hosts count as unknown),
+    a damaged line is skipped as OpenSSH skips it, and the first key of a host and type wins, as in paramiko.
+    """
+    from paramiko.hostkeys import HostKeyEntry, InvalidHostKey
+    from paramiko.ssh_exception import SSHException
+
+    revoked = {}
+    for line in path.read_text(encoding="utf-8").splitlines():
+        line = line.strip()
+        if not line or line.startswith("#"):
+            continue
+        if line.startswith("@"):
+            marker, _, rest = line.partition(" ")
+            fields = rest.split()
+            if marker == "@revoked" and len(fields) >= 3:
+                try:
+                    revoked[fingerprint(base64.b64decode(fields[2], validate=True))] = str(path)
+                except ValueError:
+                    pass
+            continue
+        try:
+            entry = HostKeyEntry.from_line(line)
+        except (InvalidHostKey, SSHException, ValueError):
+            continue
+        if entry is None:
+            continue
+        for name in entry.hostnames:
+            known = host_keys.lookup(name)
+            if known is None or entry.key.get_name() not in known:
+                host_keys.add(name, entry.key.get_name(), entry.key)
+    return revoked
+
+
 class _Dropped(Exception):
     def __init__(self, output_seen: bool):
         super().__init__("connection dropped")
@@ -364,6 +419,8 @@ class _AskPolicy:
 
     def missing_host_key(self, client, hostname, key) -> None:
         presented = fingerprint(key)
+        if presented in self.target.revoked:
+            raise HostKeyRevoked(hostname, presented, self.target.revoked[presented])
         if self.target.pinned:
             if presented != self.target.pinned:
                 raise HostKeyChanged(hostname, self.target.pinned, presented, "connection.host_key")
