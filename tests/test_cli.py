@@ -94,7 +94,7 @@ def test_hub_addresses_parse(text, expected):
                                          ("h:abc", "expected"), ("h:70000", "at most 65535"),
                                          ("a b@c.example", "not a login name"), ("-oProxyCommand=x", "host"),
                                          ("Bad User@hub.example.edu", "not a login name"),
-                                         ("hub..example.edu", "not a valid host name"),
+                                         ("hub..example.edu", "neither a host name nor an IP address"),
                                          ("$(touch /tmp/x)@hub", "not a login name")])
 def test_bad_hub_addresses_are_refused_with_a_message(text, needle):
     from wizard.fields import ValidationError, hub_address
