@@ -1,6 +1,5 @@
 """Shared fixtures. Each real server lives in its own plugin module under ``tests/rig``."""
 
-import os
 
 import pytest
 
