@@ -206,3 +206,12 @@ def test_a_revoked_host_key_is_refused_and_never_offered(sshd_hub, tmp_path, als
         _ssh(sshd_hub, known, tmp_path, accept_host_key=lambda *shown: offered.append(shown) or True).connect()
     assert offered == [] and sshd_hub.host_key_fingerprint in str(caught.value) and str(known) in str(caught.value)
     assert not (tmp_path / "own").exists()
+
+
+@pytest.mark.parametrize("option", ["--ca-bundle", "--trust-roots"])
+def test_renew_refuses_a_missing_ca_file_before_ordering(capsys, tmp_path, option):
+    from wizard.session import Session
+
+    Session.open("root@127.0.0.1:1").close()
+    code, err = _cli(capsys, "renew", "root@127.0.0.1:1", option, str(tmp_path / "missing.pem"))
+    assert code == 2 and f"{option} " in err and "no such file" in err and len(err.strip().splitlines()) == 1

@@ -48,6 +48,15 @@ def run(args: argparse.Namespace) -> int:
     from wizard.https.ratelimit import RateLimitRefused
     from wizard.session import Session
 
+    from pathlib import Path
+
+    from wizard.fields import ValidationError
+
+    for option, path in (("--ca-bundle", args.ca_bundle), ("--trust-roots", args.trust_roots)):
+        # Checked before anything is ordered: a mistyped path would otherwise surface only after the new
+        # certificate was issued and installed, as a verification that times out.
+        if path and not Path(path).expanduser().is_file():
+            raise ValidationError(f"{option} {path}: no such file")
     verify = None
     if args.verify_address:
         from wizard.fields import host_port
