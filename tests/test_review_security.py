@@ -215,3 +215,16 @@ def test_renew_refuses_a_missing_ca_file_before_ordering(capsys, tmp_path, optio
     Session.open("root@127.0.0.1:1").close()
     code, err = _cli(capsys, "renew", "root@127.0.0.1:1", option, str(tmp_path / "missing.pem"))
     assert code == 2 and f"{option} " in err and "no such file" in err and len(err.strip().splitlines()) == 1
+
+
+def test_backup_into_an_existing_shared_folder_leaves_its_mode_alone(capsys, tmp_path):
+    """`backup -o /tmp` chmod'ed /tmp to 0700; the bundle's own files are 0600, which is what keeps it private."""
+    shared = tmp_path / "shared"
+    shared.mkdir()
+    shared.chmod(0o1777)
+    code, _err = _cli(capsys, "backup", "--sandbox", str(tmp_path / "hub"), "-o", str(shared))
+    assert code == 0 and shared.stat().st_mode & 0o7777 == 0o1777
+    bundles = list(shared.glob("tljh-backup-*"))
+    assert len(bundles) == 2 and all(path.stat().st_mode & 0o777 == 0o600 for path in bundles)
+    code, _err = _cli(capsys, "backup", "--sandbox", str(tmp_path / "hub"), "-o", str(tmp_path / "new" / "dir"))
+    assert code == 0 and (tmp_path / "new" / "dir").stat().st_mode & 0o777 == 0o700

@@ -111,10 +111,13 @@ class _HashingFile:
 
 def pull(target: HubTarget, directory: str | os.PathLike, label: str | None = None,
          timeout: float = 600.0) -> Bundle:
-    """Pull config/ and state/ as one tar.gz stream into ``directory`` (0700); the bundle and its .sha256 are 0600."""
+    """Pull config/ and state/ as one tar.gz stream into ``directory`` (created 0700 when missing; an existing folder,
+    which the operator may have named with ``-o``, keeps its mode); the bundle and its .sha256 are 0600."""
     from wizard.files import atomic_write, private_dir
 
-    folder = private_dir(directory)
+    folder = Path(directory)
+    if not folder.is_dir():
+        private_dir(folder)
     stamp = time.strftime("%Y%m%d-%H%M%S", time.gmtime())
     safe = "".join(c if c.isalnum() or c in "-_." else "_" for c in (label or target.name))
     final = folder / f"tljh-backup-{safe}-{stamp}.tar.gz"
