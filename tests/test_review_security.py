@@ -228,3 +228,21 @@ def test_backup_into_an_existing_shared_folder_leaves_its_mode_alone(capsys, tmp
     assert len(bundles) == 2 and all(path.stat().st_mode & 0o777 == 0o600 for path in bundles)
     code, _err = _cli(capsys, "backup", "--sandbox", str(tmp_path / "hub"), "-o", str(tmp_path / "new" / "dir"))
     assert code == 0 and (tmp_path / "new" / "dir").stat().st_mode & 0o777 == 0o700
+
+
+def test_the_hub_side_backup_of_config_yaml_is_0600_even_when_the_original_is_not(tmp_path):
+    from tests.answers_samples import documents
+    from wizard.hub import apply
+    from wizard.hub.local import SandboxTarget
+    from wizard.session import Session
+
+    public, secret = documents("github", "letsencrypt")
+    answers = Answers.from_documents(public, secret)
+    with SandboxTarget(tmp_path / "hub") as hub, Session.open("demo") as session:
+        config = tmp_path / "hub" / "config" / "config.yaml"
+        config.write_text("auth: {type: jupyterhub.auth.DummyAuthenticator}\n# an old secret lives here\n")
+        config.chmod(0o644)
+        _plan, result = apply.apply(hub, answers, session)
+    assert result.ok, result.summary()
+    (backup,) = (tmp_path / "hub" / "config").glob("config.yaml.tljh-wizard-*.bak")
+    assert backup.stat().st_mode & 0o777 == 0o600 and "an old secret lives here" in backup.read_text()

@@ -50,9 +50,11 @@ while True:
     time.sleep(0.5)
 '''
 
-# Runs on the hub: copy config.yaml to the backup (mode kept) and print the copy. argv: config, backup.
+# Runs on the hub: copy config.yaml to the backup (0600 from the start, whatever the original's mode: it holds the
+# old secrets) and print the copy. argv: config, backup.
 _BACKUP_SCRIPT = r'''set -eu
-if [ -e "$1" ]; then cp -p -- "$1" "$2"; sync -- "$2" 2>/dev/null || true; cat -- "$2"; fi
+umask 077
+if [ -e "$1" ]; then cp --preserve=timestamps -- "$1" "$2"; sync -- "$2" 2>/dev/null || true; cat -- "$2"; fi
 '''
 
 
