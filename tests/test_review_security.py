@@ -246,3 +246,18 @@ def test_the_hub_side_backup_of_config_yaml_is_0600_even_when_the_original_is_no
     assert result.ok, result.summary()
     (backup,) = (tmp_path / "hub" / "config").glob("config.yaml.tljh-wizard-*.bak")
     assert backup.stat().st_mode & 0o777 == 0o600 and "an old secret lives here" in backup.read_text()
+
+
+@pytest.mark.parametrize("content, message", [
+    ("[]", "damaged (not a JSON object)"),
+    ('{"version": 1, "current_step": [1], "finished_steps": 5}', "damaged (current_step, finished_steps)"),
+])
+def test_a_damaged_state_file_is_a_one_line_refusal(capsys, content, message):
+    from wizard.session import sessions_dir
+
+    (sessions_dir() / "broken").mkdir(parents=True)
+    (sessions_dir() / "broken" / "state.json").write_text(content)
+    for argv in (["export", "broken"], ["check", "broken"], ["renew", "broken"]):
+        code, err = _cli(capsys, *argv)
+        assert code == 2 and message in err and len(err.strip().splitlines()) == 1
+    assert _cli(capsys, "sessions")[0] == 0

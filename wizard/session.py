@@ -298,6 +298,11 @@ def _read_pid(fd: int) -> str:
         return "unknown"
 
 
+# The types of a saved state's fields, so a damaged file is refused when opened rather than failing later.
+_STATE_SHAPE = {"current_step": str, "finished_steps": list, "failed_steps": list, "journal": list, "records": dict,
+                "answers": (dict, type(None))}
+
+
 def _read(directory: Path, name: str) -> tuple[dict | None, Answers]:
     state_file = directory / "state.json"
     if not state_file.exists():
@@ -309,8 +314,19 @@ def _read(directory: Path, name: str) -> tuple[dict | None, Answers]:
     except (OSError, ValueError) as exc:
         raise SessionError(f"session {name}: state file is unreadable ({exc}); "
                            f"`tljh-wizard sessions --forget {name}` starts afresh") from None
+    if not isinstance(state, dict) or not isinstance(secret, (dict, type(None))):
+        raise SessionError(f"session {name}: state file is damaged (not a JSON object); "
+                           f"`tljh-wizard sessions --forget {name}` starts afresh")
     if state.get("version") != STATE_VERSION:
         raise SessionError(f"session {name}: unsupported state version {state.get('version')!r}")
+    damaged = [key for key, kind in _STATE_SHAPE.items() if key in state and not isinstance(state[key], kind)]
+    if damaged:
+        raise SessionError(f"session {name}: state file is damaged ({', '.join(damaged)}); "
+                           f"`tljh-wizard sessions --forget {name}` starts afresh")
+    state.setdefault("current_step", STEP_IDS[0])
+    for key in ("finished_steps", "failed_steps", "journal"):
+        state.setdefault(key, [])
+    state.setdefault("records", {})
     try:
         answers = Answers.from_documents(state.get("answers") or {"version": 1}, secret, origin=f"session {name}")
     except ValidationError as exc:
@@ -347,8 +363,14 @@ def list_sessions() -> list[SessionInfo]:
             state = json.loads(state_file.read_text())
         except (OSError, ValueError):
             continue
-        infos.append(SessionInfo(directory.name, state.get("host", directory.name), state.get("current_step", "?"),
-                                 state.get("finished_steps", []), state.get("updated", 0.0),
+        if not isinstance(state, dict):
+            continue
+        updated = state.get("updated")
+        finished = state.get("finished_steps")
+        infos.append(SessionInfo(directory.name, str(state.get("host", directory.name)),
+                                 str(state.get("current_step", "?")),
+                                 finished if isinstance(finished, list) else [],
+                                 float(updated) if isinstance(updated, (int, float)) else 0.0,
                                  _lock_holder(directory)))
     return infos
 
