@@ -261,3 +261,11 @@ def test_a_damaged_state_file_is_a_one_line_refusal(capsys, content, message):
         code, err = _cli(capsys, *argv)
         assert code == 2 and message in err and len(err.strip().splitlines()) == 1
     assert _cli(capsys, "sessions")[0] == 0
+
+
+def test_renew_of_a_session_without_an_ssh_hub_is_a_one_line_refusal(capsys):
+    from wizard.session import Session
+
+    Session.open("demo").close()
+    code, err = _cli(capsys, "renew", "demo")
+    assert code == 2 and "connection.host is not set" in err and len(err.strip().splitlines()) == 1

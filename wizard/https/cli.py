@@ -28,7 +28,11 @@ def target_for(session):
     """The SSH target the session's connection answers describe (host key checked, never accepted here)."""
     from wizard.hub.ssh import SSHTarget
 
+    from wizard.fields import ValidationError
+
     answers = session.answers
+    if not answers.get("connection.host"):
+        raise ValidationError(f"session {session.name} has no hub to reach over SSH (connection.host is not set)")
     return SSHTarget(answers.get("connection.host"), port=answers.get("connection.port") or 22,
                      user=answers.get("connection.user") or "root", key_file=answers.get("connection.key_file"),
                      key_passphrase=answers.get("connection.key_passphrase"),
