@@ -269,3 +269,19 @@ def test_renew_of_a_session_without_an_ssh_hub_is_a_one_line_refusal(capsys):
     Session.open("demo").close()
     code, err = _cli(capsys, "renew", "demo")
     assert code == 2 and "connection.host is not set" in err and len(err.strip().splitlines()) == 1
+
+
+def test_a_logged_traceback_is_masked_too():
+    from wizard.session import Session
+
+    with Session.open("demo") as session:
+        session.accept("authenticator.type", "github")
+        session.accept("authenticator.client_secret", SENTINEL)
+        log = session.logger()
+        try:
+            raise RuntimeError(f"the hub said {SENTINEL}")
+        except RuntimeError:
+            log.exception("reload failed for %s", SENTINEL)
+        text = session.log_path.read_text()
+    assert "RuntimeError: the hub said ********" in text and "reload failed for ********" in text
+    assert SENTINEL not in text

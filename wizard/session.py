@@ -252,10 +252,13 @@ class SecretFilter(logging.Filter):
         self._secrets = secrets
 
     def filter(self, record: logging.LogRecord) -> bool:
-        message = record.getMessage()
-        for value in sorted(self._secrets(), key=len, reverse=True):
-            message = message.replace(value, "********")
-        record.msg, record.args = message, None
+        secrets = sorted(self._secrets(), key=len, reverse=True)
+        record.msg, record.args = _masked(record.getMessage(), secrets), None
+        if record.exc_info or record.exc_text:  # a traceback quotes values too: format it here, masked
+            text = record.exc_text or logging.Formatter().formatException(record.exc_info)
+            record.exc_info, record.exc_text = None, _masked(text, secrets)
+        if record.stack_info:
+            record.stack_info = _masked(record.stack_info, secrets)
         return True
 
 
