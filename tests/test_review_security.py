@@ -285,3 +285,29 @@ def test_a_logged_traceback_is_masked_too():
         text = session.log_path.read_text()
     assert "RuntimeError: the hub said ********" in text and "reload failed for ********" in text
     assert SENTINEL not in text
+
+
+def test_apply_from_files_masks_the_files_secrets_in_the_sessions_log_and_journal(capsys, tmp_path):
+    """The session of `apply` holds no answers of its own: the answers file's secrets must still be masked."""
+    from tests.answers_samples import SENTINELS, documents
+    from wizard.hub.local import SandboxTarget
+    from wizard.session import sessions_dir
+
+    public, secret = documents("github", "letsencrypt")
+    (tmp_path / "a.yaml").write_text(yamlio.dump(public))
+    (tmp_path / "s.yaml").write_text(yamlio.dump(secret))
+    hub = tmp_path / "hub"
+    SandboxTarget(hub).close()
+    client_secret = SENTINELS["authenticator.client_secret"]
+    # A stand-in for a hub whose reload fails quoting a config value back.
+    (hub / "hub" / "bin" / "tljh-config").write_text(f"#!/bin/sh\necho 'bad value: {client_secret}' >&2\nexit 1\n")
+    from wizard.cli import main
+
+    code = main(["apply", str(tmp_path / "a.yaml"), "--secrets", str(tmp_path / "s.yaml"), "--sandbox", str(hub),
+                 "--yes"])
+    out = "".join(capsys.readouterr())
+    assert code in (2, 3) and "bad value: ********" in out and client_secret not in out
+    session = sessions_dir() / "demo"
+    for name in ("wizard.log", "state.json"):
+        text = (session / name).read_text()
+        assert "bad value: ********" in text and client_secret not in text, name

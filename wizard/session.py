@@ -91,6 +91,8 @@ class Session:
         self.answers = answers
         self._lock_fd = lock_fd
         self._logger: logging.Logger | None = None
+        # Secrets held outside the session's answers (an answers file being applied): masked like the answers' own.
+        self.redact_also: set[str] = set()
 
     # -- opening ----------------------------------------------------------------------------------------------
 
@@ -221,7 +223,8 @@ class Session:
             return None
 
     def secret_values(self) -> list[str]:
-        return [value for value in self.answers.secret_values() if isinstance(value, str) and value]
+        values = [value for value in self.answers.secret_values() if isinstance(value, str) and value]
+        return values + sorted(self.redact_also.difference(values, [""]))
 
     # -- logging ----------------------------------------------------------------------------------------------
 

@@ -49,6 +49,14 @@ def run(args: argparse.Namespace) -> int:
         answers = Answers.load(args.answers, args.secrets)
     except AnswersError as exc:
         return _fail("the answers cannot be used:\n" + "\n".join(f"  {e}" for e in exc.errors))
+    secrets = sorted((v for v in answers.secret_values() if isinstance(v, str) and v), key=len, reverse=True)
+
+    def mask(text: str) -> str:
+        """The hub's output can quote config values back: the answers' secrets never reach the terminal."""
+        for secret in secrets:
+            text = text.replace(secret, "********")
+        return text
+
     elsewhere = bool(args.local or args.sandbox)
     problems = [p for p in answers.problems() if not (elsewhere and p.key.startswith("connection."))]
     if problems:
@@ -80,13 +88,15 @@ def run(args: argparse.Namespace) -> int:
             if not args.yes and not _confirm():
                 return _fail("not applied: confirm on a terminal, or pass --yes")
             with Session.open(target.name, host=target.name) as session:
-                applier = apply.Applier(target, session, reload_timeout=args.reload_timeout, on_progress=_progress)
+                session.redact_also.update(secrets)
+                applier = apply.Applier(target, session, reload_timeout=args.reload_timeout,
+                                        on_progress=lambda *report: _progress(*report, mask=mask))
                 result = applier.execute(current)
     except ConnectError as exc:
         return _fail(str(exc))
     except (HubError, SessionError) as exc:
-        return _fail(str(exc))
-    print(result.summary())
+        return _fail(mask(str(exc)))
+    print(mask(result.summary()))
     if result.ok:
         return EXIT_OK
     return EXIT_ERROR if result.rolled_back and not result.rollback_errors else EXIT_RESTORE_FAILED
@@ -111,7 +121,8 @@ def _confirm() -> bool:
         return False
 
 
-def _progress(action: str, phase: str, detail: str) -> None:
+def _progress(action: str, phase: str, detail: str, mask=str) -> None:
+    detail = mask(detail)
     if phase == "start":
         print(f"- {detail} ...", flush=True)
     elif phase == "failed":
