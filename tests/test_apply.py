@@ -290,3 +290,15 @@ def test_secrets_never_in_process_listings_logs_or_state(sshd_hub):
         text = (session_dir / name).read_bytes()
         assert text and not any(s in text for s in sentinels), name
     assert CLIENT_SECRET in config_file(sshd_hub).read_text()
+
+
+def test_a_hub_config_that_is_already_invalid_is_refused_before_anything_is_written():
+    from wizard.answers import Answers, AnswersError
+    from wizard.hub.apply import plan
+    from tests.answers_samples import documents
+
+    answers = Answers.from_documents(*documents("github"))
+    with pytest.raises(AnswersError) as info:
+        plan(answers, "limts:\n  memory: 1G\n")  # a typo the hub would silently ignore
+    assert any(e.key == "limts" and "did you mean 'limits'" in e.message and "hub's own config.yaml" in e.message
+               for e in info.value.errors)

@@ -133,11 +133,20 @@ def render_text(answers, old_text: str, tljh_version: str) -> str:
     from wizard.answers import AnswersError
     from wizard.tljh import config as tljh_config
 
+    from wizard import yamlio
+    from wizard.fields import ValidationError
+
     rendered = tljh_config.render(answers, tljh_version=tljh_version)
     errors = tljh_config.validate(rendered, tljh_version)
     if errors:
         raise AnswersError(errors)
-    return tljh_config.update(old_text, rendered)
+    new_text = tljh_config.update(old_text, rendered)
+    # What the hub keeps of its own file must be valid too, or the reload would fail after the write.
+    kept = tljh_config.validate(yamlio.loads(new_text, "config.yaml"), tljh_version)
+    if kept:
+        raise AnswersError([ValidationError(f"{error.message} — in the hub's own config.yaml, which the wizard "
+                                            "keeps: fix it there first", error.key) for error in kept])
+    return new_text
 
 
 def _https(text: str) -> Any:
