@@ -119,3 +119,13 @@ def test_the_log_masks_secret_answers():
         text = session.log_path.read_text()
         assert "SENTINEL" not in text and "********" in text
         assert _mode(session.log_path) == 0o600
+
+
+def test_a_shared_state_root_keeps_its_mode(tmp_path, monkeypatch):
+    shared = tmp_path / "shared"
+    shared.mkdir(mode=0o755)
+    shared.chmod(0o755)
+    monkeypatch.setenv("TLJH_WIZARD_STATE_DIR", str(shared))
+    with Session.open(NAME) as session:
+        assert _mode(shared) == 0o755  # the operator's folder, untouched
+        assert _mode(shared / "sessions") == 0o700 and _mode(session.dir) == 0o700

@@ -7,11 +7,17 @@ import tempfile
 from pathlib import Path
 
 
-def private_dir(path: str | os.PathLike) -> Path:
-    """Create ``path`` (and parents) as 0700 and tighten it if it already exists."""
+def private_dir(path: str | os.PathLike, tighten: bool = True) -> Path:
+    """Create ``path`` (and parents) as 0700; ``tighten`` also makes an existing one 0700.
+
+    Pass ``tighten=False`` for a folder the operator may have chosen (the state root): it may be shared, and its
+    mode is theirs; what the wizard creates inside it is private anyway.
+    """
     directory = Path(path)
+    existed = directory.is_dir()
     directory.mkdir(parents=True, exist_ok=True, mode=0o700)
-    os.chmod(directory, 0o700)
+    if tighten or not existed:
+        os.chmod(directory, 0o700)
     return directory
 
 

@@ -102,7 +102,7 @@ class Session:
         directory = sessions_dir() / name
         if not directory.exists() and not create:
             raise SessionError(f"no session named {name!r} (see `tljh-wizard sessions`)")
-        private_dir(sessions_dir().parent)
+        private_dir(sessions_dir().parent, tighten=False)
         private_dir(sessions_dir())
         private_dir(directory)
         lock_fd = _lock(directory, name) if lock else None

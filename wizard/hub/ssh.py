@@ -230,7 +230,7 @@ class SSHTarget(HubTarget):
         """Append an accepted key to the wizard's own known-hosts file (0600, atomic)."""
         from wizard.files import atomic_write, private_dir
 
-        private_dir(self.own_known_hosts.parent)
+        private_dir(self.own_known_hosts.parent, tighten=False)  # the state root, or a file the operator named
         old = self.own_known_hosts.read_text() if self.own_known_hosts.exists() else ""
         atomic_write(self.own_known_hosts, old + f"{label} {key.get_name()} {key.get_base64()}\n")
 
