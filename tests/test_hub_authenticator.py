@@ -25,7 +25,6 @@ VALUES = {
     "open_signup": True, "minimum_password_length": 14, "admin_users": ["alice"], "allowed_users": ["bob"],
     "blocked_users": ["mallory"], "allow_all": True,
 }
-INSTALLED_TYPES = [t for t in AUTH_TYPES if t != "firstuse"]  # firstuseauthenticator is not a test dependency
 
 
 def answers_for(kind: str) -> Answers:
@@ -43,7 +42,7 @@ def test_every_field_has_a_value_here():
     assert {f.name for f in AUTHENTICATOR.fields} - {"type"} == set(VALUES)
 
 
-@pytest.mark.parametrize("kind", INSTALLED_TYPES)
+@pytest.mark.parametrize("kind", AUTH_TYPES)
 def test_rendered_traits_exist_on_the_installed_class(kind):
     rendered = tljh_config.render(answers_for(kind))
     auth = rendered["auth"]
@@ -57,7 +56,7 @@ def test_rendered_traits_exist_on_the_installed_class(kind):
     assert sections[class_name], "every type renders at least one trait"
 
 
-@pytest.mark.parametrize("kind", INSTALLED_TYPES)
+@pytest.mark.parametrize("kind", AUTH_TYPES)
 def test_users_section_uses_tljh_keys_and_renders_valid_config(kind):
     rendered = tljh_config.render(answers_for(kind))
     assert rendered["users"] == {"admin": ["alice"], "allowed": ["bob"], "banned": ["mallory"]}
