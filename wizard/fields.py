@@ -210,28 +210,6 @@ def integer(minimum: int | None = None, maximum: int | None = None, unit: str = 
     return validate
 
 
-def number(minimum: float | None = None, maximum: float | None = None, unit: str = "") -> Validator:
-    def validate(raw: Any) -> float:
-        if isinstance(raw, bool):
-            raise ValidationError("expected a number, not true/false")
-        if isinstance(raw, str):
-            token = raw.strip()
-            if not re.fullmatch(r"[+-]?(\d{1,12}(\.\d{0,9})?|\.\d{1,9})", token):
-                raise ValidationError(f"expected a number such as 0.5 or 2, got {token[:40]!r}")
-            raw = float(token)
-        if not isinstance(raw, (int, float)) or raw != raw or raw in (float("inf"), float("-inf")):
-            raise ValidationError(f"expected a number, got {raw!r}"[:80])
-        value = float(raw)
-        suffix = f" {unit}" if unit else ""
-        if minimum is not None and value < minimum:
-            raise ValidationError(f"must be at least {minimum:g}{suffix}, got {value:g}")
-        if maximum is not None and value > maximum:
-            raise ValidationError(f"must be at most {maximum:g}{suffix}, got {value:g}")
-        return int(value) if value.is_integer() else value
-
-    return validate
-
-
 _TRUE = {"true", "yes", "y", "on", "1"}
 _FALSE = {"false", "no", "n", "off", "0"}
 
