@@ -102,3 +102,13 @@ def test_every_declared_key_is_reachable_and_secrets_are_declared():
     assert set(SENTINELS) <= secret_keys
     assert {"connection.sudo_password", "connection.key_passphrase", "authenticator.client_secret",
             "authenticator.lookup_dn_search_password", "https.tsig_secret"} == secret_keys
+
+
+def test_the_readme_example_is_a_valid_answers_file():
+    import re
+    from pathlib import Path
+
+    text = (Path(__file__).parent.parent / "README.md").read_text()
+    example = yamlio.loads(re.search(r"```yaml\n(.*?)```", text, re.S).group(1))
+    answers = Answers.from_documents(example, {"version": 1, "authenticator": {"client_secret": "x"}})
+    assert answers.problems() == [] and answers.skipped == {"environment"}
