@@ -405,3 +405,14 @@ def test_pip_packages_from_direct_urls(prefix):
     shutil.rmtree(site / "course_tools-0.3.dist-info")
     plan = plan_restore(snapshot, gather_here(prefix))
     assert plan.steps[-1].argv[-1] == "course_tools @ https://git.example.edu/dist/course_tools-0.3.tar.gz"
+
+
+def test_an_altered_snapshot_cannot_smuggle_an_option_into_pip(prefix, monkeypatch):
+    from wizard.fields import ValidationError
+
+    before = freeze(gather_here(prefix), "hub")
+    drift(prefix)
+    altered = next(p for p in before.pip if p.name == "jupyterlab")
+    monkeypatch.setattr(type(altered), "requirement", property(lambda self: "--index-url=http://127.0.0.1:9/simple"))
+    with pytest.raises(ValidationError, match="not a package"):
+        plan_restore(before, gather_here(prefix))

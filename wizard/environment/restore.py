@@ -71,6 +71,17 @@ def revision_still_exists(snapshot: Snapshot, live: Environment) -> bool:
                for revision in live.revisions)
 
 
+def _packages(values: list[str]) -> list[str]:
+    """Package arguments for conda/pip argv: never an option, whatever a stored snapshot or the hub holds."""
+    from wizard.fields import ValidationError
+
+    for value in values:
+        if not value or value.startswith("-") or any(c in "\r\n\x00" for c in value):
+            raise ValidationError(f"refusing to restore: {value[:60]!r} is not a package (a damaged or altered "
+                                  "snapshot?)")
+    return values
+
+
 def plan_restore(snapshot: Snapshot, live: Environment) -> RestorePlan:
     """The steps that turn ``live`` back into ``snapshot``."""
     changes = diff(PackageSet.of_environment(live), PackageSet.of_snapshot(snapshot))
@@ -93,7 +104,7 @@ def plan_restore(snapshot: Snapshot, live: Environment) -> RestorePlan:
         extra = sorted(c.name for c in conda_changes if c.kind == "removed")
         if extra:
             plan.steps.append(Step(f"conda: remove {len(extra)} package(s) added since the snapshot",
-                                   [conda, "remove", "--yes", "--prefix", user, "--force", *extra]))
+                                   [conda, "remove", "--yes", "--prefix", user, "--force", *_packages(extra)]))
         wanted = {c.name for c in conda_changes if c.kind in ("added", "changed")}
         packages = [p for p in snapshot.conda if p.name in wanted]
         lockable = [p for p in packages if p.lock_line]
@@ -111,12 +122,12 @@ def plan_restore(snapshot: Snapshot, live: Environment) -> RestorePlan:
     extra_pip = sorted(c.name for c in pip_changes if c.kind == "removed")
     if extra_pip:
         plan.steps.append(Step(f"pip: uninstall {len(extra_pip)} package(s) installed since the snapshot",
-                               [python, "-m", "pip", "uninstall", "--yes", *extra_pip]))
+                               [python, "-m", "pip", "uninstall", "--yes", *_packages(extra_pip)]))
     wanted_pip = {c.name for c in pip_changes if c.kind in ("added", "changed")}
     pins = [p.requirement for p in snapshot.pip if p.name in wanted_pip]
     if pins:
         plan.steps.append(Step(f"pip: reinstall {len(pins)} pinned package(s)",
-                               [python, "-m", "pip", "install", "--no-deps", *pins]))
+                               [python, "-m", "pip", "install", "--no-deps", *_packages(pins)]))
     if pip_changes and snapshot.python and live.python and snapshot.python != live.python:
         plan.notes.append(f"the snapshot's Python was {snapshot.python}, the hub's is {live.python}: pip packages are "
                           f"installed for {live.python}")
