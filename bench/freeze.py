@@ -34,7 +34,7 @@ def main() -> int:
     workdir = Path(tempfile.mkdtemp(prefix="tljh-wizard-bench-freeze-"))
     workdir.chmod(0o700)
     prefix = workdir / "opt-tljh"
-    round_trips, seconds, sizes_kb, refetched = [], [], [], []
+    round_trips, seconds, sizes_kb = [], [], []
     try:
         with running_sshd(workdir, prefix) as hub:
             for size in SIZES:
@@ -58,19 +58,16 @@ def main() -> int:
                         if found != size or environment.problems:
                             raise SystemExit(f"freeze of {size} packages found {found}: {environment.problems}")
                     assert target.connections == 1
-                trips = set(trips_each)
-                # More than the usual 2 only when a cut-short stream had to be fetched again (see summary.gather).
-                round_trips.append(max(trips))
-                refetched.append(sum(1 for count in trips_each if count > min(trips)))
+                round_trips.append(max(trips_each))
                 seconds.append(round(statistics.median(times), 3))
                 sizes_kb.append(round(len(snapshot.to_bytes()) / 1024))
-                print(f"{size:5} packages: {round_trips[-1]} round trips ({refetched[-1]} refetch), "
+                print(f"{size:5} packages: {round_trips[-1]} round trips, "
                       f"median {seconds[-1]:.3f} s (min {min(times):.3f}, max {max(times):.3f}), "
                       f"snapshot {sizes_kb[-1]} KB", flush=True)
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
     print(json.dumps({"bench": "freeze", "packages": SIZES, "round_trips": round_trips, "seconds": seconds,
-                      "snapshot_kb": sizes_kb, "refetched": refetched}))
+                      "snapshot_kb": sizes_kb}))
     return 0
 
 

@@ -222,19 +222,13 @@ def hub_snapshots(target) -> tuple[list[Snapshot], list[str]]:
     import io
     import tarfile
 
-    from wizard.environment.summary import StreamTruncated, gunzip_complete
+    from wizard.environment.summary import gunzip_complete
 
     argv = ["sh", "-c", _LIST_SCRIPT, "tljh-wizard-env-list", hub_dir(target.prefix)]
-    for attempt in (1, 2):  # a stream cut short is fetched once more (see summary.gather)
-        result = target.run(argv, sudo=True, timeout=300, check=True)
-        if not result.stdout:
-            return [], []
-        try:
-            tar = gunzip_complete(result.stdout, "the snapshot listing from the hub")
-            break
-        except StreamTruncated:
-            if attempt == 2:
-                raise
+    result = target.run(argv, sudo=True, timeout=300, check=True)
+    if not result.stdout:
+        return [], []
+    tar = gunzip_complete(result.stdout, "the snapshot listing from the hub")
     snapshots, errors = [], []
     with tarfile.open(fileobj=io.BytesIO(tar), mode="r:") as archive:
         for member in archive:

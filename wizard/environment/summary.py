@@ -53,26 +53,21 @@ def gather_argv(prefix: str, ensure_dir: str = "") -> list[str]:
 def gather(target, ensure_dir: str = "") -> "Environment":
     """The hub's user environment, in one round trip through ``target`` (a ``wizard.hub.target.HubTarget``).
 
-    A stream that ends before gzip's end marker although the command succeeded is fetched once more: OpenSSH may send
-    the exit status before the last output, and a client that stops reading at the status loses that tail.
+    A stream that ends before gzip's end marker is an error (``StreamTruncated``), never a shorter environment.
     """
-    for attempt in (1, 2):
-        result = target.run(gather_argv(str(target.prefix), ensure_dir), sudo=True, timeout=300)
-        if result.exit_status == 3:
-            raise StreamError(f"{target.prefix} does not exist on the hub: is TLJH installed there?")
-        if result.exit_status == 4:
-            raise StreamError(f"cannot create {ensure_dir} on the hub: "
-                              + result.stderr.decode("utf-8", "replace").strip()[-200:])
-        try:
-            return environment_from_stream(str(target.prefix), result.stdout)
-        except StreamTruncated:
-            if attempt == 1 and result.ok:
-                continue
-            raise
-        except StreamError as exc:
-            detail = result.stderr.decode("utf-8", "replace").strip()[-200:]
-            raise StreamError(f"{exc}{': ' + detail if detail else ''}") from None
-    raise AssertionError("unreachable")
+    result = target.run(gather_argv(str(target.prefix), ensure_dir), sudo=True, timeout=300)
+    if result.exit_status == 3:
+        raise StreamError(f"{target.prefix} does not exist on the hub: is TLJH installed there?")
+    if result.exit_status == 4:
+        raise StreamError(f"cannot create {ensure_dir} on the hub: "
+                          + result.stderr.decode("utf-8", "replace").strip()[-200:])
+    try:
+        return environment_from_stream(str(target.prefix), result.stdout)
+    except StreamTruncated:
+        raise  # kept as is: the hub's stderr says nothing about a stream cut short on the way
+    except StreamError as exc:
+        detail = result.stderr.decode("utf-8", "replace").strip()[-200:]
+        raise StreamError(f"{exc}{': ' + detail if detail else ''}") from None
 
 
 def canonical_name(name: str) -> str:
