@@ -170,6 +170,49 @@ def ensure_target(ctx: WizardContext, progress: Progress = _no_progress) -> list
     return found if ctx.target is None or ctx.facts is None else []
 
 
+def hub_tljh_version(ctx: WizardContext) -> str:
+    """The TLJH schema the hub's install calls for (``wizard.tljh.config.TLJH_VERSIONS``): ``main`` for an install
+    newer than 2.0.0 (the host facts' version, ``limits.tljh_accepts_fractional_cpu``), else ``2.0.0`` — also while
+    the facts are unknown (the strictest). Entry rules and Review's plan use the same value, so Review never refuses
+    what a step accepted."""
+    from wizard import limits
+
+    version = getattr(ctx.facts, "tljh_version", None)
+    return "main" if version and limits.tljh_accepts_fractional_cpu(str(version)) else "2.0.0"
+
+
+def entry_errors(ctx: WizardContext, section: str) -> list:
+    """Rules a field can only know from the hub, applied where the field is entered (both front-ends): the CPU
+    limit against the hub's TLJH version (``limits.cpu_for_tljh``; TLJH 2.0.0's schema takes whole CPUs only)."""
+    from wizard.fields import ValidationError
+
+    errors: list[ValidationError] = []
+    if section == "limits":
+        from wizard import limits
+
+        cpu = ctx.answers.get("limits.cpu")
+        version = hub_tljh_version(ctx)
+        if cpu not in (None, "") and version != "main":
+            try:
+                limits.cpu_for_tljh(cpu, version)
+            except ValidationError as exc:
+                errors.append(exc.at("limits.cpu"))
+    return errors
+
+
+def facts_needed(ctx: WizardContext, progress: Progress = _no_progress) -> list[Diagnosis]:
+    """Connect and gather the host facts when a resumed run reaches a step that reads them. Returns an ERROR
+    diagnosis when they cannot be had (the step shows it), else nothing."""
+    if ctx.facts is not None:
+        return []
+    progress("facts", "gathering the host facts this step needs")
+    found = ensure_target(ctx, progress)
+    if ctx.facts is None:
+        return found or [Diagnosis("connect.facts", Status.ERROR, "the host facts could not be gathered",
+                                   fix="go Back to Connect")]
+    return []
+
+
 def domain_checks(ctx: WizardContext, progress: Progress = _no_progress) -> list[Diagnosis]:
     """DNS at every authoritative server and the resolvers, whether the IP is reserved, and reachability."""
     import asyncio
@@ -178,6 +221,7 @@ def domain_checks(ctx: WizardContext, progress: Progress = _no_progress) -> list
     from wizard.dns.reachability import check_reachability
     from wizard.dns.reserved_ip import check_reserved_ip
 
+    facts_missing = facts_needed(ctx, progress)
     answers = ctx.answers
     domain = answers.get("domain.name")
     ipv4, ipv6 = answers.get("domain.reserved_ipv4"), answers.get("domain.reserved_ipv6")
@@ -203,7 +247,7 @@ def domain_checks(ctx: WizardContext, progress: Progress = _no_progress) -> list
                                               before_https=answers.get("https.mode") in (None, "none")
                                               or not ctx.session.record("https.certificate")))
     ctx.extras["dns_diagnoses"] = out
-    return out
+    return facts_missing + out
 
 
 def https_checks(ctx: WizardContext, progress: Progress = _no_progress) -> list[Diagnosis]:
@@ -261,7 +305,7 @@ def limits_checks(ctx: WizardContext, progress: Progress = _no_progress) -> list
     from wizard import limits
 
     values = ctx.answers.section("limits")
-    out: list[Diagnosis] = []
+    out: list[Diagnosis] = facts_needed(ctx, progress)
     if values.get("cull_enabled", True):
         out.extend(limits.check_culling(values["cull_timeout"], values["cull_every"], values["cull_max_age"]))
     missing = [label for key, label in (("total_users", "Total users"), ("memory", "Memory per user"),
@@ -388,7 +432,8 @@ def plan(ctx: WizardContext, progress: Progress = _no_progress) -> Plan:
         return Plan("", [], [d.summary for d in missing if d.status is Status.ERROR] or ["the hub is not reachable"])
     progress("plan", "reading config.yaml on the hub")
     try:
-        engine_plan = hub_apply.plan(answers, hub_apply.read_config(ctx.target), session=ctx.session)
+        engine_plan = hub_apply.plan(answers, hub_apply.read_config(ctx.target), session=ctx.session,
+                                     tljh_version=hub_tljh_version(ctx))
     except AnswersError as exc:
         return Plan("", [], [str(e) for e in exc.errors])
     result = Plan(engine_plan.diff, [a.title for a in engine_plan.actions], [], engine_plan)

@@ -55,7 +55,7 @@ class QuestionaryPrompter:
         if spec.secret:
             hint = " (saved: press Enter to keep it)" if has_secret else ""
             return q.password(label + hint, validate=validate).unsafe_ask()
-        return q.text(label, default=_as_text(current), validate=validate,
+        return q.text(label, default=spec.format(current), validate=validate,
                       instruction=f"(e.g. {spec.example})" if spec.example and current in (None, "", []) else None
                       ).unsafe_ask()
 
@@ -107,14 +107,6 @@ class ScriptedPrompter:
 
 
 _KEEP = object()
-
-
-def _as_text(value: Any) -> str:
-    if value is None:
-        return ""
-    if isinstance(value, list):
-        return ", ".join(str(item) for item in value)
-    return str(value)
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -251,6 +243,9 @@ class PlainWizard:
                   if f.required and f.applies(values) and values.get(f.name) in (None, "", [])]
         errors += [e for e in spec.rules(values, answers)
                    if e.key.startswith(name + ".") and e.key.partition(".")[2] not in hidden]
+        from wizard.flow import entry_errors
+
+        errors += entry_errors(self.ctx, name)  # what only the hub's facts tell (TLJH 2.0.0: whole CPUs)
         return errors
 
     def clear_inapplicable(self, name: str) -> None:
