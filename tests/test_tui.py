@@ -170,7 +170,9 @@ async def test_whole_flow_against_the_sshd_hub_applies_config(sshd_hub, dns_worl
         fill(screen, limits__memory="1G", limits__cpu="1", limits__total_users="4")
         await go_on(pilot, screen)
         screen = await wait_for_screen(pilot, EnvironmentScreen)
-        await pilot.press("ctrl+k")  # Skip
+        await pilot.press("ctrl+s")  # Skip: asks first
+        await wait_for_screen(pilot, ConfirmModal)
+        await pilot.click("#yes")
 
         screen = await wait_for_screen(pilot, BackupsScreen)
         screenshots.append(app.export_screenshot())

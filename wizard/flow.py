@@ -181,23 +181,31 @@ def hub_tljh_version(ctx: WizardContext) -> str:
     return "main" if version and limits.tljh_accepts_fractional_cpu(str(version)) else "2.0.0"
 
 
-def entry_errors(ctx: WizardContext, section: str) -> list:
-    """Rules a field can only know from the hub, applied where the field is entered (both front-ends): the CPU
-    limit against the hub's TLJH version (``limits.cpu_for_tljh``; TLJH 2.0.0's schema takes whole CPUs only)."""
+def entry_error(ctx: WizardContext, key: str, value: Any):
+    """A rule ``key`` can only know from the hub, for its accepted ``value``: a ``ValidationError`` or None. Today
+    the CPU limit against the hub's TLJH version (``limits.cpu_for_tljh``: TLJH 2.0.0's schema takes whole CPUs
+    only). Both front-ends apply it where the field is entered."""
     from wizard.fields import ValidationError
 
-    errors: list[ValidationError] = []
-    if section == "limits":
+    if key == "limits.cpu" and value not in (None, ""):
         from wizard import limits
 
-        cpu = ctx.answers.get("limits.cpu")
         version = hub_tljh_version(ctx)
-        if cpu not in (None, "") and version != "main":
+        if version != "main":
             try:
-                limits.cpu_for_tljh(cpu, version)
+                limits.cpu_for_tljh(value, version)
             except ValidationError as exc:
-                errors.append(exc.at("limits.cpu"))
-    return errors
+                return exc.at(key)
+    return None
+
+
+def entry_errors(ctx: WizardContext, section: str) -> list:
+    """``entry_error`` for every answered field of ``section``."""
+    from wizard.answers import SECTIONS
+
+    found = (entry_error(ctx, f"{section}.{item.name}", ctx.answers.get(f"{section}.{item.name}"))
+             for item in SECTIONS[section].fields)
+    return [error for error in found if error is not None]
 
 
 def facts_needed(ctx: WizardContext, progress: Progress = _no_progress) -> list[Diagnosis]:

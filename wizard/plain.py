@@ -265,10 +265,13 @@ class PlainWizard:
             if spec.secret and raw in ("", None) and (has_secret or not spec.required):
                 return None
             try:
-                spec.check(raw, key)
+                value = spec.check(raw, key)
             except ValidationError as exc:
                 return exc.message
-            return None
+            from wizard.flow import entry_error
+
+            refused = entry_error(self.ctx, key, value)  # what the hub's facts tell (TLJH 2.0.0: whole CPUs)
+            return refused.message if refused else None
 
         current = None if spec.secret else answers.get(key)
         raw = self.prompter.ask(key, spec, current, has_secret, judge)
