@@ -506,7 +506,8 @@ class DnsWorld:
         unsigned.write_text(text)
         subprocess.run([DNSSEC_SIGNZONE, "-S", "-z", "-P", "-q", "-K", str(keys), "-o", name,
                         "-s", start.strftime("%Y%m%d%H%M%S"), "-e", end.strftime("%Y%m%d%H%M%S"),
-                        "-f", str(signed), str(unsigned)], capture_output=True, text=True, check=True)
+                        "-d", str(keys), "-f", str(signed), str(unsigned)], capture_output=True, text=True,
+                       check=True, cwd=keys)
         self._signed[name] = signed.read_text()
         return self._signed[name]
 
