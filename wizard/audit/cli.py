@@ -36,6 +36,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="where the hub serves HTTPS (default: the reserved IP, port 443)")
     parser.add_argument("--ca-file", metavar="PATH",
                         help="trust roots for the served certificate (default: the system's)")
+    parser.add_argument("--smoke", action="store_true",
+                        help="also run the smoke test: a temporary user's server starts and runs one cell in the "
+                             "user environment's default kernel, then is removed (needs the credential an apply "
+                             "installs)")
+    parser.add_argument("--hub-api-url", metavar="URL", help=argparse.SUPPRESS)  # test rigs' hub
     from wizard.hub.connect import add_target_arguments
 
     add_target_arguments(parser, host=False)
@@ -93,13 +98,22 @@ def run(args: argparse.Namespace) -> int:
         return 2
     try:
         subject = AuditSubject.from_session(session)
+        smoke_token = session.read_secret("smoke-token") if args.smoke else None
     finally:
         session.close()
     options = AuditOptions(warn_days=args.warn_days, backup_days=args.backup_days, tls_address=args.tls_address,
                            ca_file=args.ca_file, resolvers=args.resolver, nameserver_port=args.nameserver_port)
     from wizard.hub.connect import target_from_args
 
-    findings = audit(subject, options, target_factory=lambda: target_from_args(args, subject.answers))
+    def target_factory():
+        target = target_from_args(args, subject.answers)
+        if args.hub_api_url:
+            target.hub_api_url = args.hub_api_url
+        return target
+
+    findings = audit(subject, options, target_factory=target_factory)
+    if args.smoke:
+        findings.extend(smoke_findings(target_factory, smoke_token, subject.secret_values()))
     code = exit_code(findings)
     if args.json:
         json.dump({"hub": subject.name, "status": worst(findings).value, "exit_code": code,
@@ -114,3 +128,22 @@ def run(args: argparse.Namespace) -> int:
         if args.details and finding.details and finding.status.rank:
             print("".join(f"         | {line}\n" for line in finding.details.splitlines()), end="")
     return code
+
+
+def smoke_findings(target_factory, token: bytes | None, secrets: list[str]) -> list:
+    """``check --smoke``: the smoke test (``wizard.hub.smoke``) on the hub's running config, as diagnoses."""
+    from wizard.audit.checks import redacted
+    from wizard.diagnosis import Diagnosis, Status
+    from wizard.hub import apply, smoke
+    from wizard.hub.target import HubError
+
+    if not token:
+        return [Diagnosis("smoke", Status.ERROR, "no smoke-test credential in this session",
+                          fix="apply the answers (without --no-smoke): the plan installs a credential scoped to "
+                              f"the user {smoke.USER}")]
+    try:
+        with target_factory() as target:
+            diagnoses, _ = smoke.run(target, apply.read_config(target), token.decode().strip())
+    except (HubError, ValueError) as exc:
+        diagnoses = [Diagnosis("smoke", Status.ERROR, f"the smoke test could not run: {exc}")]
+    return [redacted(d, [*secrets, token.decode().strip()]) for d in diagnoses]

@@ -29,6 +29,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="the TLJH schema to validate against (default 2.0.0)")
     parser.add_argument("--reload-timeout", type=float, default=180.0, metavar="SECONDS",
                         help="stop a tljh-config reload that takes longer (default 180)")
+    parser.add_argument("--no-smoke", action="store_true",
+                        help="skip the smoke test at the end (a temporary user's server starting and running one "
+                             "cell) and the install of its credential")
     parser.add_argument("--hub-api-url", metavar="URL", help=argparse.SUPPRESS)  # test rigs' /hub/api stand-in
     add_target_arguments(parser, host=False)
 
@@ -77,7 +80,9 @@ def run(args: argparse.Namespace) -> int:
             old_text = apply.read_config(target)
             existing = _existing_session(target.name)
             try:
-                current = apply.plan(answers, old_text, tljh_version=args.tljh_version, session=existing)
+                smoke = not args.no_smoke
+                current = apply.plan(answers, old_text, tljh_version=args.tljh_version, session=existing,
+                                     smoke=smoke, smoke_credential=smoke and not _smoke_ready(target, existing))
             finally:
                 if existing is not None:
                     existing.close()
@@ -100,6 +105,13 @@ def run(args: argparse.Namespace) -> int:
     if result.ok:
         return EXIT_OK
     return EXIT_ERROR if result.rolled_back and not result.rollback_errors else EXIT_RESTORE_FAILED
+
+
+def _smoke_ready(target, session) -> bool:
+    """The smoke test's credential is on the hub and its token in the session's store (else the plan installs it)."""
+    from wizard.hub import smoke
+
+    return session is not None and bool(session.read_secret(smoke.SECRET_NAME)) and smoke.installed(target)
 
 
 def _existing_session(name: str):

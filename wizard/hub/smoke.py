@@ -116,7 +116,7 @@ echo "no Python in $1/hub/bin" >&2; exit 3
 '''
 
 _SCRIPT = r'''
-import asyncio, json, os, subprocess, sys, time, uuid
+import asyncio, json, os, re, subprocess, sys, time, uuid
 from urllib.parse import quote, urlsplit
 from tornado.httpclient import AsyncHTTPClient, HTTPRequest, HTTPClientError
 from tornado.websocket import websocket_connect
@@ -145,20 +145,35 @@ async def call(method, url, body=None, ok=(200, 201, 202, 204)):
         raise RuntimeError("%s %s: HTTP %d %s" % (method, url.replace(base, ""), response.code, text))
     return response.code, json.loads(response.body) if response.body else None
 
-def spawn_log():
-    log = os.path.join(prefix, "hub", "standin", "jupyterhub.log")
-    if os.path.exists(log):
-        with open(log, errors="replace") as handle:
-            return "".join(handle.readlines()[-25:])
-    for unit in ("jupyter-" + user, "jupyterhub"):
-        try:
-            done = subprocess.run(["journalctl", "-u", unit, "-n", "25", "--no-pager", "-o", "cat"],
-                                  capture_output=True, text=True, timeout=20)
+LOG = os.path.join(prefix, "hub", "standin", "jupyterhub.log")
+KEY = re.compile(r"Error|Exception|Traceback|No module|exited|failed|denied", re.I)
+
+def log_offset():
+    try:
+        return os.path.getsize(LOG)
+    except OSError:
+        return 0
+
+def spawn_log(offset=0):
+    """What the spawn wrote (since ``offset`` of the sandbox's hub log, or the server's journal on TLJH): the lines
+    naming an error first (a single-user server's traceback is buried in the hub's own lines), else the tail."""
+    lines = []
+    if os.path.exists(LOG):
+        with open(LOG, "rb") as handle:
+            handle.seek(offset)
+            lines = handle.read().decode("utf-8", "replace").splitlines()
+    else:
+        for unit in ("jupyter-" + user, "jupyterhub"):
+            try:
+                done = subprocess.run(["journalctl", "-u", unit, "-n", "60", "--no-pager", "-o", "cat"],
+                                      capture_output=True, text=True, timeout=20)
+            except (OSError, subprocess.SubprocessError):
+                continue
             if done.stdout.strip() and "No entries" not in done.stdout:
-                return done.stdout
-        except (OSError, subprocess.SubprocessError):
-            pass
-    return ""
+                lines = done.stdout.splitlines()
+                break
+    key = [line for line in lines if KEY.search(line)]
+    return "\n".join(key[-12:] if key else lines[-25:])
 
 async def user_model():
     code, model = await call("GET", "%s/users/%s" % (api, quote(user)), ok=(200, 404))
@@ -226,6 +241,7 @@ async def main():
     except Exception as exc:
         step("smoke.user", False, "could not create the temporary user %s: %s" % (user, exc))
         return
+    offset = log_offset()
     try:
         started = time.monotonic()
         await call("POST", "%s/users/%s/server" % (api, quote(user)), {})
@@ -246,16 +262,16 @@ async def main():
         try:
             reply, output = await run_cell("%s://%s" % urlsplit(base)[:2] + path)
         except Exception as exc:
-            step("smoke.kernel", False, "the default kernel did not run the cell: %s" % exc, spawn_log())
+            step("smoke.kernel", False, "the default kernel did not run the cell: %s" % exc, spawn_log(offset))
         else:
             if reply.get("status") == "ok" and output.strip():
                 step("smoke.kernel", True, "one cell ran in the default kernel: Python " + output.strip().split()[0],
                      output.strip())
             else:
                 step("smoke.kernel", False, "the cell failed in the default kernel: %s" % (
-                    reply.get("ename") or reply.get("status")), output + "\n" + spawn_log())
+                    reply.get("ename") or reply.get("status")), output + "\n" + spawn_log(offset))
     except Exception as exc:
-        step("smoke.spawn", False, "the server of %s did not start: %s" % (user, exc), spawn_log())
+        step("smoke.spawn", False, "the server of %s did not start: %s" % (user, exc), spawn_log(offset))
     finally:
         problems = []
         try:

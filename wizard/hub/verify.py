@@ -99,9 +99,9 @@ opener = urllib.request.build_opener(NoRedirect)
 def fetch(url):
     try:
         with opener.open(url, timeout=10) as response:
-            return response.status, dict(response.headers), response.read(200000).decode("utf-8", "replace")
+            return response.status, response.headers, response.read(200000).decode("utf-8", "replace")
     except urllib.error.HTTPError as exc:
-        return exc.code, dict(exc.headers), exc.read(200000).decode("utf-8", "replace")
+        return exc.code, exc.headers, exc.read(200000).decode("utf-8", "replace")
 standin = os.path.join(prefix, "hub", "standin")
 light = os.path.exists(os.path.join(standin, "hub-status")) and not os.path.exists(os.path.join(standin, "real-hub"))
 deadline, last, ok, body = time.monotonic() + seconds, "no answer", False, ""
