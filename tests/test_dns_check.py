@@ -94,7 +94,7 @@ async def test_stale_aaaa(world):
     _, found = await run_check(world, "hub.staleaaaa.test")
     assert found["dns.a"].status is Status.OK
     assert found["dns.aaaa"].status is Status.ERROR
-    assert "does not fall back to IPv4" in found["dns.aaaa"].details
+    assert "if something answers there, validation fails (no fallback)" in found["dns.aaaa"].details
     assert found["dns.aaaa"].fix.startswith("Delete the AAAA record 2001:db8::5 for hub.staleaaaa.test, or point it")
 
 

@@ -23,6 +23,7 @@ ZONES = {
         f"hub IN CNAME lb.forbids.test.",
         f"other IN CNAME lb.parentforbids.test.",
     ])),
+    "v6.test": ZoneSpec(f"hub IN A {HUB_V4}\nhub IN AAAA ::1"),
     "forbids.test": ZoneSpec(f'lb IN A {HUB_V4}\nlb IN CAA 0 issue "sectigo.com"'),
     "parentforbids.test": ZoneSpec(f'@ IN CAA 0 issue "sectigo.com"\nlb IN A {HUB_V4}'),
 }
@@ -166,3 +167,44 @@ def test_a_refusing_delegation_names_the_server_in_text_output(world2, capsys):
     assert ("fix: The parent's NS records point at a server that does not serve the zone: make ns4.nameservers.test "
             "serve refusing.test") in out
     assert f"ERROR    dns.nameservers: no nameserver of refusing.test answered ({server}: refuses" in out
+
+
+@pytest.fixture
+def ipv6_listener():
+    """Something that accepts TCP connections on ::1 (a stale AAAA's other machine), and a port where nothing does."""
+    import socket
+
+    from tests.rig.bind import free_port
+
+    server = socket.socket(socket.AF_INET6, socket.SOCK_STREAM)
+    server.bind(("::1", 0))
+    server.listen(8)
+    yield server.getsockname()[1], free_port()
+    server.close()
+
+
+async def test_stale_aaaa_wording_follows_what_was_observed(world, ipv6_listener):
+    answering, silent = ipv6_listener
+
+    async def aaaa(**options):
+        check = DnsCheck("hub.v6.test", HUB_V4, resolvers=world.resolvers, **options)
+        return {d.id: d for d in await check.run()}["dns.aaaa"]
+
+    found = await aaaa(probe_port=answering)
+    assert found.status is Status.ERROR
+    assert found.summary == "hub.v6.test has AAAA ::1, which is not this hub, and it answers"
+    assert "does not fall back to IPv4 when the connection succeeds" in found.details
+    assert found.data["probes"] == {"::1": "answers"}
+
+    found = await aaaa(probe_port=silent)
+    assert found.status is Status.WARNING
+    assert found.summary == "hub.v6.test has AAAA ::1, which is not this hub; nothing answers there"
+    assert "(::1: connection refused): Let's Encrypt tries IPv6 first and falls back to IPv4" in found.details
+
+    found = await aaaa()  # not probed: both cases named, and an error (the likelier outcome is a failed validation)
+    assert found.status is Status.ERROR
+    assert "not probed" in found.details
+
+    found = await aaaa(probe_port=answering, https_mode="acme-dns")
+    assert found.status is Status.WARNING
+    assert found.details.startswith("DNS-01 validation does not connect to the hub")

@@ -292,7 +292,7 @@ def diagnose_caa(domain: str, levels: Sequence, accounts: Mapping[str, Account] 
                              "DNSSEC or a nameserver that mishandles unknown record types).", {"name": name})
         if isinstance(reply, list):  # the resolvers' trouble (no answer, refused), not the domain's
             return Diagnosis("dns.caa", Status.WARNING, f"could not check CAA at {name}", describe_failures(reply),
-                             "Run the check again, or with other --resolver addresses.", {"name": name})
+                             "Run the check again, or with other public resolvers.", {"name": name})
         walk = reply.walk()
         if not walk.records:
             continue
