@@ -350,3 +350,92 @@ def test_hsts_max_age_parsing_follows_rfc_6797():
     assert tls.hsts_max_age('includeSubDomains; max-age="600"') == 600
     assert tls.hsts_max_age("includeSubDomains") is None
     assert tls.hsts_max_age("max-age=abc") is None
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# check --bundle
+
+def _flat(document: dict) -> dict:
+    return {f"{section}.{key}": value for section, values in document.items() if isinstance(values, dict)
+            for key, value in values.items()}
+
+
+@pytest.mark.parametrize("auth", ["github", "ldap"])
+def test_a_bundle_made_with_sentinel_secrets_everywhere_contains_none_of_them(sshd_hub, tmp_path, auth, capsys):
+    """Every secret answer is a sentinel; so are secret-shaped values in config.yaml; the hub's logs quote them all
+    (and a token of their own). The bundle has the findings, facts, config and logs — and no sentinel."""
+    import json
+    import tarfile
+
+    from tests.answers_samples import SENTINELS, documents
+    from wizard import cli
+    from wizard.hub.ssh import wizard_known_hosts
+    from wizard.session import Session, session_name
+
+    public, secret = documents(auth, "acme-dns")
+    public.pop("domain")  # no DNS or TLS probes: they would look for hub.example.edu beyond loopback
+    values = {**_flat(public), **_flat(secret)}
+    values.update({"connection.host": sshd_hub.host, "connection.port": sshd_hub.port,
+                   "connection.user": sshd_hub.admin.name, "connection.key_file": str(sshd_hub.passphrase_key),
+                   "connection.tljh_prefix": str(sshd_hub.prefix),
+                   "connection.key_passphrase": sshd_hub.key_passphrase})  # the key's real one: it must open it
+    answered = [value for key, value in values.items() if key in SENTINELS]
+    assert len(answered) == 4  # sudo password, key passphrase, TSIG secret, and this authenticator's secret
+    config_sentinels = {"admin_password": "SENTINEL-config-admin-pw-31c4", "api_token": "SENTINEL-config-token-8e2d",
+                        "client_secret": "SENTINEL-config-client-secret-55aa"}
+    config = sshd_hub.prefix / "config" / "config.yaml"
+    config.write_text(
+        "auth:\n  type: oauthenticator.github.GitHubOAuthenticator\n  GitHubOAuthenticator:\n"
+        f"    client_id: gh-id\n    client_secret: {config_sentinels['client_secret']}\n"
+        f"    allowed_organizations: [example-org]\n  SharedPasswordAuthenticator:\n"
+        f"    admin_password: {config_sentinels['admin_password']}\n"
+        f"services:\n  announcement:\n    api_token: {config_sentinels['api_token']}\n"
+        "limits:\n  memory: 2G\n  cpu: 1\n")
+    every = [*answered, *config_sentinels.values()]
+    logs = tmp_path / "logs"
+    logs.mkdir()
+    (logs / "hub.log").write_text(
+        "".join(f"2026-11-30T06:00:0{i}+0000 hub jupyterhub[1]: loaded config value {value}\n"
+                for i, value in enumerate(every))
+        + "2026-11-30T06:00:09+0000 hub jupyterhub[1]: 200 GET /hub/api/users (alice@127.0.0.1) 4.12ms\n")
+    (logs / "proxy.log").write_text('{"RequestHeaders":{"Authorization":"Bearer abc.SENTINEL-bearer-77"}}\n')
+    (logs / "spawn.log").write_text("jupyter-alice[9]: GET /user/alice/api?token=SENTINELTOKEN0042 200\n"
+                                    f"jupyter-alice[9]: client_secret={config_sentinels['client_secret']}\n")
+    empty = tmp_path / "empty"
+    empty.write_text("")
+    tmp_path.chmod(0o755)
+    logs.chmod(0o755)
+    sources = tmp_path / "sources.yaml"
+    sources.write_text(json.dumps({"files": {
+        "log_hub": str(logs / "hub.log"), "log_proxy": str(logs / "proxy.log"), "log_spawn": str(logs / "spawn.log"),
+        "apt_simulation": str(empty), "kernel_log": str(empty), "auth_log": str(empty)}}))
+
+    wizard_known_hosts().parent.mkdir(parents=True, exist_ok=True)
+    wizard_known_hosts().write_text(sshd_hub.known_hosts_line + "\n")
+    name = session_name(sshd_hub.host, sshd_hub.admin.name, sshd_hub.port)
+    with Session.open(name, host=sshd_hub.host) as session:
+        for key, value in values.items():
+            session.accept(key, value)
+    out = tmp_path / "out" / "support.tar.gz"
+    out.parent.mkdir()
+    code = cli.main(["check", name, "--bundle", str(out), "--probe-sources", str(sources), "--bundle-lines", "50"])
+    printed = capsys.readouterr()
+    assert code in (1, 2) and f"support bundle: {out}" in printed.out
+    assert (out.stat().st_mode & 0o777) == 0o600
+    with tarfile.open(out) as archive:
+        texts = {member.name.split("/", 1)[1]: archive.extractfile(member).read().decode()
+                 for member in archive.getmembers()}
+    assert "logs/hub.log" in texts, texts["findings.txt"]
+    assert {"README.txt", "findings.txt", "findings.json", "host.json", "config.yaml", "logs/hub.log",
+
+            "logs/proxy.log", "logs/spawn.log"} <= set(texts)
+    everything = "\n".join(texts.values()) + printed.out + printed.err
+    for sentinel in [*every, "SENTINEL-bearer-77", "SENTINELTOKEN0042"]:
+        assert sentinel not in everything, sentinel
+    assert "SENTINEL" not in everything
+    # what is not secret is there
+    assert "200 GET /hub/api/users" in texts["logs/hub.log"] and "********" in texts["logs/hub.log"]
+    assert "memory: 2G" in texts["config.yaml"] and "client_id: gh-id" in texts["config.yaml"]
+    report = json.loads(texts["findings.json"])
+    assert {f["id"] for f in report["findings"]} >= {"audit.config", "audit.ports", "audit.disk.home"}
+    assert json.loads(texts["host.json"])["host"]["cpus"] >= 1
