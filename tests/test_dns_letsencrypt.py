@@ -90,6 +90,8 @@ async def test_validationmethods_per_mode(world):
     assert "would be allowed" in found.summary
     assert (await caa(world, "dnsonly.rules.test", https_mode="acme-dns")).status is Status.OK
     assert (await caa(world, "dnsonly.rules.test")).status is Status.WARNING  # no mode chosen: one works
+    found = await caa(world, "dot.rules.test", https_mode="existing")  # blocks every mode, but none orders
+    assert found.status is Status.WARNING and "matters only if that changes" in found.summary
 
 
 async def test_unknown_critical_tag_blocks(world):

@@ -69,6 +69,7 @@ The HTTPS modes (``https.mode`` answers) and the challenge each uses:
 ``Account`` says which account a mode would order with (its URI, or None when it is not known yet — no
 ``acme.json``, no stored registration), and where that was read. A CAA set that blocks every mode is an ERROR;
 one that blocks only some is an ERROR when that mode is the chosen one, else a WARNING naming the mode that works.
+When the chosen mode orders nothing from Let's Encrypt (``existing``, ``none``), an ERROR is told as a WARNING.
 """
 
 from __future__ import annotations
@@ -328,6 +329,13 @@ def diagnose_caa(domain: str, levels: Sequence, accounts: Mapping[str, Account] 
 
 def _combine(where: str, verdicts: list[ModeVerdict], chosen: str | None, details: str, data: dict) -> Diagnosis:
     by_name = {v.mode.name: v for v in verdicts}
+    if chosen in ("existing", "none"):  # no certificate is ordered from Let's Encrypt: what CAA says is for later
+        judged = _combine(where, verdicts, None, details, data)
+        if judged.status is Status.ERROR:
+            judged.status = Status.WARNING
+            judged.summary += f" (HTTPS mode {chosen} orders nothing from Let's Encrypt: this matters only if that "
+            judged.summary += "changes)"
+        return judged
     if chosen in by_name:
         verdict = by_name[chosen]
         others = [v for v in verdicts if v is not verdict and v.status is Status.OK]
