@@ -105,7 +105,9 @@ async def test_cname_target_forbidding_names_the_target(world):
     assert found.status is Status.ERROR
     assert found.summary.startswith("CAA at lb.forbids.test (the CNAME target of hub.rules.test) allows only "
                                     "sectigo.com")
-    assert found.fix == 'Add the record lb.forbids.test. CAA 0 issue "letsencrypt.org".'
+    assert found.fix == ('Add the record lb.forbids.test. CAA 0 issue "letsencrypt.org". The records are '
+                         "lb.forbids.test's: hub.rules.test is a CNAME to it, and a name that holds a CNAME cannot "
+                         "hold other records.")
     assert found.data["owner"] == "lb.forbids.test"
 
 

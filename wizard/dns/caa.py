@@ -299,7 +299,8 @@ def diagnose_caa(domain: str, levels: Sequence, accounts: Mapping[str, Account] 
             return Diagnosis("dns.caa", Status.ERROR, f"the CAA lookup for {name} failed: Let's Encrypt will refuse "
                              "to issue", describe_failures(reply),
                              f"Make the nameservers of {name} answer CAA queries (a SERVFAIL there is often broken "
-                             "DNSSEC or a nameserver that mishandles unknown record types).", {"name": name})
+                             "DNSSEC, a lame delegation — see dns.zone and dns.dnssec — or a nameserver that "
+                             "mishandles unknown record types).", {"name": name})
         if isinstance(reply, list):  # the resolvers' trouble (no answer, refused), not the domain's
             return Diagnosis("dns.caa", Status.WARNING, f"could not check CAA at {name}", describe_failures(reply),
                              "Run the check again, or with other public resolvers.", {"name": name})
@@ -322,7 +323,11 @@ def diagnose_caa(domain: str, levels: Sequence, accounts: Mapping[str, Account] 
                     else "has no issue record")
             return Diagnosis("dns.caa", Status.OK, f"CAA at {where} {only}; any CA may issue for {domain}", details,
                              data=data)
-        return _combine(where, verdicts, chosen, details, data)
+        judged = _combine(where, verdicts, chosen, details, data)
+        if walk.hops and judged.fix:
+            judged.fix += (f" The records are {owner}'s: {name} is a CNAME to it, and a name that holds a CNAME "
+                           "cannot hold other records.")
+        return judged
     return Diagnosis("dns.caa", Status.OK, f"no CAA record at {domain} or its parents: any CA may issue",
                      data={"name": None, "records": [], "modes": {}})
 
