@@ -354,14 +354,6 @@ def test_any_resolver_text_is_a_server_or_a_validation_error(text):
         assert 1 <= server.port <= 65535 and server.host
 
 
-@given(st.text(max_size=80))
-def test_any_caa_issue_value_parses(value):
-    from wizard.dns.check import parse_issue_value
-
-    issuer, params = parse_issue_value(value)
-    assert issuer == issuer.strip().lower() and isinstance(params, dict)
-
-
 async def test_caa_unverifiable_because_the_resolver_refuses_is_a_warning(tmp_path):
     """A resolver that refuses (here: an authoritative-only server asked about a parent it does not serve) says
     nothing about the domain's CAA: a warning, unlike a SERVFAIL, which blocks issuance."""

@@ -19,17 +19,18 @@ import asyncio
 import ipaddress
 import time
 from dataclasses import dataclass, field
-from typing import Iterable, Sequence
+from typing import TYPE_CHECKING, Iterable, Mapping, Sequence
 
 from wizard.diagnosis import Diagnosis, Status
+from wizard.dns.caa import diagnose_caa
+
+if TYPE_CHECKING:
+    from wizard.dns.caa import Account
 
 DEFAULT_RESOLVERS = ("1.1.1.1", "8.8.8.8", "9.9.9.9")
 DEFAULT_TIMEOUT = 2.0
 DEFAULT_DEADLINE = 10.0
 MAX_CNAME_HOPS = 8
-LETS_ENCRYPT = "letsencrypt.org"
-# Let's Encrypt's validation methods, as CAA's ``validationmethods`` parameter names them (RFC 8657).
-TLJH_VALIDATION_METHOD = "tls-alpn-01"
 
 ANSWERED = ("NOERROR", "NXDOMAIN")
 
@@ -322,9 +323,12 @@ class DnsCheck:
 
     def __init__(self, domain: str, expect_ipv4: str, expect_ipv6: str | None = None,
                  resolvers: Sequence[str | Server] | None = None, timeout: float = DEFAULT_TIMEOUT,
-                 deadline: float = DEFAULT_DEADLINE, nameserver_port: int = 53):
+                 deadline: float = DEFAULT_DEADLINE, nameserver_port: int = 53,
+                 accounts: "Mapping[str, Account] | None" = None, https_mode: str | None = None):
         """``resolvers``: HOST[:PORT] strings or ``Server``s; None or empty means ``DEFAULT_RESOLVERS``.
-        ``nameserver_port``: where the authoritative nameservers listen (53; tests may use another)."""
+        ``nameserver_port``: where the authoritative nameservers listen (53; tests may use another).
+        ``accounts`` ({https mode: ``wizard.dns.caa.Account``}) and ``https_mode`` (the chosen ``https.mode``) let
+        the CAA verdict name the ACME account and challenge that will really order (see ``wizard.dns.caa``)."""
         from wizard.fields import fqdn, ipv4, ipv6
 
         self.domain = fqdn(domain)
@@ -334,6 +338,8 @@ class DnsCheck:
         self.timeout = timeout
         self.deadline = deadline
         self.nameserver_port = nameserver_port
+        self.accounts = dict(accounts or {})
+        self.https_mode = https_mode
         self.querier: Querier | None = None
         self._zones: dict[str, asyncio.Task] = {}
         self.diagnoses: list[Diagnosis] = []
@@ -466,7 +472,7 @@ class DnsCheck:
             diagnose_cname(lookup_a),
             diagnose_a(lookup_a, self.expect_ipv4, public_a),
             diagnose_aaaa(lookup_aaaa, self.expect_ipv6, public_aaaa),
-            diagnose_caa(self.domain, caa),
+            diagnose_caa(self.domain, caa, self.accounts, self.https_mode),
             diagnose_resolvers(self.resolvers, (lookup_a, public_a), (lookup_aaaa, public_aaaa)),
         ]
         self.seconds = time.monotonic() - started
@@ -489,9 +495,11 @@ class DnsCheck:
 
 def check_domain(domain: str, expect_ipv4: str, expect_ipv6: str | None = None,
                  resolvers: Sequence[str | Server] | None = None, timeout: float = DEFAULT_TIMEOUT,
-                 deadline: float = DEFAULT_DEADLINE, nameserver_port: int = 53) -> list[Diagnosis]:
+                 deadline: float = DEFAULT_DEADLINE, nameserver_port: int = 53,
+                 accounts: "Mapping[str, Account] | None" = None, https_mode: str | None = None) -> list[Diagnosis]:
     """The whole check, blocking (for the CLI and for front-end workers that run threads)."""
-    check = DnsCheck(domain, expect_ipv4, expect_ipv6, resolvers, timeout, deadline, nameserver_port)
+    check = DnsCheck(domain, expect_ipv4, expect_ipv6, resolvers, timeout, deadline, nameserver_port, accounts,
+                     https_mode)
     return asyncio.run(check.run())
 
 
@@ -728,75 +736,6 @@ def diagnose_aaaa(lookup: Lookup, expected: str | None, public: list[Reply]) -> 
         return Diagnosis("dns.aaaa", Status.OK, f"{name} has no AAAA record: Let's Encrypt and visitors use IPv4"
                          f"{note}", details, data=data)
     return Diagnosis("dns.aaaa", Status.OK, f"{name} -> {expected}{note}", details, data=data)
-
-
-def parse_caa(text: str) -> tuple[int, str, str]:
-    """``0 issue "letsencrypt.org"`` -> (0, "issue", "letsencrypt.org")."""
-    flags, tag, value = text.split(" ", 2)
-    if value.startswith('"') and value.endswith('"'):
-        value = value[1:-1]
-    return int(flags), tag.lower(), value
-
-
-def parse_issue_value(value: str) -> tuple[str, dict[str, str]]:
-    """An issue value -> (issuer domain, parameters); ``;`` alone gives an empty issuer (nobody may issue)."""
-    issuer, _, rest = value.partition(";")
-    params = {}
-    for item in rest.split(";"):
-        key, sep, val = item.strip().partition("=")
-        if sep:
-            params[key.strip().lower()] = val.strip()
-    return issuer.strip().lower().rstrip("."), params
-
-
-def diagnose_caa(domain: str, levels: list[Reply | list[Reply]]) -> Diagnosis:
-    names = ancestors(domain)
-    for name, reply in zip(names, levels):
-        if isinstance(reply, list) and any(failure.rcode == "SERVFAIL" for failure in reply):
-            return Diagnosis("dns.caa", Status.ERROR, f"the CAA lookup for {name} failed: Let's Encrypt will refuse "
-                             "to issue", describe_failures(reply),
-                             f"Make the nameservers of {name} answer CAA queries (a SERVFAIL there is often broken "
-                             "DNSSEC or a nameserver that mishandles unknown record types).", {"name": name})
-        if isinstance(reply, list):  # the resolvers' trouble (no answer, refused), not the domain's
-            return Diagnosis("dns.caa", Status.WARNING, f"could not check CAA at {name}", describe_failures(reply),
-                             "Run the check again, or with other --resolver addresses.", {"name": name})
-        walk = reply.walk()
-        if not walk.records:
-            continue
-        records = [parse_caa(text) for text in walk.records]
-        details = "\n".join(f"{walk.final} CAA {text}" for text in walk.records)
-        data = {"name": name, "records": walk.records}
-        critical = [tag for flags, tag, _ in records if flags & 128 and tag not in ("issue", "issuewild", "iodef")]
-        if critical:
-            return Diagnosis("dns.caa", Status.ERROR, f"CAA at {name} has a critical property Let's Encrypt does not "
-                             f"know ({', '.join(critical)}): issuance is forbidden", details,
-                             f"Remove the critical flag (128) from the {', '.join(critical)} CAA record at {name}.",
-                             data)
-        issue = [parse_issue_value(value) for _, tag, value in records if tag == "issue"]
-        if not issue:
-            return Diagnosis("dns.caa", Status.OK, f"CAA at {name} restricts only wildcard certificates (issuewild); "
-                             f"any CA may issue for {domain}", details, data=data)
-        allowed = [params for issuer, params in issue if issuer == LETS_ENCRYPT]
-        if not allowed:
-            issuers = sorted({issuer for issuer, _ in issue if issuer})
-            summary = (f"CAA at {name} forbids every CA" if not issuers else
-                       f"CAA at {name} allows only {', '.join(issuers)}, not Let's Encrypt")
-            return Diagnosis("dns.caa", Status.ERROR, summary, details,
-                             f'Add the record {name}. CAA 0 issue "{LETS_ENCRYPT}"'
-                             + (' and delete the issue ";" record' if any(not i for i, _ in issue) else "")
-                             + ".", data)
-        methods = [params.get("validationmethods") for params in allowed]
-        if all(methods):
-            permitted = {m.strip() for value in methods for m in value.split(",")}
-            if TLJH_VALIDATION_METHOD not in permitted:
-                return Diagnosis("dns.caa", Status.WARNING, f"CAA at {name} allows Let's Encrypt only with "
-                                 f"{', '.join(sorted(permitted))}", details + "\nTLJH's built-in Let's Encrypt "
-                                 f"uses {TLJH_VALIDATION_METHOD}; DNS-01 issuance by the wizard needs dns-01.",
-                                 f'Add {TLJH_VALIDATION_METHOD} to validationmethods in the CAA record at {name}, '
-                                 "or use the DNS-01 HTTPS mode.", data)
-        return Diagnosis("dns.caa", Status.OK, f"CAA at {name} allows Let's Encrypt", details, data=data)
-    return Diagnosis("dns.caa", Status.OK, f"no CAA record at {domain} or its parents: any CA may issue",
-                     data={"name": None, "records": []})
 
 
 def diagnose_resolvers(resolvers: list[Server], *views: tuple[Lookup, list[Reply]]) -> Diagnosis:
