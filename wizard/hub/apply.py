@@ -2,14 +2,20 @@
 
 Executing a plan:
 1. ``backup``: copy config.yaml on the hub (``config.yaml.tljh-wizard-ID.bak``, 0600) and read that copy back in the
-   same command; it must still be what the plan was made from. The bytes also go to the session's secret store
-   (0600: config.yaml can hold client secrets).
-2. ``write-config``: the new file, atomically (temp + rename, 0600), holding TLJH's ``config.yaml.lock``.
+   same command; it must still be what the plan was made from. Only the newest ``keep_backups`` of these copies stay
+   on the hub (they hold the secrets of their time); the plan's action says how many. The bytes also go to the
+   session's secret store (0600: config.yaml can hold client secrets).
+2. ``write-config``: the new file, atomically (temp + rename, 0600), holding TLJH's ``config.yaml.lock``; the hub
+   renames only when the temp file's size and sha256 are the ones sent (``HubTarget.write_file``).
 3. ``reload-proxy`` (only when ``https.*`` changed), then ``reload-hub``: ``tljh-config reload ...``, each with a
    timeout enforced on the hub (TLJH's own reload can wait forever).
 4. ``verify``: the hub answers ``/hub/api`` (polled on the hub for up to ``verify_timeout``).
-On any failure after the backup: the old bytes are written back, the proxy (if touched) and hub reloaded, and the
-result says what happened. Remote round trips do not depend on the number of settings.
+On any failure the hub's config.yaml is read back: if this apply changed it, the old bytes are written back
+(verified the same way), the proxy (if touched) and hub reloaded, and read back again. ``ApplyResult.hub_holds``
+says which file the hub holds — old, new, other, or unknown when the link is down (it is then the old or the new
+file: writes are never partial). Remote round trips do not depend on the number of settings.
+
+Secrets of the old and the new config.yaml (not only the answers') are masked in the log, the journal and progress.
 
 Every action is journaled in the session — intent before, outcome after — and the apply's own record (hashes of the
 old and new file, never their contents) says where it stood. A later ``execute`` on the same session that finds an
@@ -156,6 +162,9 @@ class ApplyResult:
                     "the new file, never part of one (the hub checks every write's size and sha256 before it "
                     "replaces anything)." + (f" Restoring failed: {restore}." if restore else "")
                     + " Run apply again when the link is back: it finds out which and finishes or starts again.")
+        if not self.changed_hub:
+            return (text + " This apply changed nothing: config.yaml on the hub is another file than the one the "
+                    "plan was made from (changed by someone else); review it and plan again.")
         return (text + " RESTORE FAILED: config.yaml on the hub is neither the previous nor the new file"
                 + (f" ({restore})" if restore else "") + " — look at the hub now." + kept)
 
@@ -260,8 +269,9 @@ class Applier:
 
     def __init__(self, target: HubTarget, session, *, reload_timeout: float = RELOAD_TIMEOUT,
                  verify_timeout: float = VERIFY_TIMEOUT, on_progress: Progress | None = None,
-                 keep_backups: int | None = None):
+                 keep_backups: int | None = None, write_timeout: float = 60.0):
         self.target, self.session = target, session
+        self.write_timeout = write_timeout  # the config.yaml write; TLJH's lock is waited for half of it
         self.reload_timeout, self.verify_timeout = reload_timeout, verify_timeout
         self.keep_backups = keep_backups  # None: what the plan says
         self.on_progress = on_progress or (lambda *_: None)
@@ -308,8 +318,10 @@ class Applier:
                 self._roll_back(record, plan, result, write=False)
             result.hub_holds = holds
             result.rolled_back = result.rolled_back and holds == "old"
-            if holds == "old":
-                record["status"] = "rolled-back" if result.changed_hub else "failed"
+            if not result.changed_hub:
+                record["status"] = "failed"  # nothing of this apply reached config.yaml
+            elif holds == "old":
+                record["status"] = "rolled-back"
             else:
                 # The next apply reads the hub and finishes (new file) or starts again (old file).
                 record["status"] = "in-progress"
@@ -382,7 +394,8 @@ class Applier:
 
     def _write_config(self, record: dict, plan: Plan) -> str:
         path = config_path(self.target)
-        notes = self.target.write_file(path, plan.new_text.encode("utf-8"), mode=0o600, lock=f"{path}.lock")
+        notes = self.target.write_file(path, plan.new_text.encode("utf-8"), mode=0o600, lock=f"{path}.lock",
+                                       timeout=self.write_timeout)
         for note in notes or ():
             self.log.warning("%s", note)
         return "; ".join(notes or ()) or f"{len(plan.new_text.encode('utf-8'))} bytes, size and sha256 checked on " \
@@ -420,7 +433,8 @@ class Applier:
         steps = []
         if write:
             steps.append(("restore-config",
-                          lambda: self.target.write_file(path, old_bytes, mode=0o600, lock=f"{path}.lock")))
+                          lambda: self.target.write_file(path, old_bytes, mode=0o600, lock=f"{path}.lock",
+                                                         timeout=self.write_timeout)))
         if plan.https_changed:
             steps.append(("reload-proxy", lambda: self._reload("proxy")))
         steps.append(("reload-hub", lambda: self._reload("hub")))
