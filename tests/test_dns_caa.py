@@ -153,6 +153,6 @@ def test_session_account_is_the_stored_registration(tmp_path):
 
     store = DirectoryStore(tmp_path)
     url = "https://acme-v02.api.letsencrypt.org/directory"
-    assert session_account(store, url).uri is None
+    assert session_account(store.read_secret, url).uri is None
     store.write_secret(_account_record_name(url), '{"uri": "%s", "body": {}}' % ACCOUNT.uri)
-    assert session_account(store, url) == Account(ACCOUNT.uri, "the account stored in this session")
+    assert session_account(store.read_secret, url) == Account(ACCOUNT.uri, "the account stored in this session")

@@ -41,7 +41,7 @@ def test_all_ok_exits_0(world, capsys):
     assert cli.run(parse("hub.good.test", "--expect-ip", HUB_V4, *resolver_args(world.resolvers))) == 0
     out = capsys.readouterr().out
     assert "OK       dns.a: hub.good.test -> 203.0.113.10" in out
-    assert out.rstrip().endswith("8 ok, 0 warning(s), 0 error(s)")
+    assert out.rstrip().endswith("9 ok, 0 warning(s), 0 error(s)")
 
 
 def test_warnings_exit_1(world, capsys):

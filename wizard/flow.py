@@ -185,8 +185,9 @@ def domain_checks(ctx: WizardContext, progress: Progress = _no_progress) -> list
     progress("dns", f"asking the authoritative nameservers and resolvers about {domain}")
     # CAA may admit only one ACME account: compare with the accounts that would order (read-only).
     accounts = known_accounts(ctx.session, ctx.target if ctx.mode != "sandbox" else None)
+    probe = None if ctx.mode == "sandbox" or ctx.extras.get("skip_reachability") else 443
     out = check_domain(domain, ipv4, ipv6, resolvers=answers.get("domain.resolvers"), accounts=accounts,
-                       https_mode=answers.get("https.mode"), **ctx.extras.get("dns_options", {}))
+                       https_mode=answers.get("https.mode"), probe_port=probe, **ctx.extras.get("dns_options", {}))
     facts = ctx.facts
     if facts is not None:
         public_ip = facts.public_ip if facts.public_ip != "unknown" else None

@@ -292,7 +292,7 @@ def diagnose_caa(domain: str, levels: Sequence, accounts: Mapping[str, Account] 
                              "DNSSEC or a nameserver that mishandles unknown record types).", {"name": name})
         if isinstance(reply, list):  # the resolvers' trouble (no answer, refused), not the domain's
             return Diagnosis("dns.caa", Status.WARNING, f"could not check CAA at {name}", describe_failures(reply),
-                             "Run the check again, or with other --resolver addresses.", {"name": name})
+                             "Run the check again, or with other public resolvers.", {"name": name})
         walk = reply.walk()
         if not walk.records:
             continue
@@ -401,14 +401,15 @@ def traefik_account(target) -> Account:
     return Account(None, f"the hub's {path} {why}")
 
 
-def session_account(store, directory_url: str) -> Account:
+def session_account(read, directory_url: str) -> Account:
     """The account the wizard's DNS-01 client orders with from ``directory_url`` (stored in the session by
-    ``wizard.https.acme_dns``), or ``uri=None`` before its first order."""
+    ``wizard.https.acme_dns``), or ``uri=None`` before its first order. ``read(name) -> bytes | None`` reads a file
+    of the session's secret store (``Session.read_secret``, the audit's read-only ``AuditSubject.stored``)."""
     import json
 
     from wizard.https.acme_dns import _account_record_name
 
-    stored = store.read_secret(_account_record_name(directory_url)) if store is not None else None
+    stored = read(_account_record_name(directory_url)) if read is not None else None
     try:
         uri = json.loads(stored).get("uri") if stored else None
     except (ValueError, AttributeError):
@@ -428,5 +429,5 @@ def known_accounts(session=None, target=None) -> dict[str, Account]:
         from wizard.answers import LE_PRODUCTION
 
         url = session.answers.get("https.production_directory") or LE_PRODUCTION
-        out["acme-dns"] = session_account(session, url)
+        out["acme-dns"] = session_account(session.read_secret, url)
     return out

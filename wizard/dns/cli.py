@@ -75,7 +75,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--timeout", default=str(DEFAULT_TIMEOUT), metavar="SECONDS",
                         help=f"per-query timeout (default {DEFAULT_TIMEOUT:g})")
     parser.add_argument("--reach", action="store_true",
-                        help="also connect to the IP: TCP 80/443, the TLS certificate, and GET /hub/api")
+                        help="also connect to the IP: TCP 80/443, the TLS certificate, and GET /hub/api (and to "
+                             "an AAAA address that is not the hub's, to tell whether Let's Encrypt would use it)")
     parser.add_argument("--json", action="store_true", help="print the diagnoses as JSON")
     parser.epilog = ("examples:\n  tljh-wizard dns-check hub.example.edu --expect-ip 203.0.113.10\n"
                      "  tljh-wizard dns-check hub.example.edu --expect-ip 203.0.113.10 --resolver 9.9.9.9 --json\n"
@@ -134,7 +135,7 @@ def _check_from(args: argparse.Namespace):
                      valid(ipv6, args.expect_ipv6, "--expect-ipv6") if args.expect_ipv6 else None,
                      [valid(parse_server, r, "--resolver") for r in args.resolver or DEFAULT_RESOLVERS],
                      timeout=timeout, deadline=max(10.0, 4 * timeout), accounts=accounts,
-                     https_mode=args.https_mode)
+                     https_mode=args.https_mode, probe_port=443 if args.reach else None)
     return check, notes
 
 
