@@ -150,7 +150,8 @@ def _check_from(args: argparse.Namespace):
         raise ValidationError("expected a positive number of seconds", "--timeout")
     if args.https_mode is not None and args.https_mode not in HTTPS_MODES:
         raise ValidationError(f"{_shown(args.https_mode)} is not one of {', '.join(HTTPS_MODES)}", "--https-mode")
-    accounts = {}
+    accounts = {mode: Account(None, "not given: dns-check reads no hub; pass --https-mode and --account-uri")
+                for mode in HTTPS_MODES}
     if args.account_uri is not None:
         if args.https_mode is None:
             raise ValidationError("say which mode orders with this account (--https-mode)", "--account-uri")
