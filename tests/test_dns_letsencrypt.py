@@ -64,6 +64,7 @@ async def test_accounturi_per_account(world, mode):
 
     found = await caa(world, "acct.rules.test", https_mode=mode, accounts={mode: Account(ACCT, "stored")})
     assert found.status is Status.OK
+    assert "the wizard's rehearsal on Let's Encrypt's staging CA" in found.data["modes"][mode]["reason"]
     # The same account under its ACMEv1 URI (Boulder accepts every account-URI prefix with the same number).
     v1 = "https://acme-v01.api.letsencrypt.org/acme/reg/1234567"
     found = await caa(world, "acct.rules.test", https_mode=mode, accounts={mode: Account(v1, "stored")})
