@@ -253,7 +253,8 @@ def judge(records: Sequence[CaaRecord], mode: HttpsMode, account: Account, owner
             issuer, params = parse_issue_value(record.value)
         except Malformed as exc:
             refusals.append((f"{record.text()} is malformed ({exc}) and ignored, as Let's Encrypt ignores it",
-                             f"Rewrite the record at {owner} as RFC 8659 §4.2 requires: parameters tag=value separated by \";\", no "
+                             f"Rewrite the record at {owner} as RFC 8659 §4.2 requires: parameters tag=value "
+                             "separated by \";\", no "
                              f"spaces inside a value (e.g. \"{ISSUER_DOMAIN}; validationmethods=dns-01,tls-alpn-01"
                              "\")."))
             continue
