@@ -185,8 +185,9 @@ def domain_checks(ctx: WizardContext, progress: Progress = _no_progress) -> list
     progress("dns", f"asking the authoritative nameservers and resolvers about {domain}")
     # CAA may admit only one ACME account: compare with the accounts that would order (read-only).
     accounts = known_accounts(ctx.session, ctx.target if ctx.mode != "sandbox" else None)
+    probe = None if ctx.mode == "sandbox" or ctx.extras.get("skip_reachability") else 443
     out = check_domain(domain, ipv4, ipv6, resolvers=answers.get("domain.resolvers"), accounts=accounts,
-                       https_mode=answers.get("https.mode"), **ctx.extras.get("dns_options", {}))
+                       https_mode=answers.get("https.mode"), probe_port=probe, **ctx.extras.get("dns_options", {}))
     facts = ctx.facts
     if facts is not None:
         public_ip = facts.public_ip if facts.public_ip != "unknown" else None
@@ -385,15 +386,19 @@ def plan(ctx: WizardContext, progress: Progress = _no_progress) -> Plan:
         return Plan("", [], problems)
     from wizard.answers import AnswersError
     from wizard.hub import apply as hub_apply
+    from wizard.hub.target import HubError
 
     missing = ensure_target(ctx, progress)
     if missing:
         return Plan("", [], [d.summary for d in missing if d.status is Status.ERROR] or ["the hub is not reachable"])
     progress("plan", "reading config.yaml on the hub")
     try:
-        engine_plan = hub_apply.plan(answers, hub_apply.read_config(ctx.target), session=ctx.session)
+        engine_plan = hub_apply.plan(answers, hub_apply.read_config(ctx.target, require_tljh=True),
+                                     session=ctx.session)
     except AnswersError as exc:
         return Plan("", [], [str(e) for e in exc.errors])
+    except HubError as exc:  # no TLJH under the prefix, an unreadable config.yaml, a lost link
+        return Plan("", [], [str(exc)])
     result = Plan(engine_plan.diff, [a.title for a in engine_plan.actions], [], engine_plan)
     if engine_plan.resuming:
         result.actions.insert(0, f"(completes the unfinished apply {engine_plan.resuming['id']})")
@@ -431,9 +436,12 @@ def apply(ctx: WizardContext, progress: Progress = _no_progress) -> list[Diagnos
     if result.ok:
         outcomes.append(Diagnosis("apply", Status.OK, result.summary()))
     else:
-        outcomes.append(Diagnosis("apply", Status.ERROR, result.summary(),
-                                  details="rolled back: the previous config.yaml was restored" if result.rolled_back
-                                  else "nothing on the hub was changed" if not result.rollback_errors else "",
+        holds = {"old": "the hub holds the previous config.yaml"
+                        + (" (restored byte for byte)" if result.rolled_back else " (nothing was changed)"),
+                 "new": "the hub holds the new config.yaml (putting the previous one back failed)",
+                 "unknown": "the hub could not be reached to tell: it holds the previous or the new config.yaml",
+                 "other": "config.yaml on the hub is neither the previous nor the new file: look at the hub now"}
+        outcomes.append(Diagnosis("apply", Status.ERROR, result.summary(), details=holds[result.hub_holds],
                                   fix="see the session log; fix the cause and apply again"))
     return outcomes
 
