@@ -122,12 +122,25 @@ class SshPlan:
             count = sum(len(c.added) for c in self.changes)
             gone = sum(len(c.removed) for c in self.changes)
             out.append(("ssh-keys", f"authorized_keys: add {count} key(s), remove {gone} of the wizard's own "
-                                    "(0700 ~/.ssh, 0600 file, written by each account itself)"))
+                                    "(0700 ~/.ssh, 0600 file, written by each account itself):\n"
+                                    + "\n".join(f"     {line}" for line in self.key_lines())))
         if self.dropin_text is not None:
             out.append(("sshd-passwords", f"password login off: {self.paths.dropin_dir}/{self.paths.dropin_name}, "
                                           "sshd -t, reload, proven by a new key login (else reverted)"))
         if self.verify and (out or self.changes):
             out.append(("ssh-verify", f"log in as {self.verify[0]} with {self.verify[1]}: id, sudo -n true"))
+        return out
+
+    def key_lines(self) -> list[str]:
+        """Each account whose keys change, and the fingerprints added or removed (as ``ssh-keygen -l`` prints)."""
+        out = []
+        for change in self.changes:
+            if not change.keys_changed:
+                continue
+            role = "admin" if change.admin else "user"
+            out.append(f"{change.account} ({role} {change.hub_user})" if change.hub_user else change.account)
+            out += [f"  + {key.describe()}" for key in change.added]
+            out += [f"  - {key.describe()} (the wizard's line)" for key in change.removed]
         return out
 
     def lines(self) -> list[str]:
