@@ -233,3 +233,50 @@ def test_no_include_of_the_dropin_directory_is_explained_not_worked_around(acces
     assert plan.dropin_text is None
     assert any("does not Include" in reason and str(rig.dropin_dir) in reason for reason in plan.refusals)
     assert rig.password_login(rig.password_user, rig.password)
+
+
+def test_check_reports_an_offboarded_users_key_and_orphan_accounts(access_sshd, hub_names, tmp_path):
+    from wizard.sshaccess import audit
+
+    rig = access_sshd()
+    admin, leaver, stranger = hub_names("ha"), hub_names("io"), hub_names("ju")
+    key = _keygen(tmp_path / "k", "k")
+    with rig.target() as target:
+        run_step(answers_for([admin, leaver], [key]), target)
+    # A stranger's account (made by hand, not for any hub user) with a key of its own.
+    account = tljh_system_username(stranger)
+    subprocess.run(["useradd", "--create-home", account], check=True)
+    ssh_dir = home(account) / ".ssh"
+    ssh_dir.mkdir(mode=0o700)
+    (ssh_dir / "authorized_keys").write_text(_keygen(tmp_path / "s", "stranger@somewhere") + "\n")
+
+    # The leaver is off-boarded: no longer admin, no longer allowed.
+    answers = answers_for([admin], [key])
+    answers.set("authenticator.type", "github")
+    answers.set("authenticator.allowed_users", [admin])
+    with rig.target() as target:
+        found = audit.findings(answers, target)
+    by_id = {}
+    for item in found:
+        by_id.setdefault(item.id, []).append(item)
+    assert by_id["ssh.keys"][0].status is Status.OK
+    offboarded = by_id["ssh.offboarded"]
+    assert [d.data["account"] for d in offboarded] == [tljh_system_username(leaver)]
+    assert "no longer allowed" in offboarded[0].summary and "no longer admin" in offboarded[0].summary
+    assert "apply the answers again" in offboarded[0].fix
+    orphans = by_id["ssh.orphans"][0]
+    assert orphans.status is Status.WARNING and account in orphans.details and "stranger@somewhere" in orphans.details
+    assert tljh_system_username(admin) not in orphans.details
+    assert by_id["ssh.passwords"][0].status is Status.WARNING
+    # The same findings come out of `check`'s hub findings.
+    from wizard.audit import checks
+
+    subject = checks.AuditSubject("rig", answers)
+    audited = checks.hub_findings(subject, checks.AuditOptions(), rig.target)
+    assert [d.data["account"] for d in audited if d.id == "ssh.offboarded"] == [tljh_system_username(leaver)]
+
+    # Applying the new answers removes the wizard's line from the leaver's account.
+    with rig.target() as target:
+        plan, _outcome = run_step(answers, target)
+    assert [(c.account, len(c.removed)) for c in plan.changes] == [(tljh_system_username(leaver), 1)]
+    assert rig.ssh(tljh_system_username(leaver), tmp_path / "k", "id").returncode != 0

@@ -261,6 +261,10 @@ def hub_findings(subject: AuditSubject, options: AuditOptions, target_factory: T
             findings.append(environment_drift(subject, target))
         except HubError as exc:
             findings.append(Diagnosis(ENVIRONMENT, Status.ERROR, f"cannot read the user environment: {exc}"))
+        from wizard.sshaccess import audit as ssh_audit
+
+        if ssh_audit.applies(subject.answers):
+            findings.extend(ssh_audit.findings(subject.answers, target))
         return findings
     finally:
         target.close()

@@ -160,6 +160,14 @@ class SshPlan:
         return out
 
 
+def read_survey(target, paths: SshdPaths, accounts: list[str], operator: str) -> dict:
+    """The hub's accounts, keys, groups, hub users and sshd settings (``remote.py survey``): one round trip."""
+    return call(target, "survey", {
+        "accounts": accounts, "sshd": paths.sshd, "config": paths.config, "dropin_dir": paths.dropin_dir,
+        "dropin_name": paths.dropin_name, "operator": operator,
+        "hub_db": str(target.prefix / "state" / "jupyterhub.sqlite")})
+
+
 def plan(answers, target, paths: SshdPaths | None = None) -> SshPlan | None:
     """What the ``ssh`` answers would change on the hub; touches nothing. ``None`` when SSH is left alone."""
     from wizard.sshaccess.answers import wanted_keys
@@ -171,9 +179,7 @@ def plan(answers, target, paths: SshdPaths | None = None) -> SshPlan | None:
               for user, lines in wanted_keys(answers).items()}
     admins = {naming.normalize(name) for name in answers.get("authenticator.admin_users") or []}
     operator = getattr(target, "user", None) or "root"
-    survey = call(target, "survey", {
-        "accounts": sorted(set(wanted) | {operator}), "sshd": paths.sshd, "config": paths.config,
-        "dropin_dir": paths.dropin_dir, "dropin_name": paths.dropin_name, "operator": operator})
+    survey = read_survey(target, paths, sorted(set(wanted) | {operator}), operator)
     result = SshPlan(paths, password=answers.get("ssh.password_authentication") or "keep", operator=operator)
     accounts = survey["accounts"]
     for account in sorted(set(wanted) | set(survey["jupyter_accounts"])):

@@ -5,7 +5,8 @@ Operations (``argv[1]``):
 - ``survey``: groups and TLJH's sudoers file, each named account and every ``jupyter-*`` account (existence, home,
   shell, password lock, groups, ``~/.ssh/authorized_keys`` with its sha256, mode and owner), sshd's effective
   configuration (``sshd -T -C ...``) globally for the operator and per account, the main config's text, the drop-in's
-  text, and the operator's client address (``SSH_CONNECTION`` of the session that started this command).
+  text, the operator's client address (``SSH_CONNECTION`` of the session that started this command), and the hub's
+  users (name, admin) from JupyterHub's database (TLJH's ``state/jupyterhub.sqlite``), opened read-only.
 - ``accounts``: create missing accounts exactly as TLJH's ``ensure_user``/``ensure_user_group`` do.
 - ``keys``: replace ``authorized_keys`` files. Each is written BY THE ACCOUNT ITSELF (a child process that dropped
   root for the account's uid/gid), so a symlink planted in a home directory cannot redirect a root write; the file
@@ -122,6 +123,21 @@ def sshd_T(spec):
     return run([REQ["sshd"], "-T", "-f", REQ["config"], "-C", spec])
 
 
+def hub_users(path):
+    """[[name, admin], ...] from the hub's database, opened read-only; None when there is none to read."""
+    if not path or not os.path.exists(path):
+        return None
+    try:
+        import sqlite3
+        connection = sqlite3.connect("file:%s?mode=ro" % path, uri=True, timeout=5)
+        try:
+            return [[name, bool(admin)] for name, admin in connection.execute("SELECT name, admin FROM users")]
+        finally:
+            connection.close()
+    except Exception:
+        return None
+
+
 def survey():
     locked = shadow_locked()
     names = list(REQ.get("accounts", []))
@@ -145,6 +161,7 @@ def survey():
         for name in OUT["accounts"]:
             code2, out2, err2 = sshd_T("user=%s,host=unknown,addr=192.0.2.1" % name)
             OUT["sshd"]["per_account"][name] = out2 if code2 == 0 else None
+    OUT["hub_users"] = hub_users(REQ.get("hub_db"))
     OUT["main_config"] = read_text(REQ["config"])
     OUT["dropin_text"] = read_text(os.path.join(REQ["dropin_dir"], REQ["dropin_name"]))
     OUT["dropin_dir_exists"] = os.path.isdir(REQ["dropin_dir"])
