@@ -90,6 +90,8 @@ async def test_validationmethods_per_mode(world):
     assert "would be allowed" in found.summary
     assert (await caa(world, "dnsonly.rules.test", https_mode="acme-dns")).status is Status.OK
     assert (await caa(world, "dnsonly.rules.test")).status is Status.WARNING  # no mode chosen: one works
+    found = await caa(world, "dot.rules.test", https_mode="existing")  # blocks every mode, but none orders
+    assert found.status is Status.WARNING and "matters only if that changes" in found.summary
 
 
 async def test_unknown_critical_tag_blocks(world):
@@ -103,7 +105,9 @@ async def test_cname_target_forbidding_names_the_target(world):
     assert found.status is Status.ERROR
     assert found.summary.startswith("CAA at lb.forbids.test (the CNAME target of hub.rules.test) allows only "
                                     "sectigo.com")
-    assert found.fix == 'Add the record lb.forbids.test. CAA 0 issue "letsencrypt.org".'
+    assert found.fix == ('Add the record lb.forbids.test. CAA 0 issue "letsencrypt.org". The records are '
+                         "lb.forbids.test's: hub.rules.test is a CNAME to it, and a name that holds a CNAME cannot "
+                         "hold other records.")
     assert found.data["owner"] == "lb.forbids.test"
 
 

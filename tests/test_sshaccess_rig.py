@@ -251,7 +251,7 @@ def test_check_reports_an_offboarded_users_key_and_orphan_accounts(access_sshd, 
     (ssh_dir / "authorized_keys").write_text(_keygen(tmp_path / "s", "stranger@somewhere") + "\n")
 
     # The leaver is off-boarded: no longer admin, no longer allowed.
-    answers = answers_for([admin], [key])
+    answers = answers_for([admin], [key], password="disable")
     answers.set("authenticator.type", "github")
     answers.set("authenticator.allowed_users", [admin])
     with rig.target() as target:
@@ -268,11 +268,12 @@ def test_check_reports_an_offboarded_users_key_and_orphan_accounts(access_sshd, 
     assert orphans.status is Status.WARNING and account in orphans.details and "stranger@somewhere" in orphans.details
     assert tljh_system_username(admin) not in orphans.details
     assert by_id["ssh.passwords"][0].status is Status.WARNING
-    # The same findings come out of `check`'s hub findings.
+    assert "although the answers turned them off" in by_id["ssh.passwords"][0].summary
+    # The same findings come out of `check` (its probe, over the audit's one connection).
     from wizard.audit import checks
 
     subject = checks.AuditSubject("rig", answers)
-    audited = checks.hub_findings(subject, checks.AuditOptions(), rig.target)
+    audited = checks.audit(subject, checks.AuditOptions(probes=("ssh",)), rig.target)
     assert [d.data["account"] for d in audited if d.id == "ssh.offboarded"] == [tljh_system_username(leaver)]
 
     # Applying the new answers removes the wizard's line from the leaver's account.

@@ -435,9 +435,12 @@ def plan(ctx: WizardContext, progress: Progress = _no_progress) -> Plan:
         return Plan("", [], [d.summary for d in missing if d.status is Status.ERROR] or ["the hub is not reachable"])
     progress("plan", "reading config.yaml on the hub")
     try:
-        engine_plan = hub_apply.plan(answers, hub_apply.read_config(ctx.target), session=ctx.session)
+        engine_plan = hub_apply.plan(answers, hub_apply.read_config(ctx.target, require_tljh=True),
+                                     session=ctx.session)
     except AnswersError as exc:
         return Plan("", [], [str(e) for e in exc.errors])
+    except HubError as exc:  # no TLJH under the prefix, an unreadable config.yaml, a lost link
+        return Plan("", [], [str(exc)])
     try:
         engine_plan.ssh = ssh_plan(ctx, progress)
     except HubError as exc:
@@ -489,9 +492,12 @@ def apply(ctx: WizardContext, progress: Progress = _no_progress) -> list[Diagnos
     if result.ok:
         outcomes.append(Diagnosis("apply", Status.OK, result.summary()))
     else:
-        outcomes.append(Diagnosis("apply", Status.ERROR, result.summary(),
-                                  details="rolled back: the previous config.yaml was restored" if result.rolled_back
-                                  else "nothing on the hub was changed" if not result.rollback_errors else "",
+        holds = {"old": "the hub holds the previous config.yaml"
+                        + (" (restored byte for byte)" if result.rolled_back else " (nothing was changed)"),
+                 "new": "the hub holds the new config.yaml (putting the previous one back failed)",
+                 "unknown": "the hub could not be reached to tell: it holds the previous or the new config.yaml",
+                 "other": "config.yaml on the hub is neither the previous nor the new file: look at the hub now"}
+        outcomes.append(Diagnosis("apply", Status.ERROR, result.summary(), details=holds[result.hub_holds],
                                   fix="see the session log; fix the cause and apply again"))
     return outcomes
 

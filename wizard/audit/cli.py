@@ -36,6 +36,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="where the hub serves HTTPS (default: the reserved IP, port 443)")
     parser.add_argument("--ca-file", metavar="PATH",
                         help="trust roots for the served certificate (default: the system's)")
+    parser.add_argument("--http-address", metavar="HOST:PORT",
+                        help="where the hub serves plain HTTP (default: the reserved IP, port 80)")
+    parser.add_argument("--probe-sources", metavar="FILE",
+                        help="a YAML file pointing hub-side probes elsewhere: ports, disks, since_hours, and files "
+                             "read instead of commands (see README: check findings)")
+    parser.add_argument("--bundle", metavar="FILE",
+                        help="also write a support bundle (tar.gz, 0600): findings, host facts, config.yaml and recent "
+                             "hub, proxy and spawn logs, every secret masked")
+    parser.add_argument("--bundle-lines", type=int, default=200, metavar="N",
+                        help="log lines per log in the bundle (default 200)")
     from wizard.hub.connect import add_target_arguments
 
     add_target_arguments(parser, host=False)
@@ -49,6 +59,22 @@ def _positive(text: str) -> float:
     if value <= 0:
         raise argparse.ArgumentTypeError("expected a positive number of days")
     return value
+
+
+def _sources(args: argparse.Namespace):
+    """The hub-side sources from --probe-sources (a YAML mapping, ``wizard.audit.hubfacts.Sources``) and --bundle."""
+    from wizard.audit.hubfacts import Sources
+
+    sources = Sources()
+    if args.probe_sources:
+        from wizard import yamlio
+
+        sources = Sources.from_mapping(yamlio.load_file(args.probe_sources) or {}, "--probe-sources")
+    if args.bundle:
+        if args.bundle_lines < 0:
+            raise ValueError("--bundle-lines: expected a number of lines, 0 or more")
+        sources.log_lines = args.bundle_lines
+    return sources
 
 
 def find_session(hub: str):
@@ -95,12 +121,32 @@ def run(args: argparse.Namespace) -> int:
         subject = AuditSubject.from_session(session)
     finally:
         session.close()
+    try:
+        sources = _sources(args)
+    except ValueError as exc:
+        print(f"tljh-wizard check: error: {exc}", file=sys.stderr)
+        return 2
     options = AuditOptions(warn_days=args.warn_days, backup_days=args.backup_days, tls_address=args.tls_address,
-                           ca_file=args.ca_file, resolvers=args.resolver, nameserver_port=args.nameserver_port)
+                           http_address=args.http_address, ca_file=args.ca_file, resolvers=args.resolver,
+                           nameserver_port=args.nameserver_port, sources=sources)
+    from wizard.audit.checks import AuditRun
     from wizard.hub.connect import target_from_args
 
-    findings = audit(subject, options, target_factory=lambda: target_from_args(args, subject.answers))
+    factory = lambda: target_from_args(args, subject.answers)  # noqa: E731
+    state = AuditRun(subject, options, factory)
+    findings = audit(subject, options, target_factory=factory, run=state)
     code = exit_code(findings)
+    if args.bundle:
+        from wizard.audit import bundle
+
+        try:
+            written = bundle.write(args.bundle, bundle.members(subject.name, findings, state.values.get("hub.facts"),
+                                                               subject.secret_values()))
+        except OSError as exc:
+            print(f"tljh-wizard check: error: --bundle: cannot write {args.bundle}: {exc.strerror or exc}",
+                  file=sys.stderr)
+            return 2
+        print(f"support bundle: {written} (0600, secrets masked)", file=sys.stderr if args.json else sys.stdout)
     if args.json:
         json.dump({"hub": subject.name, "status": worst(findings).value, "exit_code": code,
                    "findings": [finding.to_json() for finding in findings]}, sys.stdout, indent=1,

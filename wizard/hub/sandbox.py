@@ -186,7 +186,8 @@ def reloads(prefix: str | os.PathLike) -> list[dict]:
 
 
 def script_reloads(prefix: str | os.PathLike, **outcomes: list[str]) -> None:
-    """Script the next reload outcomes, e.g. ``script_reloads(p, hub=["fail"])``: "ok", "fail" or "hang"."""
+    """Script the next reload outcomes, e.g. ``script_reloads(p, hub=["fail"])``: "ok", "fail", "hang" or
+    "fail-quoting" (fails, quoting the whole config.yaml it read on stderr)."""
     _write(standin_dir(prefix) / "behaviour.json", json.dumps(outcomes))
 
 
@@ -252,6 +253,10 @@ def _reload(prefix: Path, component: str) -> int:
     if outcome == "hang":
         while True:  # what TLJH's own reload does when the hub never answers: wait forever
             time.sleep(60)
+    if outcome == "fail-quoting":  # a failing service whose error output quotes the config it read, secrets too
+        print(f"Failed to reload {component}: bad config {json.dumps(yamlio.loads(config_bytes.decode()))}",
+              file=sys.stderr)
+        return 1
     if outcome == "fail" or error:
         print(f"Failed to reload {component}: {error or 'service exited with status 1'}", file=sys.stderr)
         return 1

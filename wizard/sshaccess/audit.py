@@ -7,7 +7,8 @@
   from the hub's database), and the wizard's admin keys in the account of someone who is no longer admin;
 - ``ssh.orphans`` (WARNING): ``jupyter-*`` accounts that belong to no hub user (neither the hub's database, nor the
   answers, name a user whose account it is — TLJH's naming, ``wizard.sshaccess.naming``), listed with their keys;
-- ``ssh.passwords`` (WARNING): sshd accepts password logins (``sshd -T``).
+- ``ssh.passwords`` (WARNING): sshd accepts password logins (``sshd -T``) although the answers turned them off
+  (password login as such is ``wizard.audit.host``'s hygiene finding).
 
 Hub users are read from JupyterHub's database when the hub has one (``state/jupyterhub.sqlite``), else from the
 answers (admins, allowed users, per-user keys).
@@ -121,18 +122,26 @@ def findings(answers, target, paths: engine.SshdPaths | None = None) -> list[Dia
                              fix="remove the account (userdel -r) or its keys, unless you know whose it is"))
     sshd = survey["sshd"]
     wanted_off = answers.get("ssh.password_authentication") == "disable"
-    if sshd["status"] != 0:
+    if sshd["status"] != 0 and wanted_off:
         out.append(Diagnosis(PASSWORDS, Status.SKIPPED, f"sshd -T failed: {sshd['error'][-200:]}"))
+        return out
+    if not wanted_off:  # password login as such is the hygiene finding audit.ssh_password (wizard.audit.host)
         return out
     state = engine._password_state(sshdmod.parse_effective(sshd["operator"]))
     if state == "no":
-        out.append(Diagnosis(PASSWORDS, Status.OK, "sshd accepts no password logins"))
+        out.append(Diagnosis(PASSWORDS, Status.OK, "sshd accepts no password logins, as the answers want"))
     else:
-        out.append(Diagnosis(PASSWORDS, Status.WARNING, f"sshd accepts password logins ({state})"
-                             + (", although the answers turned them off" if wanted_off else ""),
-                             fix="apply the answers again (the drop-in was removed or is overridden?)" if wanted_off
-                             else "ssh.password_authentication: disable, then apply (proven by a key login)"))
+        out.append(Diagnosis(PASSWORDS, Status.WARNING, f"sshd accepts password logins ({state}), although the "
+                             "answers turned them off",
+                             fix="apply the answers again (the drop-in was removed, or something overrides it)"))
     return out
+
+
+def probe(run) -> list[Diagnosis]:
+    """``check``'s probe (``wizard.audit.checks.register``): the findings over the audit's one hub connection."""
+    if not applies(run.subject.answers):
+        return []
+    return findings(run.subject.answers, run.value("hub"))
 
 
 def applies(answers) -> bool:
