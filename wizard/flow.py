@@ -542,6 +542,9 @@ def ssh_done_lines(ctx: WizardContext) -> list[str]:
     answers = ctx.answers
     host = answers.get("domain.name") or answers.get("connection.host") or "HUB"
     port = int(answers.get("connection.port") or 22)
+    login = f"ssh {'-p %d ' % port if port != 22 else ''}jupyter-NAME@{host}"
+    if "ssh" in answers.skipped or not answers.data.get("ssh"):
+        return [f"Users can add their own key to ~/.ssh/authorized_keys from a Jupyter terminal, then: {login}"]
     lines = []
     if answers.get("ssh.admin_keys"):
         lines.append("Admins log in with their key (passwordless sudo: this is root on the hub):")
@@ -552,8 +555,8 @@ def ssh_done_lines(ctx: WizardContext) -> list[str]:
     lines += ["Any user can add their own key: open a Terminal in JupyterLab on the hub and run",
               "  mkdir -p -m 700 ~/.ssh && nano ~/.ssh/authorized_keys   (paste the line of your .pub file, save)",
               "  chmod 600 ~/.ssh/authorized_keys",
-              f"then log in with ssh {'-p %d ' % port if port != 22 else ''}jupyter-NAME@{host} (NAME: the hub "
-              "user name; long names are shortened as TLJH does — `whoami` in that terminal prints the account)."]
+              f"then log in with {login} (NAME: the hub user name; long names are shortened as TLJH does — "
+              "`whoami` in that terminal prints the account)."]
     return lines
 
 
