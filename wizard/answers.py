@@ -11,6 +11,7 @@ field is declared once (``wizard.fields.Field``); a section adds the cross-field
 from __future__ import annotations
 
 import copy
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterable, Mapping
@@ -550,8 +551,9 @@ class Answers:
 
     @classmethod
     def from_documents(cls, public: Mapping[str, Any] | None, secret: Mapping[str, Any] | None = None,
-                       origin: str = "answers") -> "Answers":
-        """Build answers from parsed answers/secrets documents; every problem is collected into one AnswersError."""
+                       origin: str = "answers", secrets_inline: bool = True) -> "Answers":
+        """Build answers from parsed answers/secrets documents; every problem is collected into one AnswersError.
+        ``secrets_inline=False``: a secret value in the public document is refused, naming its key."""
         answers = cls()
         errors: list[ValidationError] = []
         for document, kind in ((public, "answers"), (secret, "secrets")):
@@ -589,6 +591,12 @@ class Answers:
                     if not item.secret and kind == "secrets":
                         errors.append(ValidationError("is not a secret: keep it in the answers file", key))
                         continue
+                    if item.secret and kind == "answers" and not secrets_inline and raw not in (None, ""):
+                        # answers.yaml is advertised as safe to commit: a secret in it is refused, never used.
+                        errors.append(ValidationError(
+                            "is a secret: it belongs in the secrets file (secrets.yaml, 0600, given with --secrets), "
+                            "not in the answers file, which is meant to be safe to commit", key))
+                        continue
                     try:
                         answers.set(key, raw)
                     except ValidationError as exc:
@@ -606,9 +614,16 @@ class Answers:
     def load(cls, path: str | Path, secrets_path: str | Path | None = None) -> "Answers":
         from wizard import yamlio
 
-        public = yamlio.load_file(path)
-        secret = yamlio.load_file(secrets_path) if secrets_path else None
-        return cls.from_documents(public, secret, origin=str(path))
+        # No aliases: nothing in an answers file needs them, and they are how a small file becomes a huge one.
+        public = yamlio.load_file(path, aliases=False)
+        secret = yamlio.load_file(secrets_path, aliases=False) if secrets_path else None
+        # Secrets inline only in a private file (what `export --include-secrets` writes, 0600): an answers file
+        # others can read is the one meant to be committed, and a secret in it is refused.
+        try:
+            private = os.stat(Path(path).expanduser()).st_mode & 0o077 == 0
+        except OSError:
+            private = False
+        return cls.from_documents(public, secret, origin=str(path), secrets_inline=private)
 
     def save(self, path: str | Path, secrets_path: str | Path | None = None) -> None:
         """Write answers.yaml (public) and, when a path is given, secrets.yaml (0600)."""

@@ -52,6 +52,8 @@ def run(args: argparse.Namespace) -> int:
     try:
         answers = Answers.load(args.answers, args.secrets)
     except AnswersError as exc:
+        if len(exc.errors) == 1:
+            return _fail(f"the answers cannot be used: {exc.errors[0]}")
         return _fail("the answers cannot be used:\n" + "\n".join(f"  {e}" for e in exc.errors))
     secrets = sorted((v for v in answers.secret_values() if isinstance(v, str) and v), key=len, reverse=True)
 
