@@ -220,6 +220,20 @@ class ModeVerdict:
                 "account_source": self.account.source if self.account else None}
 
 
+def _admits_staging(issue: Sequence[CaaRecord]) -> bool:
+    """Whether some issue record could admit a staging account: Let's Encrypt's, and without accounturi or with a
+    staging account URI."""
+    for record in issue:
+        try:
+            issuer, params = parse_issue_value(record.value)
+        except Malformed:
+            continue
+        uri = params.get("accounturi")
+        if issuer == ISSUER_DOMAIN and (uri is None or uri.startswith(ACCOUNT_URI_PREFIXES["staging"])):
+            return True
+    return False
+
+
 def judge(records: Sequence[CaaRecord], mode: HttpsMode, account: Account, owner: str) -> ModeVerdict:
     """Boulder's ``validateCAA`` for a non-wildcard name, ``records`` being the relevant set (at ``owner``)."""
     critical = [r.tag for r in records if r.tag.lower() not in KNOWN_TAGS and r.critical]
@@ -239,7 +253,8 @@ def judge(records: Sequence[CaaRecord], mode: HttpsMode, account: Account, owner
             issuer, params = parse_issue_value(record.value)
         except Malformed as exc:
             refusals.append((f"{record.text()} is malformed ({exc}) and ignored, as Let's Encrypt ignores it",
-                             f"Rewrite it as RFC 8659 §4.2 requires: parameters tag=value separated by \";\", no "
+                             f"Rewrite the record at {owner} as RFC 8659 §4.2 requires: parameters tag=value "
+                             "separated by \";\", no "
                              f"spaces inside a value (e.g. \"{ISSUER_DOMAIN}; validationmethods=dns-01,tls-alpn-01"
                              "\")."))
             continue
@@ -272,7 +287,12 @@ def judge(records: Sequence[CaaRecord], mode: HttpsMode, account: Account, owner
                              "separated, no spaces)" + (", or use the DNS-01 HTTPS mode (acme-dns)"
                                                         if mode.method != "dns-01" else "") + "."))
             continue
-        return ModeVerdict(mode, Status.OK, f"{record.text()} allows Let's Encrypt", account=account)
+        reason = f"{record.text()} allows Let's Encrypt"
+        if accounturi is not None and not _admits_staging(issue):
+            reason += (" (for this account only: the wizard's rehearsal on Let's Encrypt's staging CA orders from a "
+                       f"staging account, which no record admits, so that rehearsal would be refused; prefixes "
+                       f"{', '.join(ACCOUNT_URI_PREFIXES['staging'])})")
+        return ModeVerdict(mode, Status.OK, reason, account=account)
     if uncertain:
         return ModeVerdict(mode, Status.WARNING, "cannot tell: " + "; ".join(uncertain),
                            f"Once the account exists, check again; or let the record at {owner} admit the account "

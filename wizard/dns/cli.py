@@ -59,8 +59,9 @@ def domain_from_input(text: str) -> tuple[str, list[str]]:
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     from wizard.dns.check import DEFAULT_RESOLVERS, DEFAULT_TIMEOUT
 
-    parser.add_argument("domain", nargs="?", default="", help="the hub's domain, e.g. hub.example.edu (a pasted URL or a Unicode name is "
-                                       "read as its host name / IDNA form, with a note)")
+    parser.add_argument("domain", nargs="?", default="",
+                        help="the hub's domain, e.g. hub.example.edu (a pasted URL or a Unicode name is read as its "
+                             "host name / IDNA form, with a note)")
     parser.add_argument("--expect-ip", metavar="IP", help="the hub's reserved IPv4 address (required)")
     parser.add_argument("--expect-ipv6", metavar="IP", help="the hub's IPv6 address, if the domain has AAAA records")
     parser.add_argument("--resolver", action="append", metavar="HOST[:PORT]",
@@ -150,7 +151,8 @@ def _check_from(args: argparse.Namespace):
         raise ValidationError("expected a positive number of seconds", "--timeout")
     if args.https_mode is not None and args.https_mode not in HTTPS_MODES:
         raise ValidationError(f"{_shown(args.https_mode)} is not one of {', '.join(HTTPS_MODES)}", "--https-mode")
-    accounts = {}
+    accounts = {mode: Account(None, "not given: dns-check reads no hub; pass --https-mode and --account-uri")
+                for mode in HTTPS_MODES}
     if args.account_uri is not None:
         if args.https_mode is None:
             raise ValidationError("say which mode orders with this account (--https-mode)", "--account-uri")
