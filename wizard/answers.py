@@ -1,8 +1,8 @@
 """The answers model (version 1): every answer of every step, typed, validated, split into public and secret.
 
-Sections follow DESIGN.md's steps: connection, authenticator, domain, https, limits, environment, backups. Each field
-is declared once (``wizard.fields.Field``); a section adds the cross-field rules one field cannot judge alone (an
-OAuth client needs its secret; every real authenticator needs an access policy).
+Sections follow DESIGN.md's steps: connection, authenticator, domain, https, limits, environment, backups, ssh. Each
+field is declared once (``wizard.fields.Field``); a section adds the cross-field rules one field cannot judge alone
+(an OAuth client needs its secret; every real authenticator needs an access policy).
 
 ``Answers`` holds what has been accepted so far, so a half-finished wizard can be saved and resumed. Files:
 ``answers.yaml`` (public values, safe to commit) and ``secrets.yaml`` (secret values only, 0600).
@@ -377,13 +377,53 @@ BACKUPS = Section(
     ),
 )
 
+# --------------------------------------------------------------------------------------------------------------
+# ssh
+
+def _ssh_keys(raw: Any) -> list:
+    from wizard.sshaccess.keys import key_lines
+
+    return key_lines(raw)
+
+
+def _ssh_user_keys(raw: Any) -> dict:
+    from wizard.sshaccess.answers import user_keys
+
+    return user_keys(raw)
+
+
+def _ssh_rules(section: Mapping[str, Any], answers: "Answers") -> list[ValidationError]:
+    from wizard.sshaccess.answers import rules
+
+    return rules(section, answers)
+
+
+PASSWORD_CHOICES = ("keep", "disable")
+
+SSH = Section(
+    "ssh",
+    "SSH access",
+    (
+        Field("admin_keys", "list", "Admins' public keys", "OpenSSH public key lines (ssh-ed25519 AAAA... you@laptop),"
+              " one per line, installed for every admin's jupyter-<name> account. Admins have passwordless sudo: a "
+              "key here is root on the hub.", _ssh_keys, example="ssh-ed25519 AAAA... alice@laptop"),
+        Field("user_keys", "mapping", "Keys per user", "Public keys for particular hub users, as NAME: KEY LINE "
+              "entries (one per line): each goes into that user's jupyter-<name> account.", _ssh_user_keys,
+              example="bob: ssh-ed25519 AAAA... bob@laptop"),
+        Field("password_authentication", "choice", "Password login", "keep: leave sshd as it is; disable: turn "
+              "password login off (a drop-in in sshd_config.d, validated, and kept only when a new key login is "
+              "proven to work).", v.choice(PASSWORD_CHOICES), default="keep", choices=PASSWORD_CHOICES),
+    ),
+    rules=_ssh_rules,
+)
+
 SECTIONS: dict[str, Section] = {
-    s.name: s for s in (CONNECTION, AUTHENTICATOR, DOMAIN, HTTPS, LIMITS, ENVIRONMENT, BACKUPS)
+    s.name: s for s in (CONNECTION, AUTHENTICATOR, DOMAIN, HTTPS, LIMITS, ENVIRONMENT, BACKUPS, SSH)
 }
 
 
 # Sections whose step may be skipped: a skipped section leaves the hub's own settings for it exactly as they are.
-SKIPPABLE = ("https", "limits", "environment", "backups")
+SKIPPABLE = ("https", "limits", "environment", "backups", "ssh")
 
 
 class AnswersError(ValidationError):
