@@ -56,7 +56,7 @@ def test_help_and_readme_list_the_same_exit_codes():
     assert help_codes() == cli.EXIT_CODES
     assert set(readme_codes()) == set(cli.EXIT_CODES) == {0, 1, 2, 3, 130}
     assert "stopped part-way" in cli.EXIT_CODES[3] and "stopped part-way" in readme_codes()[3]
-    assert "rollback" in cli.EXIT_CODES[3] and "putting the old" in readme_codes()[3]
+    assert "neither the old nor the new" in cli.EXIT_CODES[3] and "**neither** the old nor the new" in readme_codes()[3]
 
 
 def test_exit_codes_as_the_help_says(tmp_path, _isolated_state):
@@ -109,7 +109,7 @@ def test_without_a_terminal_the_wizard_says_so_in_one_line(tmp_path, _isolated_s
 
 def test_plain_option_before_the_demo_runs_the_demo(tmp_path, _isolated_state):
     child = spawn(["--plain", "demo"], tmp_path)
-    child.expect_exact("Step 1/9: Connect")
+    child.expect_exact("Step 1/10: Connect")
     interrupt(child)
     assert child.exitstatus == 130
     assert (_isolated_state / "sessions" / "demo").is_dir()

@@ -42,7 +42,7 @@ EXIT_CODES: dict[int, str] = {
     0: "success; check and dns-check: everything ok",
     1: "check and dns-check: warnings only",
     2: "errors, refused input, a failed action, an unknown command",
-    3: "the wizard stopped part-way (run it again to resume); apply: the change and its rollback both failed",
+    3: "the wizard stopped part-way (run it again to resume); apply: config.yaml is neither the old nor the new",
     130: "interrupted (Ctrl-C); the session can be resumed",
 }
 

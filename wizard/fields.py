@@ -62,6 +62,8 @@ class Field:
             return ""
         if isinstance(value, (list, tuple)):
             return getattr(self.validate, "joiner", ", ").join(str(item) for item in value)
+        if isinstance(value, dict):  # {name: [lines]} (ssh.user_keys): NAME: LINE entries, read back by its validator
+            return ", ".join(f"{name}: {line}" for name, lines in value.items() for line in lines)
         if isinstance(value, bool):
             return "yes" if value else "no"
         if isinstance(value, float) and value.is_integer():

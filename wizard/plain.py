@@ -359,6 +359,7 @@ class PlainWizard:
                     self.say(f"  wrote {flow.export(self.ctx, kind, directory)}")
                 except Exception as exc:  # a refused export is a message, never a traceback
                     self.say(f"  ✘ {kind}: {exc}")
+        self.say("SSH access:\n" + "\n".join(f"  {line}" for line in flow.ssh_done_lines(self.ctx)))
         self.say("Audit the hub every morning (cron):\n  " + flow.cron_line(self.ctx))
         return "next"
 

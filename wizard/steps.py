@@ -30,6 +30,8 @@ STEPS: tuple[Step, ...] = (
          keeps="its user environment as it is: nothing is installed and no snapshot is taken"),
     Step("backups", "Backups", ("backups",), skippable=True,
          keeps="everything as it is: no backup bundle is pulled and /home snapshots stay unconfirmed"),
+    Step("ssh", "SSH access", ("ssh",), skippable=True,
+         keeps="its SSH logins as they are: no key is added or removed"),
     Step("review", "Review & apply", ()),
     Step("done", "Done", ()),
 )

@@ -7,7 +7,9 @@ stand-ins take their place, named as such:
   ``remove-item``/``show``/``reload [hub|proxy]``. It edits ``config/config.yaml`` under ``config.yaml.lock``, validates
   it with TLJH's own JSON schema, and records every reload (component and the sha256 of the config it saw) in
   ``hub/standin/reloads.log``. ``hub/standin/behaviour.json`` can script the next reload outcomes
-  (``{"hub": ["fail"], "proxy": ["hang"]}``) so tests can exercise failing and hanging reloads.
+  (``{"hub": ["fail"], "proxy": ["hang"]}``) so tests can exercise failing and hanging reloads. On a tree whose hub
+  was made real (``wizard.hub.services.bring_up``), ``reload hub|proxy`` restarts the real JupyterHub or proxy through
+  the systemctl stand-in and waits for it as TLJH's ``reload_component`` does.
 - :class:`HubApiStandIn`: a loopback HTTP server answering ``/hub/api`` while the stand-in hub is "running".
 
 Both the sshd test rig and ``tljh-wizard demo`` build their tree with :func:`create_tree`.
@@ -98,13 +100,23 @@ def _write(path: Path, data: str | bytes, mode: int = 0o644) -> None:
     os.chmod(path, mode)
 
 
-def create_tree(prefix: str | os.PathLike, python: str | None = None) -> Path:
+def create_tree(prefix: str | os.PathLike, python: str | None = None, hub_env: dict | None = None) -> Path:
     """Build a pristine TLJH-shaped tree at ``prefix`` (removing what was there) and return it.
 
     ``python`` is the interpreter the ``tljh-config`` stand-in runs with (default: this one); it must be able to
-    import this package.
+    import this package. ``hub_env`` (a dict, possibly empty, of the ports to keep): also build real hub and user
+    environments (``wizard.hub.hubenv.build``), so ``PREFIX/hub/bin/python`` imports JupyterHub, the authenticators,
+    the idle culler and the ``tljh`` stand-in.
     """
     root = Path(prefix)
+    if (root / "hub" / "standin" / "services.json").exists():
+        from wizard.hub import services
+
+        services.stop_all(root)  # a real hub of the old tree must not outlive it
+    if hub_env is not None:
+        from wizard.hub import hubenv
+
+        hubenv.set_aside(root)
     for part in ("config", "state", "user", "hub"):
         shutil.rmtree(root / part, ignore_errors=True)
     root.mkdir(parents=True, exist_ok=True)
@@ -119,14 +131,15 @@ def create_tree(prefix: str | os.PathLike, python: str | None = None) -> Path:
     state.mkdir(mode=0o700)
     os.chmod(state, 0o700)
     _write(state / "jupyterhub_cookie_secret", hashlib.sha256(str(root).encode()).hexdigest() + "\n", 0o600)
-    db = sqlite3.connect(state / "jupyterhub.sqlite")
-    with db:
-        db.execute("CREATE TABLE users (id INTEGER PRIMARY KEY, name TEXT UNIQUE, admin BOOLEAN)")
-        db.execute("INSERT INTO users (name, admin) VALUES ('admin', 1)")
-        db.execute("CREATE TABLE alembic_version (version_num VARCHAR(32) NOT NULL)")
-        db.execute("INSERT INTO alembic_version VALUES ('4621fec11365')")
-    db.close()
-    os.chmod(state / "jupyterhub.sqlite", 0o600)
+    if hub_env is None:  # a real hub environment gets a database made by JupyterHub itself
+        db = sqlite3.connect(state / "jupyterhub.sqlite")
+        with db:
+            db.execute("CREATE TABLE users (id INTEGER PRIMARY KEY, name TEXT UNIQUE, admin BOOLEAN)")
+            db.execute("INSERT INTO users (name, admin) VALUES ('admin', 1)")
+            db.execute("CREATE TABLE alembic_version (version_num VARCHAR(32) NOT NULL)")
+            db.execute("INSERT INTO alembic_version VALUES ('4621fec11365')")
+        db.close()
+        os.chmod(state / "jupyterhub.sqlite", 0o600)
     _write(state / "traefik.toml", '[entryPoints.http]\naddress = ":80"\n', 0o600)
     (state / "rules").mkdir(mode=0o700)
     _write(state / "rules" / "rules.toml", "", 0o600)
@@ -163,6 +176,10 @@ def create_tree(prefix: str | os.PathLike, python: str | None = None) -> Path:
     standin.mkdir(parents=True)
     _write(standin / "hub-status", "running\n")
     _write(standin / "behaviour.json", "{}\n")
+    if hub_env is not None:
+        from wizard.hub import hubenv
+
+        hubenv.build(root, ports=hub_env)
     return root
 
 
@@ -175,7 +192,8 @@ def reloads(prefix: str | os.PathLike) -> list[dict]:
 
 
 def script_reloads(prefix: str | os.PathLike, **outcomes: list[str]) -> None:
-    """Script the next reload outcomes, e.g. ``script_reloads(p, hub=["fail"])``: "ok", "fail" or "hang"."""
+    """Script the next reload outcomes, e.g. ``script_reloads(p, hub=["fail"])``: "ok", "fail", "hang" or
+    "fail-quoting" (fails, quoting the whole config.yaml it read on stderr)."""
     _write(standin_dir(prefix) / "behaviour.json", json.dumps(outcomes))
 
 
@@ -233,6 +251,10 @@ def _reload(prefix: Path, component: str) -> int:
             "component": component, "outcome": outcome, "time": time.time(),
             "config_sha256": hashlib.sha256(config_bytes).hexdigest(),
         }) + "\n")
+    from wizard.hub import services
+
+    if outcome == "ok" and services.real_mode(prefix):
+        return _reload_real(prefix, component)
     from wizard import yamlio
 
     error = _validate(yamlio.loads(config_bytes.decode("utf-8")))
@@ -241,6 +263,10 @@ def _reload(prefix: Path, component: str) -> int:
     if outcome == "hang":
         while True:  # what TLJH's own reload does when the hub never answers: wait forever
             time.sleep(60)
+    if outcome == "fail-quoting":  # a failing service whose error output quotes the config it read, secrets too
+        print(f"Failed to reload {component}: bad config {json.dumps(yamlio.loads(config_bytes.decode()))}",
+              file=sys.stderr)
+        return 1
     if outcome == "fail" or error:
         print(f"Failed to reload {component}: {error or 'service exited with status 1'}", file=sys.stderr)
         return 1
@@ -249,6 +275,29 @@ def _reload(prefix: Path, component: str) -> int:
         print("Hub reload with new configuration complete")
     else:
         print("Proxy reload with new configuration complete")
+    return 0
+
+
+def _reload_real(prefix: Path, component: str) -> int:
+    """TLJH's ``reload_component`` on a tree with a real hub: restart the unit through the systemctl stand-in and wait
+    (hub: active, then ``/hub/api`` answering; proxy: active). A unit that failed ends the wait with its log tail."""
+    from wizard.hub import services
+
+    unit = "jupyterhub" if component == "hub" else "traefik"
+    try:
+        services.restart(prefix, unit)
+        if component == "hub":
+            services.wait_for_hub(prefix)
+        else:
+            while services.state(prefix, unit) != "active":
+                if services.state(prefix, unit) == "failed":
+                    raise services.ServiceError(f"traefik.service failed:\n{services.log_tail(prefix, unit)}")
+                time.sleep(0.1)
+    except services.ServiceError as exc:
+        print(f"Failed to reload {component}: {exc}", file=sys.stderr)
+        return 1
+    print("Hub reload with new configuration complete" if component == "hub"
+          else "Proxy reload with new configuration complete")
     return 0
 
 

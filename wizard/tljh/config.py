@@ -367,6 +367,36 @@ def _mask_in_place(node: Any) -> None:
             _mask_in_place(item)
 
 
+def secret_values_in(text: str) -> set[str]:
+    """Every secret-shaped value (see ``is_secret``) of a config.yaml's text, as strings, for masking output that may
+    quote them (a hub's error during a rollback can echo the *previous* file's client secret). Text that does not
+    parse yields nothing."""
+    from wizard import yamlio
+    from wizard.fields import ValidationError
+
+    found: set[str] = set()
+    if not text.strip():
+        return found
+    try:
+        document = yamlio.loads(text)
+    except ValidationError:
+        return found
+
+    def walk(node: Any) -> None:
+        if isinstance(node, Mapping):
+            for key, value in node.items():
+                if is_secret(key, value) and isinstance(value, (str, int, float)) and len(str(value)) >= 4:
+                    found.add(str(value))
+                else:
+                    walk(value)
+        elif isinstance(node, list):
+            for item in node:
+                walk(item)
+
+    walk(document)
+    return found
+
+
 def masked_diff(old_text: str, new_text: str, path: str = "config.yaml") -> str:
     """The unified diff an operator reviews: secrets masked on both sides."""
     old_lines = masked_text(old_text).splitlines(keepends=True)
