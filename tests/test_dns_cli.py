@@ -175,6 +175,8 @@ def test_domain_input_refusals_are_one_line(text):
     (["hub.good.test", "--expect-ip", HUB_V4, "--timeout", "soon"], "--timeout"),
     (["hub.good.test", "--expect-ip", HUB_V4, "--https-mode", "certbot"], "--https-mode"),
     (["hub.good.test", "--expect-ip", HUB_V4, "--account-uri", "https://acme/acct/1"], "--account-uri"),
+    (["hub.good.test", "--expect-ip", HUB_V4, "--no-such-option"], "arguments"),
+    (["hub.good.test", "--expect-ip"], "--expect-ip"),
 ])
 def test_json_refusals_are_json_objects(argv, field):
     done = run_command(*argv, "--json")

@@ -64,6 +64,7 @@ async def test_accounturi_per_account(world, mode):
 
     found = await caa(world, "acct.rules.test", https_mode=mode, accounts={mode: Account(ACCT, "stored")})
     assert found.status is Status.OK
+    assert "the wizard's rehearsal on Let's Encrypt's staging CA" in found.data["modes"][mode]["reason"]
     # The same account under its ACMEv1 URI (Boulder accepts every account-URI prefix with the same number).
     v1 = "https://acme-v01.api.letsencrypt.org/acme/reg/1234567"
     found = await caa(world, "acct.rules.test", https_mode=mode, accounts={mode: Account(v1, "stored")})
@@ -90,6 +91,8 @@ async def test_validationmethods_per_mode(world):
     assert "would be allowed" in found.summary
     assert (await caa(world, "dnsonly.rules.test", https_mode="acme-dns")).status is Status.OK
     assert (await caa(world, "dnsonly.rules.test")).status is Status.WARNING  # no mode chosen: one works
+    found = await caa(world, "dot.rules.test", https_mode="existing")  # blocks every mode, but none orders
+    assert found.status is Status.WARNING and "matters only if that changes" in found.summary
 
 
 async def test_unknown_critical_tag_blocks(world):
@@ -103,7 +106,9 @@ async def test_cname_target_forbidding_names_the_target(world):
     assert found.status is Status.ERROR
     assert found.summary.startswith("CAA at lb.forbids.test (the CNAME target of hub.rules.test) allows only "
                                     "sectigo.com")
-    assert found.fix == 'Add the record lb.forbids.test. CAA 0 issue "letsencrypt.org".'
+    assert found.fix == ('Add the record lb.forbids.test. CAA 0 issue "letsencrypt.org". The records are '
+                         "lb.forbids.test's: hub.rules.test is a CNAME to it, and a name that holds a CNAME cannot "
+                         "hold other records.")
     assert found.data["owner"] == "lb.forbids.test"
 
 
@@ -208,3 +213,35 @@ async def test_stale_aaaa_wording_follows_what_was_observed(world, ipv6_listener
     found = await aaaa(probe_port=answering, https_mode="acme-dns")
     assert found.status is Status.WARNING
     assert found.details.startswith("DNS-01 validation does not connect to the hub")
+
+
+def dns_check(world, *argv):
+    import argparse
+
+    from wizard.dns import cli
+
+    parser = argparse.ArgumentParser()
+    cli.add_arguments(parser)
+    return cli.run(parser.parse_args([*argv, "--expect-ip", HUB_V4,
+                                      *[arg for resolver in world.resolvers for arg in ("--resolver", resolver)]]))
+
+
+@pytest.mark.parametrize("argv, code", [
+    (["dot.rules.test"], 2),
+    (["acct.rules.test", "--https-mode", "acme-dns", "--account-uri", ACCT], 0),
+    (["acct.rules.test", "--https-mode", "acme-dns",
+      "--account-uri", "https://acme-v02.api.letsencrypt.org/acme/acct/42"], 2),
+    (["acct.rules.test", "--https-mode", "letsencrypt"], 1),  # the account is not known: cannot tell
+    (["spaced.rules.test"], 2),
+    (["dnsonly.rules.test", "--https-mode", "letsencrypt"], 2),
+    (["dnsonly.rules.test", "--https-mode", "acme-dns"], 0),
+    (["hub.rules.test"], 2),
+])
+def test_exit_codes_of_the_caa_cases(world, argv, code, capsys):
+    assert dns_check(world, *argv) == code, capsys.readouterr().out
+
+
+def test_exit_code_of_broken_dnssec(world2, capsys):
+    assert dns_check(world2, "hub.expired.test") == 2
+    assert "ERROR    dns.dnssec: broken DNSSEC: validating resolvers fail" in capsys.readouterr().out
+    assert dns_check(world2, "hub.signed.test") == 0

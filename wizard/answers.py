@@ -1,8 +1,8 @@
 """The answers model (version 1): every answer of every step, typed, validated, split into public and secret.
 
-Sections follow DESIGN.md's steps: connection, authenticator, domain, https, limits, environment, backups. Each field
-is declared once (``wizard.fields.Field``); a section adds the cross-field rules one field cannot judge alone (an
-OAuth client needs its secret; every real authenticator needs an access policy).
+Sections follow DESIGN.md's steps: connection, authenticator, domain, https, limits, environment, backups, ssh. Each
+field is declared once (``wizard.fields.Field``); a section adds the cross-field rules one field cannot judge alone
+(an OAuth client needs its secret; every real authenticator needs an access policy).
 
 ``Answers`` holds what has been accepted so far, so a half-finished wizard can be saved and resumed. Files:
 ``answers.yaml`` (public values, safe to commit) and ``secrets.yaml`` (secret values only, 0600).
@@ -11,6 +11,7 @@ OAuth client needs its secret; every real authenticator needs an access policy).
 from __future__ import annotations
 
 import copy
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterable, Mapping
@@ -395,13 +396,53 @@ BACKUPS = Section(
     ),
 )
 
+# --------------------------------------------------------------------------------------------------------------
+# ssh
+
+def _ssh_keys(raw: Any) -> list:
+    from wizard.sshaccess.keys import key_lines
+
+    return key_lines(raw)
+
+
+def _ssh_user_keys(raw: Any) -> dict:
+    from wizard.sshaccess.answers import user_keys
+
+    return user_keys(raw)
+
+
+def _ssh_rules(section: Mapping[str, Any], answers: "Answers") -> list[ValidationError]:
+    from wizard.sshaccess.answers import rules
+
+    return rules(section, answers)
+
+
+PASSWORD_CHOICES = ("keep", "disable")
+
+SSH = Section(
+    "ssh",
+    "SSH access",
+    (
+        Field("admin_keys", "list", "Admins' public keys", "OpenSSH public key lines (ssh-ed25519 AAAA... you@laptop),"
+              " one per line, installed for every admin's jupyter-<name> account. Admins have passwordless sudo: a "
+              "key here is root on the hub.", _ssh_keys, example="ssh-ed25519 AAAA... alice@laptop"),
+        Field("user_keys", "mapping", "Keys per user", "Public keys for particular hub users, as NAME: KEY LINE "
+              "entries (one per line): each goes into that user's jupyter-<name> account.", _ssh_user_keys,
+              example="bob: ssh-ed25519 AAAA... bob@laptop"),
+        Field("password_authentication", "choice", "Password login", "keep: leave sshd as it is; disable: turn "
+              "password login off (a drop-in in sshd_config.d, validated, and kept only when a new key login is "
+              "proven to work).", v.choice(PASSWORD_CHOICES), default="keep", choices=PASSWORD_CHOICES),
+    ),
+    rules=_ssh_rules,
+)
+
 SECTIONS: dict[str, Section] = {
-    s.name: s for s in (CONNECTION, AUTHENTICATOR, DOMAIN, HTTPS, LIMITS, ENVIRONMENT, BACKUPS)
+    s.name: s for s in (CONNECTION, AUTHENTICATOR, DOMAIN, HTTPS, LIMITS, ENVIRONMENT, BACKUPS, SSH)
 }
 
 
 # Sections whose step may be skipped: a skipped section leaves the hub's own settings for it exactly as they are.
-SKIPPABLE = ("https", "limits", "environment", "backups")
+SKIPPABLE = ("https", "limits", "environment", "backups", "ssh")
 
 
 class AnswersError(ValidationError):
@@ -529,8 +570,9 @@ class Answers:
 
     @classmethod
     def from_documents(cls, public: Mapping[str, Any] | None, secret: Mapping[str, Any] | None = None,
-                       origin: str = "answers") -> "Answers":
-        """Build answers from parsed answers/secrets documents; every problem is collected into one AnswersError."""
+                       origin: str = "answers", secrets_inline: bool = True) -> "Answers":
+        """Build answers from parsed answers/secrets documents; every problem is collected into one AnswersError.
+        ``secrets_inline=False``: a secret value in the public document is refused, naming its key."""
         answers = cls()
         errors: list[ValidationError] = []
         for document, kind in ((public, "answers"), (secret, "secrets")):
@@ -568,6 +610,12 @@ class Answers:
                     if not item.secret and kind == "secrets":
                         errors.append(ValidationError("is not a secret: keep it in the answers file", key))
                         continue
+                    if item.secret and kind == "answers" and not secrets_inline and raw not in (None, ""):
+                        # answers.yaml is advertised as safe to commit: a secret in it is refused, never used.
+                        errors.append(ValidationError(
+                            "is a secret: it belongs in the secrets file (secrets.yaml, 0600, given with --secrets), "
+                            "not in the answers file, which is meant to be safe to commit", key))
+                        continue
                     try:
                         answers.set(key, raw)
                     except ValidationError as exc:
@@ -585,9 +633,16 @@ class Answers:
     def load(cls, path: str | Path, secrets_path: str | Path | None = None) -> "Answers":
         from wizard import yamlio
 
-        public = yamlio.load_file(path)
-        secret = yamlio.load_file(secrets_path) if secrets_path else None
-        return cls.from_documents(public, secret, origin=str(path))
+        # No aliases: nothing in an answers file needs them, and they are how a small file becomes a huge one.
+        public = yamlio.load_file(path, aliases=False)
+        secret = yamlio.load_file(secrets_path, aliases=False) if secrets_path else None
+        # Secrets inline only in a private file (what `export --include-secrets` writes, 0600): an answers file
+        # others can read is the one meant to be committed, and a secret in it is refused.
+        try:
+            private = os.stat(Path(path).expanduser()).st_mode & 0o077 == 0
+        except OSError:
+            private = False
+        return cls.from_documents(public, secret, origin=str(path), secrets_inline=private)
 
     def save(self, path: str | Path, secrets_path: str | Path | None = None) -> None:
         """Write answers.yaml (public) and, when a path is given, secrets.yaml (0600)."""

@@ -154,6 +154,8 @@ def open_target(ctx: WizardContext):
         target.connect()
     if ctx.extras.get("hub_api_url"):
         target.hub_api_url = ctx.extras["hub_api_url"]
+    if ctx.extras.get("sshd_paths"):  # a test rig's sshd with a config file of its own
+        target.sshd_paths = ctx.extras["sshd_paths"]
     return target
 
 
@@ -419,6 +421,46 @@ def backups_checks(ctx: WizardContext, progress: Progress = _no_progress) -> lis
     return out
 
 
+def ssh_checks(ctx: WizardContext, progress: Progress = _no_progress) -> list[Diagnosis]:
+    """What the SSH answers would do (accounts, fingerprints) and what in sshd would stop the logins. Read-only."""
+    from wizard.hub.target import HubError
+    from wizard.sshaccess import engine
+
+    intro = Diagnosis("ssh.admins", Status.OK, "note: an admin's jupyter-<name> account has passwordless sudo "
+                      "(TLJH's sudoers rule for jupyterhub-admins): an admin key is root on the hub")
+    if ctx.mode == "sandbox":
+        return [intro, Diagnosis("ssh.sshd", Status.SKIPPED, "the demo's sandbox hub has no sshd and no accounts: "
+                                 "keys are planned on a real hub")]
+    missing = ensure_target(ctx, progress)
+    if missing:
+        return missing
+    progress("ssh", "reading accounts, authorized_keys files and sshd -T on the hub")
+    try:
+        planned = engine.plan(ctx.answers, ctx.target)
+    except HubError as exc:
+        return [Diagnosis("ssh.survey", Status.ERROR, str(exc))]
+    if planned is None:
+        return [intro, Diagnosis("ssh.keys", Status.SKIPPED, "no SSH answers: accounts and sshd are left alone")]
+    out = [intro, *planned.findings]
+    if planned.changes:
+        out.append(Diagnosis("ssh.keys", Status.OK, f"{len(planned.changes)} account(s) to change",
+                             details="\n".join(planned.lines())))
+    else:
+        out.append(Diagnosis("ssh.keys", Status.OK, "every key is in place already"))
+    out += [Diagnosis("ssh.refused", Status.ERROR, reason) for reason in planned.refusals]
+    return out
+
+
+def ssh_plan(ctx: WizardContext, progress: Progress = _no_progress):
+    """The SSH part of the plan (``wizard.sshaccess.engine.SshPlan``) or None; never on the demo sandbox."""
+    if ctx.mode == "sandbox":
+        return None
+    from wizard.sshaccess import engine
+
+    progress("plan", "reading accounts and sshd's configuration")
+    return engine.plan(ctx.answers, ctx.target)
+
+
 # ---------------------------------------------------------------------------------------------------------------
 # review & apply
 
@@ -453,7 +495,15 @@ def plan(ctx: WizardContext, progress: Progress = _no_progress) -> Plan:
         return Plan("", [], [str(e) for e in exc.errors])
     except HubError as exc:  # no TLJH under the prefix, an unreadable config.yaml, a lost link
         return Plan("", [], [str(exc)])
+    try:
+        engine_plan.ssh = ssh_plan(ctx, progress)
+    except HubError as exc:
+        return Plan("", [], [f"SSH access: {exc}"])
+    if engine_plan.ssh is not None and engine_plan.ssh.refusals:
+        return Plan("", [], [f"ssh: {reason}" for reason in engine_plan.ssh.refusals])
     result = Plan(engine_plan.diff, [a.title for a in engine_plan.actions], [], engine_plan)
+    if engine_plan.ssh is not None:
+        result.actions += [title for _id, title in engine_plan.ssh.actions]
     if engine_plan.resuming:
         result.actions.insert(0, f"(completes the unfinished apply {engine_plan.resuming['id']})")
     ctx.last_plan = result
@@ -487,6 +537,12 @@ def apply(ctx: WizardContext, progress: Progress = _no_progress) -> list[Diagnos
     except HubError as exc:
         return outcomes + [Diagnosis("apply", Status.ERROR, str(exc), fix="go Back and review again")]
     ctx.last_plan = None
+    if result.ok and getattr(reviewed.engine, "ssh", None) is not None:
+        from wizard.sshaccess import engine as ssh_engine
+
+        outcomes += ssh_engine.execute(reviewed.engine.ssh, ctx.target, ctx.session,
+                                       lambda action, phase, detail: progress(action, f"{phase}: {detail}"))
+        ctx.extras["ssh_logins"] = reviewed.engine.ssh.logins
     if result.ok:
         outcomes.append(Diagnosis("apply", Status.OK, result.summary()))
     else:
@@ -532,6 +588,32 @@ def export(ctx: WizardContext, kind: str, directory: Path) -> Path:
     raise ValueError(kind)
 
 
+def ssh_done_lines(ctx: WizardContext) -> list[str]:
+    """The Done step's SSH text: the exact login line for each admin with a key, and how users add their own keys."""
+    from wizard.sshaccess.engine import ssh_command
+    from wizard.sshaccess.naming import system_username
+
+    answers = ctx.answers
+    host = answers.get("domain.name") or answers.get("connection.host") or "HUB"
+    port = int(answers.get("connection.port") or 22)
+    login = f"ssh {'-p %d ' % port if port != 22 else ''}jupyter-NAME@{host}"
+    if "ssh" in answers.skipped or not answers.data.get("ssh"):
+        return [f"Users can add their own key to ~/.ssh/authorized_keys from a Jupyter terminal, then: {login}"]
+    lines = []
+    if answers.get("ssh.admin_keys"):
+        lines.append("Admins log in with their key (passwordless sudo: this is root on the hub):")
+        lines += [f"  {ssh_command(system_username(name), host, port)}"
+                  for name in answers.get("authenticator.admin_users") or []]
+    for name in sorted(answers.get("ssh.user_keys") or {}):
+        lines.append(f"  {ssh_command(system_username(name), host, port)}")
+    lines += ["Any user can add their own key: open a Terminal in JupyterLab on the hub and run",
+              "  mkdir -p -m 700 ~/.ssh && nano ~/.ssh/authorized_keys   (paste the line of your .pub file, save)",
+              "  chmod 600 ~/.ssh/authorized_keys",
+              f"then log in with {login} (NAME: the hub user name; long names are shortened as TLJH does — "
+              "`whoami` in that terminal prints the account)."]
+    return lines
+
+
 def cron_line(ctx: WizardContext) -> str:
     """The crontab line that audits this hub every morning; ``--quiet`` prints only problems, so cron mails only
     then (the session name carries the connection details)."""
@@ -558,6 +640,7 @@ CHECKS: dict[str, Callable[..., list[Diagnosis]] | None] = {
     "limits": limits_checks,
     "environment": environment_checks,
     "backups": backups_checks,
+    "ssh": ssh_checks,
     "review": None,
     "done": None,
 }

@@ -735,6 +735,9 @@ def _default_probes() -> None:
         Probe("backup", lambda run: backup_finding(run.subject, run.options)),
     ):
         register(probe)
+    from wizard.sshaccess import audit as ssh_audit
+
+    register(Probe("ssh", ssh_audit.probe, needs=("hub",), skip_ids=(ssh_audit.KEYS,)), before="backup")
 
 
 _default_probes()

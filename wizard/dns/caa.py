@@ -69,6 +69,7 @@ The HTTPS modes (``https.mode`` answers) and the challenge each uses:
 ``Account`` says which account a mode would order with (its URI, or None when it is not known yet — no
 ``acme.json``, no stored registration), and where that was read. A CAA set that blocks every mode is an ERROR;
 one that blocks only some is an ERROR when that mode is the chosen one, else a WARNING naming the mode that works.
+When the chosen mode orders nothing from Let's Encrypt (``existing``, ``none``), an ERROR is told as a WARNING.
 """
 
 from __future__ import annotations
@@ -219,6 +220,20 @@ class ModeVerdict:
                 "account_source": self.account.source if self.account else None}
 
 
+def _admits_staging(issue: Sequence[CaaRecord]) -> bool:
+    """Whether some issue record could admit a staging account: Let's Encrypt's, and without accounturi or with a
+    staging account URI."""
+    for record in issue:
+        try:
+            issuer, params = parse_issue_value(record.value)
+        except Malformed:
+            continue
+        uri = params.get("accounturi")
+        if issuer == ISSUER_DOMAIN and (uri is None or uri.startswith(ACCOUNT_URI_PREFIXES["staging"])):
+            return True
+    return False
+
+
 def judge(records: Sequence[CaaRecord], mode: HttpsMode, account: Account, owner: str) -> ModeVerdict:
     """Boulder's ``validateCAA`` for a non-wildcard name, ``records`` being the relevant set (at ``owner``)."""
     critical = [r.tag for r in records if r.tag.lower() not in KNOWN_TAGS and r.critical]
@@ -238,7 +253,8 @@ def judge(records: Sequence[CaaRecord], mode: HttpsMode, account: Account, owner
             issuer, params = parse_issue_value(record.value)
         except Malformed as exc:
             refusals.append((f"{record.text()} is malformed ({exc}) and ignored, as Let's Encrypt ignores it",
-                             f"Rewrite it as RFC 8659 §4.2 requires: parameters tag=value separated by \";\", no "
+                             f"Rewrite the record at {owner} as RFC 8659 §4.2 requires: parameters tag=value "
+                             "separated by \";\", no "
                              f"spaces inside a value (e.g. \"{ISSUER_DOMAIN}; validationmethods=dns-01,tls-alpn-01"
                              "\")."))
             continue
@@ -271,7 +287,12 @@ def judge(records: Sequence[CaaRecord], mode: HttpsMode, account: Account, owner
                              "separated, no spaces)" + (", or use the DNS-01 HTTPS mode (acme-dns)"
                                                         if mode.method != "dns-01" else "") + "."))
             continue
-        return ModeVerdict(mode, Status.OK, f"{record.text()} allows Let's Encrypt", account=account)
+        reason = f"{record.text()} allows Let's Encrypt"
+        if accounturi is not None and not _admits_staging(issue):
+            reason += (" (for this account only: the wizard's rehearsal on Let's Encrypt's staging CA orders from a "
+                       f"staging account, which no record admits, so that rehearsal would be refused; prefixes "
+                       f"{', '.join(ACCOUNT_URI_PREFIXES['staging'])})")
+        return ModeVerdict(mode, Status.OK, reason, account=account)
     if uncertain:
         return ModeVerdict(mode, Status.WARNING, "cannot tell: " + "; ".join(uncertain),
                            f"Once the account exists, check again; or let the record at {owner} admit the account "
@@ -298,7 +319,8 @@ def diagnose_caa(domain: str, levels: Sequence, accounts: Mapping[str, Account] 
             return Diagnosis("dns.caa", Status.ERROR, f"the CAA lookup for {name} failed: Let's Encrypt will refuse "
                              "to issue", describe_failures(reply),
                              f"Make the nameservers of {name} answer CAA queries (a SERVFAIL there is often broken "
-                             "DNSSEC or a nameserver that mishandles unknown record types).", {"name": name})
+                             "DNSSEC, a lame delegation — see dns.zone and dns.dnssec — or a nameserver that "
+                             "mishandles unknown record types).", {"name": name})
         if isinstance(reply, list):  # the resolvers' trouble (no answer, refused), not the domain's
             return Diagnosis("dns.caa", Status.WARNING, f"could not check CAA at {name}", describe_failures(reply),
                              "Run the check again, or with other public resolvers.", {"name": name})
@@ -321,13 +343,24 @@ def diagnose_caa(domain: str, levels: Sequence, accounts: Mapping[str, Account] 
                     else "has no issue record")
             return Diagnosis("dns.caa", Status.OK, f"CAA at {where} {only}; any CA may issue for {domain}", details,
                              data=data)
-        return _combine(where, verdicts, chosen, details, data)
+        judged = _combine(where, verdicts, chosen, details, data)
+        if walk.hops and judged.fix:
+            judged.fix += (f" The records are {owner}'s: {name} is a CNAME to it, and a name that holds a CNAME "
+                           "cannot hold other records.")
+        return judged
     return Diagnosis("dns.caa", Status.OK, f"no CAA record at {domain} or its parents: any CA may issue",
                      data={"name": None, "records": [], "modes": {}})
 
 
 def _combine(where: str, verdicts: list[ModeVerdict], chosen: str | None, details: str, data: dict) -> Diagnosis:
     by_name = {v.mode.name: v for v in verdicts}
+    if chosen in ("existing", "none"):  # no certificate is ordered from Let's Encrypt: what CAA says is for later
+        judged = _combine(where, verdicts, None, details, data)
+        if judged.status is Status.ERROR:
+            judged.status = Status.WARNING
+            judged.summary += f" (HTTPS mode {chosen} orders nothing from Let's Encrypt: this matters only if that "
+            judged.summary += "changes)"
+        return judged
     if chosen in by_name:
         verdict = by_name[chosen]
         others = [v for v in verdicts if v is not verdict and v.status is Status.OK]

@@ -9,8 +9,8 @@ long as its slowest dependent chain (resolver -> nameserver), and a dead server 
 query. Identical queries are sent once.
 
 The result is a list of ``Diagnosis`` (ids ``dns.zone``, ``dns.nameservers``, ``dns.authoritative``,
-``dns.cname``, ``dns.a``, ``dns.aaaa``, ``dns.caa``, ``dns.dnssec``, ``dns.resolvers``), each with a fix hint an operator can act
-on.
+``dns.cname``, ``dns.a``, ``dns.aaaa``, ``dns.caa``, ``dns.dnssec``, ``dns.resolvers``), each with a fix hint an
+operator can act on. CAA is judged by ``wizard.dns.caa``.
 """
 
 from __future__ import annotations

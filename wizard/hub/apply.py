@@ -95,6 +95,7 @@ class Plan:
     https_changed: bool
     resuming: dict | None = None  # the unfinished apply this plan completes
     keep_backups: int = KEEP_BACKUPS  # hub-side config.yaml backups kept after this apply's own
+    ssh: Any = None  # wizard.sshaccess.engine.SshPlan: run after config.yaml's actions (wizard.sshaccess.engine)
 
     @property
     def changed(self) -> bool:
@@ -105,8 +106,10 @@ class Plan:
         if self.resuming:
             lines.append(f"Resuming the unfinished apply {self.resuming['id']} (it stopped at "
                          f"{self.resuming.get('stage', 'the start')}).")
-        lines.append("Actions:" if self.actions else "Nothing to do.")
+        ssh_actions = self.ssh.actions if self.ssh is not None else []
+        lines.append("Actions:" if self.actions or ssh_actions else "Nothing to do.")
         lines += [f"  {number}. {action.title}" for number, action in enumerate(self.actions, 1)]
+        lines += [f"  {number}. {title}" for number, (_id, title) in enumerate(ssh_actions, len(self.actions) + 1)]
         return "\n".join(lines)
 
 

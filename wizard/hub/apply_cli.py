@@ -52,6 +52,8 @@ def run(args: argparse.Namespace) -> int:
     try:
         answers = Answers.load(args.answers, args.secrets)
     except AnswersError as exc:
+        if len(exc.errors) == 1:
+            return _fail(f"the answers cannot be used: {exc.errors[0]}")
         return _fail("the answers cannot be used:\n" + "\n".join(f"  {e}" for e in exc.errors))
     secrets = sorted((v for v in answers.secret_values() if isinstance(v, str) and v), key=len, reverse=True)
 
@@ -86,9 +88,17 @@ def run(args: argparse.Namespace) -> int:
             finally:
                 if existing is not None:
                     existing.close()
+            if not args.sandbox:  # the demo sandbox has no sshd and no accounts
+                from wizard.sshaccess import engine as ssh_engine
+
+                current.ssh = ssh_engine.plan(answers, target)
+                if current.ssh is not None and current.ssh.refusals:
+                    return _fail("SSH access cannot be applied as answered:\n"
+                                 + "\n".join(f"  ssh: {reason}" for reason in current.ssh.refusals))
             print(f"Hub: {target.name} (TLJH prefix {target.prefix})")
             print(current.render())
-            if args.dry_run or not current.actions:
+            ssh_actions = current.ssh.actions if current.ssh is not None else []
+            if args.dry_run or not (current.actions or ssh_actions):
                 return EXIT_OK
             if not args.yes and not _confirm():
                 return _fail("not applied: confirm on a terminal, or pass --yes")
@@ -98,11 +108,23 @@ def run(args: argparse.Namespace) -> int:
                                         on_progress=lambda *report: _progress(*report, mask=mask))
                 result = applier.execute(current)
                 masked = applier.mask
+                ssh_outcomes = []
+                if result.ok and ssh_actions:
+                    from wizard.sshaccess import engine as ssh_engine
+
+                    ssh_outcomes = ssh_engine.execute(current.ssh, target, session,
+                                                      lambda *report: _progress(*report, mask=mask))
     except ConnectError as exc:
         return _fail(str(exc))
     except (HubError, SessionError) as exc:
         return _fail(mask(str(exc)))
     print(masked(mask(result.summary())))
+    if result.ok:
+        from wizard.diagnosis import Status, render_line
+
+        for outcome in ssh_outcomes:
+            print(masked(mask(render_line(outcome))))
+        return EXIT_ERROR if any(o.status is Status.ERROR for o in ssh_outcomes) else EXIT_OK
     return result.exit_code
 
 

@@ -153,7 +153,13 @@ class SSHTarget(HubTarget):
     def _load_key(self):
         import paramiko
 
+        from wizard.files import MAX_KEY_BYTES, InputFileError, read_small
+
         path = Path(self.key_file).expanduser()
+        try:  # a regular, small file only: paramiko reads whatever it is given, /dev/zero included
+            read_small(path, MAX_KEY_BYTES, "key file")
+        except InputFileError as exc:
+            raise ConnectError(f"connection.key_file {exc}", "auth") from None
         try:
             return paramiko.PKey.from_path(path, password=self._passphrase.encode() if self._passphrase else None)
         except paramiko.PasswordRequiredException:
