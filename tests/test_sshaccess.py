@@ -88,6 +88,8 @@ def test_merge_keeps_other_lines_and_is_idempotent(keydir):
     # A key the user already has (not the wizard's line) is neither added again nor ever removed.
     mine = keys.merge(f"{a.line} laptop\n", [a])
     assert not mine.changed
+    restricted = f'restrict,from="10.0.0.0/8" {a.line}\n'
+    assert keys.merge(restricted, [a]).changed is False  # the operator's restriction keeps deciding
     assert keys.merge(f"{a.line} laptop\n", []).changed is False
 
 

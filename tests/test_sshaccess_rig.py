@@ -69,7 +69,10 @@ def test_admin_keys_let_a_real_ssh_client_in_as_tljh_names_the_accounts(access_s
         fingerprint = subprocess.run(["ssh-keygen", "-l", "-f", str(tmp_path / "admin_key.pub")], capture_output=True,
                                      text=True, check=True).stdout.split()[1]
         assert any(fingerprint in line for line in plan.lines())
-        assert [d.status for d in outcome] == [Status.OK, Status.OK], outcome
+        assert [d.status for d in outcome] == [Status.OK, Status.OK, Status.SKIPPED], outcome
+        # The wizard holds none of the admin keys: the step says which login to try, exactly.
+        assert outcome[-1].data["logins"] == sorted(f"ssh -p {rig.port} {tljh_system_username(u)}@{rig.host}"
+                                                    for u in (short, long))
 
     for hub_user in (short, long):
         account = tljh_system_username(hub_user)
@@ -109,7 +112,7 @@ def test_removing_a_key_removes_only_the_wizards_line(access_sshd, hub_names, tm
     with rig.target() as target:
         plan, outcome = run_step(answers_for([admin], [kept_key]), target)
         assert [k.comment for k in plan.changes[0].removed] == ["wiz"] and plan.changes[0].added == []
-        assert outcome[-1].status is Status.OK
+        assert [d.status for d in outcome if d.id == "apply.ssh-keys"] == [Status.OK]
     assert keys_file.read_text() == f"{kept_key} {MARK}\n# my laptop\n{own_key}\n"
     assert rig.ssh(account, tmp_path / "wiz", "id").returncode != 0
     assert rig.ssh(account, tmp_path / "own", "id").returncode == 0
@@ -281,3 +284,33 @@ def test_check_reports_an_offboarded_users_key_and_orphan_accounts(access_sshd, 
         plan, _outcome = run_step(answers, target)
     assert [(c.account, len(c.removed)) for c in plan.changes] == [(tljh_system_username(leaver), 1)]
     assert rig.ssh(tljh_system_username(leaver), tmp_path / "k", "id").returncode != 0
+
+
+def test_allowusers_that_would_refuse_the_account_is_reported_as_sshd_decides(access_sshd, hub_names, tmp_path):
+    from tests.rig.sshd import ADMIN_USER, PASSWORD_USER
+
+    rig = access_sshd(extra=f"AllowUsers {ADMIN_USER} {PASSWORD_USER}\n")
+    admin = hub_names("lu")
+    account = tljh_system_username(admin)
+    key = _keygen(tmp_path / "k", "k")
+    with rig.target() as target:
+        plan, outcome = run_step(answers_for([admin], [key]), target)
+    finding = next(d for d in plan.findings if d.id == f"ssh.login.{account}")
+    assert finding.status is Status.WARNING and "AllowUsers" in finding.summary
+    # The fix keeps the operator's own login in the list.
+    assert finding.fix.endswith(f"AllowUsers {ADMIN_USER} {PASSWORD_USER} {account}")
+    assert rig.ssh(account, tmp_path / "k", "id").returncode != 0  # sshd agrees: refused
+    rig.config.write_text(rig.config.read_text().replace(f"AllowUsers {ADMIN_USER} {PASSWORD_USER}",
+                                                         f"AllowUsers {ADMIN_USER} {PASSWORD_USER} {account}"))
+    rig.reload()
+    import time
+
+    for _ in range(50):  # sshd re-executes itself on SIGHUP
+        done = rig.ssh(account, tmp_path / "k", "id")
+        if done.returncode == 0:
+            break
+        time.sleep(0.1)
+    assert done.returncode == 0, done.stderr
+    with rig.target() as target:
+        assert not [d for d in engine.plan(answers_for([admin], [key]), target).findings
+                    if d.id == f"ssh.login.{account}"]

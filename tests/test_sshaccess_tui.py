@@ -1,6 +1,7 @@
-"""The SSH access step in the Textual wizard, end to end on the hub-like sshd (tests/rig/sshd_access.py) with a TLJH
-tree under a temp prefix: the step's checks, the Review's fingerprints, the apply (keys, password login off with
-proof, the verifying login) and the Done screen's ssh line; then a real OpenSSH client logs in."""
+"""The SSH access step in both front-ends (Textual and plain prompts), end to end on the hub-like sshd
+(tests/rig/sshd_access.py) with a TLJH tree under a temp prefix: the step's checks, the Review's fingerprints, the
+apply (keys, password login off with proof, the verifying login) and the Done step's ssh line; then a real OpenSSH
+client logs in and a password login is refused."""
 
 from __future__ import annotations
 
@@ -83,4 +84,46 @@ async def test_ssh_step_reviewed_applied_and_verified(access_sshd, hub_names, tm
         ctx.session.close()
     done = rig.ssh(account, rig.client_key, "id")
     assert done.returncode == 0 and f"({account})" in done.stdout
+    assert not rig.password_login(rig.password_user, rig.password)
+
+
+def test_plain_prompts_for_the_ssh_step_apply_and_verify(access_sshd, hub_names, tmp_path, monkeypatch):
+    from wizard.plain import EXIT_DONE, PlainWizard, ScriptedPrompter
+    from wizard.sshaccess.keys import parse_public_key
+
+    monkeypatch.chdir(tmp_path)
+    rig = access_sshd()
+    prefix = tmp_path / "opt-tljh"
+    sandbox.create_tree(prefix, python=sys.executable)
+    api = sandbox.HubApiStandIn(prefix)
+    admin = hub_names("ma")
+    account = tljh_system_username(admin)
+    key_line = rig.client_key.with_suffix(".pub").read_text().strip()
+    ctx = open_context(None, mode="ssh", prefill={
+        "connection.host": rig.host, "connection.port": rig.port, "connection.user": rig.operator,
+        "connection.key_file": str(rig.client_key), "connection.tljh_prefix": str(prefix)})
+    ctx.extras.update({"known_hosts": [str(rig.known_hosts)], "hub_api_url": api.url, "sshd_paths": rig.paths()})
+    for key, value in {"authenticator.type": "native", "authenticator.admin_users": admin,
+                       "domain.name": "hub.example.edu", "domain.reserved_ipv4": "203.0.113.10",
+                       "https.mode": "none"}.items():
+        ctx.session.accept(key, value)
+    ctx.session.go_to("ssh", finished="connect")
+    prompter = ScriptedPrompter(
+        {"ssh.admin_keys": (rig.client_key.read_text(), key_line), "ssh.password_authentication": "disable"},
+        confirms={"Resume": True, "Set up SSH access": True, "Apply these changes": True, "Write the exports": False})
+    try:
+        assert PlainWizard(ctx, prompter).run() == EXIT_DONE, "\n".join(prompter.transcript)
+    finally:
+        api.close()
+        ctx.close()
+        ctx.session.close()
+    transcript = "\n".join(prompter.transcript)
+    assert "PRIVATE key" in prompter.rejected["ssh.admin_keys"][0]
+    assert rig.client_key.read_text().splitlines()[1] not in transcript
+    assert parse_public_key(key_line).fingerprint in transcript  # the Review's action list
+    rows = [line.split()[:2] for line in transcript.splitlines()]
+    for action in ("apply.ssh-keys", "apply.sshd-passwords", "apply.ssh-verify"):
+        assert ["OK", action] in rows, (action, transcript[-3000:])
+    assert f"ssh -p {rig.port} {account}@hub.example.edu" in transcript
+    assert rig.ssh(account, rig.client_key, "id").returncode == 0
     assert not rig.password_login(rig.password_user, rig.password)

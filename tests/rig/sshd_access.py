@@ -6,8 +6,8 @@ runs: ``Include DIR/sshd_config.d/*.conf`` as the first line (the rig's OWN drop
 ``~/.ssh/authorized_keys`` (plus the rig's directory, for the operator's login as ``tljhw-admin``).
 
 Fixtures:
-- ``access_sshd`` (function): a factory ``access_sshd(include=True)`` starting such an sshd as a child process;
-  each is stopped by PID afterwards.
+- ``access_sshd`` (function): a factory ``access_sshd(include=True, extra="")`` starting such an sshd as a child
+  process (``extra``: more lines for its config); each is stopped by PID afterwards.
 - ``hub_names`` (function): unique hub user names for a test (``name("a")``, ``name("b", long=True)``); every
   ``jupyter-*`` account made for them is deleted (``userdel -r``) afterwards, whatever the test did.
 
@@ -118,12 +118,12 @@ class AccessSshd:
         os.kill(self.pid, 1)
 
 
-def _config(port: int, workdir: Path, keys_dir: Path, include: bool) -> str:
+def _config(port: int, workdir: Path, keys_dir: Path, include: bool, extra: str = "") -> str:
     head = f"Include {workdir / 'sshd_config.d'}/*.conf\n" if include else ""
     return (head + f"Port {port}\nListenAddress {HOST}\nHostKey {workdir / 'host_ed25519'}\n"
             f"PidFile {workdir / 'sshd.pid'}\nAuthorizedKeysFile .ssh/authorized_keys {keys_dir}/%u\n"
             "PubkeyAuthentication yes\nPasswordAuthentication yes\nKbdInteractiveAuthentication no\nUsePAM yes\n"
-            "UseDNS no\nPermitRootLogin no\nSubsystem sftp internal-sftp\nLogLevel VERBOSE\n")
+            "UseDNS no\nPermitRootLogin no\nSubsystem sftp internal-sftp\nLogLevel VERBOSE\n" + extra)
 
 
 @pytest.fixture
@@ -135,7 +135,7 @@ def access_sshd(tmp_path_factory):
     Path("/run/sshd").mkdir(mode=0o755, exist_ok=True)
     started: list[tuple[subprocess.Popen, Path]] = []
 
-    def start(include: bool = True) -> AccessSshd:
+    def start(include: bool = True, extra: str = "") -> AccessSshd:
         workdir = tmp_path_factory.mktemp("sshd-access")
         os.chmod(workdir, 0o700)
         (workdir / "sshd_config.d").mkdir(mode=0o755)
@@ -151,7 +151,7 @@ def access_sshd(tmp_path_factory):
         for _attempt in range(5):
             port = _free_port()
             config = workdir / "sshd_config"
-            config.write_text(_config(port, workdir, keys_dir, include))
+            config.write_text(_config(port, workdir, keys_dir, include, extra))
             check = _run([SSHD, "-t", "-f", str(config)])
             if check.returncode != 0:
                 _fail(f"sshd rejected its config: {check.stderr}")

@@ -384,6 +384,11 @@ def execute(plan: SshPlan, target, session=None, progress: Progress | None = Non
         out.append(diagnosis)
         if failed:
             break
+    else:
+        if plan.verify is None and plan.logins and any(c.keys_changed and c.admin for c in plan.changes):
+            out.append(Diagnosis("apply.ssh-verify", Status.SKIPPED, "not verified: this run holds none of the "
+                                 "admin keys; try the login by hand", fix=" ; ".join(plan.logins),
+                                 data={"logins": list(plan.logins)}))
     return out
 
 

@@ -286,8 +286,8 @@ def managed_line(key: PublicKey) -> str:
 def merge(text: str, wanted: Iterable[PublicKey]) -> Merge:
     """``text`` (an authorized_keys file, '' when missing) holding exactly ``wanted`` among the wizard's lines.
 
-    Lines the wizard did not write are kept byte for byte; a wanted key already present in such a line is not
-    added again (and stays the operator's). The wizard's lines for keys no longer wanted are removed. Applying the
+    Lines the wizard did not write are kept byte for byte; a wanted key already present in such a line (with or
+    without options) is not added again and stays the operator's. The wizard's lines for keys no longer wanted are removed. Applying the
     result again changes nothing."""
     wanted = list(wanted)
     blobs = {key.blob for key in wanted}
@@ -302,8 +302,8 @@ def merge(text: str, wanted: Iterable[PublicKey]) -> Merge:
         if entry.managed and entry.blob in present:  # a duplicate of the wizard's own line
             removed.append(entry.key)
             continue
-        if entry.blob is not None and not entry.options:
-            present.add(entry.blob)
+        if entry.blob is not None:  # with options too: sshd uses the first line with the key, so the operator's
+            present.add(entry.blob)  # own restricted line (restrict, from=...) keeps deciding; none is added
         kept_lines.append(line)
     added = [key for key in wanted if key.blob not in present]
     lines = kept_lines + [managed_line(key) for key in added]
