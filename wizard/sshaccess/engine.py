@@ -51,6 +51,14 @@ class SshdPaths:
     dropin_name: str = "01-tljh-wizard.conf"
     config_dir: str = "/etc/ssh"  # relative Include patterns are read from here
 
+    @classmethod
+    def beside(cls, config: str) -> "SshdPaths":
+        """An sshd_config elsewhere (a test rig's), its drop-in directory ``sshd_config.d`` next to it."""
+        import posixpath
+
+        directory = posixpath.dirname(config)
+        return cls(config=config, dropin_dir=posixpath.join(directory, "sshd_config.d"), config_dir=directory)
+
 
 def paths_for(target) -> SshdPaths:
     return getattr(target, "sshd_paths", None) or SshdPaths()
