@@ -360,3 +360,28 @@ def fingerprint_of(line: str) -> str:
     from wizard.sshaccess.keys import parse_public_key
 
     return parse_public_key(line).fingerprint
+
+
+def test_a_drop_in_that_breaks_new_logins_is_reverted(access_sshd, monkeypatch):
+    """A drop-in that passes ``sshd -t`` but locks new logins out (simulated: it also says ``AllowUsers nobody``):
+    the new key login fails after the reload, so the previous configuration comes back, through the connection that
+    stayed open, and sshd is reloaded again."""
+    rig = access_sshd()
+    monkeypatch.setattr(engine, "DROPIN_TEXT", engine.DROPIN_TEXT + "AllowUsers nobody\n")
+    monkeypatch.setattr(engine, "PROOF_ATTEMPTS", 3)
+    with rig.target() as target:
+        plan = engine.plan(answers_for([], password="disable"), target)
+        outcome = engine.execute(plan, target)
+        assert target.run(["true"]).ok  # the operator's own connection was never given up
+    verdict = outcome[-1]
+    assert verdict.status is Status.ERROR and "NOT turned off" in verdict.summary and "reverted" in verdict.summary
+    assert "refused" in verdict.summary
+    assert list(rig.dropin_dir.iterdir()) == []
+    import time
+
+    for _ in range(50):  # the reverting reload re-executes sshd
+        if rig.ssh(rig.operator, rig.client_key, "true").returncode == 0:
+            break
+        time.sleep(0.1)
+    assert rig.ssh(rig.operator, rig.client_key, "true").returncode == 0
+    assert rig.password_login(rig.password_user, rig.password)
