@@ -94,8 +94,11 @@ def test_admin_keys_let_a_real_ssh_client_in_as_tljh_names_the_accounts(access_s
 
     # A second apply changes nothing.
     with rig.target() as target:
+        target.connect()
+        before = target.round_trips
         again = engine.plan(answers, target)
         assert again.changes == [] and again.actions == []
+        assert target.round_trips - before == 1  # every account, key file and sshd setting in one round trip
 
 
 def test_removing_a_key_removes_only_the_wizards_line(access_sshd, hub_names, tmp_path):
