@@ -509,3 +509,10 @@ def test_the_doctor_accepts_another_server_in_front_of_a_moved_tljh():
     moved = host.ports_finding(facts, {"http": {"port": 8080}, "https": {"enabled": False}})
     assert moved.status is Status.OK and "moved to 8080" in moved.summary
     assert host.ports_finding(facts, {"https": {"enabled": True}}).status is Status.ERROR
+
+
+def test_a_moved_tljh_with_nothing_in_front_is_a_warning():
+    facts = hubfacts.HubFacts({"listeners": {"text": 'LISTEN 0 4096 127.0.0.1:8080 0.0.0.0:* '
+                                                     'users:(("traefik",pid=5,fd=3))\n'}}, (80, 443), 0.0)
+    finding = host.ports_finding(facts, {"http": {"port": 8080}, "https": {"enabled": False}})
+    assert finding.status is Status.WARNING and "nothing serves port 80, 443 in front of it" in finding.summary

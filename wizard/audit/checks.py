@@ -40,6 +40,7 @@ class AuditOptions:
     tls_timeout: float = 5.0
     sources: Any = None  # wizard.audit.hubfacts.Sources: where the hub-side facts come from (default: the hub's own)
     probes: tuple[str, ...] | None = None  # run only these probes (and what they need); default all
+    extra_probes: tuple = ()  # Probes added for this run only, after PROBES (e.g. check --smoke)
     now: _dt.datetime | None = None
 
     def moment(self) -> _dt.datetime:
@@ -165,7 +166,7 @@ def audit(subject: AuditSubject, options: AuditOptions | None = None,
     options = options or AuditOptions()
     factory = target_factory or (lambda: ssh_target(subject.answers))
     state = run or AuditRun(subject, options, factory)
-    probes = _selected(PROBES, options.probes)
+    probes = _selected([*PROBES, *options.extra_probes], options.probes)
     outcomes: dict[str, tuple[bool, list[Diagnosis]]] = {}
 
     def execute(probe: Probe, futures: dict) -> tuple[bool, list[Diagnosis]]:
