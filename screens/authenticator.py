@@ -14,6 +14,32 @@ class AuthenticatorScreen(StepScreen):
              "organizations, domains or groups — or an explicitly confirmed allow-all.")
     hidden_fields = {"authenticator": {"insecure_confirmed"}}
 
+    def compose_extra(self):
+        from textual.widgets import Static
+
+        yield Static("", id="callback", markup=False)
+
+    def on_mount(self) -> None:
+        super().on_mount()
+        self._show_callback()
+
+    def on_select_changed(self, event) -> None:
+        self._show_callback()
+
+    def _show_callback(self) -> None:
+        """The exact callback URL to register in the OAuth app, before the operator goes to create it."""
+        from textual.widgets import Static
+
+        from wizard.tljh.config import callback_url
+
+        line = self.query_one("#callback", Static)
+        kind = self._chosen_type()
+        line.display = kind in ("github", "google", "generic")
+        domain = self.ctx.answers.get("domain.name")
+        url = callback_url(domain) if domain else "https://YOUR-DOMAIN/hub/oauth_callback"
+        line.update(f"Register this callback URL in the OAuth app: {url}"
+                    + ("" if domain else " (YOUR-DOMAIN: the name you give at Domain & DNS)"))
+
     def section_errors(self):
         # insecure_confirmed is asked by the modal after this, not in the form
         return [e for e in super().section_errors() if e.key != "authenticator.insecure_confirmed"]

@@ -24,7 +24,7 @@ class DoneScreen(StepScreen):
     def compose_extra(self) -> ComposeResult:
         yield Static(self.summary(), id="summary", markup=False)
         yield Label("Export folder (relative to where you started the wizard):")
-        yield Input(value="tljh-wizard-exports", id="export-dir")
+        yield Input(value="tljh-wizard-exports", id="export-dir", compact=True)
         with Horizontal(id="exports"):
             for kind, label in EXPORT_LABELS.items():
                 available = kind != "z2jh" or flow.engine_available("wizard.z2jh")
@@ -48,14 +48,17 @@ class DoneScreen(StepScreen):
         return "Finish"
 
     def summary(self) -> str:
+        """The steps grouped by state, a few lines at any size."""
         session = self.ctx.session
         skipped = set(session.skipped_steps)
-        lines = [f"Hub: {flow.describe_target(self.ctx)}"]
+        groups: dict[str, list[str]] = {}
         for item in STEPS[:-1]:
-            state = ("skipped" if item.id in skipped else "failed" if item.id in session.state["failed_steps"]
+            state = ("skipped (the hub keeps its own)" if item.id in skipped
+                     else "continued despite a failed check" if item.id in session.state["failed_steps"]
                      else "done" if item.id in session.state["finished_steps"] else "not done")
-            lines.append(f"  {item.title}: {state}")
-        return "\n".join(lines)
+            groups.setdefault(state, []).append(item.title)
+        return "\n".join([f"Hub: {flow.describe_target(self.ctx)}"]
+                         + [f"  {state}: {', '.join(titles)}" for state, titles in groups.items()])
 
     @on(Button.Pressed, "#exports Button")
     def _export(self, event: Button.Pressed) -> None:

@@ -77,6 +77,19 @@ def step_states(ctx: WizardContext, current: str) -> dict[str, str]:
     return states
 
 
+def check_summary(diagnoses: list[Diagnosis]) -> str:
+    """One line that stays on screen at any size: "Checks: 2 ok, 1 warning, 1 not run — rows above: ↑↓ for
+    details"."""
+    counts = {status: sum(d.status is status for d in diagnoses) for status in Status}
+    parts = [f"{counts[Status.ERROR]} failed"] if counts[Status.ERROR] else []
+    if counts[Status.WARNING]:
+        parts.append(f"{counts[Status.WARNING]} warning" + ("s" if counts[Status.WARNING] > 1 else ""))
+    if counts[Status.SKIPPED]:
+        parts.append(f"{counts[Status.SKIPPED]} not run")
+    parts.append(f"{counts[Status.OK]} ok")
+    return "Checks: " + ", ".join(parts) + " — table above: Tab to it, ↑↓ for details"
+
+
 class StepScreen(Screen[StepResult]):
     """One step of the wizard."""
 
@@ -126,6 +139,7 @@ class StepScreen(Screen[StepResult]):
                                         skip=self.hidden(section), id=f"form-{section}")
                     yield from self.compose_extra()
                     yield DiagnosisTable(id="checks")
+                yield Static("", id="check-summary", markup=False)
                 yield Static("", id="field-help")
                 yield ProgressBar(total=None, show_eta=False, show_percentage=False, id="progress")
                 yield LogPanel(self.ctx.redact, id="log")
@@ -145,7 +159,17 @@ class StepScreen(Screen[StepResult]):
     def next_label(self) -> str:
         return "Next"
 
+    def on_resize(self, event) -> None:
+        """At 80x24 the step list shrinks to numbers, labels narrow, and the intro and log take fewer lines, so
+        the fields and the check results fit without scrolling."""
+        narrow, short = self.size.width < 100, self.size.height < 32
+        self.set_class(narrow, "-narrow")
+        self.set_class(short, "-short")
+        self.query_one("#steps", StepIndicator).set_class(narrow, "-narrow")
+        self.query_one("#steps", StepIndicator).refresh()
+
     def on_mount(self) -> None:
+        self.query_one("#check-summary").display = False
         self.query_one("#progress").display = False
         self.query_one("#checks").display = False
         self.query_one("#log").display = False
@@ -406,6 +430,13 @@ class StepScreen(Screen[StepResult]):
         table = self.query_one("#checks", DiagnosisTable)
         table.display = True
         table.show(self.diagnoses)
+        summary = self.query_one("#check-summary", Static)
+        summary.update(check_summary(self.diagnoses))
+        summary.display = bool(self.diagnoses)
+        summary.set_class(worst(self.diagnoses) is Status.ERROR, "-error")
+        summary.set_class(worst(self.diagnoses) is Status.WARNING or any(
+            d.status is Status.SKIPPED for d in self.diagnoses), "-warning")
+        self.call_after_refresh(table.scroll_visible, top=True)  # the results, not the fields above them
 
     # -- busy state & log --------------------------------------------------------------------------------------
 

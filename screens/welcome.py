@@ -19,6 +19,13 @@ WELCOME = (
     "it stopped."
 )
 
+HAVE_READY = (
+    "Have ready:\n"
+    "  • the hub's domain name and access to its DNS records (to point it at the VM's reserved IP)\n"
+    "  • the login: an OAuth app's client id and secret (GitHub, Google, generic) or the LDAP server's details\n"
+    "  • the VM's provider console (reserved IP, disk snapshots, the SSH host key to compare)"
+)
+
 
 class WelcomeScreen(Screen[Start]):
     BINDINGS = [
@@ -36,6 +43,7 @@ class WelcomeScreen(Screen[Start]):
         with Vertical(id="welcome"):
             yield Static("tljh-wizard", id="welcome-title")
             yield Static(WELCOME, id="welcome-text")
+            yield Static(HAVE_READY, id="welcome-ready", markup=False)
             yield Static(f"Hub: {self.target}", id="welcome-target", markup=False)
             with Horizontal(id="welcome-buttons"):
                 yield Button("Start", id="start", variant="primary")

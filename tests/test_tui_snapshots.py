@@ -1,4 +1,5 @@
-"""SVG snapshots of every screen in a meaningful state: a failing diagnosis, a validation error, a modal.
+"""SVG snapshots of every screen in a meaningful state at 80x24 and 120x40: failing checks, warnings, refused
+values, modals.
 
 Deterministic: a pinned terminal size, no cursor blink, no temp paths or clock times on screen (the hub is
 ``hub.example.edu``; the resume prompt's age is pinned). Snapshots live in ``tests/snapshots/``; after an intended
@@ -18,7 +19,13 @@ from screens.app import build_app
 from wizard.flow import open_context
 from tests.test_tui import fill, settle, wait_for_screen
 
-SIZE = (120, 40)
+SIZES = {"80x24": (80, 24), "120x40": (120, 40)}
+
+
+@pytest.fixture(params=list(SIZES), autouse=True)
+def size(request):
+    """Every snapshot at the smallest supported terminal (80x24) and a roomy one (120x40)."""
+    return SIZES[request.param]
 SNAPSHOTS = Path(__file__).parent / "snapshots"
 
 
@@ -71,7 +78,7 @@ async def resume(pilot, screen_cls):
     return await wait_for_screen(pilot, screen_cls)
 
 
-def test_welcome_with_resume_prompt(snap_compare):
+def test_welcome_with_resume_prompt(snap_compare, size):
     _ctx, app = wizard_at("https", COMPLETE)
 
     async def run_before(pilot):
@@ -80,10 +87,10 @@ def test_welcome_with_resume_prompt(snap_compare):
         modal = await wait_for_screen(pilot, ResumeModal)
         assert modal.question == "Resume hub.example.edu at HTTPS, stopped 2 h ago?"
 
-    assert snap_compare(app, terminal_size=SIZE, run_before=run_before)
+    assert snap_compare(app, terminal_size=size, run_before=run_before)
 
 
-def test_connect_with_a_failing_connection(snap_compare):
+def test_connect_with_a_failing_connection(snap_compare, size):
     from screens.connect import ConnectScreen
 
     _ctx, app = wizard_at("connect", {"connection.host": "127.0.0.1", "connection.port": 1})
@@ -96,10 +103,10 @@ def test_connect_with_a_failing_connection(snap_compare):
         assert [d.status.value for d in pilot.app.screen.diagnoses] == ["error"]
         steady(pilot)
 
-    assert snap_compare(app, terminal_size=SIZE, run_before=run_before)
+    assert snap_compare(app, terminal_size=size, run_before=run_before)
 
 
-def test_connect_host_key_modal(snap_compare):
+def test_connect_host_key_modal(snap_compare, size):
     from screens.connect import ConnectScreen
     from screens.modals import HostKeyModal
 
@@ -113,10 +120,10 @@ def test_connect_host_key_modal(snap_compare):
                                            "ssh-ed25519"))
         await wait_for_screen(pilot, HostKeyModal)
 
-    assert snap_compare(app, terminal_size=SIZE, run_before=run_before)
+    assert snap_compare(app, terminal_size=size, run_before=run_before)
 
 
-def test_authenticator_validation_errors(snap_compare):
+def test_authenticator_validation_errors(snap_compare, size):
     from screens.authenticator import AuthenticatorScreen
 
     _ctx, app = wizard_at("authenticator", {})
@@ -130,13 +137,13 @@ def test_authenticator_validation_errors(snap_compare):
         assert isinstance(pilot.app.screen, AuthenticatorScreen)
         steady(pilot)
 
-    assert snap_compare(app, terminal_size=SIZE, run_before=run_before)
+    assert snap_compare(app, terminal_size=size, run_before=run_before)
     # The secret typed on this screen is masked in the picture.
     picture = (SNAPSHOTS / "test_tui_snapshots" / "test_authenticator_validation_errors.svg").read_text()
     assert "snapshot-Secret-77" not in picture and "•" * len("snapshot-Secret-77") in picture
 
 
-def test_authenticator_insecure_modal(snap_compare):
+def test_authenticator_insecure_modal(snap_compare, size):
     from screens.authenticator import AuthenticatorScreen
     from screens.modals import ConfirmModal
 
@@ -150,10 +157,10 @@ def test_authenticator_insecure_modal(snap_compare):
         await pilot.press("ctrl+n")
         await wait_for_screen(pilot, ConfirmModal)
 
-    assert snap_compare(app, terminal_size=SIZE, run_before=run_before)
+    assert snap_compare(app, terminal_size=size, run_before=run_before)
 
 
-def test_domain_validation_errors(snap_compare):
+def test_domain_validation_errors(snap_compare, size):
     from screens.domain import DomainScreen
 
     _ctx, app = wizard_at("domain", {key: COMPLETE[key] for key in COMPLETE if key.startswith("authenticator")})
@@ -165,10 +172,10 @@ def test_domain_validation_errors(snap_compare):
         await pilot.pause()
         steady(pilot)
 
-    assert snap_compare(app, terminal_size=SIZE, run_before=run_before)
+    assert snap_compare(app, terminal_size=size, run_before=run_before)
 
 
-def test_https_off_is_a_warning(snap_compare):
+def test_https_off_is_a_warning(snap_compare, size):
     from screens.https import HttpsScreen
 
     _ctx, app = wizard_at("https", {**COMPLETE, "https.mode": "none"})
@@ -179,10 +186,10 @@ def test_https_off_is_a_warning(snap_compare):
         await settle(pilot)
         steady(pilot)
 
-    assert snap_compare(app, terminal_size=SIZE, run_before=run_before)
+    assert snap_compare(app, terminal_size=size, run_before=run_before)
 
 
-def test_https_existing_certificate_refused(snap_compare):
+def test_https_existing_certificate_refused(snap_compare, size):
     from screens.https import HttpsScreen
 
     _ctx, app = wizard_at("https", {**COMPLETE, "https.mode": "existing", "https.cert_path": "./missing-fullchain.pem",
@@ -195,10 +202,10 @@ def test_https_existing_certificate_refused(snap_compare):
         assert pilot.app.screen.diagnoses[0].status.value == "error"
         steady(pilot)
 
-    assert snap_compare(app, terminal_size=SIZE, run_before=run_before)
+    assert snap_compare(app, terminal_size=size, run_before=run_before)
 
 
-def test_limits_sizing_against_a_small_vm(snap_compare):
+def test_limits_sizing_against_a_small_vm(snap_compare, size):
     from screens.limits import LimitsScreen
     from wizard.hub.facts import HostFacts
 
@@ -218,10 +225,10 @@ def test_limits_sizing_against_a_small_vm(snap_compare):
         assert statuses["limits.ram"] == "warning" and statuses["limits.cull.every"] == "warning"
         steady(pilot)
 
-    assert snap_compare(app, terminal_size=SIZE, run_before=run_before)
+    assert snap_compare(app, terminal_size=size, run_before=run_before)
 
 
-def test_environment_refuses_a_package_spec(snap_compare):
+def test_environment_refuses_a_package_spec(snap_compare, size):
     from screens.environment import EnvironmentScreen
 
     _ctx, app = wizard_at("environment", COMPLETE)
@@ -235,13 +242,13 @@ def test_environment_refuses_a_package_spec(snap_compare):
         assert isinstance(pilot.app.screen, EnvironmentScreen)
         steady(pilot)
 
-    assert snap_compare(app, terminal_size=SIZE, run_before=run_before)
+    assert snap_compare(app, terminal_size=size, run_before=run_before)
 
 
 README_KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIKliLgpNHkbRxLHbGIKl8p2Dbuf0YUQgCwyZfDzhcQxE alice@laptop"
 
 
-def test_ssh_access_refuses_a_forced_command_and_a_name_tljh_cannot_use(snap_compare):
+def test_ssh_access_refuses_a_forced_command_and_a_name_tljh_cannot_use(snap_compare, size):
     from screens.ssh_access import SshAccessScreen
 
     _ctx, app = wizard_at("ssh", COMPLETE)
@@ -254,10 +261,10 @@ def test_ssh_access_refuses_a_forced_command_and_a_name_tljh_cannot_use(snap_com
         assert isinstance(pilot.app.screen, SshAccessScreen)
         steady(pilot)
 
-    assert snap_compare(app, terminal_size=SIZE, run_before=run_before)
+    assert snap_compare(app, terminal_size=size, run_before=run_before)
 
 
-def test_backups_home_on_the_root_disk(snap_compare):
+def test_backups_home_on_the_root_disk(snap_compare, size):
     from screens.backups import BackupsScreen
     from wizard.hub.backup import home_report
     from wizard.hub.facts import HostFacts
@@ -274,10 +281,10 @@ def test_backups_home_on_the_root_disk(snap_compare):
         await pilot.pause()
         steady(pilot)
 
-    assert snap_compare(app, terminal_size=SIZE, run_before=run_before)
+    assert snap_compare(app, terminal_size=size, run_before=run_before)
 
 
-def test_review_not_ready_lists_missing_answers(snap_compare):
+def test_review_not_ready_lists_missing_answers(snap_compare, size):
     from screens.review import ReviewScreen
 
     _ctx, app = wizard_at("review", {"authenticator.type": "google", "https.mode": "acme-dns"})
@@ -288,10 +295,10 @@ def test_review_not_ready_lists_missing_answers(snap_compare):
         assert pilot.app.screen.plan.problems
         steady(pilot)
 
-    assert snap_compare(app, terminal_size=SIZE, run_before=run_before)
+    assert snap_compare(app, terminal_size=size, run_before=run_before)
 
 
-def test_review_masked_diff_on_the_sandbox(snap_compare, tmp_path):
+def test_review_masked_diff_on_the_sandbox(snap_compare, tmp_path, size):
     from screens.review import ReviewScreen
 
     answers = {**COMPLETE, "https.mode": "none", "limits.total_users": "40"}
@@ -304,10 +311,10 @@ def test_review_masked_diff_on_the_sandbox(snap_compare, tmp_path):
         assert plan.diff and "snapshot-Secret-77" not in plan.diff and "********" in plan.diff
         steady(pilot)
 
-    assert snap_compare(app, terminal_size=SIZE, run_before=run_before)
+    assert snap_compare(app, terminal_size=size, run_before=run_before)
 
 
-def test_done_with_exports_and_cron_line(snap_compare):
+def test_done_with_exports_and_cron_line(snap_compare, size):
     from screens.done import DoneScreen
 
     _ctx, app = wizard_at("done", COMPLETE)
@@ -316,4 +323,4 @@ def test_done_with_exports_and_cron_line(snap_compare):
         await resume(pilot, DoneScreen)
         steady(pilot)
 
-    assert snap_compare(app, terminal_size=SIZE, run_before=run_before)
+    assert snap_compare(app, terminal_size=size, run_before=run_before)

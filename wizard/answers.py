@@ -335,7 +335,8 @@ LIMITS = Section(
     (
         Field("memory", "str", "Memory per user", "TLJH units, binary: 512M, 2G, 1.5G. Empty: no limit.",
               limits.memory_limit, example="2G"),
-        Field("cpu", "number", "CPUs per user", "A number of CPUs. TLJH 2.0.0 accepts whole numbers only.",
+        Field("cpu", "number", "CPUs per user", "A number of CPUs. TLJH 2.0.0 accepts whole numbers only. "
+              "Empty: no limit.",
               limits.cpu_limit, example="1"),
         Field("cull_enabled", "bool", "Cull idle servers", "Stop servers nobody uses, to free memory.",
               v.boolean, default=True),

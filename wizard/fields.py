@@ -60,6 +60,8 @@ class Field:
         spaces, other lists with ", "; a whole float drops its ".0")."""
         if value is None:
             return ""
+        if getattr(self.validate, "format", None) is not None:
+            return self.validate.format(value)
         if isinstance(value, (list, tuple)):
             return getattr(self.validate, "joiner", ", ").join(str(item) for item in value)
         if isinstance(value, dict):  # {name: [lines]} (ssh.user_keys): NAME: LINE entries, read back by its validator
@@ -101,6 +103,11 @@ def _text(raw: Any, what: str = "text") -> str:
     if any(ord(c) < 32 or ord(c) == 127 for c in text):
         raise ValidationError(f"expected {what} without control characters or line breaks")
     return text
+
+
+def _shown(value: str, limit: int = 80) -> str:
+    """A refused value as a message quotes it: at most ``limit`` characters, marked when cut."""
+    return repr(value[:limit]) + (f"… ({len(value)} characters)" if len(value) > limit else "")
 
 
 def text(max_len: int = 512) -> Validator:
@@ -150,8 +157,8 @@ def hostname(raw: Any) -> str:
         raise ValidationError("expected a host name such as hub.example.edu")
     if len(value) > 253 or not all(_LABEL.match(label) for label in value.split(".")):
         raise ValidationError(
-            f"{value!r} is not a valid host name: use letters, digits and hyphens, labels of 1-63 characters "
-            "separated by dots, e.g. hub.example.edu"
+            f"{_shown(value)} is not a valid host name: use letters, digits and hyphens, labels of 1-63 "
+            "characters separated by dots, e.g. hub.example.edu"
         )
     return value
 
@@ -159,7 +166,7 @@ def hostname(raw: Any) -> str:
 def fqdn(raw: Any) -> str:
     value = hostname(raw)
     if "." not in value:
-        raise ValidationError(f"{value!r} is not a fully qualified domain name; expected e.g. hub.example.edu")
+        raise ValidationError(f"{_shown(value)} is not a fully qualified domain name; expected e.g. hub.example.edu")
     try:
         ipaddress.ip_address(value)
     except ValueError:
@@ -167,7 +174,7 @@ def fqdn(raw: Any) -> str:
     else:
         raise ValidationError("expected a domain name, not an IP address")
     if value.split(".")[-1].isdigit():
-        raise ValidationError(f"{value!r} is not a domain name: the last label cannot be all digits")
+        raise ValidationError(f"{_shown(value)} is not a domain name: the last label cannot be all digits")
     return value
 
 
@@ -182,7 +189,8 @@ def host(raw: Any) -> str:
     try:
         return hostname(value)
     except ValidationError:
-        raise ValidationError(f"{value!r} is neither a host name nor an IP address; e.g. hub.example.edu") from None
+        raise ValidationError(f"{_shown(value)} is neither a host name nor an IP address; "
+                              "e.g. hub.example.edu") from None
 
 
 def ipv4(raw: Any) -> str:
@@ -190,7 +198,8 @@ def ipv4(raw: Any) -> str:
     try:
         return str(ipaddress.IPv4Address(value))
     except ValueError:
-        raise ValidationError(f"{value!r} is not an IPv4 address; expected four numbers 0-255, e.g. 203.0.113.10") from None
+        raise ValidationError(f"{_shown(value)} is not an IPv4 address; expected four numbers 0-255, "
+                              "e.g. 203.0.113.10") from None
 
 
 def ipv6(raw: Any) -> str:
@@ -198,7 +207,7 @@ def ipv6(raw: Any) -> str:
     try:
         return str(ipaddress.IPv6Address(value))
     except ValueError:
-        raise ValidationError(f"{value!r} is not an IPv6 address; e.g. 2001:db8::10") from None
+        raise ValidationError(f"{_shown(value)} is not an IPv6 address; e.g. 2001:db8::10") from None
 
 
 def integer(minimum: int | None = None, maximum: int | None = None, unit: str = "") -> Validator:
@@ -243,7 +252,7 @@ def choice(options: Sequence[str]) -> Validator:
         value = _text(raw, "one of " + ", ".join(options)).lower()
         if value not in options:
             hint = did_you_mean(value, options)
-            raise ValidationError(f"expected one of {', '.join(options)}; got {value!r}{hint}")
+            raise ValidationError(f"expected one of {', '.join(options)}; got {_shown(value)}{hint}")
         return value
 
     return validate

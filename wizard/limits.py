@@ -47,7 +47,7 @@ def parse_memory(text: Any) -> int:
     if isinstance(text, (int, float)) or re.fullmatch(r"[+-]?\d+(\.\d*)?|[+-]?\.\d+", token):
         raise ValidationError(f"{token[:40]!r} has no unit; TLJH expects {_MEMORY_FORM}")
     if token.startswith("-"):
-        raise ValidationError(f"{token[:40]!r} is negative; memory must be positive: {_MEMORY_FORM}")
+        raise ValidationError(f"{token[:40]!r} is negative; a size must be more than 0: {_MEMORY_FORM}")
     kube = re.fullmatch(r"(\d+(?:\.\d+)?)\s*([KMGTkmgt])i[Bb]?", token)
     if kube:
         suggestion = f"{kube.group(1)}{kube.group(2).upper()}"
@@ -96,7 +96,7 @@ def memory_limit(raw: Any) -> str:
     size = parse_memory(raw)
     token = str(raw).strip()
     if size <= 0:
-        raise ValidationError(f"{token[:40]!r} is zero; memory must be positive: {_MEMORY_FORM}")
+        raise ValidationError(f"{token[:40]!r} is zero; a size must be more than 0: {_MEMORY_FORM}")
     if size < MIN_MEMORY:
         raise ValidationError(
             f"{token[:40]!r} is {size} bytes, too little for a Jupyter server; at least 32M (did you mean M rather "
@@ -124,7 +124,7 @@ def cpu_limit(raw: Any) -> int | float:
             raise ValidationError(f"expected a number of CPUs such as 0.5, 1 or 2, got {token[:40]!r}")
         value = float(token)
     elif isinstance(raw, (int, float)) and math.isfinite(raw):
-        value = float(raw)
+        value = round(float(raw), 6)  # as precise as the text form accepts, so the value shown back is accepted
     else:
         raise ValidationError(f"expected a number of CPUs such as 0.5, 1 or 2, got {raw!r}"[:80])
     if value <= 0:
