@@ -55,7 +55,7 @@ class QuestionaryPrompter:
         if spec.secret:
             hint = " (saved: press Enter to keep it)" if has_secret else ""
             return q.password(label + hint, validate=validate).unsafe_ask()
-        return q.text(label, default=_as_text(current), validate=validate,
+        return q.text(label, default=_as_text(current, spec.list_separator), validate=validate,
                       instruction=f"(e.g. {spec.example})" if spec.example and current in (None, "", []) else None
                       ).unsafe_ask()
 
@@ -109,11 +109,11 @@ class ScriptedPrompter:
 _KEEP = object()
 
 
-def _as_text(value: Any) -> str:
+def _as_text(value: Any, separator: str = ", ") -> str:
     if value is None:
         return ""
     if isinstance(value, list):
-        return ", ".join(str(item) for item in value)
+        return separator.join(str(item) for item in value)
     return str(value)
 
 
