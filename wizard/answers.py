@@ -112,6 +112,12 @@ def _auth_rules(section: Mapping[str, Any], answers: "Answers") -> list[Validati
                                           "or lookup_dn with a search user", key + "bind_dn_template"))
         if section.get("lookup_dn") and not section.get("user_search_base"):
             errors.append(ValidationError("required when lookup_dn is on", key + "user_search_base"))
+        for group in section.get("allowed_groups") or []:
+            try:
+                v.ldap_dn(group)
+            except ValidationError as exc:
+                errors.append(ValidationError("LDAP groups are whole group DNs: " + exc.message,
+                                              key + "allowed_groups"))
         for index, template in enumerate(section.get("bind_dn_template") or []):
             if "{username}" not in template:
                 errors.append(ValidationError(f"template {index + 1} ({template[:80]!r}) has no {{username}}: "
