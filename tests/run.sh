@@ -2,14 +2,16 @@
 # Runs the whole test suite, installing first whatever is missing:
 #   - Debian packages for the real servers the tests use (OpenSSH sshd, sudo, BIND 9, Pebble, tmux) and iproute2,
 #     with which the DNS tests give loopback the extra addresses their nameservers listen on;
-#   - a virtual environment in .venv with the project and its test extra.
+#   - a virtual environment in .venv with the project and its test extra (JupyterHub, the authenticators, the idle
+#     culler, jupyter_server and ipykernel for the rig's real hub);
+#   - configurable-http-proxy 4 from npm in .venv/chp (the rig's real hub stands it in for Traefik).
 # Extra arguments go to pytest, e.g. `bash tests/run.sh -k dns -x`.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 missing=()
 for pair in /usr/sbin/sshd:openssh-server /usr/bin/sudo:sudo /usr/sbin/named:bind9 /usr/bin/dig:bind9-dnsutils \
-            /usr/bin/pebble:pebble /usr/bin/tmux:tmux /usr/sbin/ip:iproute2; do
+            /usr/bin/pebble:pebble /usr/bin/tmux:tmux /usr/sbin/ip:iproute2 /usr/bin/npm:npm; do
     [ -x "${pair%%:*}" ] || missing+=("${pair##*:}")
 done
 if [ "${#missing[@]}" -gt 0 ]; then
@@ -23,4 +25,6 @@ fi
 PYTHON="${PYTHON:-python3}"
 [ -x .venv/bin/python ] || "$PYTHON" -m venv .venv
 .venv/bin/python -m pip install -q --disable-pip-version-check -e '.[test]'
+[ -x .venv/chp/node_modules/.bin/configurable-http-proxy ] ||
+    npm install --prefix .venv/chp --no-audit --no-fund --loglevel=error configurable-http-proxy@4 >/dev/null
 exec .venv/bin/python -m pytest "$@"

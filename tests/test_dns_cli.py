@@ -41,7 +41,7 @@ def test_all_ok_exits_0(world, capsys):
     assert cli.run(parse("hub.good.test", "--expect-ip", HUB_V4, *resolver_args(world.resolvers))) == 0
     out = capsys.readouterr().out
     assert "OK       dns.a: hub.good.test -> 203.0.113.10" in out
-    assert out.rstrip().endswith("8 ok, 0 warning(s), 0 error(s)")
+    assert out.rstrip().endswith("9 ok, 0 warning(s), 0 error(s)")
 
 
 def test_warnings_exit_1(world, capsys):
@@ -132,3 +132,52 @@ def test_reach_adds_the_reachability_checks(world, web_on_port_80, capsys):
     assert report["reach.hub"]["status"] == "warning"  # a JupyterHub answers; no SSH here to compare with its own
     assert report["reach.hub"]["data"]["answer"] == {"version": "5.3.0"}
     assert code == 1
+
+
+def test_a_pasted_url_checks_its_host_name_with_a_note(world, capsys):
+    code = cli.run(parse("https://Hub.Good.test/hub/", "--expect-ip", HUB_V4, *resolver_args(world.resolvers)))
+    assert code == 0
+    out = capsys.readouterr().out
+    assert out.startswith("note: 'https://Hub.Good.test/hub/' is a URL: checking its host name hub.good.test\n")
+    assert "OK       dns.a: hub.good.test -> 203.0.113.10" in out
+    assert cli.run(parse("hub.good.test/hub", "--expect-ip", HUB_V4, "--json", *resolver_args(world.resolvers))) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["domain"] == "hub.good.test" and report["input"] == "hub.good.test/hub"
+    assert report["notes"] == ["'hub.good.test/hub' is a URL: checking its host name hub.good.test"]
+
+
+@pytest.mark.parametrize("text, expected, note", [
+    ("bücher.example.edu", "xn--bcher-kva.example.edu", "bücher.example.edu is xn--bcher-kva.example.edu in DNS"),
+    ("https://Bücher.Example.edu:8443/hub/", "xn--bcher-kva.example.edu", "is a URL: checking its host name"),
+    ("HUB.Example.EDU.", "hub.example.edu", None),
+])
+def test_domain_input_forms(text, expected, note):
+    host, notes = cli.domain_from_input(text)
+    assert host == expected
+    assert (note is None and not notes) or any(note in line for line in notes)
+
+
+@pytest.mark.parametrize("text", ["", "https:///hub/", "xn--a.example.edu" * 20, "a..b.example", "☃ ☃.example"])
+def test_domain_input_refusals_are_one_line(text):
+    from wizard.fields import ValidationError
+
+    with pytest.raises(ValidationError) as refused:
+        cli.domain_from_input(text)
+    message = str(refused.value)
+    assert "\n" not in message and len(message) < 220
+
+
+@pytest.mark.parametrize("argv, field", [
+    (["", "--expect-ip", HUB_V4], "DOMAIN"),
+    ([], "DOMAIN"),
+    (["hub.good.test"], "--expect-ip"),
+    (["hub.good.test", "--expect-ip", HUB_V4, "--timeout", "soon"], "--timeout"),
+    (["hub.good.test", "--expect-ip", HUB_V4, "--https-mode", "certbot"], "--https-mode"),
+    (["hub.good.test", "--expect-ip", HUB_V4, "--account-uri", "https://acme/acct/1"], "--account-uri"),
+])
+def test_json_refusals_are_json_objects(argv, field):
+    done = run_command(*argv, "--json")
+    assert done.returncode == 2
+    report = json.loads(done.stdout)
+    assert set(report) == {"error", "field"} and report["field"] == field and report["error"]
+    assert done.stderr == ""

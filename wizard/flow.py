@@ -174,6 +174,7 @@ def domain_checks(ctx: WizardContext, progress: Progress = _no_progress) -> list
     """DNS at every authoritative server and the resolvers, whether the IP is reserved, and reachability."""
     import asyncio
 
+    from wizard.dns.caa import known_accounts
     from wizard.dns.check import check_domain
     from wizard.dns.reachability import check_reachability
     from wizard.dns.reserved_ip import check_reserved_ip
@@ -182,8 +183,10 @@ def domain_checks(ctx: WizardContext, progress: Progress = _no_progress) -> list
     domain = answers.get("domain.name")
     ipv4, ipv6 = answers.get("domain.reserved_ipv4"), answers.get("domain.reserved_ipv6")
     progress("dns", f"asking the authoritative nameservers and resolvers about {domain}")
-    out = check_domain(domain, ipv4, ipv6, resolvers=answers.get("domain.resolvers"),
-                       **ctx.extras.get("dns_options", {}))
+    # CAA may admit only one ACME account: compare with the accounts that would order (read-only).
+    accounts = known_accounts(ctx.session, ctx.target if ctx.mode != "sandbox" else None)
+    out = check_domain(domain, ipv4, ipv6, resolvers=answers.get("domain.resolvers"), accounts=accounts,
+                       https_mode=answers.get("https.mode"), **ctx.extras.get("dns_options", {}))
     facts = ctx.facts
     if facts is not None:
         public_ip = facts.public_ip if facts.public_ip != "unknown" else None

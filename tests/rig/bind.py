@@ -39,9 +39,12 @@ Use it from any test (the plugin is listed in ``tests/conftest.py``):
     root hints point at ns1/ns2 — they follow CNAMEs, cache with counting-down TTLs, and never ask ns3) and a dead
     resolver. ``zones`` maps zone names under ``test.`` to ``ZoneSpec`` (records; optionally list the dead ``ns3``
     among the zone's NS, have ``ns2`` serve other records with an older serial or not serve the zone at all, or
-    leave the delegated zone unserved: a lame delegation). ``replace(name, rdtype, *values)`` changes a record on
-    both live nameservers (TSIG updates) — query a resolver before it to leave a cached, now stale answer there. Attributes: ``nameservers``, ``resolvers`` (HOST:PORT), ``dead_nameserver``,
-    ``dead_resolver``. For benchmarks, ``nameserver_delays`` / ``resolver_delay`` (seconds) put a ``DelayRelay``
+    leave the delegated zone unserved: a lame delegation; sign it with current or expired RRSIGs (``dnssec``), or
+    delegate it only to ``ns4``, a BIND that answers REFUSED for it (``refusing``)). The second resolver validates
+    DNSSEC, trusting each signed zone's own key (``trust_anchors``); the first does not. ``replace(name, rdtype,
+    *values)`` changes a record on both live nameservers (TSIG updates; signed zones take none) — query a resolver
+    before it to leave a cached, now stale answer there. Attributes: ``nameservers``, ``resolvers`` (HOST:PORT),
+    ``plain_resolver``, ``validating_resolver``, ``dead_nameserver``, ``refusing_nameserver``, ``dead_resolver``. For benchmarks, ``nameserver_delays`` / ``resolver_delay`` (seconds) put a ``DelayRelay``
     (UDP only) in front of the servers to model network distance.
 
 ``free_port()`` — a port free for both UDP and TCP on 127.0.0.1 and ::1.
@@ -70,6 +73,8 @@ import pytest
 from tests.rig.process import die_with_parent, read_log, start_logged, stop_process, wait_until_ready
 
 NAMED = shutil.which("named", path=os.environ.get("PATH", "") + ":/usr/sbin") or "/usr/sbin/named"
+DNSSEC_KEYGEN = shutil.which("dnssec-keygen") or "/usr/bin/dnssec-keygen"
+DNSSEC_SIGNZONE = shutil.which("dnssec-signzone") or "/usr/bin/dnssec-signzone"
 START_DEADLINE = 15.0
 
 
@@ -164,7 +169,8 @@ class BindServer:
 
     def __init__(self, workdir: Path, zones: Mapping[str, str], addresses: Sequence[str] = ("127.0.0.1",),
                  port: int | None = None, keys: Mapping[str, str] | None = None, ipv6: bool = False,
-                 root_hints: Mapping[str, str] | None = None, bogus: Sequence[str] = ()):
+                 root_hints: Mapping[str, str] | None = None, bogus: Sequence[str] = (),
+                 static_zones: Sequence[str] = (), trust_anchors: Mapping[str, str] | None = None):
         self.workdir = Path(workdir)
         self.zones = {name if name.endswith(".") else name + ".": text for name, text in zones.items()}
         self.addresses = list(addresses)
@@ -173,6 +179,8 @@ class BindServer:
         self.ipv6 = ipv6
         self.root_hints = dict(root_hints or {})
         self.bogus = list(bogus)
+        self.static_zones = {name if name.endswith(".") else name + "." for name in static_zones}
+        self.trust_anchors = dict(trust_anchors or {})
         self.process: subprocess.Popen | None = None
         self.stderr_path = self.workdir / "named.stderr"
         self.aliases: list[str] = []
@@ -189,7 +197,7 @@ class BindServer:
             f"  listen-on port {self.port} {{ {v4}; }};",
             f"  {v6}",
             "  recursion yes; allow-recursion { 127.0.0.0/8; };" if self.root_hints else "  recursion no;",
-            "  dnssec-validation no;",
+            "  dnssec-validation yes;" if self.trust_anchors else "  dnssec-validation no;",
             "  notify no;",
             "  minimal-responses no;",
             "};",
@@ -198,11 +206,16 @@ class BindServer:
         for name, secret in self.keys.items():
             out.append(f'key "{name}" {{ algorithm hmac-sha256; secret "{secret}"; }};')
         allow = " ".join(f'key "{name}";' for name in self.keys) or "none;"
+        if self.trust_anchors:
+            out.append("trust-anchors {")
+            out.extend(f'  "{zone}" static-key {key};' for zone, key in self.trust_anchors.items())
+            out.append("};")
         if self.root_hints:
             out.append('zone "." { type hint; file "root.hint"; };')
         out.extend(f"server {address} {{ bogus yes; }};" for address in self.bogus)
         for index, zone in enumerate(self.zones):
-            out.append(f'zone "{zone}" {{ type primary; file "zone{index}.db"; allow-update {{ {allow} }}; }};')
+            updates = "" if zone in self.static_zones else f" allow-update {{ {allow} }};"
+            out.append(f'zone "{zone}" {{ type primary; file "zone{index}.db";{updates} }};')
         return "\n".join(out) + "\n"
 
     def start(self) -> "BindServer":
@@ -371,6 +384,8 @@ class ZoneSpec:
     ns2_records: str | None = None  # ns2 serves these instead, with an older serial (a change in flight)
     served: bool = True  # False: delegated from test. but served by no nameserver (a lame delegation)
     ns2_lame: bool = False  # ns2 is listed as a nameserver but does not serve the zone
+    dnssec: str | None = None  # "valid" or "expired": signed (dnssec-signzone), RRSIGs current or long expired
+    refusing: bool = False  # delegated only to ns4, a nameserver that answers REFUSED for it
 
 
 class BlackHole:
@@ -462,11 +477,47 @@ class DnsWorld:
         self.resolvers: list[str] = []
         self.dead_nameserver = ""
         self.dead_resolver = ""
+        self.refusing_nameserver = ""
+        self.validating_resolver = ""
+        self.plain_resolver = ""
+        self.trust_anchors: dict[str, str] = {}  # signed zone -> its DNSKEY (flags protocol algorithm key)
+        self._signed: dict[str, str] = {}
+
+    def _sign(self, name: str, text: str, spec: ZoneSpec) -> str:
+        """The zone text signed by dnssec-signzone with a key of its own (made once per zone), its RRSIGs valid
+        from an hour ago for 30 days, or (``expired``) from 60 to 30 days ago."""
+        import datetime
+
+        if name in self._signed:
+            return self._signed[name]
+        keys = self.workdir / "keys" / name.rstrip(".")
+        keys.mkdir(parents=True, exist_ok=True)
+        made = subprocess.run([DNSSEC_KEYGEN, "-q", "-a", "ECDSAP256SHA256", "-f", "KSK", "-K", str(keys), name],
+                              capture_output=True, text=True, check=True)
+        key_line = next(line for line in (keys / f"{made.stdout.strip()}.key").read_text().splitlines()
+                        if " DNSKEY " in line)
+        flags, protocol, algorithm, *key = key_line.split(" DNSKEY ", 1)[1].split()
+        self.trust_anchors[name] = f'{flags} {protocol} {algorithm} "{"".join(key)}"'
+        now = datetime.datetime.now(datetime.timezone.utc)
+        days = datetime.timedelta(days=1)
+        start, end = (now - 60 * days, now - 30 * days) if spec.dnssec == "expired" else \
+            (now - days / 24, now + 30 * days)
+        unsigned, signed = keys / "zone.db", keys / "zone.signed"
+        unsigned.write_text(text)
+        subprocess.run([DNSSEC_SIGNZONE, "-S", "-z", "-P", "-q", "-K", str(keys), "-o", name,
+                        "-s", start.strftime("%Y%m%d%H%M%S"), "-e", end.strftime("%Y%m%d%H%M%S"),
+                        "-d", str(keys), "-f", str(signed), str(unsigned)], capture_output=True, text=True,
+                       check=True, cwd=keys)
+        self._signed[name] = signed.read_text()
+        return self._signed[name]
 
     def _zone_texts(self, addresses: list[str], variant: str) -> dict[str, str]:
         hosts = {f"ns{index + 1}.{self.NS_ZONE}": [address] for index, address in enumerate(addresses)}
         live = dict(list(hosts.items())[:2])
-        delegations = "".join(f"{zone} IN NS {host}\n" for zone in [self.NS_ZONE, *self.specs] for host in live)
+        refuser = f"ns4.{self.NS_ZONE}"
+        delegations = "".join(f"{zone} IN NS {host}\n" for zone in [self.NS_ZONE, *self.specs] for host in live
+                              if not (zone in self.specs and self.specs[zone].refusing))
+        delegations += "".join(f"{zone} IN NS {refuser}\n" for zone, spec in self.specs.items() if spec.refusing)
         root = "".join([
             "$TTL 86400\n",
             f". IN SOA ns1.{self.NS_ZONE} hostmaster.test. 1 3600 600 86400 300\n",
@@ -477,10 +528,14 @@ class DnsWorld:
         texts = {
             ".": root,
             "test.": zone_text("test.", live, delegations),
-            self.NS_ZONE: zone_text(self.NS_ZONE, live, f"ns3 IN A {addresses[2]}"),
+            self.NS_ZONE: zone_text(self.NS_ZONE, live, f"ns3 IN A {addresses[2]}"
+                                    + (f"\nns4 IN A {addresses[3]}" if len(addresses) > 3 else "")),
         }
         for name, spec in self.specs.items():
-            if not spec.served or (variant == "ns2" and spec.ns2_lame):
+            if not spec.served or spec.refusing or (variant == "ns2" and spec.ns2_lame):
+                continue
+            if spec.dnssec:
+                texts[name] = self._sign(name, zone_text(name, live, spec.records, ttl=spec.ttl, serial=2), spec)
                 continue
             servers = dict(list(hosts.items())[:3 if spec.with_dead_nameserver else 2])
             records, serial = spec.records, 2
@@ -490,9 +545,11 @@ class DnsWorld:
         return texts
 
     def start(self) -> "DnsWorld":
-        addresses = spare_loopback_addresses(3)
+        refusing = any(spec.refusing for spec in self.specs.values())
+        addresses = spare_loopback_addresses(4 if refusing else 3)
         self.nameservers = addresses[:2]
         self.dead_nameserver = addresses[2]
+        static = [name for name, spec in self.specs.items() if spec.dnssec]
         keys = {self.key_name: self.key_secret}
         hints = {f"ns{index + 1}.{self.NS_ZONE}": address for index, address in enumerate(self.nameservers)}
         try:
@@ -502,13 +559,21 @@ class DnsWorld:
             for index, variant in enumerate(("ns1", "ns2")):
                 delay = self.nameserver_delays[index] if self.nameserver_delays else 0.0
                 server = BindServer(self.workdir / variant, self._zone_texts(addresses, variant),
-                                    addresses=[addresses[index]], port=None if delay else 53, keys=keys)
+                                    addresses=[addresses[index]], port=None if delay else 53, keys=keys,
+                                    static_zones=static)
                 self.servers.append(server.start())
                 if delay:
                     self.relays.append(DelayRelay((addresses[index], 53), (addresses[index], server.port), delay))
+            if refusing:  # serves a zone of its own only: REFUSED for the zones delegated to it
+                self.refusing_nameserver = addresses[3]
+                refuser = "refuser.test."
+                self.servers.append(BindServer(self.workdir / "ns4", {refuser: zone_text(refuser, {
+                    f"ns4.{self.NS_ZONE}": []})}, addresses=[addresses[3]], port=53).start())
             for index in range(2):
+                # The second resolver validates DNSSEC, trusting the signed zones' keys (there is no signed root).
+                anchors = self.trust_anchors if index == 1 else {}
                 resolver = BindServer(self.workdir / f"resolver{index + 1}", {}, root_hints=hints,
-                                      bogus=[self.dead_nameserver]).start()
+                                      bogus=[self.dead_nameserver], trust_anchors=anchors).start()
                 self.servers.append(resolver)
                 if self.resolver_delay:
                     relay = DelayRelay(("127.0.0.1", free_port()), ("127.0.0.1", resolver.port), self.resolver_delay)
@@ -516,6 +581,7 @@ class DnsWorld:
                     self.resolvers.append(f"127.0.0.1:{relay.listen[1]}")
                 else:
                     self.resolvers.append(f"127.0.0.1:{resolver.port}")
+            self.plain_resolver, self.validating_resolver = self.resolvers[:2]
         except BaseException:
             self.stop()
             raise

@@ -5,6 +5,12 @@ Fixtures:
   with two test users (``tljhw-admin``: passwordless sudo; ``tljhw-sudopw``: sudo asks for ``SUDO_PASSWORD``), client
   keys (one plain, one with a passphrase), a TLJH-shaped tree owned by root under a temp prefix (built by
   ``wizard.hub.sandbox.create_tree``, with the ``tljh-config`` stand-in in ``hub/bin``) and a ``/hub/api`` stand-in.
+  The tree has real hub and user environments (``wizard.hub.hubenv``): ``SSHHub.hub_python``
+  (``PREFIX/hub/bin/python``) imports JupyterHub 5, oauthenticator, ldapauthenticator, nativeauthenticator,
+  firstuseauthenticator, jupyterhub_idle_culler and the ``tljh`` STAND-IN (``tljh.configurer``, faithful to TLJH
+  2.0.0's), so tests can run the hub's own code over SSH (``sudo PREFIX/hub/bin/python ...``);
+  ``PREFIX/user/bin/python`` imports jupyter_server and ipykernel. ``SSHHub.services`` holds the loopback ports
+  reserved for the hub, its proxy and the proxy's API.
 - ``sshd_hub`` (function): the same rig with the TLJH tree reset to pristine for the test.
 - ``running_sshd(workdir, prefix)``: the same sshd as a context manager, for benchmarks.
 
@@ -21,6 +27,7 @@ import base64
 import contextlib
 import fcntl
 import hashlib
+import json
 import os
 import shutil
 import socket
@@ -80,11 +87,22 @@ class SSHHub:
     log: Path  # sshd's stderr
     python: str  # the interpreter the tljh-config stand-in runs with
     users: tuple[RigUser, ...] = field(default=())
+    services: dict = field(default_factory=dict)  # hub/standin/services.json: ip, http_port, hub_port, ...
+
+    @property
+    def hub_python(self) -> Path:
+        """The hub environment's interpreter (JupyterHub, the authenticators, the culler, ``tljh`` stand-in)."""
+        return self.prefix / "hub" / "bin" / "python"
+
+    @property
+    def user_python(self) -> Path:
+        """The user environment's interpreter (jupyter_server, ipykernel)."""
+        return self.prefix / "user" / "bin" / "python"
 
     def reset_tree(self) -> None:
         from wizard.hub.sandbox import create_tree
 
-        create_tree(self.prefix, python=self.python)
+        create_tree(self.prefix, python=self.python, hub_env=_ports(self.services))
 
     def ssh_argv(self, user: str | None = None, *command: str) -> list[str]:
         """The OpenSSH client command line for ``command`` on the hub, with strict host key checking."""
@@ -113,6 +131,10 @@ class SSHHub:
                     found.append(int(entry.name))
                     frontier.append(int(entry.name))
         return found
+
+
+def _ports(services: dict) -> dict:
+    return {key: services[key] for key in ("http_port", "hub_port", "proxy_api_port") if key in services}
 
 
 def command_lines() -> list[list[str]]:
@@ -221,7 +243,8 @@ def start_sshd(workdir: Path, prefix: Path):
         (keys_dir / name).write_text(public)
         os.chmod(keys_dir / name, 0o644)
 
-    create_tree(prefix, python=sys.executable)
+    create_tree(prefix, python=sys.executable, hub_env={})
+    services = json.loads((prefix / "hub" / "standin" / "services.json").read_text())
     log = workdir / "sshd.log"
     for _attempt in range(5):
         port = _free_port()
@@ -261,7 +284,7 @@ def start_sshd(workdir: Path, prefix: Path):
         client_key=client_key, passphrase_key=passphrase_key, key_passphrase=KEY_PASSPHRASE,
         known_hosts=known_hosts, known_hosts_line=known_line, host_public_key=host_public,
         host_key_fingerprint=fingerprint(host_public), prefix=prefix, pid=process.pid, hub_api_url=api.url,
-        log=log, python=sys.executable, users=(admin, password_user),
+        log=log, python=sys.executable, users=(admin, password_user), services=services,
     )
     return hub, process, keys_dir, api
 

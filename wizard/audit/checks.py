@@ -118,6 +118,8 @@ def redacted(diagnosis: Diagnosis, secrets: list[str]) -> Diagnosis:
 # DNS
 
 def dns_findings(subject: AuditSubject, options: AuditOptions) -> list[Diagnosis]:
+    from wizard.answers import LE_PRODUCTION
+    from wizard.dns.caa import session_account
     from wizard.dns.check import check_domain
 
     answers = subject.answers
@@ -126,8 +128,11 @@ def dns_findings(subject: AuditSubject, options: AuditOptions) -> list[Diagnosis
         return [Diagnosis("dns", Status.SKIPPED, "no domain and reserved IP in the answers: DNS not checked")]
     resolvers = options.resolvers or answers.get("domain.resolvers")
     try:
+        # CAA is judged for the chosen HTTPS mode, and the wizard's own ACME account when the session holds one.
+        account = session_account(subject.stored, answers.get("https.production_directory") or LE_PRODUCTION)
         return check_domain(domain, address, answers.get("domain.reserved_ipv6"), resolvers=resolvers,
-                            timeout=options.dns_timeout, nameserver_port=options.nameserver_port)
+                            timeout=options.dns_timeout, nameserver_port=options.nameserver_port,
+                            accounts={"acme-dns": account}, https_mode=answers.get("https.mode"))
     except ValueError as exc:  # a resolver that is not an IP address (wizard.fields.ValidationError)
         return [Diagnosis("dns", Status.ERROR, f"DNS not checked: {exc}", fix="give resolvers as IP[:PORT]")]
 

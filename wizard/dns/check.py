@@ -9,7 +9,7 @@ long as its slowest dependent chain (resolver -> nameserver), and a dead server 
 query. Identical queries are sent once.
 
 The result is a list of ``Diagnosis`` (ids ``dns.zone``, ``dns.nameservers``, ``dns.authoritative``,
-``dns.cname``, ``dns.a``, ``dns.aaaa``, ``dns.caa``, ``dns.resolvers``), each with a fix hint an operator can act
+``dns.cname``, ``dns.a``, ``dns.aaaa``, ``dns.caa``, ``dns.dnssec``, ``dns.resolvers``), each with a fix hint an operator can act
 on.
 """
 
@@ -19,17 +19,18 @@ import asyncio
 import ipaddress
 import time
 from dataclasses import dataclass, field
-from typing import Iterable, Sequence
+from typing import TYPE_CHECKING, Iterable, Mapping, Sequence
 
 from wizard.diagnosis import Diagnosis, Status
+from wizard.dns.caa import diagnose_caa
+
+if TYPE_CHECKING:
+    from wizard.dns.caa import Account
 
 DEFAULT_RESOLVERS = ("1.1.1.1", "8.8.8.8", "9.9.9.9")
 DEFAULT_TIMEOUT = 2.0
 DEFAULT_DEADLINE = 10.0
 MAX_CNAME_HOPS = 8
-LETS_ENCRYPT = "letsencrypt.org"
-# Let's Encrypt's validation methods, as CAA's ``validationmethods`` parameter names them (RFC 8657).
-TLJH_VALIDATION_METHOD = "tls-alpn-01"
 
 ANSWERED = ("NOERROR", "NXDOMAIN")
 
@@ -77,6 +78,7 @@ class Reply:
     rdtype: str
     recurse: bool
     rcode: str | None = None
+    checking_disabled: bool = False  # asked with the CD flag: a validating resolver skips DNSSEC validation
     error: str = ""
     message: object | None = None  # dns.message.Message
     seconds: float = 0.0
@@ -86,6 +88,13 @@ class Reply:
         """The server gave an answer about the name (it exists, or it does not) — with authority, when it was asked
         as an authoritative nameserver."""
         return self.rcode in ANSWERED and (self.recurse or self.authoritative)
+
+    @property
+    def authenticated(self) -> bool:
+        """A validating resolver vouches for the answer (the AD flag, RFC 4035 §3.2.3)."""
+        import dns.flags
+
+        return self.message is not None and bool(self.message.flags & dns.flags.AD)
 
     @property
     def authoritative(self) -> bool:
@@ -166,23 +175,29 @@ class Querier:
         self.replies: list[Reply] = []
         self._tasks: dict[tuple, asyncio.Task] = {}
 
-    def ask(self, server: Server, qname: str, rdtype: str, recurse: bool) -> "asyncio.Task[Reply]":
-        key = (server, qname.lower().rstrip("."), rdtype, recurse)
+    def ask(self, server: Server, qname: str, rdtype: str, recurse: bool,
+            checking_disabled: bool = False) -> "asyncio.Task[Reply]":
+        key = (server, qname.lower().rstrip("."), rdtype, recurse, checking_disabled)
         if key not in self._tasks:
-            self._tasks[key] = asyncio.ensure_future(self._send(server, key[1], rdtype, recurse))
+            self._tasks[key] = asyncio.ensure_future(self._send(server, key[1], rdtype, recurse, checking_disabled))
         return self._tasks[key]
 
-    async def _send(self, server: Server, qname: str, rdtype: str, recurse: bool) -> Reply:
+    async def _send(self, server: Server, qname: str, rdtype: str, recurse: bool,
+                    checking_disabled: bool = False) -> Reply:
         import dns.asyncquery
         import dns.exception
         import dns.flags
         import dns.message
         import dns.rcode
 
-        reply = Reply(server, qname, rdtype, recurse)
+        reply = Reply(server, qname, rdtype, recurse, checking_disabled=checking_disabled)
         query = dns.message.make_query(qname + ".", rdtype)
         if not recurse:
             query.flags &= ~dns.flags.RD
+        else:
+            query.flags |= dns.flags.AD  # ask a validating resolver to say whether it validated (RFC 6840 §5.7)
+        if checking_disabled:
+            query.flags |= dns.flags.CD
         timeout = min(self.timeout, self.ends_at - time.monotonic())
         started = time.monotonic()
         try:
@@ -240,9 +255,14 @@ def describe_failures(failures: Iterable[Reply]) -> str:
 
 @dataclass
 class Zone:
+    """A zone and its nameservers. ``lame`` ({server text: what it answered}) is set when the resolvers fail for the
+    zone and none of the nameservers its parent (``parent``) delegates it to answers for it with authority."""
+
     name: str
     servers: list[Server]
     problems: list[str] = field(default_factory=list)
+    lame: dict[str, str] = field(default_factory=dict)
+    parent: str = ""
 
 
 @dataclass
@@ -322,9 +342,12 @@ class DnsCheck:
 
     def __init__(self, domain: str, expect_ipv4: str, expect_ipv6: str | None = None,
                  resolvers: Sequence[str | Server] | None = None, timeout: float = DEFAULT_TIMEOUT,
-                 deadline: float = DEFAULT_DEADLINE, nameserver_port: int = 53):
+                 deadline: float = DEFAULT_DEADLINE, nameserver_port: int = 53,
+                 accounts: "Mapping[str, Account] | None" = None, https_mode: str | None = None):
         """``resolvers``: HOST[:PORT] strings or ``Server``s; None or empty means ``DEFAULT_RESOLVERS``.
-        ``nameserver_port``: where the authoritative nameservers listen (53; tests may use another)."""
+        ``nameserver_port``: where the authoritative nameservers listen (53; tests may use another).
+        ``accounts`` ({https mode: ``wizard.dns.caa.Account``}) and ``https_mode`` (the chosen ``https.mode``) let
+        the CAA verdict name the ACME account and challenge that will really order (see ``wizard.dns.caa``)."""
         from wizard.fields import fqdn, ipv4, ipv6
 
         self.domain = fqdn(domain)
@@ -334,6 +357,8 @@ class DnsCheck:
         self.timeout = timeout
         self.deadline = deadline
         self.nameserver_port = nameserver_port
+        self.accounts = dict(accounts or {})
+        self.https_mode = https_mode
         self.querier: Querier | None = None
         self._zones: dict[str, asyncio.Task] = {}
         self.diagnoses: list[Diagnosis] = []
@@ -355,11 +380,16 @@ class DnsCheck:
         candidates = ancestors(name)
         replies = await asyncio.gather(*(self.querier.first_answer(self.resolvers, candidate, "NS")
                                          for candidate in candidates))
-        for candidate, reply in zip(candidates, replies):
+        for index, (candidate, reply) in enumerate(zip(candidates, replies)):
             if isinstance(reply, list):
                 # A parent that fails breaks everything below it; the name itself may fail for its own reasons
                 # (a CNAME loop), which asking its zone's nameservers will tell.
-                if candidate != name and reply and all(failure.rcode == "SERVFAIL" for failure in reply):
+                servfail = bool(reply) and all(failure.rcode == "SERVFAIL" for failure in reply)
+                if servfail:
+                    delegated = await self._delegation(candidate, candidates[index + 1:], replies[index + 1:])
+                    if delegated is not None:
+                        return delegated
+                if candidate != name and servfail:
                     return ZoneNotFound(name, f"the resolvers answer SERVFAIL for {candidate}: its nameservers do "
                                               "not serve it (lame delegation) or its DNSSEC is broken")
                 continue
@@ -371,6 +401,41 @@ class DnsCheck:
         return ZoneNotFound(name, f"no parent of {name} is a delegated zone: "
                                   + "; ".join(f"{candidate}: {r.rcode if not isinstance(r, list) else 'no answer'}"
                                               for candidate, r in zip(candidates, replies)))
+
+    async def _delegation(self, child: str, parents: list[str], replies: list) -> Zone | None:
+        """When the resolvers fail (SERVFAIL) for ``child``: ask the nearest parent zone's nameservers how they
+        delegate it (no recursion), then ask those delegated servers for the child's SOA. Returns the child's
+        ``Zone`` (``lame`` filled when none of them answers with authority), or None when the parent does not
+        delegate ``child`` (it is an ordinary name in the parent's zone)."""
+        import dns.name
+        import dns.rdatatype
+
+        parent_zone = None
+        for parent, reply in zip(parents, replies):
+            if not isinstance(reply, list):
+                walk = reply.walk()
+                if walk.records and not walk.hops:
+                    parent_zone = await self._zone_servers(parent, reply, walk.records)
+                    break
+        if parent_zone is None or not parent_zone.servers:
+            return None
+        owner = dns.name.from_text(child)
+        referrals = await asyncio.gather(*(self.querier.ask(server, child, "NS", False)
+                                           for server in parent_zone.servers))
+        for referral in referrals:
+            message = referral.message
+            if message is None:
+                continue
+            for rrset in [*message.authority, *message.answer]:
+                if rrset.rdtype == dns.rdatatype.NS and rrset.name == owner:
+                    zone = await self._zone_servers(child, referral, [rdata.target.to_text() for rdata in rrset])
+                    zone.parent = parent_zone.name
+                    probes = await asyncio.gather(*(self.querier.ask(server, child, "SOA", False)
+                                                    for server in zone.servers))
+                    if zone.servers and not any(probe.answered for probe in probes):
+                        zone.lame = {str(probe.server): probe.outcome for probe in probes}
+                    return zone
+        return None
 
     async def _zone_servers(self, zone: str, reply: Reply, ns_hosts: list[str]) -> Zone:
         """Nameserver addresses: from the reply's additional section, else asked of the resolvers."""
@@ -456,9 +521,14 @@ class DnsCheck:
                 self.lookup(self.domain, "A"), self.lookup(self.domain, "AAAA"), self.caa(),
                 self.public_view("A"), self.public_view("AAAA"))
             serials = await self._serials(lookup_a, lookup_aaaa)
+            # A resolver that fails (SERVFAIL) but answers when told not to validate (CD) is failing DNSSEC.
+            unvalidated = list(await asyncio.gather(*(
+                self.querier.ask(reply.server, reply.qname, reply.rdtype, True, checking_disabled=True)
+                for reply in public_a + public_aaaa if reply.rcode == "SERVFAIL")))
         finally:
             self.querier.cancel_pending()
         zone = await self.zone_of(self.domain)
+        dnssec = diagnose_dnssec(self.domain, zone, public_a + public_aaaa, unvalidated)
         self.diagnoses = [
             diagnose_zone(self.domain, zone, lookup_a),
             diagnose_nameservers(lookup_a, lookup_aaaa),
@@ -466,8 +536,10 @@ class DnsCheck:
             diagnose_cname(lookup_a),
             diagnose_a(lookup_a, self.expect_ipv4, public_a),
             diagnose_aaaa(lookup_aaaa, self.expect_ipv6, public_aaaa),
-            diagnose_caa(self.domain, caa),
-            diagnose_resolvers(self.resolvers, (lookup_a, public_a), (lookup_aaaa, public_aaaa)),
+            diagnose_caa(self.domain, caa, self.accounts, self.https_mode),
+            dnssec,
+            diagnose_resolvers(self.resolvers, (lookup_a, public_a), (lookup_aaaa, public_aaaa),
+                               dnssec_failing=set(dnssec.data.get("failing", {}))),
         ]
         self.seconds = time.monotonic() - started
         return self.diagnoses
@@ -489,9 +561,11 @@ class DnsCheck:
 
 def check_domain(domain: str, expect_ipv4: str, expect_ipv6: str | None = None,
                  resolvers: Sequence[str | Server] | None = None, timeout: float = DEFAULT_TIMEOUT,
-                 deadline: float = DEFAULT_DEADLINE, nameserver_port: int = 53) -> list[Diagnosis]:
+                 deadline: float = DEFAULT_DEADLINE, nameserver_port: int = 53,
+                 accounts: "Mapping[str, Account] | None" = None, https_mode: str | None = None) -> list[Diagnosis]:
     """The whole check, blocking (for the CLI and for front-end workers that run threads)."""
-    check = DnsCheck(domain, expect_ipv4, expect_ipv6, resolvers, timeout, deadline, nameserver_port)
+    check = DnsCheck(domain, expect_ipv4, expect_ipv6, resolvers, timeout, deadline, nameserver_port, accounts,
+                     https_mode)
     return asyncio.run(check.run())
 
 
@@ -510,6 +584,14 @@ def diagnose_zone(domain: str, zone: Zone | ZoneNotFound, lookup: Lookup) -> Dia
                          "that the resolvers are reachable from this machine (or pass --resolver).")
     zones = [step.zone for step in lookup.steps if isinstance(step.zone, Zone)]
     details = "\n".join(f"{z.name}: {_servers_text(z.servers) or 'no nameserver address'}" for z in zones)
+    if zone.lame:
+        answers = "; ".join(f"{server}: {why}" for server, why in sorted(zone.lame.items()))
+        hosts = ", ".join(sorted({server.name or server.host for server in zone.servers}))
+        return Diagnosis("dns.zone", Status.ERROR, f"the delegation of {zone.name} is lame: {answers}", details,
+                         f"The parent's NS records point at a server that does not serve the zone: make {hosts} "
+                         f"serve {zone.name}, or change the NS records of {zone.name} at the registrar (in "
+                         f"{zone.parent or 'the parent zone'}) to nameservers that do.",
+                         {"zone": zone.name, "lame": zone.lame, "parent": zone.parent})
     if not zone.servers:
         return Diagnosis("dns.zone", Status.ERROR, f"zone {zone.name} has no nameserver with an address", details,
                          f"Give the nameservers of {zone.name} A records (glue at the registrar for in-zone names).",
@@ -541,10 +623,16 @@ def diagnose_nameservers(*lookups: Lookup) -> Diagnosis:
     dead_zones = [zone.name for zone, answered in per_zone.values() if not any(answered)]
     data = {"failed": {str(server): why for server, why in broken.items()}}
     if dead_zones:
+        named = "; ".join(f"{server}: {why}" for server, why in broken.items())
+        lame = any("lame delegation" in why or why == "REFUSED" for why in broken.values())
+        fix = (f"The parent's NS records point at a server that does not serve the zone: make it serve "
+               f"{', '.join(dead_zones)}, or correct the zone's NS records at the registrar. Nobody, Let's Encrypt "
+               "included, can resolve the domain now." if lame else
+               f"Repair the nameservers of {', '.join(dead_zones)} (or the delegation at the registrar): nobody, "
+               "Let's Encrypt included, can resolve the domain now.")
         return Diagnosis("dns.nameservers", Status.ERROR,
-                         f"no nameserver of {', '.join(dead_zones)} answered", details,
-                         f"Repair the nameservers of {', '.join(dead_zones)} (or the delegation at the registrar): "
-                         "nobody, Let's Encrypt included, can resolve the domain now.", data)
+                         f"no nameserver of {', '.join(dead_zones)} answered" + (f" ({named})" if named else ""),
+                         details, fix, data)
     if broken or problems:
         names = ", ".join(str(server) for server in broken) or "; ".join(problems)
         zone_names = ", ".join(per_zone)
@@ -730,76 +818,36 @@ def diagnose_aaaa(lookup: Lookup, expected: str | None, public: list[Reply]) -> 
     return Diagnosis("dns.aaaa", Status.OK, f"{name} -> {expected}{note}", details, data=data)
 
 
-def parse_caa(text: str) -> tuple[int, str, str]:
-    """``0 issue "letsencrypt.org"`` -> (0, "issue", "letsencrypt.org")."""
-    flags, tag, value = text.split(" ", 2)
-    if value.startswith('"') and value.endswith('"'):
-        value = value[1:-1]
-    return int(flags), tag.lower(), value
+def diagnose_dnssec(domain: str, zone: "Zone | ZoneNotFound", public: list[Reply],
+                    unvalidated: list[Reply]) -> Diagnosis:
+    """``dns.dnssec``: Let's Encrypt's resolvers validate DNSSEC, so a resolver that answers SERVFAIL, yet answers
+    when asked with the CD flag (checking disabled), shows the zone's signatures failing validation (expired or
+    missing RRSIGs, a DS at the parent matching no DNSKEY): issuance fails. ``data["failing"]``: {resolver: what it
+    answered without validation}."""
+    failing = {str(reply.server): f"SERVFAIL for {reply.qname} {reply.rdtype}; with checking disabled: "
+               + (" ".join(reply.walk().records) or reply.rcode) for reply in unvalidated if reply.answered}
+    zone_name = zone.name if isinstance(zone, Zone) else domain
+    if failing:
+        answering = sorted({str(reply.server) for reply in public if reply.answered})
+        details = "\n".join([f"{server}: {why}" for server, why in failing.items()]
+                            + ([f"answering (without validating): {', '.join(answering)}"] if answering else []))
+        return Diagnosis("dns.dnssec", Status.ERROR, f"broken DNSSEC: validating resolvers fail "
+                         f"({', '.join(failing)}) while the zone answers without validation", details,
+                         f"Let's Encrypt validates DNSSEC and will fail too: re-sign the zone {zone_name} (its "
+                         "signatures may have expired) or, if it should not be signed, remove its DS record at the "
+                         "registrar.", {"failing": failing, "zone": zone_name})
+    if not any(reply.answered for reply in public):
+        return Diagnosis("dns.dnssec", Status.SKIPPED, "no resolver answered: DNSSEC not judged")
+    validated = sorted({str(reply.server) for reply in public if reply.answered and reply.authenticated})
+    if validated:
+        return Diagnosis("dns.dnssec", Status.OK, f"{domain} is signed and validates ({', '.join(validated)})",
+                         data={"validated_by": validated})
+    return Diagnosis("dns.dnssec", Status.OK, "no resolver reports a DNSSEC failure", data={"validated_by": []})
 
 
-def parse_issue_value(value: str) -> tuple[str, dict[str, str]]:
-    """An issue value -> (issuer domain, parameters); ``;`` alone gives an empty issuer (nobody may issue)."""
-    issuer, _, rest = value.partition(";")
-    params = {}
-    for item in rest.split(";"):
-        key, sep, val = item.strip().partition("=")
-        if sep:
-            params[key.strip().lower()] = val.strip()
-    return issuer.strip().lower().rstrip("."), params
-
-
-def diagnose_caa(domain: str, levels: list[Reply | list[Reply]]) -> Diagnosis:
-    names = ancestors(domain)
-    for name, reply in zip(names, levels):
-        if isinstance(reply, list) and any(failure.rcode == "SERVFAIL" for failure in reply):
-            return Diagnosis("dns.caa", Status.ERROR, f"the CAA lookup for {name} failed: Let's Encrypt will refuse "
-                             "to issue", describe_failures(reply),
-                             f"Make the nameservers of {name} answer CAA queries (a SERVFAIL there is often broken "
-                             "DNSSEC or a nameserver that mishandles unknown record types).", {"name": name})
-        if isinstance(reply, list):  # the resolvers' trouble (no answer, refused), not the domain's
-            return Diagnosis("dns.caa", Status.WARNING, f"could not check CAA at {name}", describe_failures(reply),
-                             "Run the check again, or with other --resolver addresses.", {"name": name})
-        walk = reply.walk()
-        if not walk.records:
-            continue
-        records = [parse_caa(text) for text in walk.records]
-        details = "\n".join(f"{walk.final} CAA {text}" for text in walk.records)
-        data = {"name": name, "records": walk.records}
-        critical = [tag for flags, tag, _ in records if flags & 128 and tag not in ("issue", "issuewild", "iodef")]
-        if critical:
-            return Diagnosis("dns.caa", Status.ERROR, f"CAA at {name} has a critical property Let's Encrypt does not "
-                             f"know ({', '.join(critical)}): issuance is forbidden", details,
-                             f"Remove the critical flag (128) from the {', '.join(critical)} CAA record at {name}.",
-                             data)
-        issue = [parse_issue_value(value) for _, tag, value in records if tag == "issue"]
-        if not issue:
-            return Diagnosis("dns.caa", Status.OK, f"CAA at {name} restricts only wildcard certificates (issuewild); "
-                             f"any CA may issue for {domain}", details, data=data)
-        allowed = [params for issuer, params in issue if issuer == LETS_ENCRYPT]
-        if not allowed:
-            issuers = sorted({issuer for issuer, _ in issue if issuer})
-            summary = (f"CAA at {name} forbids every CA" if not issuers else
-                       f"CAA at {name} allows only {', '.join(issuers)}, not Let's Encrypt")
-            return Diagnosis("dns.caa", Status.ERROR, summary, details,
-                             f'Add the record {name}. CAA 0 issue "{LETS_ENCRYPT}"'
-                             + (' and delete the issue ";" record' if any(not i for i, _ in issue) else "")
-                             + ".", data)
-        methods = [params.get("validationmethods") for params in allowed]
-        if all(methods):
-            permitted = {m.strip() for value in methods for m in value.split(",")}
-            if TLJH_VALIDATION_METHOD not in permitted:
-                return Diagnosis("dns.caa", Status.WARNING, f"CAA at {name} allows Let's Encrypt only with "
-                                 f"{', '.join(sorted(permitted))}", details + "\nTLJH's built-in Let's Encrypt "
-                                 f"uses {TLJH_VALIDATION_METHOD}; DNS-01 issuance by the wizard needs dns-01.",
-                                 f'Add {TLJH_VALIDATION_METHOD} to validationmethods in the CAA record at {name}, '
-                                 "or use the DNS-01 HTTPS mode.", data)
-        return Diagnosis("dns.caa", Status.OK, f"CAA at {name} allows Let's Encrypt", details, data=data)
-    return Diagnosis("dns.caa", Status.OK, f"no CAA record at {domain} or its parents: any CA may issue",
-                     data={"name": None, "records": []})
-
-
-def diagnose_resolvers(resolvers: list[Server], *views: tuple[Lookup, list[Reply]]) -> Diagnosis:
+def diagnose_resolvers(resolvers: list[Server], *views: tuple[Lookup, list[Reply]],
+                       dnssec_failing: set[str] = frozenset()) -> Diagnosis:
+    """``dnssec_failing``: resolvers (as text) whose failure ``dns.dnssec`` explains; not counted again here."""
     dead: dict[Server, str] = {}
     failing: dict[Server, str] = {}
     stale: list[str] = []
@@ -812,7 +860,8 @@ def diagnose_resolvers(resolvers: list[Server], *views: tuple[Lookup, list[Reply
                 dead[reply.server] = reply.error
                 continue
             if not reply.answered:
-                failing[reply.server] = f"{reply.rcode} for {lookup.name} {lookup.rdtype}"
+                if str(reply.server) not in dnssec_failing:
+                    failing[reply.server] = f"{reply.rcode} for {lookup.name} {lookup.rdtype}"
                 continue
             if not truths:
                 continue

@@ -1,5 +1,9 @@
 """``tljh-wizard dns-check DOMAIN --expect-ip IP``: does the domain point at the hub, as Let's Encrypt will see it?
 
+DOMAIN may be pasted as a URL (``https://hub.example.edu/hub/``: its host name is checked) or in Unicode (checked
+in its IDNA form, ``xn--...``); each such reading is shown as a note. With ``--json`` the output is always one JSON
+object — refused input included: ``{"error": MESSAGE, "field": NAME}`` — so monitoring can parse it.
+
 Exit codes (for cron and monitoring): 0 every check ok, 1 warnings, 2 errors or refused input.
 """
 
@@ -7,16 +11,68 @@ from __future__ import annotations
 
 import argparse
 
+HTTPS_MODES = ("letsencrypt", "acme-dns")
+
+
+def _shown(text: str) -> str:
+    return repr(text if len(text) <= 80 else text[:77] + "...")
+
+
+def domain_from_input(text: str) -> tuple[str, list[str]]:
+    """What an operator typed or pasted -> (the host name to check, notes saying how it was read).
+
+    A URL (``https://Hub.Example.edu/hub/``, or ``hub.example.edu/hub``) gives its host name; a Unicode name its
+    IDNA form (UTS #46 mapping, the ``idna`` package). Raises ``ValidationError`` (one line, the value cut to 80
+    characters) for anything that is not a fully qualified domain name then."""
+    from urllib.parse import urlsplit
+
+    from wizard.fields import ValidationError, fqdn
+
+    raw = str(text or "").strip()
+    notes: list[str] = []
+    if not raw:
+        raise ValidationError("expected the hub's domain, e.g. hub.example.edu")
+    host = raw
+    if "://" in raw or "/" in raw or raw.startswith("//"):
+        try:
+            parts = urlsplit(raw if "://" in raw or raw.startswith("//") else "//" + raw)
+            host = parts.hostname or ""
+        except ValueError:
+            host = ""
+        if not host:
+            raise ValidationError(f"{_shown(raw)} is a URL without a host name; expected e.g. hub.example.edu")
+        notes.append(f"{_shown(raw)} is a URL: checking its host name {host}")
+    if not host.isascii():
+        import idna
+
+        try:
+            encoded = idna.encode(host.rstrip("."), uts46=True).decode("ascii")
+        except idna.IDNAError as exc:
+            raise ValidationError(f"{_shown(host)} is not a valid internationalised domain name ({exc})") from None
+        notes.append(f"{host} is {encoded} in DNS (IDNA): checking {encoded}")
+        host = encoded
+    if len(host.rstrip(".")) > 253:
+        raise ValidationError(f"{_shown(host)} is {len(host)} characters long: a domain name has at most 253")
+    return fqdn(host), notes
+
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     from wizard.dns.check import DEFAULT_RESOLVERS, DEFAULT_TIMEOUT
 
-    parser.add_argument("domain", help="the hub's domain, e.g. hub.example.edu")
-    parser.add_argument("--expect-ip", required=True, metavar="IP", help="the hub's reserved IPv4 address")
+    parser.add_argument("domain", nargs="?", default="", help="the hub's domain, e.g. hub.example.edu (a pasted URL or a Unicode name is "
+                                       "read as its host name / IDNA form, with a note)")
+    parser.add_argument("--expect-ip", metavar="IP", help="the hub's reserved IPv4 address (required)")
     parser.add_argument("--expect-ipv6", metavar="IP", help="the hub's IPv6 address, if the domain has AAAA records")
     parser.add_argument("--resolver", action="append", metavar="HOST[:PORT]",
                         help=f"a public resolver to compare with (repeatable; default {', '.join(DEFAULT_RESOLVERS)})")
-    parser.add_argument("--timeout", type=float, default=DEFAULT_TIMEOUT, metavar="SECONDS",
+    parser.add_argument("--https-mode", metavar="MODE",
+                        help="the HTTPS mode that will order the certificate (letsencrypt: TLJH's Traefik, "
+                             "TLS-ALPN-01; acme-dns: the wizard's DNS-01 client); CAA is judged for it, else for "
+                             "both")
+    parser.add_argument("--account-uri", metavar="URI",
+                        help="the ACME account URI that mode orders with, compared with a CAA accounturi "
+                             "(needs --https-mode)")
+    parser.add_argument("--timeout", default=str(DEFAULT_TIMEOUT), metavar="SECONDS",
                         help=f"per-query timeout (default {DEFAULT_TIMEOUT:g})")
     parser.add_argument("--reach", action="store_true",
                         help="also connect to the IP: TCP 80/443, the TLS certificate, and GET /hub/api")
@@ -27,12 +83,26 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    import asyncio
     import json
 
-    from wizard.diagnosis import exit_code, render_line, worst
+    from wizard.fields import ValidationError
+
+    try:
+        check, notes = _check_from(args)
+    except ValidationError as exc:
+        if not args.json:
+            raise
+        print(json.dumps({"error": exc.message, "field": exc.key}))
+        return 2
+    return _run(args, check, notes)
+
+
+def _check_from(args: argparse.Namespace):
+    import math
+
+    from wizard.dns.caa import Account
     from wizard.dns.check import DEFAULT_RESOLVERS, DnsCheck, parse_server
-    from wizard.fields import ValidationError, fqdn, ipv4, ipv6
+    from wizard.fields import ValidationError, ipv4, ipv6
 
     def valid(validator, value, key):
         try:
@@ -40,12 +110,39 @@ def run(args: argparse.Namespace) -> int:
         except ValidationError as exc:
             raise exc.at(key) from None
 
-    if not args.timeout > 0:
+    domain, notes = valid(domain_from_input, args.domain, "DOMAIN")
+    if not args.expect_ip:
+        raise ValidationError("required: the hub's reserved IPv4 address, e.g. --expect-ip 203.0.113.10",
+                              "--expect-ip")
+    try:
+        timeout = float(args.timeout)
+    except (TypeError, ValueError):
+        timeout = float("nan")
+    if not (math.isfinite(timeout) and timeout > 0):
         raise ValidationError("expected a positive number of seconds", "--timeout")
-    check = DnsCheck(valid(fqdn, args.domain, "DOMAIN"), valid(ipv4, args.expect_ip, "--expect-ip"),
+    if args.https_mode is not None and args.https_mode not in HTTPS_MODES:
+        raise ValidationError(f"{_shown(args.https_mode)} is not one of {', '.join(HTTPS_MODES)}", "--https-mode")
+    accounts = {}
+    if args.account_uri is not None:
+        if args.https_mode is None:
+            raise ValidationError("say which mode orders with this account (--https-mode)", "--account-uri")
+        if not args.account_uri.startswith("https://") or any(c.isspace() for c in args.account_uri):
+            raise ValidationError(f"{_shown(args.account_uri)} is not an account URI, e.g. "
+                                  "https://acme-v02.api.letsencrypt.org/acme/acct/1234567", "--account-uri")
+        accounts[args.https_mode] = Account(args.account_uri, "--account-uri")
+    check = DnsCheck(domain, valid(ipv4, args.expect_ip, "--expect-ip"),
                      valid(ipv6, args.expect_ipv6, "--expect-ipv6") if args.expect_ipv6 else None,
                      [valid(parse_server, r, "--resolver") for r in args.resolver or DEFAULT_RESOLVERS],
-                     timeout=args.timeout, deadline=max(10.0, 4 * args.timeout))
+                     timeout=timeout, deadline=max(10.0, 4 * timeout), accounts=accounts,
+                     https_mode=args.https_mode)
+    return check, notes
+
+
+def _run(args: argparse.Namespace, check, notes: list[str]) -> int:
+    import asyncio
+    import json
+
+    from wizard.diagnosis import exit_code, render_line, worst
 
     async def everything():
         diagnoses = await check.run()
@@ -53,15 +150,18 @@ def run(args: argparse.Namespace) -> int:
             from wizard.dns.reachability import check_reachability
 
             diagnoses = diagnoses + await check_reachability(check.domain, check.expect_ipv4,
-                                                             timeout=max(args.timeout, 3.0))
+                                                             timeout=max(check.timeout, 3.0))
         return diagnoses
 
     diagnoses = asyncio.run(everything())
     if args.json:
-        print(json.dumps({"domain": check.domain, "expect_ip": check.expect_ipv4, "expect_ipv6": check.expect_ipv6,
+        print(json.dumps({"domain": check.domain, "input": args.domain, "notes": notes,
+                          "expect_ip": check.expect_ipv4, "expect_ipv6": check.expect_ipv6,
                           "resolvers": [str(server) for server in check.resolvers], "status": worst(diagnoses).value,
                           "diagnoses": [diagnosis.to_json() for diagnosis in diagnoses]}, indent=1))
     else:
+        for note in notes:
+            print(f"note: {note}")
         print(f"{check.domain} should point at {check.expect_ipv4}"
               + (f" and {check.expect_ipv6}" if check.expect_ipv6 else "")
               + f" (resolvers: {', '.join(str(server) for server in check.resolvers)})")

@@ -98,13 +98,19 @@ def _write(path: Path, data: str | bytes, mode: int = 0o644) -> None:
     os.chmod(path, mode)
 
 
-def create_tree(prefix: str | os.PathLike, python: str | None = None) -> Path:
+def create_tree(prefix: str | os.PathLike, python: str | None = None, hub_env: dict | None = None) -> Path:
     """Build a pristine TLJH-shaped tree at ``prefix`` (removing what was there) and return it.
 
     ``python`` is the interpreter the ``tljh-config`` stand-in runs with (default: this one); it must be able to
-    import this package.
+    import this package. ``hub_env`` (a dict, possibly empty, of the ports to keep): also build real hub and user
+    environments (``wizard.hub.hubenv.build``), so ``PREFIX/hub/bin/python`` imports JupyterHub, the authenticators,
+    the idle culler and the ``tljh`` stand-in.
     """
     root = Path(prefix)
+    if hub_env is not None:
+        from wizard.hub import hubenv
+
+        hubenv.set_aside(root)
     for part in ("config", "state", "user", "hub"):
         shutil.rmtree(root / part, ignore_errors=True)
     root.mkdir(parents=True, exist_ok=True)
@@ -119,14 +125,15 @@ def create_tree(prefix: str | os.PathLike, python: str | None = None) -> Path:
     state.mkdir(mode=0o700)
     os.chmod(state, 0o700)
     _write(state / "jupyterhub_cookie_secret", hashlib.sha256(str(root).encode()).hexdigest() + "\n", 0o600)
-    db = sqlite3.connect(state / "jupyterhub.sqlite")
-    with db:
-        db.execute("CREATE TABLE users (id INTEGER PRIMARY KEY, name TEXT UNIQUE, admin BOOLEAN)")
-        db.execute("INSERT INTO users (name, admin) VALUES ('admin', 1)")
-        db.execute("CREATE TABLE alembic_version (version_num VARCHAR(32) NOT NULL)")
-        db.execute("INSERT INTO alembic_version VALUES ('4621fec11365')")
-    db.close()
-    os.chmod(state / "jupyterhub.sqlite", 0o600)
+    if hub_env is None:  # a real hub environment gets a database made by JupyterHub itself
+        db = sqlite3.connect(state / "jupyterhub.sqlite")
+        with db:
+            db.execute("CREATE TABLE users (id INTEGER PRIMARY KEY, name TEXT UNIQUE, admin BOOLEAN)")
+            db.execute("INSERT INTO users (name, admin) VALUES ('admin', 1)")
+            db.execute("CREATE TABLE alembic_version (version_num VARCHAR(32) NOT NULL)")
+            db.execute("INSERT INTO alembic_version VALUES ('4621fec11365')")
+        db.close()
+        os.chmod(state / "jupyterhub.sqlite", 0o600)
     _write(state / "traefik.toml", '[entryPoints.http]\naddress = ":80"\n', 0o600)
     (state / "rules").mkdir(mode=0o700)
     _write(state / "rules" / "rules.toml", "", 0o600)
@@ -163,6 +170,10 @@ def create_tree(prefix: str | os.PathLike, python: str | None = None) -> Path:
     standin.mkdir(parents=True)
     _write(standin / "hub-status", "running\n")
     _write(standin / "behaviour.json", "{}\n")
+    if hub_env is not None:
+        from wizard.hub import hubenv
+
+        hubenv.build(root, ports=hub_env)
     return root
 
 
