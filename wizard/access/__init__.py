@@ -310,13 +310,14 @@ def hub_python(target) -> str:
 
 
 def run_on_hub(target, config: Mapping[str, Any], identities: list[dict], timeout: float = 120.0) -> Preview:
-    """The probe with the hub's own Python (``PREFIX/hub/bin/python -``), the script on stdin; read-only, as the
-    connection's user (no sudo). A hub without that interpreter gives a SKIPPED preview."""
-    result = target.run([hub_python(target), "-"], stdin=script(config, identities), timeout=timeout)
+    """The probe with the hub's own Python (``PREFIX/hub/bin/python -``), the script on stdin; read-only, as
+    root, as TLJH runs it (the wizard reads the hub's config.yaml with sudo too). Nothing is written but the probe's
+    own scratch directory, removed afterwards. A hub without that interpreter gives a SKIPPED preview."""
+    result = target.run([hub_python(target), "-"], stdin=script(config, identities), sudo=True, timeout=timeout)
     output = result.stdout.decode("utf-8", "replace")
     preview = _parse(output, "hub")
     if preview.skipped and not result.ok:
-        preview.skipped = f"{hub_python(target)} could not run the probe (exit {result.exit_code})"
+        preview.skipped = f"{hub_python(target)} could not run the probe (exit {result.exit_status})"
     return preview
 
 
@@ -325,7 +326,7 @@ def preview(config: Mapping[str, Any], identities: list[dict] | None = None, *, 
     """Run the probe where it can run: on ``target``'s hub Python, else locally, else SKIPPED."""
     identities = identities if identities is not None else sample_identities(config, extra)
     if target is not None:
-        found = target.run(["test", "-x", hub_python(target)], timeout=30)
+        found = target.run(["test", "-x", hub_python(target)], sudo=True, timeout=30)
         if found.ok:
             return run_on_hub(target, config, identities)
     return run_local(config, identities)

@@ -334,11 +334,13 @@ async def run(payload):
         detail["hub_name"] = auth.normalize_username(identity["name"].split("@")[0]
                                                      if "Google" in type(auth).__name__ and
                                                      getattr(auth, "strip_domain", False) else identity["name"])
+        rule = _decide(auth, identity, model, detail, error)
+        if model and model.get("admin") and not rule.startswith("admin_users"):
+            rule += "; admin by admin_users"
         result["verdicts"].append({
             "name": identity["name"], "label": identity.get("label", ""),
             "username": model["name"] if model else None,
-            "allowed": model is not None, "admin": bool(model and model.get("admin")),
-            "rule": _decide(auth, identity, model, detail, error)})
+            "allowed": model is not None, "admin": bool(model and model.get("admin")), "rule": rule})
     return result
 
 
