@@ -124,11 +124,7 @@ def _auth_rules(section: Mapping[str, Any], answers: "Answers") -> list[Validati
                                               "every user would bind as the same DN", key + "bind_dn_template"))
     errors += _name_rules(section)
     if kind in INSECURE_TYPES:
-        if not (section.get("allow_all") or section.get("allowed_users")):
-            errors.append(ValidationError(
-                "an access policy is required: list allowed_users, or set allow_all: true to let anyone who "
-                "reaches the hub in", key + "allowed_users"))
-        return errors
+        return errors  # anyone who reaches the hub (insecure_confirmed), or only allowed_users when listed
     if not has_allow_policy(section):
         errors.append(ValidationError(
             "an access policy is required: list allowed_users, "

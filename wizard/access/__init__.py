@@ -98,7 +98,7 @@ class Preview:
         if self.identity_errors:
             findings.append(Diagnosis(PREFLIGHT, Status.ERROR, "the authenticator failed on a sample login: "
                                       + self.identity_errors[0][:300], details="\n".join(self.identity_errors)))
-        if not allowed:
+        if not allowed and not self.identity_errors:
             findings.append(Diagnosis(PREFLIGHT, Status.ERROR, "nobody can log in: every sample identity, admins "
                                       "included, is refused", details=self.table(),
                                       fix="grant access: allowed users, organizations, groups or a domain (or a "
@@ -113,7 +113,7 @@ class Preview:
                                           "in, and allow-all was not confirmed", details=self.table(),
                                           fix="set authenticator.allow_all: true to confirm, or grant a narrower "
                                               "set of people"))
-        for verdict in self.verdicts:
+        for verdict in self.verdicts if not self.identity_errors else []:
             if verdict.label.startswith("admin") and not verdict.allowed:
                 findings.append(Diagnosis(PREFLIGHT, Status.WARNING, f"admin {verdict.name} cannot log in: "
                                           f"{verdict.rule}", fix=f"add {verdict.name} to allowed_users (for this "
@@ -346,4 +346,4 @@ def allow_all_confirmed(answers) -> bool:
     """Whether the answers confirm that every account may log in (the one way to admit everybody)."""
     auth = answers.section("authenticator")
     return bool(auth.get("allow_all")) or (auth.get("type") in ("firstuse", "dummy")
-                                           and bool(auth.get("insecure_confirmed")) and bool(auth.get("allow_all")))
+                                           and bool(auth.get("insecure_confirmed")))

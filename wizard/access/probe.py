@@ -164,11 +164,19 @@ class _Provider:
         return body if parse_json else _Response(200, data)
 
 
+class _Namespace:
+    def __init__(self, **values):
+        self.__dict__.update(values)
+
+
 class _Handler:
-    """The parts of the OAuth callback handler that ``OAuthenticator.authenticate`` reads."""
+    """The parts of the OAuth callback handler that ``OAuthenticator.authenticate`` reads (the request, for a callback
+    URL guessed when ``oauth_callback_url`` is not set yet)."""
 
     def __init__(self, state_cookie):
         self._state_cookie = state_cookie
+        self.request = _Namespace(protocol="https", host="hub.invalid")
+        self.hub = _Namespace(server=_Namespace(base_url="/hub/"))
 
     def get_argument(self, name, default=None):
         return "preview-code" if name == "code" else default

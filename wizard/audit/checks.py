@@ -261,9 +261,30 @@ def hub_findings(subject: AuditSubject, options: AuditOptions, target_factory: T
             findings.append(environment_drift(subject, target))
         except HubError as exc:
             findings.append(Diagnosis(ENVIRONMENT, Status.ERROR, f"cannot read the user environment: {exc}"))
+        findings.extend(access_findings(target, live_text))
         return findings
     finally:
         target.close()
+
+
+def access_findings(target, live_text: str | None) -> list[Diagnosis]:
+    """Who can log in with the live config.yaml, judged by the hub's own authenticator code (``wizard.access``, run
+    with ``PREFIX/hub/bin/python``, read-only): the preview, and a flag for a config that admits nobody (ERROR) or
+    every account of the provider (WARNING)."""
+    import json
+
+    from wizard import access, yamlio
+    from wizard.fields import ValidationError
+    from wizard.hub.target import HubError
+
+    if live_text is None:
+        return [Diagnosis(access.PREVIEW, Status.SKIPPED, "who can log in: not computed — config.yaml is missing")]
+    try:
+        live = yamlio.loads(live_text, "config.yaml") if live_text.strip() else {}
+        config = json.loads(json.dumps(live if isinstance(live, Mapping) else {}, default=str))
+        return access.preview(config, target=target).diagnoses(live=True)
+    except (ValidationError, HubError) as exc:
+        return [Diagnosis(access.PREVIEW, Status.SKIPPED, f"who can log in: not computed — {exc}")]
 
 
 def _unreachable(ids, reason: str) -> list[Diagnosis]:

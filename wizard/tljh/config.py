@@ -182,6 +182,8 @@ def render_auth(answers: Answers) -> dict:
         section["open_signup"] = bool(auth.get("open_signup"))
         if not allowed:
             allow_all = True  # admin approval (open_signup off) or a confirmed open sign-up
+    if kind in ("firstuse", "dummy") and not allowed:
+        allow_all = True  # confirmed as insecure: anyone who reaches the hub (TLJH does the same for FirstUse)
     if kind == "firstuse":
         section["create_users"] = allow_all
     section["allow_all"] = allow_all
