@@ -295,7 +295,7 @@ def run_local(config: Mapping[str, Any], identities: list[dict], timeout: float 
         return Preview(where="", skipped=f"no hub to run it on, and {missing} (install the authenticator packages "
                                          "or connect to the hub)")
     try:
-        done = subprocess.run([sys.executable, "-"], input=script(config, identities), capture_output=True,
+        done = subprocess.run([sys.executable, "-B", "-"], input=script(config, identities), capture_output=True,
                               timeout=timeout, check=False)
     except subprocess.TimeoutExpired:
         return Preview(where="", skipped=f"the local probe took longer than {timeout:g} s")
@@ -313,7 +313,8 @@ def run_on_hub(target, config: Mapping[str, Any], identities: list[dict], timeou
     """The probe with the hub's own Python (``PREFIX/hub/bin/python -``), the script on stdin; read-only, as
     root, as TLJH runs it (the wizard reads the hub's config.yaml with sudo too). Nothing is written but the probe's
     own scratch directory, removed afterwards. A hub without that interpreter gives a SKIPPED preview."""
-    result = target.run([hub_python(target), "-"], stdin=script(config, identities), sudo=True, timeout=timeout)
+    # -B: no bytecode written beside the hub's modules (the probe changes nothing on the hub)
+    result = target.run([hub_python(target), "-B", "-"], stdin=script(config, identities), sudo=True, timeout=timeout)
     output = result.stdout.decode("utf-8", "replace")
     preview = _parse(output, "hub")
     if preview.skipped and not result.ok:
