@@ -26,6 +26,7 @@ STEP_SCREENS = {
     "limits": "screens.limits:LimitsScreen",
     "environment": "screens.environment:EnvironmentScreen",
     "backups": "screens.backups:BackupsScreen",
+    "ssh": "screens.ssh_access:SshAccessScreen",
     "review": "screens.review:ReviewScreen",
     "done": "screens.done:DoneScreen",
 }

@@ -1,4 +1,4 @@
-"""Step 9, Done: what was done, the exports (answers, secrets, TLJH config, Z2JH values) and the audit cron line."""
+"""Step 10, Done: what was done, the exports (answers, secrets, TLJH config, Z2JH values) and the audit cron line."""
 
 from __future__ import annotations
 
@@ -29,6 +29,8 @@ class DoneScreen(StepScreen):
                 available = kind != "z2jh" or flow.engine_available("wizard.z2jh")
                 yield Button(label, id=f"export-{kind}", disabled=not available)
         yield Static("", id="export-result", markup=False)
+        yield Static("SSH access:\n" + "\n".join(f"  {line}" for line in flow.ssh_done_lines(self.ctx)),
+                     id="ssh-logins", markup=False)
         yield Static("Audit the hub every morning (cron):\n  " + flow.cron_line(self.ctx), id="cron",
                      markup=False)
 

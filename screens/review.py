@@ -1,4 +1,4 @@
-"""Step 8, Review & apply: the masked diff of config.yaml and the action list; apply with progress and outcome."""
+"""Step 9, Review & apply: the masked diff of config.yaml and the action list; apply with progress and outcome."""
 
 from __future__ import annotations
 

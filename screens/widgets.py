@@ -108,6 +108,8 @@ def _as_text(value: Any, separator: str = ", ") -> str:
         return ""
     if isinstance(value, list):
         return separator.join(str(item) for item in value)
+    if isinstance(value, dict):  # {name: [lines]} (ssh.user_keys): NAME: LINE entries, read back by its validator
+        return ", ".join(f"{name}: {line}" for name, lines in value.items() for line in lines)
     if isinstance(value, float) and value.is_integer():
         return str(int(value))
     return str(value)

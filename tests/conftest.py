@@ -7,6 +7,7 @@ pytest_plugins = [
     "tests.rig.bind",
     "tests.rig.pebble",
     "tests.rig.sshd",
+    "tests.rig.sshd_access",
 ]
 
 

@@ -283,3 +283,21 @@ def test_every_text_of_every_finding_is_masked():
         subject().secret_values())
     assert secret not in json.dumps(finding.to_json())
     assert finding.data == {"diff": "+ key: ********", "list": ["********", 3]}
+
+
+def test_the_readme_documents_every_finding_id():
+    """README's `check` table names every finding id the audit and the DNS check can report."""
+    import re
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parent.parent
+    readme = (root / "README.md").read_text()
+    ids = set()
+    for path in [*(root / "wizard" / "audit").glob("*.py"), root / "wizard" / "dns" / "check.py",
+                 root / "wizard" / "dns" / "caa.py"]:
+        if path.exists():
+            ids |= set(re.findall(r'"((?:audit|dns)\.[a-z_]+)"', path.read_text()))
+    ids.discard("audit.disk")  # reported as audit.disk.root/home/prefix
+    ids |= {"audit.disk.root", "audit.disk.home", "audit.disk.prefix", "dns.caa"}
+    missing = sorted(i for i in ids if f"`{i}`" not in readme)
+    assert not missing, missing

@@ -21,6 +21,7 @@ import pytest
 
 from tests.rig.bind import BindFixture, BindServer, new_tsig_secret, zone_text
 from tests.rig.pebble import PebbleFixture, PebbleServer
+from tests.rig.web import WebFront
 from tests.test_https_pki import TLSServer, TestPKI
 from wizard.environment import sample
 from wizard.environment.snapshot import freeze_hub
@@ -46,8 +47,9 @@ def hub_files(prefix: Path) -> dict[str, tuple[bytes, int]]:
 class Rig:
     """The hub set up by the wizard, and a way to run `tljh-wizard check` on it."""
 
-    def __init__(self, hub, bind, session_name_: str, tls: TLSServer, trust: Path):
+    def __init__(self, hub, bind, session_name_: str, tls: TLSServer, trust: Path, http: WebFront, sources: Path):
         self.hub, self.bind, self.name, self.tls, self.trust = hub, bind, session_name_, tls, trust
+        self.http, self.sources = http, sources
 
     def run_check(self, *extra: str) -> subprocess.CompletedProcess:
         """`tljh-wizard check` as cron would run it; the hub's files must be byte-identical afterwards."""
@@ -55,7 +57,8 @@ class Rig:
         result = subprocess.run(
             [sys.executable, "-m", "wizard", "check", self.name, "--resolver", self.bind.address,
              "--nameserver-port", str(self.bind.port), "--tls-address", f"{ADDRESS}:{self.tls.port}",
-             "--ca-file", str(self.trust), *extra],
+             "--ca-file", str(self.trust), "--http-address", f"{ADDRESS}:{self.http.port}",
+             "--probe-sources", str(self.sources), *extra],
             capture_output=True, text=True, env=dict(os.environ, PYTHONPATH=str(ROOT)), timeout=120)
         assert hub_files(self.hub.prefix) == before, "check changed a file on the hub"
         assert result.stderr == "", result.stderr
@@ -134,11 +137,34 @@ def rig(sshd_hub, dns_and_ca, tmp_path):
             plan, result = apply.apply(target, session.answers, session)
             assert result.ok, result.summary()
             assert plan.changed and "reload-hub" in result.done
+    http = WebFront(tmp_path, redirect_to=f"https://{DOMAIN}")
     try:
-        yield Rig(sshd_hub, bind_server, name, tls, trust)
+        yield Rig(sshd_hub, bind_server, name, tls, trust, http, tidy_host_sources(sshd_hub, tmp_path))
     finally:
+        http.close()
         tls.close()
         bind_server.delete("hub")
+
+
+def tidy_host_sources(hub, tmp_path: Path) -> Path:
+    """--probe-sources for a well-kept hub: TLJH's proxy on 80/443, nothing pending, nothing failed. The rig's own
+    sshd settings (keys only) are read for real with `sshd -T`; the disks are this machine's."""
+    folder = tmp_path / "host"
+    folder.mkdir()
+    folder.chmod(0o755)
+    (folder / "listeners").write_text('LISTEN 0 4096 *:80 *:* users:(("traefik",pid=700,fd=7))\n'
+                                      'LISTEN 0 4096 *:443 *:* users:(("traefik",pid=700,fd=8))\n')
+    (folder / "empty").write_text("")
+    (folder / "apt-config").write_text('APT::Periodic::Unattended-Upgrade "1";\n')
+    (folder / "unattended-upgrade").write_text("#!/bin/sh\n")
+    sources = folder / "sources.yaml"
+    sources.write_text(json.dumps({
+        "files": {"listeners": str(folder / "listeners"), "apt_simulation": str(folder / "empty"),
+                  "apt_config": str(folder / "apt-config"), "kernel_log": str(folder / "empty"),
+                  "auth_log": str(folder / "empty")},
+        "unattended_binary": str(folder / "unattended-upgrade"), "reboot_required": str(folder / "no-reboot"),
+        "sshd_config": str(hub.log.parent / "sshd_config")}))
+    return sources
 
 
 TestPKI_ROOTS = TestPKI("Audit Test")
@@ -149,7 +175,8 @@ def test_check_after_a_full_setup_is_clean_then_each_drift_is_found(rig):
     assert problems(report) == {} and code == 0
     ids = [f["id"] for f in report["findings"]]
     assert {"dns.a", "audit.certificate", "audit.config", "audit.environment", "audit.authenticator",
-            "audit.limits", "audit.culling", "audit.backup"} <= set(ids)
+            "audit.limits", "audit.culling", "audit.backup", "audit.ports", "audit.disk.home", "audit.oom",
+            "audit.updates", "audit.ssh_password", "audit.tls_protocols", "audit.http_redirect"} <= set(ids)
 
     # 1. config.yaml edited on the hub
     config = rig.hub.prefix / "config" / "config.yaml"

@@ -156,3 +156,48 @@ def test_session_account_is_the_stored_registration(tmp_path):
     assert session_account(store.read_secret, url).uri is None
     store.write_secret(_account_record_name(url), '{"uri": "%s", "body": {}}' % ACCOUNT.uri)
     assert session_account(store.read_secret, url) == Account(ACCOUNT.uri, "the account stored in this session")
+
+
+def _reply(name, *caa_texts, rcode="NOERROR"):
+    """A resolver's reply as dnspython builds it (recursion on), holding ``caa_texts`` as the CAA answer."""
+    import dns.message
+    import dns.rcode
+    import dns.rrset
+
+    from wizard.dns.check import Reply, Server
+
+    response = dns.message.make_response(dns.message.make_query(name + ".", "CAA"))
+    response.set_rcode(dns.rcode.from_text(rcode))
+    if caa_texts:
+        response.answer.append(dns.rrset.from_text(name + ".", 60, "IN", "CAA", *caa_texts))
+    response = dns.message.from_wire(response.to_wire())  # as it arrives from the network
+    return Reply(Server("192.0.2.53"), name, "CAA", True, rcode=rcode, message=response)
+
+
+def test_rule_lookup_failure_before_the_set():
+    """Boulder's selectCAA: an error at a level nearer than the relevant set blocks ("servfail.present.com"); one
+    above the set does not ("Good (present w/ servfail exception?)")."""
+    from wizard.dns.caa import diagnose_caa
+
+    servfail = [_reply("servfail.com", rcode="SERVFAIL")]
+    found = diagnose_caa("present.servfail.com", [_reply("present.servfail.com", '0 issue "letsencrypt.org"'),
+                                                  servfail, _reply("com")])
+    assert found.status is Status.OK and found.data["name"] == "present.servfail.com"
+    found = diagnose_caa("servfail.present.com", [[_reply("servfail.present.com", rcode="SERVFAIL")],
+                                                  _reply("present.com", '0 issue "letsencrypt.org"'), _reply("com")])
+    assert found.status is Status.ERROR
+    assert found.summary == "the CAA lookup for servfail.present.com failed: Let's Encrypt will refuse to issue"
+
+
+def test_the_rules_table_names_tests_that_exist():
+    import re
+    from pathlib import Path
+
+    import wizard.dns.caa
+
+    named = set(re.findall(r"\b(test_\w+)", wizard.dns.caa.__doc__)) - {"test_dns_caa", "test_dns_check",
+                                                                          "test_dns_letsencrypt"}
+    here = Path(__file__).parent
+    defined = {name for path in here.glob("test_dns*.py")
+               for name in re.findall(r"^(?:async )?def (test_\w+)", path.read_text(), re.MULTILINE)}
+    assert len(named) >= 12 and named <= defined, named - defined

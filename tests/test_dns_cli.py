@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from hypothesis import given, strategies as st
 
 from tests.rig.bind import DnsWorld, ZoneSpec
 from wizard.dns import cli
@@ -174,6 +175,8 @@ def test_domain_input_refusals_are_one_line(text):
     (["hub.good.test", "--expect-ip", HUB_V4, "--timeout", "soon"], "--timeout"),
     (["hub.good.test", "--expect-ip", HUB_V4, "--https-mode", "certbot"], "--https-mode"),
     (["hub.good.test", "--expect-ip", HUB_V4, "--account-uri", "https://acme/acct/1"], "--account-uri"),
+    (["hub.good.test", "--expect-ip", HUB_V4, "--no-such-option"], "arguments"),
+    (["hub.good.test", "--expect-ip"], "--expect-ip"),
 ])
 def test_json_refusals_are_json_objects(argv, field):
     done = run_command(*argv, "--json")
@@ -181,3 +184,15 @@ def test_json_refusals_are_json_objects(argv, field):
     report = json.loads(done.stdout)
     assert set(report) == {"error", "field"} and report["field"] == field and report["error"]
     assert done.stderr == ""
+
+
+@given(st.text(max_size=120))
+def test_any_domain_input_is_a_host_or_a_one_line_refusal(text):
+    from wizard.fields import ValidationError
+
+    try:
+        host, notes = cli.domain_from_input(text)
+    except ValidationError as exc:
+        assert "\n" not in str(exc) and len(str(exc)) < 300
+    else:
+        assert host.isascii() and host == host.lower() and "." in host and all(isinstance(n, str) for n in notes)

@@ -23,6 +23,7 @@ ZONES = {
         f"hub IN CNAME lb.forbids.test.",
         f"other IN CNAME lb.parentforbids.test.",
     ])),
+    "v6.test": ZoneSpec(f"hub IN A {HUB_V4}\nhub IN AAAA ::1"),
     "forbids.test": ZoneSpec(f'lb IN A {HUB_V4}\nlb IN CAA 0 issue "sectigo.com"'),
     "parentforbids.test": ZoneSpec(f'@ IN CAA 0 issue "sectigo.com"\nlb IN A {HUB_V4}'),
 }
@@ -63,6 +64,7 @@ async def test_accounturi_per_account(world, mode):
 
     found = await caa(world, "acct.rules.test", https_mode=mode, accounts={mode: Account(ACCT, "stored")})
     assert found.status is Status.OK
+    assert "the wizard's rehearsal on Let's Encrypt's staging CA" in found.data["modes"][mode]["reason"]
     # The same account under its ACMEv1 URI (Boulder accepts every account-URI prefix with the same number).
     v1 = "https://acme-v01.api.letsencrypt.org/acme/reg/1234567"
     found = await caa(world, "acct.rules.test", https_mode=mode, accounts={mode: Account(v1, "stored")})
@@ -89,6 +91,8 @@ async def test_validationmethods_per_mode(world):
     assert "would be allowed" in found.summary
     assert (await caa(world, "dnsonly.rules.test", https_mode="acme-dns")).status is Status.OK
     assert (await caa(world, "dnsonly.rules.test")).status is Status.WARNING  # no mode chosen: one works
+    found = await caa(world, "dot.rules.test", https_mode="existing")  # blocks every mode, but none orders
+    assert found.status is Status.WARNING and "matters only if that changes" in found.summary
 
 
 async def test_unknown_critical_tag_blocks(world):
@@ -102,7 +106,9 @@ async def test_cname_target_forbidding_names_the_target(world):
     assert found.status is Status.ERROR
     assert found.summary.startswith("CAA at lb.forbids.test (the CNAME target of hub.rules.test) allows only "
                                     "sectigo.com")
-    assert found.fix == 'Add the record lb.forbids.test. CAA 0 issue "letsencrypt.org".'
+    assert found.fix == ('Add the record lb.forbids.test. CAA 0 issue "letsencrypt.org". The records are '
+                         "lb.forbids.test's: hub.rules.test is a CNAME to it, and a name that holds a CNAME cannot "
+                         "hold other records.")
     assert found.data["owner"] == "lb.forbids.test"
 
 
@@ -166,3 +172,76 @@ def test_a_refusing_delegation_names_the_server_in_text_output(world2, capsys):
     assert ("fix: The parent's NS records point at a server that does not serve the zone: make ns4.nameservers.test "
             "serve refusing.test") in out
     assert f"ERROR    dns.nameservers: no nameserver of refusing.test answered ({server}: refuses" in out
+
+
+@pytest.fixture
+def ipv6_listener():
+    """Something that accepts TCP connections on ::1 (a stale AAAA's other machine), and a port where nothing does."""
+    import socket
+
+    from tests.rig.bind import free_port
+
+    server = socket.socket(socket.AF_INET6, socket.SOCK_STREAM)
+    server.bind(("::1", 0))
+    server.listen(8)
+    yield server.getsockname()[1], free_port()
+    server.close()
+
+
+async def test_stale_aaaa_wording_follows_what_was_observed(world, ipv6_listener):
+    answering, silent = ipv6_listener
+
+    async def aaaa(**options):
+        check = DnsCheck("hub.v6.test", HUB_V4, resolvers=world.resolvers, **options)
+        return {d.id: d for d in await check.run()}["dns.aaaa"]
+
+    found = await aaaa(probe_port=answering)
+    assert found.status is Status.ERROR
+    assert found.summary == "hub.v6.test has AAAA ::1, which is not this hub, and it answers"
+    assert "does not fall back to IPv4 when the connection succeeds" in found.details
+    assert found.data["probes"] == {"::1": "answers"}
+
+    found = await aaaa(probe_port=silent)
+    assert found.status is Status.WARNING
+    assert found.summary == "hub.v6.test has AAAA ::1, which is not this hub; nothing answers there"
+    assert "(::1: connection refused): Let's Encrypt tries IPv6 first and falls back to IPv4" in found.details
+
+    found = await aaaa()  # not probed: both cases named, and an error (the likelier outcome is a failed validation)
+    assert found.status is Status.ERROR
+    assert "not probed" in found.details
+
+    found = await aaaa(probe_port=answering, https_mode="acme-dns")
+    assert found.status is Status.WARNING
+    assert found.details.startswith("DNS-01 validation does not connect to the hub")
+
+
+def dns_check(world, *argv):
+    import argparse
+
+    from wizard.dns import cli
+
+    parser = argparse.ArgumentParser()
+    cli.add_arguments(parser)
+    return cli.run(parser.parse_args([*argv, "--expect-ip", HUB_V4,
+                                      *[arg for resolver in world.resolvers for arg in ("--resolver", resolver)]]))
+
+
+@pytest.mark.parametrize("argv, code", [
+    (["dot.rules.test"], 2),
+    (["acct.rules.test", "--https-mode", "acme-dns", "--account-uri", ACCT], 0),
+    (["acct.rules.test", "--https-mode", "acme-dns",
+      "--account-uri", "https://acme-v02.api.letsencrypt.org/acme/acct/42"], 2),
+    (["acct.rules.test", "--https-mode", "letsencrypt"], 1),  # the account is not known: cannot tell
+    (["spaced.rules.test"], 2),
+    (["dnsonly.rules.test", "--https-mode", "letsencrypt"], 2),
+    (["dnsonly.rules.test", "--https-mode", "acme-dns"], 0),
+    (["hub.rules.test"], 2),
+])
+def test_exit_codes_of_the_caa_cases(world, argv, code, capsys):
+    assert dns_check(world, *argv) == code, capsys.readouterr().out
+
+
+def test_exit_code_of_broken_dnssec(world2, capsys):
+    assert dns_check(world2, "hub.expired.test") == 2
+    assert "ERROR    dns.dnssec: broken DNSSEC: validating resolvers fail" in capsys.readouterr().out
+    assert dns_check(world2, "hub.signed.test") == 0

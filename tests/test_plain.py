@@ -66,7 +66,7 @@ def test_plain_wizard_end_to_end_in_a_pty(sshd_hub, dns_world, tmp_path, _isolat
             "--metadata-base", f"http://127.0.0.1:{free_port()}", "--skip-reachability"]
     child = spawn(argv, tmp_path, transcript)
 
-    child.expect_exact("Step 1/9: Connect")
+    child.expect_exact("Step 1/10: Connect")
     for label in ("Host", "SSH port", "SSH user"):
         answer(child, label)  # pre-filled from the command line
     answer(child, "Private key", str(hub.client_key))
@@ -78,7 +78,7 @@ def test_plain_wizard_end_to_end_in_a_pty(sshd_hub, dns_world, tmp_path, _isolat
     confirm(child, "Accept and remember this host key?", True)
     child.expect(r"OK\s+connect\.tljh")
 
-    child.expect_exact("Step 2/9: Authenticator")
+    child.expect_exact("Step 2/10: Authenticator")
     answer(child, "Authenticator")  # github, the first choice
     answer(child, "OAuth client ID", "plain-client")
     answer(child, "OAuth client secret", CLIENT_SECRET)
@@ -88,7 +88,7 @@ def test_plain_wizard_end_to_end_in_a_pty(sshd_hub, dns_world, tmp_path, _isolat
     answer(child, "Blocked users")
     confirm(child, "Allow every account", False)
 
-    child.expect_exact("Step 3/9: Domain & DNS")
+    child.expect_exact("Step 3/10: Domain & DNS")
     answer(child, "Domain", "hub.ok.test")
     answer(child, "Reserved IPv4", "300.1.1.1")
     child.expect_exact("is not an IPv4 address")  # the validator's message, inline; the prompt stays
@@ -101,6 +101,8 @@ def test_plain_wizard_end_to_end_in_a_pty(sshd_hub, dns_world, tmp_path, _isolat
     confirm(child, "Set up HTTPS now?", True)
     child.expect_exact("Certificate")
     child.send(DOWN * 3 + ENTER)  # letsencrypt, acme-dns, existing, none
+    child.expect_exact("Ports 80/443")
+    child.send(ENTER)  # tljh: TLJH's proxy holds them
     child.expect(r"WARNING\s+https\.mode")
     confirm(child, "Set up Limits now?", False)
     confirm(child, "Set up Base environment now?", False)
@@ -109,8 +111,9 @@ def test_plain_wizard_end_to_end_in_a_pty(sshd_hub, dns_world, tmp_path, _isolat
     answer(child, "Bundle folder", str(tmp_path / "bundles"))
     confirm(child, "Provider snapshots set up", True)
     child.expect(r"OK\s+backups\.bundle")
+    confirm(child, "Set up SSH access now?", False)
 
-    child.expect_exact("Step 8/9: Review & apply")
+    child.expect_exact("Step 9/10: Review & apply")
     child.expect_exact("client_secret: '********'")
     confirm(child, "Apply these changes to", True)
     child.expect(r"OK\s+apply ")
@@ -238,7 +241,7 @@ print("exit", code, "textual" in sys.modules)
 def test_plain_resume_after_sigkill(tmp_path, _isolated_state):
     transcript = tmp_path / "transcript.txt"
     child = spawn([WIZARD, "demo", "--plain"], tmp_path, transcript)
-    child.expect_exact("Step 2/9: Authenticator")
+    child.expect_exact("Step 2/10: Authenticator")
     answer(child, "Authenticator")
     answer(child, "OAuth client ID", "killed-client")
     answer(child, "OAuth client secret", CLIENT_SECRET)
@@ -250,7 +253,7 @@ def test_plain_resume_after_sigkill(tmp_path, _isolated_state):
     child = spawn([WIZARD, "demo", "--plain"], tmp_path, transcript)
     child.expect_exact("Resume the demo hub at Authenticator, stopped")
     child.send("y")
-    child.expect_exact("Step 2/9: Authenticator")
+    child.expect_exact("Step 2/10: Authenticator")
     child.expect_exact("Authenticator *")
     child.send(ENTER)
     child.expect_exact("OAuth client ID")

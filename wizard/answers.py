@@ -1,8 +1,8 @@
 """The answers model (version 1): every answer of every step, typed, validated, split into public and secret.
 
-Sections follow DESIGN.md's steps: connection, authenticator, domain, https, limits, environment, backups. Each field
-is declared once (``wizard.fields.Field``); a section adds the cross-field rules one field cannot judge alone (an
-OAuth client needs its secret; every real authenticator needs an access policy).
+Sections follow DESIGN.md's steps: connection, authenticator, domain, https, limits, environment, backups, ssh. Each
+field is declared once (``wizard.fields.Field``); a section adds the cross-field rules one field cannot judge alone
+(an OAuth client needs its secret; every real authenticator needs an access policy).
 
 ``Answers`` holds what has been accepted so far, so a half-finished wizard can be saved and resumed. Files:
 ``answers.yaml`` (public values, safe to commit) and ``secrets.yaml`` (secret values only, 0600).
@@ -11,6 +11,7 @@ OAuth client needs its secret; every real authenticator needs an access policy).
 from __future__ import annotations
 
 import copy
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterable, Mapping
@@ -319,6 +320,11 @@ TSIG_ALGORITHMS = ("hmac-sha256", "hmac-sha384", "hmac-sha512")
 _acme = _when("mode", "letsencrypt", "acme-dns")
 _acme_dns = _when("mode", "acme-dns")
 _existing = _when("mode", "existing")
+#: Who holds ports 80/443 (TLJH issues #272, #438, #536, #903): TLJH's proxy; another web server in front of TLJH
+#: (TLJH's http.port/http.address, docs/topic/tljh-config "Ports"); or the other server is stopped first.
+WEB_PORTS = ("tljh", "behind", "stop")
+FRONT_SERVERS = ("nginx", "apache")
+_behind = _when("web_ports", "behind")
 
 
 def _https_rules(section: Mapping[str, Any], answers: "Answers") -> list[ValidationError]:
@@ -338,6 +344,9 @@ def _https_rules(section: Mapping[str, Any], answers: "Answers") -> list[Validat
                 errors.append(ValidationError("required for an existing certificate", "https." + name))
     if mode != "none" and not answers.get("domain.name"):
         errors.append(ValidationError("HTTPS needs the domain: answer domain.name first", "domain.name"))
+    if section.get("web_ports") == "behind" and mode not in (None, "none"):
+        errors.append(ValidationError("behind another web server, TLJH serves plain HTTP on a local port and that "
+                                      "server holds the certificate: choose none", "https.mode"))
     return errors
 
 
@@ -375,6 +384,17 @@ HTTPS = Section(
               v.local_path, applies=_existing, example="./fullchain.pem"),
         Field("key_path", "path", "Private key", "PEM file on this machine with the certificate's private key.",
               v.local_path, applies=_existing, example="./privkey.pem"),
+        Field("web_ports", "choice", "Ports 80/443", "tljh: TLJH's proxy holds them (usual). behind: another web "
+              "server (nginx, apache) keeps them, holds the certificate and forwards to TLJH on a local port. stop: "
+              "you stop that other server before applying, so TLJH's proxy can take them.", v.choice(WEB_PORTS),
+              default="tljh", choices=WEB_PORTS),
+        Field("behind_port", "int", "TLJH's local port", "Where TLJH's proxy listens behind the other server "
+              "(TLJH's http.port).", v.integer(1, 65535), default=8080, applies=_behind),
+        Field("behind_address", "str", "TLJH's local address", "The address TLJH's proxy listens on (TLJH's "
+              "http.address); 127.0.0.1 keeps it unreachable from outside.", v.ipv4, default="127.0.0.1",
+              applies=_behind),
+        Field("front_server", "choice", "Server in front", "Which server keeps 80/443 (for its configuration "
+              "snippet).", v.choice(FRONT_SERVERS), default="nginx", choices=FRONT_SERVERS, applies=_behind),
     ),
     rules=_https_rules,
 )
@@ -454,13 +474,53 @@ BACKUPS = Section(
     ),
 )
 
+# --------------------------------------------------------------------------------------------------------------
+# ssh
+
+def _ssh_keys(raw: Any) -> list:
+    from wizard.sshaccess.keys import key_lines
+
+    return key_lines(raw)
+
+
+def _ssh_user_keys(raw: Any) -> dict:
+    from wizard.sshaccess.answers import user_keys
+
+    return user_keys(raw)
+
+
+def _ssh_rules(section: Mapping[str, Any], answers: "Answers") -> list[ValidationError]:
+    from wizard.sshaccess.answers import rules
+
+    return rules(section, answers)
+
+
+PASSWORD_CHOICES = ("keep", "disable")
+
+SSH = Section(
+    "ssh",
+    "SSH access",
+    (
+        Field("admin_keys", "list", "Admins' public keys", "OpenSSH public key lines (ssh-ed25519 AAAA... you@laptop),"
+              " one per line, installed for every admin's jupyter-<name> account. Admins have passwordless sudo: a "
+              "key here is root on the hub.", _ssh_keys, example="ssh-ed25519 AAAA... alice@laptop"),
+        Field("user_keys", "mapping", "Keys per user", "Public keys for particular hub users, as NAME: KEY LINE "
+              "entries (one per line): each goes into that user's jupyter-<name> account.", _ssh_user_keys,
+              example="bob: ssh-ed25519 AAAA... bob@laptop"),
+        Field("password_authentication", "choice", "Password login", "keep: leave sshd as it is; disable: turn "
+              "password login off (a drop-in in sshd_config.d, validated, and kept only when a new key login is "
+              "proven to work).", v.choice(PASSWORD_CHOICES), default="keep", choices=PASSWORD_CHOICES),
+    ),
+    rules=_ssh_rules,
+)
+
 SECTIONS: dict[str, Section] = {
-    s.name: s for s in (CONNECTION, AUTHENTICATOR, DOMAIN, HTTPS, LIMITS, ENVIRONMENT, BACKUPS)
+    s.name: s for s in (CONNECTION, AUTHENTICATOR, DOMAIN, HTTPS, LIMITS, ENVIRONMENT, BACKUPS, SSH)
 }
 
 
 # Sections whose step may be skipped: a skipped section leaves the hub's own settings for it exactly as they are.
-SKIPPABLE = ("https", "limits", "environment", "backups")
+SKIPPABLE = ("https", "limits", "environment", "backups", "ssh")
 
 
 class AnswersError(ValidationError):
@@ -588,8 +648,9 @@ class Answers:
 
     @classmethod
     def from_documents(cls, public: Mapping[str, Any] | None, secret: Mapping[str, Any] | None = None,
-                       origin: str = "answers") -> "Answers":
-        """Build answers from parsed answers/secrets documents; every problem is collected into one AnswersError."""
+                       origin: str = "answers", secrets_inline: bool = True) -> "Answers":
+        """Build answers from parsed answers/secrets documents; every problem is collected into one AnswersError.
+        ``secrets_inline=False``: a secret value in the public document is refused, naming its key."""
         answers = cls()
         errors: list[ValidationError] = []
         for document, kind in ((public, "answers"), (secret, "secrets")):
@@ -627,6 +688,12 @@ class Answers:
                     if not item.secret and kind == "secrets":
                         errors.append(ValidationError("is not a secret: keep it in the answers file", key))
                         continue
+                    if item.secret and kind == "answers" and not secrets_inline and raw not in (None, ""):
+                        # answers.yaml is advertised as safe to commit: a secret in it is refused, never used.
+                        errors.append(ValidationError(
+                            "is a secret: it belongs in the secrets file (secrets.yaml, 0600, given with --secrets), "
+                            "not in the answers file, which is meant to be safe to commit", key))
+                        continue
                     try:
                         answers.set(key, raw)
                     except ValidationError as exc:
@@ -644,9 +711,16 @@ class Answers:
     def load(cls, path: str | Path, secrets_path: str | Path | None = None) -> "Answers":
         from wizard import yamlio
 
-        public = yamlio.load_file(path)
-        secret = yamlio.load_file(secrets_path) if secrets_path else None
-        return cls.from_documents(public, secret, origin=str(path))
+        # No aliases: nothing in an answers file needs them, and they are how a small file becomes a huge one.
+        public = yamlio.load_file(path, aliases=False)
+        secret = yamlio.load_file(secrets_path, aliases=False) if secrets_path else None
+        # Secrets inline only in a private file (what `export --include-secrets` writes, 0600): an answers file
+        # others can read is the one meant to be committed, and a secret in it is refused.
+        try:
+            private = os.stat(Path(path).expanduser()).st_mode & 0o077 == 0
+        except OSError:
+            private = False
+        return cls.from_documents(public, secret, origin=str(path), secrets_inline=private)
 
     def save(self, path: str | Path, secrets_path: str | Path | None = None) -> None:
         """Write answers.yaml (public) and, when a path is given, secrets.yaml (0600)."""

@@ -113,10 +113,14 @@ def run(args: argparse.Namespace) -> int:
                                   "--format answers --secrets PATH")
         base_text = None
         if args.base:
+            from wizard.files import InputFileError, read_small
+
             try:
-                base_text = Path(args.base).expanduser().read_text(encoding="utf-8")
-            except OSError as exc:
-                raise ValidationError(f"--base {args.base}: cannot read ({exc.strerror})") from None
+                base_text = read_small(args.base, what="config.yaml").decode("utf-8")
+            except InputFileError as exc:
+                raise ValidationError(f"--base {exc}") from None
+            except UnicodeDecodeError:
+                raise ValidationError(f"--base {args.base}: not UTF-8 text") from None
         text = render_tljh(answers, args.tljh_version, base_text, args.include_secrets)
     else:
         if importlib.util.find_spec("wizard.z2jh") is None:

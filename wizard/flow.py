@@ -118,6 +118,9 @@ def connect(ctx: WizardContext, progress: Progress = _no_progress) -> list[Diagn
                              fix="install TLJH first (its bootstrap script), or set the TLJH prefix"))
     out.append(Diagnosis("connect.facts", Status.OK, "; ".join(facts.summary()[:3]),
                          details="\n".join(facts.summary())))
+    from wizard.audit.host import judge_disks  # a full /, /home or prefix: shown now, from the same facts
+
+    out += [d for d in judge_disks(facts.disks or {}) if d.status in (Status.WARNING, Status.ERROR)]
     return out
 
 
@@ -151,6 +154,8 @@ def open_target(ctx: WizardContext):
         target.connect()
     if ctx.extras.get("hub_api_url"):
         target.hub_api_url = ctx.extras["hub_api_url"]
+    if ctx.extras.get("sshd_paths"):  # a test rig's sshd with a config file of its own
+        target.sshd_paths = ctx.extras["sshd_paths"]
     return target
 
 
@@ -185,8 +190,9 @@ def domain_checks(ctx: WizardContext, progress: Progress = _no_progress) -> list
     progress("dns", f"asking the authoritative nameservers and resolvers about {domain}")
     # CAA may admit only one ACME account: compare with the accounts that would order (read-only).
     accounts = known_accounts(ctx.session, ctx.target if ctx.mode != "sandbox" else None)
+    probe = None if ctx.mode == "sandbox" or ctx.extras.get("skip_reachability") else 443
     out = check_domain(domain, ipv4, ipv6, resolvers=answers.get("domain.resolvers"), accounts=accounts,
-                       https_mode=answers.get("https.mode"), **ctx.extras.get("dns_options", {}))
+                       https_mode=answers.get("https.mode"), probe_port=probe, **ctx.extras.get("dns_options", {}))
     facts = ctx.facts
     if facts is not None:
         public_ip = facts.public_ip if facts.public_ip != "unknown" else None
@@ -213,6 +219,15 @@ def https_checks(ctx: WizardContext, progress: Progress = _no_progress) -> list[
     """Whether a certificate can be had: the DNS gate and port 443 (ACME modes), or the operator's files judged."""
     answers = ctx.answers
     mode = answers.get("https.mode")
+    if answers.get("https.web_ports") == "behind":
+        return [behind_diagnosis(answers)]
+    held = web_ports_findings(ctx, progress) if mode != "none" else []
+    return held + _https_checks(ctx, progress)
+
+
+def _https_checks(ctx: WizardContext, progress: Progress = _no_progress) -> list[Diagnosis]:
+    answers = ctx.answers
+    mode = answers.get("https.mode")
     if mode == "none":
         return [Diagnosis("https.mode", Status.WARNING, "HTTPS is off: logins and notebooks travel in plain text",
                           fix="choose letsencrypt, acme-dns or existing unless the hub sits behind a TLS proxy")]
@@ -233,6 +248,48 @@ def https_checks(ctx: WizardContext, progress: Progress = _no_progress) -> list[
     if mode == "acme-dns":  # DNS-01 needs no inbound port
         results = [d for d in results if d.id != "https.port443"]
     return results
+
+
+def behind_diagnosis(answers) -> Diagnosis:
+    """TLJH behind another web server: where TLJH listens, and that server's reverse-proxy site (``--details``)."""
+    from wizard.tljh.behind import snippet
+
+    port, address = answers.get("https.behind_port") or 8080, answers.get("https.behind_address") or "127.0.0.1"
+    front = answers.get("https.front_server") or "nginx"
+    return Diagnosis("https.behind", Status.OK, f"TLJH's proxy will listen on {address}:{port} (plain HTTP); {front} "
+                     "keeps ports 80/443 and the certificate, and forwards to it",
+                     details=snippet(front, answers.get("domain.name") or "HUB.EXAMPLE.EDU", port, address),
+                     data={"port": port, "address": address, "front_server": front})
+
+
+def web_ports_findings(ctx: WizardContext, progress: Progress = _no_progress) -> list[Diagnosis]:
+    """Who holds ports 80/443 on the hub (``wizard.audit.host.ports_finding``; one round trip): another program there
+    stops TLJH's proxy from serving HTTPS, so the step offers the ways out (https.web_ports)."""
+    from wizard.audit import host, hubfacts
+    from wizard.hub.target import HubError
+
+    if ctx.target is None or ctx.mode == "sandbox":
+        return []
+    progress("ports", "asking the hub who listens on ports 80 and 443")
+    try:
+        facts = hubfacts.gather(ctx.target, hubfacts.Sources(only=("listeners",),
+                                                            ports=tuple(ctx.extras.get("web_ports", (80, 443)))))
+    except (HubError, ValueError) as exc:
+        return [Diagnosis(host.PORTS, Status.SKIPPED, f"ports 80/443 not checked: {ctx.redact(str(exc))}")]
+    finding = host.ports_finding(facts, {"https": {"enabled": True}})
+    foreign = finding.data.get("foreign")
+    if foreign and ctx.answers.get("https.web_ports") == "stop":
+        names = ", ".join(foreign)
+        return [Diagnosis(host.PORTS, Status.WARNING, f"{names} still holds ports 80/443: stop it before applying",
+                          fix=f"`sudo systemctl disable --now {host._service_name(foreign)}` on the hub",
+                          data=finding.data)]
+    if foreign:
+        finding.fix = ("choose Ports 80/443 = behind (TLJH behind it, which then holds the certificate) or stop "
+                       "(you stop it first); or stop it now and check again")
+        return [finding]
+    if finding.status is Status.ERROR:  # nothing listens yet: TLJH's proxy starts at apply
+        return [Diagnosis(host.PORTS, Status.OK, "no other program holds ports 80/443", data=finding.data)]
+    return [finding]
 
 
 def https_issue(ctx: WizardContext, progress: Progress = _no_progress) -> list[Diagnosis]:
@@ -364,6 +421,46 @@ def backups_checks(ctx: WizardContext, progress: Progress = _no_progress) -> lis
     return out
 
 
+def ssh_checks(ctx: WizardContext, progress: Progress = _no_progress) -> list[Diagnosis]:
+    """What the SSH answers would do (accounts, fingerprints) and what in sshd would stop the logins. Read-only."""
+    from wizard.hub.target import HubError
+    from wizard.sshaccess import engine
+
+    intro = Diagnosis("ssh.admins", Status.OK, "note: an admin's jupyter-<name> account has passwordless sudo "
+                      "(TLJH's sudoers rule for jupyterhub-admins): an admin key is root on the hub")
+    if ctx.mode == "sandbox":
+        return [intro, Diagnosis("ssh.sshd", Status.SKIPPED, "the demo's sandbox hub has no sshd and no accounts: "
+                                 "keys are planned on a real hub")]
+    missing = ensure_target(ctx, progress)
+    if missing:
+        return missing
+    progress("ssh", "reading accounts, authorized_keys files and sshd -T on the hub")
+    try:
+        planned = engine.plan(ctx.answers, ctx.target)
+    except HubError as exc:
+        return [Diagnosis("ssh.survey", Status.ERROR, str(exc))]
+    if planned is None:
+        return [intro, Diagnosis("ssh.keys", Status.SKIPPED, "no SSH answers: accounts and sshd are left alone")]
+    out = [intro, *planned.findings]
+    if planned.changes:
+        out.append(Diagnosis("ssh.keys", Status.OK, f"{len(planned.changes)} account(s) to change",
+                             details="\n".join(planned.lines())))
+    else:
+        out.append(Diagnosis("ssh.keys", Status.OK, "every key is in place already"))
+    out += [Diagnosis("ssh.refused", Status.ERROR, reason) for reason in planned.refusals]
+    return out
+
+
+def ssh_plan(ctx: WizardContext, progress: Progress = _no_progress):
+    """The SSH part of the plan (``wizard.sshaccess.engine.SshPlan``) or None; never on the demo sandbox."""
+    if ctx.mode == "sandbox":
+        return None
+    from wizard.sshaccess import engine
+
+    progress("plan", "reading accounts and sshd's configuration")
+    return engine.plan(ctx.answers, ctx.target)
+
+
 # ---------------------------------------------------------------------------------------------------------------
 # authenticator: the callback URL, what a switch of authenticator means for existing users, who can log in
 
@@ -445,18 +542,30 @@ def plan(ctx: WizardContext, progress: Progress = _no_progress) -> Plan:
         return Plan("", [], problems)
     from wizard.answers import AnswersError
     from wizard.hub import apply as hub_apply
+    from wizard.hub.target import HubError
 
     missing = ensure_target(ctx, progress)
     if missing:
         return Plan("", [], [d.summary for d in missing if d.status is Status.ERROR] or ["the hub is not reachable"])
     progress("plan", "reading config.yaml on the hub")
     try:
-        engine_plan = hub_apply.plan(answers, hub_apply.read_config(ctx.target), session=ctx.session)
+        engine_plan = hub_apply.plan(answers, hub_apply.read_config(ctx.target, require_tljh=True),
+                                     session=ctx.session)
     except AnswersError as exc:
         return Plan("", [], [str(e) for e in exc.errors])
+    except HubError as exc:  # no TLJH under the prefix, an unreadable config.yaml, a lost link
+        return Plan("", [], [str(exc)])
+    try:
+        engine_plan.ssh = ssh_plan(ctx, progress)
+    except HubError as exc:
+        return Plan("", [], [f"SSH access: {exc}"])
+    if engine_plan.ssh is not None and engine_plan.ssh.refusals:
+        return Plan("", [], [f"ssh: {reason}" for reason in engine_plan.ssh.refusals])
     progress("plan", "who can log in with the new config")
     result = Plan(engine_plan.diff, [a.title for a in engine_plan.actions], [], engine_plan,
                   access_preview_text(ctx, engine_plan.new_text))
+    if engine_plan.ssh is not None:
+        result.actions += [title for _id, title in engine_plan.ssh.actions]
     if engine_plan.resuming:
         result.actions.insert(0, f"(completes the unfinished apply {engine_plan.resuming['id']})")
     ctx.last_plan = result
@@ -490,12 +599,21 @@ def apply(ctx: WizardContext, progress: Progress = _no_progress) -> list[Diagnos
     except HubError as exc:
         return outcomes + [Diagnosis("apply", Status.ERROR, str(exc), fix="go Back and review again")]
     ctx.last_plan = None
+    if result.ok and getattr(reviewed.engine, "ssh", None) is not None:
+        from wizard.sshaccess import engine as ssh_engine
+
+        outcomes += ssh_engine.execute(reviewed.engine.ssh, ctx.target, ctx.session,
+                                       lambda action, phase, detail: progress(action, f"{phase}: {detail}"))
+        ctx.extras["ssh_logins"] = reviewed.engine.ssh.logins
     if result.ok:
         outcomes.append(Diagnosis("apply", Status.OK, result.summary()))
     else:
-        outcomes.append(Diagnosis("apply", Status.ERROR, result.summary(),
-                                  details="rolled back: the previous config.yaml was restored" if result.rolled_back
-                                  else "nothing on the hub was changed" if not result.rollback_errors else "",
+        holds = {"old": "the hub holds the previous config.yaml"
+                        + (" (restored byte for byte)" if result.rolled_back else " (nothing was changed)"),
+                 "new": "the hub holds the new config.yaml (putting the previous one back failed)",
+                 "unknown": "the hub could not be reached to tell: it holds the previous or the new config.yaml",
+                 "other": "config.yaml on the hub is neither the previous nor the new file: look at the hub now"}
+        outcomes.append(Diagnosis("apply", Status.ERROR, result.summary(), details=holds[result.hub_holds],
                                   fix="see the session log; fix the cause and apply again"))
     return outcomes
 
@@ -532,6 +650,32 @@ def export(ctx: WizardContext, kind: str, directory: Path) -> Path:
     raise ValueError(kind)
 
 
+def ssh_done_lines(ctx: WizardContext) -> list[str]:
+    """The Done step's SSH text: the exact login line for each admin with a key, and how users add their own keys."""
+    from wizard.sshaccess.engine import ssh_command
+    from wizard.sshaccess.naming import system_username
+
+    answers = ctx.answers
+    host = answers.get("domain.name") or answers.get("connection.host") or "HUB"
+    port = int(answers.get("connection.port") or 22)
+    login = f"ssh {'-p %d ' % port if port != 22 else ''}jupyter-NAME@{host}"
+    if "ssh" in answers.skipped or not answers.data.get("ssh"):
+        return [f"Users can add their own key to ~/.ssh/authorized_keys from a Jupyter terminal, then: {login}"]
+    lines = []
+    if answers.get("ssh.admin_keys"):
+        lines.append("Admins log in with their key (passwordless sudo: this is root on the hub):")
+        lines += [f"  {ssh_command(system_username(name), host, port)}"
+                  for name in answers.get("authenticator.admin_users") or []]
+    for name in sorted(answers.get("ssh.user_keys") or {}):
+        lines.append(f"  {ssh_command(system_username(name), host, port)}")
+    lines += ["Any user can add their own key: open a Terminal in JupyterLab on the hub and run",
+              "  mkdir -p -m 700 ~/.ssh && nano ~/.ssh/authorized_keys   (paste the line of your .pub file, save)",
+              "  chmod 600 ~/.ssh/authorized_keys",
+              f"then log in with {login} (NAME: the hub user name; long names are shortened as TLJH does — "
+              "`whoami` in that terminal prints the account)."]
+    return lines
+
+
 def cron_line(ctx: WizardContext) -> str:
     """The crontab line that audits this hub every morning; ``--quiet`` prints only problems, so cron mails only
     then (the session name carries the connection details)."""
@@ -558,6 +702,7 @@ CHECKS: dict[str, Callable[..., list[Diagnosis]] | None] = {
     "limits": limits_checks,
     "environment": environment_checks,
     "backups": backups_checks,
+    "ssh": ssh_checks,
     "review": None,
     "done": None,
 }

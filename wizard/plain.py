@@ -114,6 +114,8 @@ def _as_text(value: Any, separator: str = ", ") -> str:
         return ""
     if isinstance(value, list):
         return separator.join(str(item) for item in value)
+    if isinstance(value, dict):  # {name: [lines]} (ssh.user_keys): NAME: LINE entries, read back by its validator
+        return ", ".join(f"{name}: {line}" for name, lines in value.items() for line in lines)
     return str(value)
 
 
@@ -363,6 +365,7 @@ class PlainWizard:
                     self.say(f"  wrote {flow.export(self.ctx, kind, directory)}")
                 except Exception as exc:  # a refused export is a message, never a traceback
                     self.say(f"  ✘ {kind}: {exc}")
+        self.say("SSH access:\n" + "\n".join(f"  {line}" for line in flow.ssh_done_lines(self.ctx)))
         self.say("Audit the hub every morning (cron):\n  " + flow.cron_line(self.ctx))
         return "next"
 

@@ -24,6 +24,7 @@ STEPS: tuple[Step, ...] = (
     Step("limits", "Limits", ("limits",), skippable=True),
     Step("environment", "Base environment", ("environment",), skippable=True),
     Step("backups", "Backups", ("backups",), skippable=True),
+    Step("ssh", "SSH access", ("ssh",), skippable=True),
     Step("review", "Review & apply", ()),
     Step("done", "Done", ()),
 )

@@ -44,8 +44,9 @@ Use it from any test (the plugin is listed in ``tests/conftest.py``):
     DNSSEC, trusting each signed zone's own key (``trust_anchors``); the first does not. ``replace(name, rdtype,
     *values)`` changes a record on both live nameservers (TSIG updates; signed zones take none) — query a resolver
     before it to leave a cached, now stale answer there. Attributes: ``nameservers``, ``resolvers`` (HOST:PORT),
-    ``plain_resolver``, ``validating_resolver``, ``dead_nameserver``, ``refusing_nameserver``, ``dead_resolver``. For benchmarks, ``nameserver_delays`` / ``resolver_delay`` (seconds) put a ``DelayRelay``
-    (UDP only) in front of the servers to model network distance.
+    ``plain_resolver``, ``validating_resolver``, ``dead_nameserver``, ``refusing_nameserver``, ``dead_resolver``.
+    For benchmarks, ``nameserver_delays`` / ``resolver_delay`` (seconds) put a ``DelayRelay`` (UDP only) in front of
+    the servers to model network distance.
 
 ``free_port()`` — a port free for both UDP and TCP on 127.0.0.1 and ::1.
 ``spare_loopback_addresses(count)`` — addresses from 127.0.0.53-127.0.0.99 whose port 53 is free (root only), so a

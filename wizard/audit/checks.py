@@ -32,14 +32,23 @@ class AuditOptions:
     warn_days: float = DEFAULT_WARN_DAYS
     backup_days: float = DEFAULT_BACKUP_DAYS
     tls_address: str | None = None  # HOST:PORT serving the hub's HTTPS; default RESERVED_IPV4:443
+    http_address: str | None = None  # HOST:PORT serving the hub's plain HTTP; default RESERVED_IPV4:80
     ca_file: str | None = None  # trust roots for the served chain (a private CA); default the system's
     resolvers: list[str] | None = None  # default: the answers' domain.resolvers
     nameserver_port: int = 53
     dns_timeout: float = 2.0
+    tls_timeout: float = 5.0
+    sources: Any = None  # wizard.audit.hubfacts.Sources: where the hub-side facts come from (default: the hub's own)
+    probes: tuple[str, ...] | None = None  # run only these probes (and what they need); default all
     now: _dt.datetime | None = None
 
     def moment(self) -> _dt.datetime:
         return self.now or _dt.datetime.now(_dt.timezone.utc)
+
+    def hub_sources(self):
+        from wizard.audit.hubfacts import Sources
+
+        return self.sources or Sources()
 
 
 @dataclass
@@ -76,20 +85,119 @@ def ssh_target(answers) -> Any:
     return connect(answers.section("connection"), interactive=False)
 
 
+@dataclass(frozen=True)
+class Probe:
+    """One step of the audit. ``run(audit_run)`` returns its findings (a ``Diagnosis`` or a list of them) or, for a
+    probe other probes need (``findings=False``), a value they read with ``AuditRun.value(name)``. ``needs``: the
+    probes that must have finished first; when one of them failed, this probe is not run and each id of
+    ``skip_ids`` is reported SKIPPED instead. A probe raises ``ProbeFailed(diagnosis)`` to report why it could not
+    run (its dependents are skipped). Probes run concurrently: the SSH ones share the session's one connection."""
+
+    name: str
+    run: Callable[["AuditRun"], Any]
+    needs: tuple[str, ...] = ()
+    skip_ids: tuple[str, ...] = ()
+    findings: bool = True
+
+
+class ProbeFailed(Exception):
+    def __init__(self, diagnosis: Diagnosis):
+        super().__init__(diagnosis.summary)
+        self.diagnosis = diagnosis
+
+
+class AuditRun:
+    """What the probes of one audit share: the subject, the options, the hub connection (opened once, by the
+    ``hub`` probe) and the values of finished probes; ``timings`` (seconds per probe) for the benchmark."""
+
+    def __init__(self, subject: AuditSubject, options: AuditOptions, target_factory: TargetFactory):
+        self.subject, self.options, self.target_factory = subject, options, target_factory
+        self.values: dict[str, Any] = {}
+        self.timings: dict[str, float] = {}
+        self.target = None
+
+    def value(self, name: str) -> Any:
+        return self.values[name]
+
+
+#: The audit, in report order. Other modules add theirs with ``register``.
+PROBES: list[Probe] = []
+
+
+def register(probe: Probe, *, before: str | None = None) -> Probe:
+    """Add ``probe`` to the audit (at the end, or before the probe named ``before``); a probe of the same name is
+    replaced in place."""
+    names = [item.name for item in PROBES]
+    if probe.name in names:
+        PROBES[names.index(probe.name)] = probe
+    elif before is not None and before in names:
+        PROBES.insert(names.index(before), probe)
+    else:
+        PROBES.append(probe)
+    return probe
+
+
+def _selected(probes: list[Probe], only: tuple[str, ...] | None) -> list[Probe]:
+    if only is None:
+        return list(probes)
+    by_name = {probe.name: probe for probe in probes}
+    unknown = [name for name in only if name not in by_name]
+    if unknown:
+        raise ValueError(f"no probe named {unknown[0]!r} (known: {', '.join(by_name)})")
+    wanted: set[str] = set()
+    stack = list(only)
+    while stack:
+        name = stack.pop()
+        if name not in wanted:
+            wanted.add(name)
+            stack.extend(by_name[name].needs)
+    return [probe for probe in probes if probe.name in wanted]
+
+
 def audit(subject: AuditSubject, options: AuditOptions | None = None,
-          target_factory: TargetFactory | None = None) -> list[Diagnosis]:
-    """Every finding, in a stable order: DNS, certificate, hub (config, environment, authenticator, limits, culling),
-    backups. Secret answers are masked in every text."""
+          target_factory: TargetFactory | None = None, *, run: AuditRun | None = None) -> list[Diagnosis]:
+    """Every finding, in the order of ``PROBES``: DNS, certificate and TLS posture, the hub (connection, facts in one
+    round trip, config, environment, ports, capacity, hygiene), backups. Every probe runs as soon as what it needs
+    is there, all of them concurrently. Secret answers are masked in every text."""
+    import time
     from concurrent.futures import ThreadPoolExecutor
 
     options = options or AuditOptions()
     factory = target_factory or (lambda: ssh_target(subject.answers))
-    # DNS, the TLS handshake and the SSH round trips wait on different servers: run them side by side.
-    with ThreadPoolExecutor(max_workers=3, thread_name_prefix="audit") as pool:
-        dns = pool.submit(dns_findings, subject, options)
-        certificate = pool.submit(certificate_finding, subject, options)
-        hub = pool.submit(hub_findings, subject, options, factory)
-        findings = [*dns.result(), certificate.result(), *hub.result(), backup_finding(subject, options)]
+    state = run or AuditRun(subject, options, factory)
+    probes = _selected(PROBES, options.probes)
+    outcomes: dict[str, tuple[bool, list[Diagnosis]]] = {}
+
+    def execute(probe: Probe, futures: dict) -> tuple[bool, list[Diagnosis]]:
+        for need in probe.needs:
+            if need in futures and not futures[need].result()[0]:
+                reason = next((d.id for d in futures[need].result()[1] if d.status is Status.ERROR), need)
+                return False, [Diagnosis(check, Status.SKIPPED, f"not checked: {reason} failed")
+                               for check in probe.skip_ids]
+        started = time.monotonic()
+        try:
+            result = probe.run(state)
+        except ProbeFailed as exc:
+            return False, [exc.diagnosis]
+        finally:
+            state.timings[probe.name] = time.monotonic() - started
+        if not probe.findings:
+            state.values[probe.name] = result
+            return True, []
+        state.values[probe.name] = result
+        return True, [result] if isinstance(result, Diagnosis) else list(result or [])
+
+    try:
+        with ThreadPoolExecutor(max_workers=max(1, len(probes)), thread_name_prefix="audit") as pool:
+            futures: dict = {}
+            for probe in probes:  # a probe waits only on earlier ones, and every probe has its own worker
+                futures[probe.name] = pool.submit(execute, probe, futures)
+            for probe in probes:
+                outcomes[probe.name] = futures[probe.name].result()
+    finally:
+        if state.target is not None:
+            state.target.close()
+    findings = [finding for probe in probes for finding in outcomes[probe.name][1]]
     return [redacted(item, subject.secret_values()) for item in findings]
 
 
@@ -150,7 +258,7 @@ def certificate_finding(subject: AuditSubject, options: AuditOptions) -> Diagnos
 
     answers = subject.answers
     mode = answers.get("https.mode")
-    if mode == "none":
+    if mode == "none" and answers.get("https.web_ports") != "behind":  # behind: the server in front serves HTTPS
         return Diagnosis(CERTIFICATE, Status.WARNING, "HTTPS is off: logins and notebooks travel in plain text",
                          fix="choose a certificate (tljh-wizard HOST, step HTTPS)")
     domains = certificate_domains(answers)
@@ -209,6 +317,8 @@ def renewal_verdict(leaf, subject: AuditSubject, options: AuditOptions, data: di
 
 def _renew_hint(subject: AuditSubject) -> str:
     mode = subject.answers.get("https.mode")
+    if subject.answers.get("https.web_ports") == "behind":
+        return "the web server in front holds the certificate: renew it there (e.g. `sudo certbot renew`)"
     if mode == "acme-dns":
         return f"tljh-wizard renew {subject.name}"
     if mode == "letsencrypt":
@@ -237,59 +347,115 @@ def issued_record(subject: AuditSubject, leaf) -> dict | None:
 
 CONFIG, ENVIRONMENT = "audit.config", "audit.environment"
 AUTHENTICATOR, LIMITS, CULLING, HUB = "audit.authenticator", "audit.limits", "audit.culling", "audit.hub"
+HUB_FACTS = "audit.hub_facts"
 
 
-def hub_findings(subject: AuditSubject, options: AuditOptions, target_factory: TargetFactory) -> list[Diagnosis]:
-    from wizard.hub.apply import config_path
+def connect_probe(run: AuditRun):
+    """The session's one connection to the hub, shared by every hub probe (closed when the audit ends)."""
     from wizard.hub.target import HubError
 
-    ids = (CONFIG, AUTHENTICATOR, LIMITS, CULLING, ENVIRONMENT)
     try:
-        target = target_factory()
+        run.target = run.target_factory()
+        if callable(getattr(run.target, "connect", None)):
+            run.target.connect()  # here, so a hub that cannot be reached is one finding, not one per probe
     except (HubError, ValueError) as exc:  # ValueError: the answers name no hub to connect to
-        return _unreachable(ids, str(exc))
+        raise ProbeFailed(Diagnosis(HUB, Status.ERROR, f"cannot reach the hub: {exc}")) from None
+    return run.target
+
+
+def facts_probe(run: AuditRun):
+    """Every hub-side fact in one round trip (``wizard.audit.hubfacts``)."""
+    from wizard.audit import hubfacts
+    from wizard.hub.target import HubError
+
     try:
-        try:
-            live_text = target.read_file(config_path(target)).decode("utf-8", "replace")
-        except FileNotFoundError:
-            live_text = None
-        except HubError as exc:
-            return _unreachable(ids, str(exc))
-        findings = [config_drift(subject, live_text)]
-        findings.extend(config_policy(live_text))
-        try:
-            findings.append(environment_drift(subject, target))
-        except HubError as exc:
-            findings.append(Diagnosis(ENVIRONMENT, Status.ERROR, f"cannot read the user environment: {exc}"))
-        findings.extend(access_findings(target, live_text))
-        return findings
-    finally:
-        target.close()
+        return hubfacts.gather(run.value("hub"), run.options.hub_sources(), now=run.options.moment().timestamp())
+    except (HubError, ValueError) as exc:  # ValueError: the script's answer is not JSON
+        raise ProbeFailed(Diagnosis(HUB_FACTS, Status.ERROR, f"cannot gather the hub's facts: {exc}",
+                                    fix="the hub needs python3 (TLJH's installer requires it)")) from None
 
 
-def access_findings(target, live_text: str | None) -> list[Diagnosis]:
+def live_config(run: AuditRun) -> dict:
+    """config.yaml on the hub over TLJH's defaults ({} when missing or unreadable)."""
+    from wizard import yamlio
+    from wizard.fields import ValidationError
+    from wizard.mappings import deep_merge
+    from wizard.tljh import config as tljh_config
+
+    text = run.value("hub.facts").config_text
+    try:
+        live = yamlio.loads(text, "config.yaml") if text else {}
+    except ValidationError:
+        live = {}
+    return deep_merge(tljh_config.defaults(), live if isinstance(live, Mapping) else {})
+
+
+def config_probe(run: AuditRun) -> list[Diagnosis]:
+    live_text = run.value("hub.facts").config_text
+    return [config_drift(run.subject, live_text), *config_policy(live_text)]
+
+
+def environment_probe(run: AuditRun) -> Diagnosis:
+    from wizard.hub.target import HubError
+
+    try:
+        return environment_drift(run.subject, run.value("hub"))
+    except HubError as exc:
+        return Diagnosis(ENVIRONMENT, Status.ERROR, f"cannot read the user environment: {exc}")
+
+
+def _since(run: AuditRun) -> tuple[float, float]:
+    hours = run.options.hub_sources().since_hours
+    return run.value("hub.facts").now - hours * 3600, hours
+
+
+def ports_probe(run: AuditRun) -> Diagnosis:
+    from wizard.audit import host
+
+    return host.ports_finding(run.value("hub.facts"), live_config(run))
+
+
+def capacity_probe(run: AuditRun) -> list[Diagnosis]:
+    from wizard.audit import host
+
+    facts = run.value("hub.facts")
+    since, hours = _since(run)
+    oom = host.oom_finding(facts, since, hours)
+    memory = host.memory_finding(facts, live_config(run), run.subject.answers)
+    pressure = oom.status is Status.WARNING or memory.status in (Status.WARNING, Status.ERROR)
+    return [*host.disk_findings(facts), oom, memory, host.swap_finding(facts, pressure)]
+
+
+def hygiene_probe(run: AuditRun) -> list[Diagnosis]:
+    from wizard.audit import host
+
+    facts = run.value("hub.facts")
+    since, hours = _since(run)
+    password = host.ssh_password_finding(facts)
+    password_on = None if password.status is Status.SKIPPED else password.status is Status.WARNING
+    return [host.updates_finding(facts), host.reboot_finding(facts), host.unattended_finding(facts), password,
+            host.failed_logins_finding(facts, since, hours, password_on)]
+
+
+def access_probe(run: AuditRun) -> list[Diagnosis]:
     """Who can log in with the live config.yaml, judged by the hub's own authenticator code (``wizard.access``, run
-    with ``PREFIX/hub/bin/python``, read-only): the preview, and a flag for a config that admits nobody (ERROR) or
-    every account of the provider (WARNING)."""
+    with ``PREFIX/hub/bin/python`` over the audit's connection, read-only): the preview, and a flag for a config that
+    admits nobody (ERROR) or every account of the provider (WARNING)."""
     import json
 
     from wizard import access, yamlio
     from wizard.fields import ValidationError
     from wizard.hub.target import HubError
 
+    live_text = run.value("hub.facts").config_text
     if live_text is None:
         return [Diagnosis(access.PREVIEW, Status.SKIPPED, "who can log in: not computed — config.yaml is missing")]
     try:
         live = yamlio.loads(live_text, "config.yaml") if live_text.strip() else {}
         config = json.loads(json.dumps(live if isinstance(live, Mapping) else {}, default=str))
-        return access.preview(config, target=target).diagnoses(live=True)
+        return access.preview(config, target=run.value("hub")).diagnoses(live=True)
     except (ValidationError, HubError) as exc:
         return [Diagnosis(access.PREVIEW, Status.SKIPPED, f"who can log in: not computed — {exc}")]
-
-
-def _unreachable(ids, reason: str) -> list[Diagnosis]:
-    return [Diagnosis(HUB, Status.ERROR, f"cannot reach the hub: {reason}")] + [
-        Diagnosis(check, Status.SKIPPED, "not checked: the hub is unreachable") for check in ids]
 
 
 def config_drift(subject: AuditSubject, live_text: str | None) -> Diagnosis:
@@ -500,3 +666,100 @@ def bundle_dirs(subject: AuditSubject) -> list[Path]:
     if subject.local_dir:
         folders.append(subject.local_dir / "backups")
     return folders
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# TLS posture (from this machine, against the hub's address)
+
+def _served_at(subject: AuditSubject, override: str | None, default_port: int, flag: str):
+    """(host, port, domain) where the hub serves, or a reason it cannot be probed."""
+    from wizard.fields import ValidationError, host_port
+    from wizard.tljh.config import certificate_domains
+
+    answers = subject.answers
+    domains = certificate_domains(answers) if answers.get("domain.name") else []
+    address = override or (f"{answers.get('domain.reserved_ipv4')}:{default_port}"
+                           if answers.get("domain.reserved_ipv4") else None)
+    if not domains or not address:
+        return "no domain or reserved IP in the answers"
+    try:
+        host, _, port = host_port(default_port)(address).rpartition(":")
+    except ValidationError as exc:
+        return f"{flag}: {exc.message}"
+    return host.strip("[]"), int(port), domains[0]
+
+
+def _https_served(answers) -> bool:
+    """HTTPS is served: by TLJH's proxy (a certificate mode), or by the web server TLJH sits behind."""
+    return answers.get("https.mode") not in (None, "none") or answers.get("https.web_ports") == "behind"
+
+
+def _https_probe(check: str, body):
+    def probe(run: AuditRun) -> Diagnosis:
+        if not _https_served(run.subject.answers):
+            return Diagnosis(check, Status.SKIPPED, "HTTPS is off: not checked (see audit.certificate)")
+        where = _served_at(run.subject, run.options.tls_address, 443, "--tls-address")
+        if isinstance(where, str):
+            return Diagnosis(check, Status.SKIPPED, f"not checked: {where}")
+        return body(run, *where)
+    return probe
+
+
+def protocols_probe(run: AuditRun, host: str, port: int, domain: str) -> Diagnosis:
+    from wizard.audit import tls
+
+    return tls.protocols_finding(host, port, domain, timeout=run.options.tls_timeout)
+
+
+def hsts_probe(run: AuditRun, host: str, port: int, domain: str) -> Diagnosis:
+    from wizard.audit import tls
+
+    prefix = str(run.subject.answers.get("connection.tljh_prefix") or "/opt/tljh")
+    return tls.hsts_finding(host, port, domain, timeout=run.options.tls_timeout, prefix=prefix)
+
+
+def redirect_probe(run: AuditRun) -> Diagnosis:
+    from wizard.audit import tls
+
+    if not _https_served(run.subject.answers):
+        return Diagnosis(tls.REDIRECT, Status.SKIPPED, "HTTPS is off: no redirect expected (see audit.certificate)")
+    where = _served_at(run.subject, run.options.http_address, 80, "--http-address")
+    if isinstance(where, str):
+        return Diagnosis(tls.REDIRECT, Status.SKIPPED, f"not checked: {where}")
+    return tls.redirect_finding(*where, letsencrypt=run.subject.answers.get("https.mode") == "letsencrypt",
+                                timeout=run.options.tls_timeout)
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# the registry
+
+def _default_probes() -> None:
+    from wizard.audit import host, tls
+
+    hub_facts = ("hub", "hub.facts")
+    for probe in (
+        Probe("dns", lambda run: dns_findings(run.subject, run.options)),
+        Probe("certificate", lambda run: certificate_finding(run.subject, run.options)),
+        Probe("tls.protocols", _https_probe(tls.PROTOCOLS, protocols_probe)),
+        Probe("tls.redirect", redirect_probe),
+        Probe("tls.hsts", _https_probe(tls.HSTS, hsts_probe)),
+        Probe("hub", connect_probe, findings=False),
+        Probe("hub.facts", facts_probe, needs=("hub",), findings=False),
+        Probe("config", config_probe, needs=hub_facts, skip_ids=(CONFIG, AUTHENTICATOR, LIMITS, CULLING)),
+        Probe("environment", environment_probe, needs=("hub",), skip_ids=(ENVIRONMENT,)),
+        Probe("access", access_probe, needs=hub_facts, skip_ids=("access.preview",)),
+        Probe("ports", ports_probe, needs=hub_facts, skip_ids=(host.PORTS,)),
+        Probe("capacity", capacity_probe, needs=hub_facts,
+              skip_ids=(f"{host.DISK}.root", f"{host.DISK}.home", f"{host.DISK}.prefix", host.OOM, host.MEMORY,
+                        host.SWAP)),
+        Probe("hygiene", hygiene_probe, needs=hub_facts,
+              skip_ids=(host.UPDATES, host.REBOOT, host.UNATTENDED, host.SSH_PASSWORD, host.SSH_FAILED)),
+        Probe("backup", lambda run: backup_finding(run.subject, run.options)),
+    ):
+        register(probe)
+    from wizard.sshaccess import audit as ssh_audit
+
+    register(Probe("ssh", ssh_audit.probe, needs=("hub",), skip_ids=(ssh_audit.KEYS,)), before="backup")
+
+
+_default_probes()

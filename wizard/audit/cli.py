@@ -36,6 +36,21 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="where the hub serves HTTPS (default: the reserved IP, port 443)")
     parser.add_argument("--ca-file", metavar="PATH",
                         help="trust roots for the served certificate (default: the system's)")
+    parser.add_argument("--http-address", metavar="HOST:PORT",
+                        help="where the hub serves plain HTTP (default: the reserved IP, port 80)")
+    parser.add_argument("--probe-sources", metavar="FILE",
+                        help="a YAML file pointing hub-side probes elsewhere: ports, disks, since_hours, and files "
+                             "read instead of commands (see README: check findings)")
+    parser.add_argument("--bundle", metavar="FILE",
+                        help="also write a support bundle (tar.gz, 0600): findings, host facts, config.yaml and recent "
+                             "hub, proxy and spawn logs, every secret masked")
+    parser.add_argument("--bundle-lines", type=int, default=200, metavar="N",
+                        help="log lines per log in the bundle (default 200)")
+    parser.add_argument("--smoke", action="store_true",
+                        help="also run the smoke test: a temporary user's server starts and runs one cell in the "
+                             "user environment's default kernel, then is removed (needs the credential an apply "
+                             "installs)")
+    parser.add_argument("--hub-api-url", metavar="URL", help=argparse.SUPPRESS)  # test rigs' hub
     from wizard.hub.connect import add_target_arguments
 
     add_target_arguments(parser, host=False)
@@ -49,6 +64,22 @@ def _positive(text: str) -> float:
     if value <= 0:
         raise argparse.ArgumentTypeError("expected a positive number of days")
     return value
+
+
+def _sources(args: argparse.Namespace):
+    """The hub-side sources from --probe-sources (a YAML mapping, ``wizard.audit.hubfacts.Sources``) and --bundle."""
+    from wizard.audit.hubfacts import Sources
+
+    sources = Sources()
+    if args.probe_sources:
+        from wizard import yamlio
+
+        sources = Sources.from_mapping(yamlio.load_file(args.probe_sources) or {}, "--probe-sources")
+    if args.bundle:
+        if args.bundle_lines < 0:
+            raise ValueError("--bundle-lines: expected a number of lines, 0 or more")
+        sources.log_lines = args.bundle_lines
+    return sources
 
 
 def find_session(hub: str):
@@ -93,14 +124,42 @@ def run(args: argparse.Namespace) -> int:
         return 2
     try:
         subject = AuditSubject.from_session(session)
+        smoke_token = session.read_secret("smoke-token") if args.smoke else None
     finally:
         session.close()
+    try:
+        sources = _sources(args)
+    except ValueError as exc:
+        print(f"tljh-wizard check: error: {exc}", file=sys.stderr)
+        return 2
     options = AuditOptions(warn_days=args.warn_days, backup_days=args.backup_days, tls_address=args.tls_address,
-                           ca_file=args.ca_file, resolvers=args.resolver, nameserver_port=args.nameserver_port)
+                           http_address=args.http_address, ca_file=args.ca_file, resolvers=args.resolver,
+                           nameserver_port=args.nameserver_port, sources=sources)
+    from wizard.audit.checks import AuditRun
     from wizard.hub.connect import target_from_args
 
-    findings = audit(subject, options, target_factory=lambda: target_from_args(args, subject.answers))
+    def factory():
+        target = target_from_args(args, subject.answers)
+        if args.hub_api_url:
+            target.hub_api_url = args.hub_api_url
+        return target
+
+    state = AuditRun(subject, options, factory)
+    findings = audit(subject, options, target_factory=factory, run=state)
+    if args.smoke:
+        findings.extend(smoke_findings(factory, smoke_token, subject.secret_values()))
     code = exit_code(findings)
+    if args.bundle:
+        from wizard.audit import bundle
+
+        try:
+            written = bundle.write(args.bundle, bundle.members(subject.name, findings, state.values.get("hub.facts"),
+                                                               subject.secret_values()))
+        except OSError as exc:
+            print(f"tljh-wizard check: error: --bundle: cannot write {args.bundle}: {exc.strerror or exc}",
+                  file=sys.stderr)
+            return 2
+        print(f"support bundle: {written} (0600, secrets masked)", file=sys.stderr if args.json else sys.stdout)
     if args.json:
         json.dump({"hub": subject.name, "status": worst(findings).value, "exit_code": code,
                    "findings": [finding.to_json() for finding in findings]}, sys.stdout, indent=1,
@@ -114,3 +173,22 @@ def run(args: argparse.Namespace) -> int:
         if args.details and finding.details and finding.status.rank:
             print("".join(f"         | {line}\n" for line in finding.details.splitlines()), end="")
     return code
+
+
+def smoke_findings(target_factory, token: bytes | None, secrets: list[str]) -> list:
+    """``check --smoke``: the smoke test (``wizard.hub.smoke``) on the hub's running config, as diagnoses."""
+    from wizard.audit.checks import redacted
+    from wizard.diagnosis import Diagnosis, Status
+    from wizard.hub import apply, smoke
+    from wizard.hub.target import HubError
+
+    if not token:
+        return [Diagnosis("smoke", Status.ERROR, "no smoke-test credential in this session",
+                          fix="apply the answers (without --no-smoke): the plan installs a credential scoped to "
+                              f"the user {smoke.USER}")]
+    try:
+        with target_factory() as target:
+            diagnoses, _ = smoke.run(target, apply.read_config(target), token.decode().strip())
+    except (HubError, ValueError) as exc:
+        diagnoses = [Diagnosis("smoke", Status.ERROR, f"the smoke test could not run: {exc}")]
+    return [redacted(d, [*secrets, token.decode().strip()]) for d in diagnoses]

@@ -5,49 +5,58 @@ Sources: RFC 8659 (CAA), RFC 8657 (``accounturi`` and ``validationmethods``), an
 ``caaAccountURIMatches``, ``caaValidationMethodMatches``) with its tests in ``va/caa_test.go`` (``TestCAAChecking``
 case names quoted below). Boulder is the authority where it is stricter or looser than the RFC text.
 
-Rules (each held by a test in ``tests/test_dns_caa.py`` (rule functions) or ``tests/test_dns_letsencrypt.py``
-(against real BIND servers and resolvers)):
+Rules, each held by a test in ``tests/test_dns_caa.py`` (the rule functions, on Boulder's cases) or in
+``tests/test_dns_letsencrypt.py`` / ``tests/test_dns_check.py`` (real BIND servers and resolvers):
 
-======  ==========================================================  =========================================  ==========================================
- #      rule                                                         source                                     test
-======  ==========================================================  =========================================  ==========================================
- 1      The relevant set is the first non-empty CAA RRset found      RFC 8659 §3; Boulder ``selectCAA``,        test_caa_only_on_the_parent_domain,
-        from the name up through its parents (not the root).         "Good (present on parent)"                 test_caa_..._closest_set_wins (test_dns_check)
- 2      A lookup that fails (SERVFAIL) at a level before the         RFC 8659 §3 (errata 5065); Boulder         test_lame_delegation_... (test_dns_check),
-        relevant set blocks issuance; a failure above it does not.   ``selectCAA``, "Good (present w/ servfail    test_rule_lookup_failure_before_the_set
-                                                                     exception?)", ``TestCAATimeout``
- 3      CNAMEs are followed by the resolver: a name holding a        RFC 8659 §3 (no climbing from the target,  test_cname_target_forbidding_names_the_target,
-        CNAME has the CAA set of its target; the climb goes on       unlike RFC 6844); Boulder ``getCAA``       test_cname_target_parent_is_not_climbed
-        from the *original* name's parent, never the target's.       ("we depend on our resolver to snap CNAME")
- 4      Tags are compared case-insensitively (``iSsUe`` is issue).   Boulder ``filterCAA``, "Bad (Reserved,      test_rule_mixed_case_tag
-                                                                     Mixed case Issue)"
- 5      An unknown tag with flag bit 128 *or bit 1* set forbids      RFC 8659 §4.1; Boulder ``filterCAA``,      test_rule_critical_flags,
-        issuance; known tags (issue, issuewild, iodef) with the      "Bad (unknown critical)", "Bad (unknown     test_unknown_critical_tag_blocks
-        flag set are fine; other flag bits are ignored.              critical 2)", "Good (multiple critical,
-                                                                     one matching)", "Good (unknown
-                                                                     non-critical, no issue/issuewild)"
- 6      A set without ``issue`` records allows any CA for a          RFC 8659 §4.3; Boulder ``validateCAA``     test_issuewild_without_issue (test_dns_check)
-        non-wildcard name (issuewild only concerns wildcards).
- 7      Issue value grammar: split on ``;``; the issuer is the       RFC 8659 §4.2; Boulder ``parseCAARecord``,  test_rule_issue_value_grammar,
-        first part with spaces/tabs trimmed; each further part must  "Good (issue rec with unknown params)",    test_malformed_value_is_ignored
-        be ``tag=value``: tag ASCII letters/digits, value            "Bad (issue rec with invalid tag)",
-        %x21-3A / %x3C-7E (no spaces inside). One trailing ``;``     "Bad (issue rec with invalid value)"
-        with nothing after it is allowed. A malformed record is
-        ignored (it authorises nobody).
- 8      The issuer domain must equal ``letsencrypt.org`` exactly:    Boulder ``caaDomainMatches`` (plain        test_rule_issuer_compared_exactly,
-        no lower-casing, no trailing-dot removal.                    string equality)                           test_trailing_dot_issuer_is_an_error
- 9      ``issue ";"`` (empty issuer) forbids every CA.               RFC 8659 §4.2; "Bad (unsatisfiable issue   test_caa_forbidding_every_ca (test_dns_check)
-                                                                     record)"
- 10     ``accounturi``: the record admits only the account whose     RFC 8657 §3; Boulder                       test_rule_accounturi,
-        URI is one of Let's Encrypt's account-URI prefixes followed  ``caaAccountURIMatches``, "Good/Bad         test_accounturi_per_account
-        by the account's number; any other account is refused.       (restricts to accounturi ...)"
- 11     ``validationmethods``: comma-separated, each item            RFC 8657 §4; Boulder                       test_rule_validationmethods,
-        ``[A-Za-z0-9-]+`` (else the whole record is refused);        ``caaValidationMethodMatches``, "Bad       test_validationmethods_per_mode
-        the challenge used must be listed exactly.                   (restricts to dns-01, but tested with
-                                                                     http-01)"
- 12     Issuance is allowed when any issue record passes 7-11.       Boulder ``validateCAA``, "Good (restricts  test_rule_any_record_may_authorise
-                                                                     to multiple accounturi, ...)"
-======  ==========================================================  =========================================  ==========================================
+==  ======================================  =============================  =============================================
+#   rule                                    source                         test
+==  ======================================  =============================  =============================================
+1   The relevant set is the first non-      RFC 8659 §3; Boulder           test_caa_only_on_the_parent_domain
+    empty CAA RRset found from the name up  selectCAA, "Good (present on   test_caa_closest_set_wins
+    through its parents (not the root).     parent)"
+2   A lookup that fails (SERVFAIL) at a     RFC 8659 §3; Boulder           test_lame_delegation_blocks_caa
+    level before the relevant set blocks    selectCAA, TestCAATimeout,     test_rule_lookup_failure_before_the_set
+    issuance; a failure above it does not.  "Good (present w/ servfail
+                                            exception?)"
+3   CNAMEs are followed by the resolver:    RFC 8659 §3 (RFC 6844's climb  test_cname_target_forbidding_names_the_target
+    an alias has its target's CAA set; the  from the target is gone);      test_cname_target_parent_is_not_climbed
+    climb goes on from the alias's          Boulder getCAA
+    parents, never the target's.
+4   Tags compare case-insensitively (iSsUe  Boulder filterCAA, "Bad        test_rule_mixed_case_tag
+    is issue).                              (Reserved, Mixed case Issue)"
+5   An unknown tag with flag bit 128 or     RFC 8659 §4.1; Boulder         test_rule_critical_flags
+    bit 1 set forbids issuance; issue,      filterCAA, "Bad (unknown       test_unknown_critical_tag_blocks
+    issuewild and iodef with the flag set   critical)", "Bad (unknown
+    are fine; other bits are ignored.       critical 2)", "Good (multiple
+                                            critical, one matching)"
+6   A set without issue records lets any    RFC 8659 §4.3; Boulder         test_issuewild_without_issue
+    CA issue for a non-wildcard name        validateCAA                    test_rule_critical_flags
+    (issuewild concerns wildcards only).
+7   Issue value: split on ";"; the issuer   RFC 8659 §4.2; Boulder         test_rule_issue_value_grammar
+    is the first part, spaces/tabs          parseCAARecord, "Good (issue   test_rule_malformed_values
+    trimmed; every further part is          rec with unknown params)",     test_malformed_value_is_ignored
+    tag=value, tag ASCII letters/digits,    "Bad (issue rec with invalid
+    value %x21-3A / %x3C-7E (no spaces      tag)", "Bad (issue rec with
+    inside); one empty part after a single  invalid value)"
+    ";" is allowed. A malformed record is
+    ignored: it authorises nobody.
+8   The issuer must equal letsencrypt.org   Boulder caaDomainMatches       test_rule_issuer_compared_exactly
+    exactly: no case folding, no trailing-  (string equality)              test_trailing_dot_issuer_is_an_error
+    dot removal.
+9   issue ";" (empty issuer) forbids every  RFC 8659 §4.2; "Bad            test_caa_forbidding_every_ca
+    CA.                                     (unsatisfiable issue record)"
+10  accounturi admits only the account      RFC 8657 §3; Boulder           test_rule_accounturi
+    whose URI is one of Let's Encrypt's     caaAccountURIMatches,          test_accounturi_per_account
+    account-URI prefixes followed by that   "Good/Bad (restricts to
+    account's number.                       accounturi, ...)"
+11  validationmethods: comma-separated,     RFC 8657 §4; Boulder           test_rule_validationmethods
+    each item [A-Za-z0-9-]+ (else the       caaValidationMethodMatches,    test_validationmethods_per_mode
+    whole record is refused); the mode's    "Bad (restricts to dns-01,
+    challenge must be listed exactly.       but tested with http-01)"
+12  Issuance is allowed when any one issue  Boulder validateCAA, "Good     test_rule_any_record_may_authorise
+    record passes all of the above.         (restricts to multiple
+                                            accounturi, ...)"
+==  ======================================  =============================  =============================================
 
 The HTTPS modes (``https.mode`` answers) and the challenge each uses:
 
@@ -60,6 +69,7 @@ The HTTPS modes (``https.mode`` answers) and the challenge each uses:
 ``Account`` says which account a mode would order with (its URI, or None when it is not known yet — no
 ``acme.json``, no stored registration), and where that was read. A CAA set that blocks every mode is an ERROR;
 one that blocks only some is an ERROR when that mode is the chosen one, else a WARNING naming the mode that works.
+When the chosen mode orders nothing from Let's Encrypt (``existing``, ``none``), an ERROR is told as a WARNING.
 """
 
 from __future__ import annotations
@@ -210,6 +220,20 @@ class ModeVerdict:
                 "account_source": self.account.source if self.account else None}
 
 
+def _admits_staging(issue: Sequence[CaaRecord]) -> bool:
+    """Whether some issue record could admit a staging account: Let's Encrypt's, and without accounturi or with a
+    staging account URI."""
+    for record in issue:
+        try:
+            issuer, params = parse_issue_value(record.value)
+        except Malformed:
+            continue
+        uri = params.get("accounturi")
+        if issuer == ISSUER_DOMAIN and (uri is None or uri.startswith(ACCOUNT_URI_PREFIXES["staging"])):
+            return True
+    return False
+
+
 def judge(records: Sequence[CaaRecord], mode: HttpsMode, account: Account, owner: str) -> ModeVerdict:
     """Boulder's ``validateCAA`` for a non-wildcard name, ``records`` being the relevant set (at ``owner``)."""
     critical = [r.tag for r in records if r.tag.lower() not in KNOWN_TAGS and r.critical]
@@ -229,7 +253,8 @@ def judge(records: Sequence[CaaRecord], mode: HttpsMode, account: Account, owner
             issuer, params = parse_issue_value(record.value)
         except Malformed as exc:
             refusals.append((f"{record.text()} is malformed ({exc}) and ignored, as Let's Encrypt ignores it",
-                             f"Rewrite it as RFC 8659 §4.2 requires: parameters tag=value separated by \";\", no "
+                             f"Rewrite the record at {owner} as RFC 8659 §4.2 requires: parameters tag=value "
+                             "separated by \";\", no "
                              f"spaces inside a value (e.g. \"{ISSUER_DOMAIN}; validationmethods=dns-01,tls-alpn-01"
                              "\")."))
             continue
@@ -262,7 +287,12 @@ def judge(records: Sequence[CaaRecord], mode: HttpsMode, account: Account, owner
                              "separated, no spaces)" + (", or use the DNS-01 HTTPS mode (acme-dns)"
                                                         if mode.method != "dns-01" else "") + "."))
             continue
-        return ModeVerdict(mode, Status.OK, f"{record.text()} allows Let's Encrypt", account=account)
+        reason = f"{record.text()} allows Let's Encrypt"
+        if accounturi is not None and not _admits_staging(issue):
+            reason += (" (for this account only: the wizard's rehearsal on Let's Encrypt's staging CA orders from a "
+                       f"staging account, which no record admits, so that rehearsal would be refused; prefixes "
+                       f"{', '.join(ACCOUNT_URI_PREFIXES['staging'])})")
+        return ModeVerdict(mode, Status.OK, reason, account=account)
     if uncertain:
         return ModeVerdict(mode, Status.WARNING, "cannot tell: " + "; ".join(uncertain),
                            f"Once the account exists, check again; or let the record at {owner} admit the account "
@@ -289,10 +319,11 @@ def diagnose_caa(domain: str, levels: Sequence, accounts: Mapping[str, Account] 
             return Diagnosis("dns.caa", Status.ERROR, f"the CAA lookup for {name} failed: Let's Encrypt will refuse "
                              "to issue", describe_failures(reply),
                              f"Make the nameservers of {name} answer CAA queries (a SERVFAIL there is often broken "
-                             "DNSSEC or a nameserver that mishandles unknown record types).", {"name": name})
+                             "DNSSEC, a lame delegation — see dns.zone and dns.dnssec — or a nameserver that "
+                             "mishandles unknown record types).", {"name": name})
         if isinstance(reply, list):  # the resolvers' trouble (no answer, refused), not the domain's
             return Diagnosis("dns.caa", Status.WARNING, f"could not check CAA at {name}", describe_failures(reply),
-                             "Run the check again, or with other --resolver addresses.", {"name": name})
+                             "Run the check again, or with other public resolvers.", {"name": name})
         walk = reply.walk()
         if not walk.records:
             continue
@@ -312,13 +343,24 @@ def diagnose_caa(domain: str, levels: Sequence, accounts: Mapping[str, Account] 
                     else "has no issue record")
             return Diagnosis("dns.caa", Status.OK, f"CAA at {where} {only}; any CA may issue for {domain}", details,
                              data=data)
-        return _combine(where, verdicts, chosen, details, data)
+        judged = _combine(where, verdicts, chosen, details, data)
+        if walk.hops and judged.fix:
+            judged.fix += (f" The records are {owner}'s: {name} is a CNAME to it, and a name that holds a CNAME "
+                           "cannot hold other records.")
+        return judged
     return Diagnosis("dns.caa", Status.OK, f"no CAA record at {domain} or its parents: any CA may issue",
                      data={"name": None, "records": [], "modes": {}})
 
 
 def _combine(where: str, verdicts: list[ModeVerdict], chosen: str | None, details: str, data: dict) -> Diagnosis:
     by_name = {v.mode.name: v for v in verdicts}
+    if chosen in ("existing", "none"):  # no certificate is ordered from Let's Encrypt: what CAA says is for later
+        judged = _combine(where, verdicts, None, details, data)
+        if judged.status is Status.ERROR:
+            judged.status = Status.WARNING
+            judged.summary += f" (HTTPS mode {chosen} orders nothing from Let's Encrypt: this matters only if that "
+            judged.summary += "changes)"
+        return judged
     if chosen in by_name:
         verdict = by_name[chosen]
         others = [v for v in verdicts if v is not verdict and v.status is Status.OK]

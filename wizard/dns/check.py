@@ -9,8 +9,8 @@ long as its slowest dependent chain (resolver -> nameserver), and a dead server 
 query. Identical queries are sent once.
 
 The result is a list of ``Diagnosis`` (ids ``dns.zone``, ``dns.nameservers``, ``dns.authoritative``,
-``dns.cname``, ``dns.a``, ``dns.aaaa``, ``dns.caa``, ``dns.dnssec``, ``dns.resolvers``), each with a fix hint an operator can act
-on.
+``dns.cname``, ``dns.a``, ``dns.aaaa``, ``dns.caa``, ``dns.dnssec``, ``dns.resolvers``), each with a fix hint an
+operator can act on. CAA is judged by ``wizard.dns.caa``.
 """
 
 from __future__ import annotations
@@ -343,11 +343,14 @@ class DnsCheck:
     def __init__(self, domain: str, expect_ipv4: str, expect_ipv6: str | None = None,
                  resolvers: Sequence[str | Server] | None = None, timeout: float = DEFAULT_TIMEOUT,
                  deadline: float = DEFAULT_DEADLINE, nameserver_port: int = 53,
-                 accounts: "Mapping[str, Account] | None" = None, https_mode: str | None = None):
+                 accounts: "Mapping[str, Account] | None" = None, https_mode: str | None = None,
+                 probe_port: int | None = None):
         """``resolvers``: HOST[:PORT] strings or ``Server``s; None or empty means ``DEFAULT_RESOLVERS``.
         ``nameserver_port``: where the authoritative nameservers listen (53; tests may use another).
         ``accounts`` ({https mode: ``wizard.dns.caa.Account``}) and ``https_mode`` (the chosen ``https.mode``) let
-        the CAA verdict name the ACME account and challenge that will really order (see ``wizard.dns.caa``)."""
+        the CAA verdict name the ACME account and challenge that will really order (see ``wizard.dns.caa``).
+        ``probe_port`` (e.g. 443, None: no connection): connect to an AAAA address that is not the hub's, to say
+        whether Let's Encrypt would validate there (something answers) or fall back to IPv4 (nothing does)."""
         from wizard.fields import fqdn, ipv4, ipv6
 
         self.domain = fqdn(domain)
@@ -359,6 +362,7 @@ class DnsCheck:
         self.nameserver_port = nameserver_port
         self.accounts = dict(accounts or {})
         self.https_mode = https_mode
+        self.probe_port = probe_port
         self.querier: Querier | None = None
         self._zones: dict[str, asyncio.Task] = {}
         self.diagnoses: list[Diagnosis] = []
@@ -528,6 +532,7 @@ class DnsCheck:
         finally:
             self.querier.cancel_pending()
         zone = await self.zone_of(self.domain)
+        probes = await self._probe_foreign_aaaa(lookup_aaaa)
         dnssec = diagnose_dnssec(self.domain, zone, public_a + public_aaaa, unvalidated)
         self.diagnoses = [
             diagnose_zone(self.domain, zone, lookup_a),
@@ -535,7 +540,7 @@ class DnsCheck:
             diagnose_agreement(lookup_a, lookup_aaaa, serials),
             diagnose_cname(lookup_a),
             diagnose_a(lookup_a, self.expect_ipv4, public_a),
-            diagnose_aaaa(lookup_aaaa, self.expect_ipv6, public_aaaa),
+            diagnose_aaaa(lookup_aaaa, self.expect_ipv6, public_aaaa, probes, self.https_mode),
             diagnose_caa(self.domain, caa, self.accounts, self.https_mode),
             dnssec,
             diagnose_resolvers(self.resolvers, (lookup_a, public_a), (lookup_aaaa, public_aaaa),
@@ -543,6 +548,28 @@ class DnsCheck:
         ]
         self.seconds = time.monotonic() - started
         return self.diagnoses
+
+    async def _probe_foreign_aaaa(self, lookup: Lookup) -> dict[str, str]:
+        """{address: "answers" | why nothing answered} for AAAA records that are not the hub's (at most 3), by a
+        TCP connection to ``probe_port``; empty when probing is off."""
+        if not self.probe_port:
+            return {}
+        foreign = [record for record in lookup.records if record != self.expect_ipv6][:3]
+
+        async def probe(address: str) -> str:
+            try:
+                _, writer = await asyncio.wait_for(asyncio.open_connection(address, self.probe_port),
+                                                   timeout=min(self.timeout, 3.0))
+            except asyncio.TimeoutError:
+                return f"no answer within {min(self.timeout, 3.0):g} s"
+            except ConnectionRefusedError:
+                return "connection refused"
+            except OSError as exc:
+                return exc.strerror or str(exc)
+            writer.close()
+            return "answers"
+
+        return dict(zip(foreign, await asyncio.gather(*(probe(address) for address in foreign))))
 
     async def _serials(self, *lookups: Lookup) -> dict[Server, int]:
         """SOA serials of the nameservers (asked alongside the lookups), to explain a disagreement."""
@@ -562,10 +589,11 @@ class DnsCheck:
 def check_domain(domain: str, expect_ipv4: str, expect_ipv6: str | None = None,
                  resolvers: Sequence[str | Server] | None = None, timeout: float = DEFAULT_TIMEOUT,
                  deadline: float = DEFAULT_DEADLINE, nameserver_port: int = 53,
-                 accounts: "Mapping[str, Account] | None" = None, https_mode: str | None = None) -> list[Diagnosis]:
+                 accounts: "Mapping[str, Account] | None" = None, https_mode: str | None = None,
+                 probe_port: int | None = None) -> list[Diagnosis]:
     """The whole check, blocking (for the CLI and for front-end workers that run threads)."""
     check = DnsCheck(domain, expect_ipv4, expect_ipv6, resolvers, timeout, deadline, nameserver_port, accounts,
-                     https_mode)
+                     https_mode, probe_port)
     return asyncio.run(check.run())
 
 
@@ -581,7 +609,7 @@ def diagnose_zone(domain: str, zone: Zone | ZoneNotFound, lookup: Lookup) -> Dia
     if isinstance(zone, ZoneNotFound):
         return Diagnosis("dns.zone", Status.ERROR, f"could not find the zone of {domain}", zone.reason,
                          f"Check that {domain}'s parent domain is registered and delegated to nameservers, and "
-                         "that the resolvers are reachable from this machine (or pass --resolver).")
+                         "that the resolvers are reachable from this machine (or choose other public resolvers).")
     zones = [step.zone for step in lookup.steps if isinstance(step.zone, Zone)]
     details = "\n".join(f"{z.name}: {_servers_text(z.servers) or 'no nameserver address'}" for z in zones)
     if zone.lame:
@@ -784,7 +812,13 @@ def diagnose_a(lookup: Lookup, expected: str, public: list[Reply]) -> Diagnosis:
                      data)
 
 
-def diagnose_aaaa(lookup: Lookup, expected: str | None, public: list[Reply]) -> Diagnosis:
+def diagnose_aaaa(lookup: Lookup, expected: str | None, public: list[Reply], probes: dict[str, str] | None = None,
+                  https_mode: str | None = None) -> Diagnosis:
+    """``dns.aaaa``. Let's Encrypt prefers IPv6 and retries over IPv4 only when the IPv6 connection fails at the
+    network level (its "IPv6 Support" documentation; Boulder's ``tryGetTLSCerts``): an AAAA record that is not the
+    hub's breaks validation when something answers there, and is survivable (for the CA, not for IPv6 visitors)
+    when nothing does. ``probes`` ({address: "answers" | why not}) says which was observed; without it, both
+    are named. DNS-01 (``https_mode`` "acme-dns") never connects to the hub, so only visitors are concerned."""
     name, owner = lookup.name, _owner_hint(lookup)
     fallback = _public_fallback(lookup, public)
     if lookup.error:
@@ -801,13 +835,35 @@ def diagnose_aaaa(lookup: Lookup, expected: str | None, public: list[Reply]) -> 
         return split
     foreign = [record for record in records if record != expected]
     if foreign:
-        reason = ("Let's Encrypt tries IPv6 first and does not fall back to IPv4, so validation fails; IPv6 "
-                  "visitors reach another machine")
+        probes = probes or {}
+        answering = [address for address in foreign if probes.get(address) == "answers"]
+        silent = {address: why for address, why in probes.items() if why != "answers"}
         fix_target = f"change it to this VM's IPv6 {expected}" if expected else \
-            "point it at this VM's IPv6 (and pass --expect-ipv6)"
-        return Diagnosis("dns.aaaa", Status.ERROR, f"{name} has AAAA {', '.join(foreign)}, which is not this hub"
-                         f"{note}", f"{reason}.\n{details}",
-                         f"Delete the AAAA record {', '.join(foreign)} for {owner}, or {fix_target}.", data)
+            "point it at this VM's IPv6 (and give it as the reserved IPv6)"
+        fix = f"Delete the AAAA record {', '.join(foreign)} for {owner}, or {fix_target}."
+        data = {**data, "probes": probes}
+        summary = f"{name} has AAAA {', '.join(foreign)}, which is not this hub{note}"
+        if https_mode == "acme-dns":
+            return Diagnosis("dns.aaaa", Status.WARNING, summary, "DNS-01 validation does not connect to the hub, "
+                             f"so Let's Encrypt is not affected; IPv6 visitors reach another machine.\n{details}",
+                             fix, data)
+        if answering:
+            reason = (f"something answers at {', '.join(answering)}: Let's Encrypt validates there first and does "
+                      "not fall back to IPv4 when the connection succeeds, so validation fails; IPv6 visitors "
+                      "reach another machine")
+            return Diagnosis("dns.aaaa", Status.ERROR, f"{summary}, and it answers", f"{reason}.\n{details}", fix,
+                             data)
+        if silent and len(silent) == len(foreign):
+            observed = "; ".join(f"{address}: {why}" for address, why in silent.items())
+            reason = (f"nothing answers there ({observed}): Let's Encrypt tries IPv6 first and falls back to IPv4 "
+                      "when that connection fails, so validation can succeed, but IPv6 visitors cannot reach the "
+                      "hub")
+            return Diagnosis("dns.aaaa", Status.WARNING, f"{summary}; nothing answers there", f"{reason}.\n{details}",
+                             fix, data)
+        reason = ("Let's Encrypt tries IPv6 first: if something answers there, validation fails (no fallback); "
+                  "only if the connection fails does it retry over IPv4 (not probed: the reachability check, "
+                  "dns-check --reach, shows which); IPv6 visitors reach another machine")
+        return Diagnosis("dns.aaaa", Status.ERROR, summary, f"{reason}.\n{details}", fix, data)
     if not records:
         if expected:
             return Diagnosis("dns.aaaa", Status.WARNING, f"{name} has no AAAA record for this hub's IPv6 {expected}"
@@ -883,7 +939,7 @@ def diagnose_resolvers(resolvers: list[Server], *views: tuple[Lookup, list[Reply
             "failing": {str(s): why for s, why in failing.items()}, "wait_seconds": max(waits, default=0)}
     if len(dead) == len(resolvers):
         return Diagnosis("dns.resolvers", Status.ERROR, "no public resolver answered", details,
-                         "Check this machine's network (outgoing DNS may be blocked) or pass --resolver with "
+                         "Check this machine's network (outgoing DNS may be blocked) or choose public "
                          "resolvers it can reach.", data)
     if failing and len(set(failing) | set(dead)) == len(resolvers):
         return Diagnosis("dns.resolvers", Status.ERROR, "the public resolvers cannot resolve the domain ("
@@ -906,7 +962,7 @@ def diagnose_resolvers(resolvers: list[Server], *views: tuple[Lookup, list[Reply
         names = ", ".join(str(server) for server in dead)
         return Diagnosis("dns.resolvers", Status.WARNING, f"resolver not answering: {names}", details,
                          f"Check that this machine can reach {names} (outgoing DNS may be filtered), or pass "
-                         "other --resolver addresses.", data)
+                         "other public resolvers.", data)
     if not compared:
         return Diagnosis("dns.resolvers", Status.SKIPPED, "no authoritative answer to compare the resolvers with")
     return Diagnosis("dns.resolvers", Status.OK, f"all {len(resolvers)} resolvers agree with the authoritative "

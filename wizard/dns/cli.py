@@ -59,8 +59,9 @@ def domain_from_input(text: str) -> tuple[str, list[str]]:
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     from wizard.dns.check import DEFAULT_RESOLVERS, DEFAULT_TIMEOUT
 
-    parser.add_argument("domain", nargs="?", default="", help="the hub's domain, e.g. hub.example.edu (a pasted URL or a Unicode name is "
-                                       "read as its host name / IDNA form, with a note)")
+    parser.add_argument("domain", nargs="?", default="",
+                        help="the hub's domain, e.g. hub.example.edu (a pasted URL or a Unicode name is read as its "
+                             "host name / IDNA form, with a note)")
     parser.add_argument("--expect-ip", metavar="IP", help="the hub's reserved IPv4 address (required)")
     parser.add_argument("--expect-ipv6", metavar="IP", help="the hub's IPv6 address, if the domain has AAAA records")
     parser.add_argument("--resolver", action="append", metavar="HOST[:PORT]",
@@ -75,11 +76,39 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--timeout", default=str(DEFAULT_TIMEOUT), metavar="SECONDS",
                         help=f"per-query timeout (default {DEFAULT_TIMEOUT:g})")
     parser.add_argument("--reach", action="store_true",
-                        help="also connect to the IP: TCP 80/443, the TLS certificate, and GET /hub/api")
+                        help="also connect to the IP: TCP 80/443, the TLS certificate, and GET /hub/api (and to "
+                             "an AAAA address that is not the hub's, to tell whether Let's Encrypt would use it)")
     parser.add_argument("--json", action="store_true", help="print the diagnoses as JSON")
+    _json_usage_errors(parser)
     parser.epilog = ("examples:\n  tljh-wizard dns-check hub.example.edu --expect-ip 203.0.113.10\n"
                      "  tljh-wizard dns-check hub.example.edu --expect-ip 203.0.113.10 --resolver 9.9.9.9 --json\n"
                      "exit codes: 0 all ok, 1 warnings, 2 errors")
+
+
+def _json_usage_errors(parser: argparse.ArgumentParser) -> None:
+    """With ``--json`` among the arguments, argparse's own refusals (an unknown option, an option without its
+    value) are printed as a JSON object too, exit code 2, like every other refusal."""
+    import sys
+
+    parse = parser.parse_args
+
+    def parse_args(args=None, namespace=None):
+        argv = list(sys.argv[1:] if args is None else args)
+        if "--json" in argv:
+            def error(message: str):
+                import json
+                import re
+
+                named = re.match(r"argument ([^:]+): ", message)
+                field = named.group(1).split("/")[0] if named else ("arguments" if "unrecognized" in message
+                                                                     else "")
+                print(json.dumps({"error": message, "field": field}))
+                sys.exit(2)
+
+            parser.error = error
+        return parse(argv, namespace)
+
+    parser.parse_args = parse_args
 
 
 def run(args: argparse.Namespace) -> int:
@@ -122,7 +151,8 @@ def _check_from(args: argparse.Namespace):
         raise ValidationError("expected a positive number of seconds", "--timeout")
     if args.https_mode is not None and args.https_mode not in HTTPS_MODES:
         raise ValidationError(f"{_shown(args.https_mode)} is not one of {', '.join(HTTPS_MODES)}", "--https-mode")
-    accounts = {}
+    accounts = {mode: Account(None, "not given: dns-check reads no hub; pass --https-mode and --account-uri")
+                for mode in HTTPS_MODES}
     if args.account_uri is not None:
         if args.https_mode is None:
             raise ValidationError("say which mode orders with this account (--https-mode)", "--account-uri")
@@ -134,7 +164,7 @@ def _check_from(args: argparse.Namespace):
                      valid(ipv6, args.expect_ipv6, "--expect-ipv6") if args.expect_ipv6 else None,
                      [valid(parse_server, r, "--resolver") for r in args.resolver or DEFAULT_RESOLVERS],
                      timeout=timeout, deadline=max(10.0, 4 * timeout), accounts=accounts,
-                     https_mode=args.https_mode)
+                     https_mode=args.https_mode, probe_port=443 if args.reach else None)
     return check, notes
 
 

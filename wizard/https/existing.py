@@ -127,12 +127,15 @@ def _check_chain(chain) -> Diagnosis:
 
 def check_existing_files(cert_path: str | Path, key_path: str | Path, domains: Sequence[str],
                          **kwargs) -> list[Diagnosis]:
-    """``check_existing`` for files on this machine; an unreadable file is a diagnosis, not a traceback."""
+    """``check_existing`` for files on this machine; an unreadable file is a diagnosis, not a traceback. Regular
+    files of at most 1 MiB only (``wizard.files.read_small``)."""
+    from wizard.files import InputFileError, read_small
+
     blobs = []
     for what, path in (("certificate", cert_path), ("key", key_path)):
         try:
-            blobs.append(Path(path).expanduser().read_bytes())
-        except OSError as exc:
-            return [_error("certificate" if what == "certificate" else "key",
-                           f"cannot read the {what} file {path}: {exc.strerror}", f"check the path of the {what}")]
+            blobs.append(read_small(path, what=f"{what} file"))
+        except InputFileError as exc:
+            return [_error("certificate" if what == "certificate" else "key", str(exc),
+                           f"check the path of the {what}")]
     return check_existing(blobs[0], blobs[1], domains, **kwargs)

@@ -65,7 +65,7 @@ def set_https(target, changes: dict, remove: tuple[str, ...] = ()) -> None:
 def install_certificate(target, fullchain_pem: bytes, key_pem: bytes, cert_path: str, key_path: str, *,
                         configure: bool = True, reload: bool = True, progress: Progress = no_progress) -> None:
     """Write chain + key on the hub (root-owned; key 0600), set ``https.tls.*`` and reload the proxy."""
-    from wizard.hub.target import HubError
+    from wizard.hub.target import FileWrite, HubError
 
     directory = str(PurePosixPath(key_path).parent)
     progress("install", f"writing the certificate and key to {directory} on the hub")
@@ -75,9 +75,12 @@ def install_certificate(target, fullchain_pem: bytes, key_pem: bytes, cert_path:
         _run(target, ["install", "-d", "-m", "755", "--", str(PurePosixPath(cert_path).parent)],
              f"creating the directory of {cert_path}")
     try:
-        # The key first: a chain whose key is not in place yet is never what the proxy finds after a crash.
-        target.write_file(key_path, key_pem, mode=0o600, owner="root:root")
-        target.write_file(cert_path, fullchain_pem, mode=0o644, owner="root:root")
+        # One verified write for both: nothing is replaced until the hub holds both files whole, then the key is
+        # renamed first (a chain whose key is not in place yet is never what the proxy finds after a crash).
+        notes = target.write_files([FileWrite(key_path, key_pem, 0o600, "root:root"),
+                                    FileWrite(cert_path, fullchain_pem, 0o644, "root:root")])
+        for note in notes:
+            progress("install", note)
     except HubError as exc:
         raise InstallError(f"writing the certificate files failed: {exc}") from None
     if configure:

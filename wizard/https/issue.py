@@ -130,8 +130,9 @@ def install_existing(session, target, env: AcmeEnvironment, *, progress: Progres
     problems = [d for d in check_existing_files(cert_path, key_path, names) if d.status is Status.ERROR]
     if problems:
         raise HttpsStepError("the certificate files were refused:\n" + "\n".join(f"- {d.summary}" for d in problems))
-    fullchain = Path(cert_path).expanduser().read_bytes()
-    key = Path(key_path).expanduser().read_bytes()
+    from wizard.files import read_small
+
+    fullchain, key = read_small(cert_path, what="certificate file"), read_small(key_path, what="key file")
     verdict = _install_and_verify(session, target, names, fullchain, key, env, progress, cancel)
     leaf = certs.load_chain(fullchain)[0]
     record = _record(session, "existing", names, leaf.not_valid_after_utc.isoformat(timespec="seconds"), verdict)

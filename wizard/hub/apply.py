@@ -2,14 +2,24 @@
 
 Executing a plan:
 1. ``backup``: copy config.yaml on the hub (``config.yaml.tljh-wizard-ID.bak``, 0600) and read that copy back in the
-   same command; it must still be what the plan was made from. The bytes also go to the session's secret store
-   (0600: config.yaml can hold client secrets).
-2. ``write-config``: the new file, atomically (temp + rename, 0600), holding TLJH's ``config.yaml.lock``.
+   same command; it must still be what the plan was made from. Only the newest ``keep_backups`` of these copies stay
+   on the hub (they hold the secrets of their time); the plan's action says how many. The bytes also go to the
+   session's secret store (0600: config.yaml can hold client secrets).
+2. ``write-config``: the new file, atomically (temp + rename, 0600), holding TLJH's ``config.yaml.lock``; the hub
+   renames only when the temp file's size and sha256 are the ones sent (``HubTarget.write_file``).
 3. ``reload-proxy`` (only when ``https.*`` changed), then ``reload-hub``: ``tljh-config reload ...``, each with a
    timeout enforced on the hub (TLJH's own reload can wait forever).
-4. ``verify``: the hub answers ``/hub/api`` (polled on the hub for up to ``verify_timeout``).
-On any failure after the backup: the old bytes are written back, the proxy (if touched) and hub reloaded, and the
-result says what happened. Remote round trips do not depend on the number of settings.
+4. ``verify`` (``wizard.hub.verify``): the hub answers ``/hub/api`` (polled on the hub for up to
+   ``verify_timeout``), ``/hub/login`` shows the configured authenticator, an OAuth login redirect carries the
+   configured client id and callback URL, and the idle culler runs with the configured settings.
+5. ``smoke`` (optional, ``wizard.hub.smoke``): a temporary user's server starts and runs one cell in the default
+   kernel, then everything is removed; ``smoke-credential`` installs its scoped credential before the reload.
+On any failure the hub's config.yaml is read back: if this apply changed it, the old bytes are written back
+(verified the same way), the proxy (if touched) and hub reloaded, and read back again. ``ApplyResult.hub_holds``
+says which file the hub holds — old, new, other, or unknown when the link is down (it is then the old or the new
+file: writes are never partial). Remote round trips do not depend on the number of settings.
+
+Secrets of the old and the new config.yaml (not only the answers') are masked in the log, the journal and progress.
 
 Every action is journaled in the session — intent before, outcome after — and the apply's own record (hashes of the
 old and new file, never their contents) says where it stood. A later ``execute`` on the same session that finds an
@@ -33,29 +43,24 @@ RECORD = "apply"
 
 Progress = Callable[[str, str, str], None]  # (action id, phase: start/done/failed/rollback, detail)
 
-# Runs on the hub: poll the hub API until it answers 200 or the deadline passes. argv: url, seconds.
-_VERIFY_SCRIPT = r'''
-import sys, time, urllib.request
-url, deadline, last = sys.argv[1], time.monotonic() + float(sys.argv[2]), "no answer"
-while True:
-    try:
-        with urllib.request.urlopen(url, timeout=5) as response:
-            print(response.status, response.read(200).decode("utf-8", "replace"))
-            sys.exit(0)
-    except Exception as exc:
-        last = str(exc)
-    if time.monotonic() > deadline:
-        print(f"{url}: {last}", file=sys.stderr)
-        sys.exit(1)
-    time.sleep(0.5)
-'''
-
 # Runs on the hub: copy config.yaml to the backup (0600 from the start, whatever the original's mode: it holds the
-# old secrets) and print the copy. argv: config, backup.
+# old secrets), print the copy, then remove all but the newest KEEP backups of the wizard (their names sort by time).
+# argv: config, backup, keep. Each removed backup is named on stderr.
 _BACKUP_SCRIPT = r'''set -eu
 umask 077
 if [ -e "$1" ]; then cp --preserve=timestamps -- "$1" "$2"; sync -- "$2" 2>/dev/null || true; cat -- "$2"; fi
+count=0
+for old in "$1".tljh-wizard-*.bak; do [ -e "$old" ] && count=$((count + 1)); done
+drop=$((count - $3))
+for old in "$1".tljh-wizard-*.bak; do
+  [ "$drop" -gt 0 ] || break
+  [ -e "$old" ] || continue
+  rm -f -- "$old"
+  echo "pruned: $old" >&2
+  drop=$((drop - 1))
+done
 '''
+KEEP_BACKUPS = 5  # hub-side config.yaml backups kept by default (each holds the secrets of its time, 0600)
 
 
 class ApplyError(HubError):
@@ -76,6 +81,8 @@ class Plan:
     actions: list[Action]
     https_changed: bool
     resuming: dict | None = None  # the unfinished apply this plan completes
+    keep_backups: int = KEEP_BACKUPS  # hub-side config.yaml backups kept after this apply's own
+    ssh: Any = None  # wizard.sshaccess.engine.SshPlan: run after config.yaml's actions (wizard.sshaccess.engine)
 
     @property
     def changed(self) -> bool:
@@ -86,28 +93,70 @@ class Plan:
         if self.resuming:
             lines.append(f"Resuming the unfinished apply {self.resuming['id']} (it stopped at "
                          f"{self.resuming.get('stage', 'the start')}).")
-        lines.append("Actions:" if self.actions else "Nothing to do.")
+        ssh_actions = self.ssh.actions if self.ssh is not None else []
+        lines.append("Actions:" if self.actions or ssh_actions else "Nothing to do.")
         lines += [f"  {number}. {action.title}" for number, action in enumerate(self.actions, 1)]
+        lines += [f"  {number}. {title}" for number, (_id, title) in enumerate(ssh_actions, len(self.actions) + 1)]
         return "\n".join(lines)
+
+
+HUB_HOLDS = ("old", "new", "other", "unknown")
 
 
 @dataclass
 class ApplyResult:
+    """What an apply did. ``hub_holds`` says which config.yaml the hub holds afterwards, read back from the hub:
+    ``old`` (the file the plan was made from), ``new``, ``other`` (neither: someone else's file, or a restore that
+    could not put the old one back) or ``unknown`` (the hub could not be reached to tell; it is the old or the new
+    file, since every write is checked on the hub before it replaces anything)."""
+
     ok: bool
     apply_id: str
     done: list[str] = field(default_factory=list)
     error: str | None = None
     rolled_back: bool = False
     rollback_errors: list[str] = field(default_factory=list)
+    hub_holds: str = "old"
+    notes: list[str] = field(default_factory=list)
+    changed_hub: bool = False  # whether this apply wrote (or may have written) config.yaml
+    hub_backup: str | None = None
+
+    @property
+    def restore_failed(self) -> bool:
+        """The one case for exit status 3: the hub is known to hold neither the old nor the new config.yaml."""
+        return not self.ok and self.changed_hub and self.hub_holds == "other"
+
+    @property
+    def exit_code(self) -> int:
+        return 0 if self.ok else 3 if self.restore_failed else 2
 
     def summary(self) -> str:
         if self.ok:
             return f"Applied ({', '.join(self.done) or 'nothing to do'})."
         text = f"Apply failed: {self.error}."
-        if self.rolled_back and not self.rollback_errors:
-            return text + " The previous config.yaml was restored byte for byte and the hub reloaded."
-        return text + " RESTORE FAILED: " + "; ".join(self.rollback_errors) + ". The previous config.yaml is in " \
-            "the session's store and on the hub as config.yaml.tljh-wizard-*.bak."
+        kept = (" The previous config.yaml is in the session's store"
+                + (f" and on the hub as {self.hub_backup}." if self.hub_backup else "."))
+        restore = "; ".join(self.rollback_errors)
+        if self.hub_holds == "old":
+            if self.rolled_back and not self.rollback_errors:
+                return text + " The previous config.yaml was restored byte for byte and the hub reloaded."
+            if self.rolled_back:
+                return text + f" The previous config.yaml was restored byte for byte, but: {restore}."
+            return text + " Nothing on the hub was changed: it holds the previous config.yaml."
+        if self.hub_holds == "new":
+            return (text + " The hub holds the NEW config.yaml: putting the previous one back failed"
+                    + (f" ({restore})" if restore else "") + "." + kept
+                    + " Run apply again once the cause is fixed.")
+        if self.hub_holds == "unknown":
+            return (text + " The hub could not be reached to tell which config.yaml it holds: it is the previous or "
+                    "the new file, never part of one (the hub checks every write's size and sha256 before it "
+                    "replaces anything)." + (f" Restoring failed: {restore}." if restore else "")
+                    + " Run apply again when the link is back: it finds out which and finishes or starts again.")
+        if not self.changed_hub:
+            return (text + " This apply changed nothing: config.yaml on the hub is another file than the one the "
+                    "plan was made from (changed by someone else); review it and plan again.")
+        return (text + " RESTORE FAILED: config.yaml on the hub is neither the previous nor the new file"
+                + (f" ({restore})" if restore else "") + " — look at the hub now." + kept)
 
 
 def sha256(text: str) -> str:
@@ -118,11 +167,15 @@ def config_path(target: HubTarget) -> PurePosixPath:
     return target.prefix / "config" / "config.yaml"
 
 
-def read_config(target: HubTarget) -> str:
-    """The hub's config.yaml ('' when TLJH has none yet). One round trip."""
+def read_config(target: HubTarget, *, require_tljh: bool = False) -> str:
+    """The hub's config.yaml ('' when TLJH has none yet). One round trip (two when the file is missing and
+    ``require_tljh``: then ``ApplyError`` "no TLJH under PREFIX" unless TLJH's ``tljh-config`` is there)."""
     try:
         return target.read_file(config_path(target)).decode("utf-8")
     except FileNotFoundError:
+        if require_tljh and not target.run(["test", "-e", target.tljh_config], sudo=True).ok:
+            raise ApplyError(f"no TLJH under {target.prefix} on the hub ({target.tljh_config} is missing): install "
+                             "TLJH first, or give its prefix (connection.tljh_prefix / --prefix)") from None
         return ""
     except UnicodeDecodeError:
         raise ApplyError(f"{config_path(target)} on the hub is not UTF-8 text; fix it by hand first") from None
@@ -156,8 +209,13 @@ def _https(text: str) -> Any:
     return (data or {}).get("https") if isinstance(data, dict) else None
 
 
-def plan(answers, old_text: str, *, tljh_version: str = "2.0.0", session=None) -> Plan:
-    """What applying ``answers`` to a hub whose config.yaml is ``old_text`` would do. Touches nothing."""
+def plan(answers, old_text: str, *, tljh_version: str = "2.0.0", session=None,
+         keep_backups: int = KEEP_BACKUPS, smoke: bool = False, smoke_credential: bool = False) -> Plan:
+    """What applying ``answers`` to a hub whose config.yaml is ``old_text`` would do. Touches nothing.
+    ``keep_backups``: how many of the wizard's config.yaml backups stay on the hub (older ones are removed).
+    ``smoke``: end with the smoke test (``wizard.hub.smoke``); ``smoke_credential``: install its credential first
+    (the hub does not hold it yet)."""
+    keep_backups = max(1, int(keep_backups))
     from wizard.tljh import config as tljh_config
 
     new_text = render_text(answers, old_text, tljh_version)
@@ -168,14 +226,22 @@ def plan(answers, old_text: str, *, tljh_version: str = "2.0.0", session=None) -
     https_changed = _https(old_text) != _https(new_text) or bool(resuming and resuming.get("https_changed"))
     actions: list[Action] = []
     if new_text != old_text:
-        actions += [Action("backup", "back up config.yaml (on the hub and in the session)"),
+        actions += [Action("backup", f"back up config.yaml (on the hub, keeping the last {keep_backups} such "
+                                     "backups, and in the session)"),
                     Action("write-config", "write config.yaml atomically (0600, under config.yaml.lock)")]
     if new_text != old_text or resuming:
         if https_changed:
             actions.append(Action("reload-proxy", "tljh-config reload proxy (https changed)"))
+        if smoke and smoke_credential:
+            from wizard.hub import smoke as smoke_test
+
+            actions.append(Action("smoke-credential", smoke_test.describe(PurePosixPath("PREFIX"))))
         actions += [Action("reload-hub", "tljh-config reload hub"),
-                    Action("verify", "check that the hub answers /hub/api")]
-    return Plan(old_text, new_text, tljh_config.masked_diff(old_text, new_text), actions, https_changed, resuming)
+                    Action("verify", "verify the hub: /hub/api, the login page, the OAuth redirect, the idle culler")]
+        if smoke:
+            actions.append(Action("smoke", "smoke test: a temporary user's server starts and runs one cell"))
+    return Plan(old_text, new_text, tljh_config.masked_diff(old_text, new_text), actions, https_changed, resuming,
+                keep_backups)
 
 
 def _unfinished(session) -> dict | None:
@@ -200,11 +266,15 @@ class Applier:
     """Executes one plan on one target, journaling into one session."""
 
     def __init__(self, target: HubTarget, session, *, reload_timeout: float = RELOAD_TIMEOUT,
-                 verify_timeout: float = VERIFY_TIMEOUT, on_progress: Progress | None = None):
+                 verify_timeout: float = VERIFY_TIMEOUT, on_progress: Progress | None = None,
+                 keep_backups: int | None = None, write_timeout: float = 60.0):
         self.target, self.session = target, session
+        self.write_timeout = write_timeout  # the config.yaml write; TLJH's lock is waited for half of it
         self.reload_timeout, self.verify_timeout = reload_timeout, verify_timeout
+        self.keep_backups = keep_backups  # None: what the plan says
         self.on_progress = on_progress or (lambda *_: None)
         self.log = session.logger()
+        self.diagnoses: list = []  # from the verify and smoke actions
 
     def execute(self, plan: Plan) -> ApplyResult:
         if plan.resuming:
@@ -223,6 +293,7 @@ class Applier:
         if not plan.actions:
             result.ok = True
             return result
+        self._mask_config_secrets(plan)
         self._save(record)
         self.log.info("apply %s: %s", record["id"], "resuming" if plan.resuming else "starting")
         self.log.info("plan:\n%s", plan.render())
@@ -234,20 +305,56 @@ class Applier:
                 written = written or action.id == "write-config"
         except HubError as exc:
             result.error = f"{action.title}: {exc}"
+            result.hub_backup = record.get("hub_backup")
             self.log.error("apply %s failed at %s: %s", record["id"], action.id, exc)
-            if written or action.id == "write-config":  # a write that failed may still have landed
+            # Which file does the hub hold now? Read it back rather than guess from the failure.
+            holds = self._hub_holds(plan)
+            result.changed_hub = written or (action.id == "write-config" and holds != "old")
+            if result.changed_hub and holds != "old":
                 self._roll_back(record, plan, result)
-                # A failed restore leaves the apply "in-progress": the next apply checks which file the hub holds.
-                record["status"] = "rolled-back" if not result.rollback_errors else "in-progress"
+                holds = self._hub_holds(plan)
+            elif written:  # the old file is back already (someone restored it?): the running hub must match it
+                self._roll_back(record, plan, result, write=False)
+            result.hub_holds = holds
+            result.rolled_back = result.rolled_back and holds == "old"
+            if not result.changed_hub:
+                record["status"] = "failed"  # nothing of this apply reached config.yaml
+            elif holds == "old":
+                record["status"] = "rolled-back"
             else:
-                record["status"] = "failed"  # nothing on the hub was changed
+                # The next apply reads the hub and finishes (new file) or starts again (old file).
+                record["status"] = "in-progress"
+            record["hub_holds"] = holds
             self._save(record)
             return result
         record["status"], record["stage"], record["finished"] = "done", "done", time.time()
         self._save(record)
         self.log.info("apply %s done", record["id"])
         result.ok = True
+        result.hub_holds = "new"
         return result
+
+    def _mask_config_secrets(self, plan: Plan) -> None:
+        """Secrets of the old and the new config.yaml (not only today's answers) are masked in the log, the
+        journal and the progress shown: a hub's error during a rollback can echo the previous client secret."""
+        from wizard.tljh.config import secret_values_in
+
+        found = secret_values_in(plan.old_text) | secret_values_in(plan.new_text)
+        self.session.redact_also.update(found)
+        self._secrets = sorted(found | set(self.session.secret_values()), key=len, reverse=True)
+
+    def mask(self, text: str) -> str:
+        for secret in getattr(self, "_secrets", ()):
+            text = text.replace(secret, "********")
+        return text
+
+    def _hub_holds(self, plan: Plan) -> str:
+        try:
+            current = sha256(read_config(self.target))
+        except (HubError, ValueError) as exc:
+            self.log.error("cannot read config.yaml back from the hub: %s", exc)
+            return "unknown"
+        return "old" if current == sha256(plan.old_text) else "new" if current == sha256(plan.new_text) else "other"
 
     # --- actions -------------------------------------------------------------------------------------------------
 
@@ -258,28 +365,40 @@ class Applier:
             detail = getattr(self, "_" + action.id.replace("-", "_"))(record, plan)
         except HubError as exc:
             self.session.journal(action.id, "failed", apply_id=record["id"], error=str(exc))
-            self.on_progress(action.id, "failed", str(exc))
+            self.on_progress(action.id, "failed", self.mask(str(exc)))
             raise
         record["stage"] = action.id
         self._save(record)
         self.session.journal(action.id, "done", apply_id=record["id"], **({"detail": detail} if detail else {}))
-        self.on_progress(action.id, "done", detail or "")
+        self.on_progress(action.id, "done", self.mask(detail or ""))
 
     def _backup(self, record: dict, plan: Plan) -> str:
         path = config_path(self.target)
         backup = f"{path}.tljh-wizard-{record['id']}.bak"
-        copy = self.target.run(["sh", "-c", _BACKUP_SCRIPT, "backup", str(path), backup], sudo=True, check=True)
+        keep = max(1, int(self.keep_backups or plan.keep_backups))
+        copy = self.target.run(["sh", "-c", _BACKUP_SCRIPT, "backup", str(path), backup, str(keep)],
+                               sudo=True, check=True)
         current = copy.stdout.decode("utf-8", "replace")
         if current != plan.old_text:
             raise ApplyError("config.yaml on the hub changed since the plan was made; plan again")
         self.session.write_secret(f"config-{record['id']}.yaml", plan.old_text)
         record["hub_backup"] = backup
+        pruned = [line.split(": ", 1)[1] for line in copy.stderr.decode("utf-8", "replace").splitlines()
+                  if line.startswith("pruned: ")]
+        if pruned:
+            self.log.info("removed older config.yaml backups (keeping the last %d): %s", keep, ", ".join(pruned))
+            return (f"{backup} (kept the last {keep} backups; removed {len(pruned)} older: "
+                    + ", ".join(p.rsplit("/", 1)[-1] for p in pruned) + ")")
         return backup
 
     def _write_config(self, record: dict, plan: Plan) -> str:
         path = config_path(self.target)
-        self.target.write_file(path, plan.new_text.encode("utf-8"), mode=0o600, lock=f"{path}.lock")
-        return ""
+        notes = self.target.write_file(path, plan.new_text.encode("utf-8"), mode=0o600, lock=f"{path}.lock",
+                                       timeout=self.write_timeout)
+        for note in notes or ():
+            self.log.warning("%s", note)
+        return "; ".join(notes or ()) or f"{len(plan.new_text.encode('utf-8'))} bytes, size and sha256 checked on " \
+                                          "the hub"
 
     def _reload(self, component: str) -> str:
         result = self.target.run([self.target.tljh_config, "reload", component], sudo=True,
@@ -295,21 +414,54 @@ class Applier:
         return self._reload("hub")
 
     def _verify(self, record: dict, plan: Plan) -> str:
-        url = hub_api_url(self.target, plan.new_text)
-        result = self.target.run(["python3", "-c", _VERIFY_SCRIPT, url, f"{self.verify_timeout:g}"],
-                                 timeout=self.verify_timeout + 10)
-        if not result.ok:
-            raise HubError(f"the hub does not answer {url}: {result.stderr.decode('utf-8', 'replace').strip()}")
-        return f"{url} answered"
+        from wizard.hub import verify
 
-    def _roll_back(self, record: dict, plan: Plan, result: ApplyResult) -> None:
-        """Put the old bytes back, reload what was reloaded, and record each step's outcome."""
+        return self._diagnosed(verify.run(self.target, plan.new_text, self.verify_timeout))
+
+    def _smoke_credential(self, record: dict, plan: Plan) -> str:
+        from wizard.hub import smoke
+
+        smoke.install(self.target, self.session)
+        return f"{smoke.snippet_path(self.target.prefix)}, {smoke.token_path(self.target.prefix)} (0600)"
+
+    def _smoke(self, record: dict, plan: Plan) -> str:
+        from wizard.hub import smoke
+
+        token = self.session.read_secret(smoke.SECRET_NAME)
+        if not token:
+            raise HubError("the session holds no smoke-test credential: apply again to install one, or pass "
+                           "--no-smoke")
+        token = (token.decode() if isinstance(token, bytes) else token).strip()
+        if hasattr(self.session, "redact_also"):
+            self.session.redact_also.add(token)
+        return self._diagnosed(smoke.run(self.target, plan.new_text, token)[0])
+
+    def _diagnosed(self, diagnoses: list) -> str:
+        """Keep the diagnoses; raise with the failing ones (and their log tail) or return the passing summaries."""
+        from wizard.diagnosis import Status
+
+        self.diagnoses.extend(diagnoses)
+        failed = [d for d in diagnoses if d.status is Status.ERROR]
+        if failed:
+            tail = next((d.details for d in failed if d.details), "")
+            tail = "\n".join(tail.strip().splitlines()[-15:])
+            raise HubError("; ".join(f"{d.id}: {d.summary}" for d in failed) + (f"\n{tail}" if tail else ""))
+        return "; ".join(d.summary for d in diagnoses if d.status is not Status.SKIPPED) or \
+            "; ".join(d.summary for d in diagnoses)
+
+    def _roll_back(self, record: dict, plan: Plan, result: ApplyResult, write: bool = True) -> None:
+        """Put the old bytes back (verified on the hub like every write), reload what was reloaded, and record each
+        step's outcome. ``write=False``: the hub holds the old file already; only the reloads are redone."""
         self.session.journal("rollback", "intent", apply_id=record["id"])
         self.on_progress("rollback", "start", "restoring the previous config.yaml")
         path = config_path(self.target)
         old = self.session.read_secret(f"config-{record['id']}.yaml")
         old_bytes = old if old is not None else plan.old_text.encode("utf-8")
-        steps = [("restore-config", lambda: self.target.write_file(path, old_bytes, mode=0o600, lock=f"{path}.lock"))]
+        steps = []
+        if write:
+            steps.append(("restore-config",
+                          lambda: self.target.write_file(path, old_bytes, mode=0o600, lock=f"{path}.lock",
+                                                         timeout=self.write_timeout)))
         if plan.https_changed:
             steps.append(("reload-proxy", lambda: self._reload("proxy")))
         steps.append(("reload-hub", lambda: self._reload("hub")))
@@ -317,7 +469,7 @@ class Applier:
             try:
                 step()
             except HubError as exc:
-                result.rollback_errors.append(f"{name}: {exc}")
+                result.rollback_errors.append(self.mask(f"{name}: {exc}"))
                 self.session.journal("rollback", "failed", apply_id=record["id"], step=name, error=str(exc))
                 if name == "restore-config":
                     break
@@ -331,7 +483,9 @@ class Applier:
         self.session.record(RECORD, dict(record))
 
 
-def apply(target: HubTarget, answers, session, *, tljh_version: str = "2.0.0", **options) -> tuple[Plan, ApplyResult]:
+def apply(target: HubTarget, answers, session, *, tljh_version: str = "2.0.0", keep_backups: int = KEEP_BACKUPS,
+          **options) -> tuple[Plan, ApplyResult]:
     """Plan against the hub's current config.yaml and execute (resuming an unfinished apply when there is one)."""
-    current = plan(answers, read_config(target), tljh_version=tljh_version, session=session)
+    current = plan(answers, read_config(target, require_tljh=True), tljh_version=tljh_version, session=session,
+                   keep_backups=keep_backups)
     return current, Applier(target, session, **options).execute(current)

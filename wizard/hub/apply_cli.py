@@ -4,8 +4,9 @@ The hub is the answers' ``connection`` section (over SSH), or this machine (``--
 (``--sandbox DIR``). ``--dry-run`` prints the plan (masked diff and actions) and changes nothing.
 
 Exit codes: 0 applied (or nothing to do, or a dry run); 2 refused input (a missing or invalid answer, named by its
-key; an unknown host key; no --yes without a terminal), a connection error, or an apply that failed and was rolled
-back to the previous config.yaml; 3 an apply that failed AND could not restore the previous file (see the message).
+key; an unknown host key; no --yes without a terminal), a connection error, or a failed apply after which the hub
+holds the old or the new config.yaml (the message says which, or that the link is down and a re-run will tell);
+3 only when the hub is known to hold neither the old nor the new config.yaml after a failed apply.
 """
 
 from __future__ import annotations
@@ -13,14 +14,15 @@ from __future__ import annotations
 import argparse
 import sys
 
-EXIT_OK, EXIT_ERROR, EXIT_RESTORE_FAILED = 0, 2, 3
+EXIT_OK, EXIT_ERROR, EXIT_RESTORE_FAILED = 0, 2, 3  # 3: ApplyResult.restore_failed
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     from wizard.hub.connect import add_target_arguments
 
     parser.epilog = ("exit codes: 0 applied / nothing to do / dry run; 2 refused input, connection error, or a "
-                     "failed apply that was rolled back; 3 a failed apply whose rollback failed too")
+                     "failed apply (the hub holds the old or the new config.yaml: the message says which); 3 a "
+                     "failed apply after which config.yaml on the hub is neither the old nor the new file")
     parser.add_argument("answers", metavar="ANSWERS", help="answers.yaml (version 1)")
     parser.add_argument("--secrets", metavar="FILE", help="secrets.yaml with the secret answers")
     parser.add_argument("--dry-run", action="store_true", help="print the plan and diff; change nothing")
@@ -32,7 +34,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="the TLJH schema to validate against (default 2.0.0)")
     parser.add_argument("--reload-timeout", type=float, default=180.0, metavar="SECONDS",
                         help="stop a tljh-config reload that takes longer (default 180)")
+    parser.add_argument("--keep-backups", type=int, default=5, metavar="N",
+                        help="config.yaml backups of the wizard kept on the hub; older ones are removed (default 5)")
+    parser.add_argument("--no-smoke", action="store_true",
+                        help="skip the smoke test at the end (a temporary user's server starting and running one "
+                             "cell) and the install of its credential")
     parser.add_argument("--hub-api-url", metavar="URL", help=argparse.SUPPRESS)  # test rigs' /hub/api stand-in
+    parser.add_argument("--sshd-config", metavar="PATH", help=argparse.SUPPRESS)  # a test rig's own sshd_config
     add_target_arguments(parser, host=False)
 
 
@@ -51,6 +59,8 @@ def run(args: argparse.Namespace) -> int:
     try:
         answers = Answers.load(args.answers, args.secrets)
     except AnswersError as exc:
+        if len(exc.errors) == 1:
+            return _fail(f"the answers cannot be used: {exc.errors[0]}")
         return _fail("the answers cannot be used:\n" + "\n".join(f"  {e}" for e in exc.errors))
     secrets = sorted((v for v in answers.secret_values() if isinstance(v, str) and v), key=len, reverse=True)
 
@@ -75,24 +85,39 @@ def run(args: argparse.Namespace) -> int:
         return _fail(str(exc))
     if args.hub_api_url:
         target.hub_api_url = args.hub_api_url
+    if args.sshd_config:
+        from wizard.sshaccess.engine import SshdPaths
+
+        target.sshd_paths = SshdPaths.beside(args.sshd_config)
     try:
         with target:
-            old_text = apply.read_config(target)
+            old_text = apply.read_config(target, require_tljh=True)
             existing = _existing_session(target.name)
             try:
-                current = apply.plan(answers, old_text, tljh_version=args.tljh_version, session=existing)
+                smoke = not args.no_smoke
+                current = apply.plan(answers, old_text, tljh_version=args.tljh_version, session=existing,
+                                     keep_backups=args.keep_backups, smoke=smoke,
+                                     smoke_credential=smoke and not _smoke_ready(target, existing))
             finally:
                 if existing is not None:
                     existing.close()
+            if not args.sandbox:  # the demo sandbox has no sshd and no accounts
+                from wizard.sshaccess import engine as ssh_engine
+
+                current.ssh = ssh_engine.plan(answers, target)
+                if current.ssh is not None and current.ssh.refusals:
+                    return _fail("SSH access cannot be applied as answered:\n"
+                                 + "\n".join(f"  ssh: {reason}" for reason in current.ssh.refusals))
             print(f"Hub: {target.name} (TLJH prefix {target.prefix})")
             print(current.render())
+            ssh_actions = current.ssh.actions if current.ssh is not None else []
             blocked = False
-            if (args.dry_run or current.actions) and not args.no_preflight:
+            if (args.dry_run or current.actions or ssh_actions) and not args.no_preflight:
                 blocked = _preflight(target, answers, current.new_text)
             if blocked and not args.dry_run:
                 return _fail("not applied: the who-can-log-in preflight found errors (see above); fix the answers, "
                              "or pass --no-preflight to apply anyway")
-            if args.dry_run or not current.actions:
+            if args.dry_run or not (current.actions or ssh_actions):
                 return EXIT_ERROR if blocked else EXIT_OK
             if not args.yes and not _confirm():
                 return _fail("not applied: confirm on a terminal, or pass --yes")
@@ -101,14 +126,32 @@ def run(args: argparse.Namespace) -> int:
                 applier = apply.Applier(target, session, reload_timeout=args.reload_timeout,
                                         on_progress=lambda *report: _progress(*report, mask=mask))
                 result = applier.execute(current)
+                masked = applier.mask
+                ssh_outcomes = []
+                if result.ok and ssh_actions:
+                    from wizard.sshaccess import engine as ssh_engine
+
+                    ssh_outcomes = ssh_engine.execute(current.ssh, target, session,
+                                                      lambda *report: _progress(*report, mask=mask))
     except ConnectError as exc:
         return _fail(str(exc))
     except (HubError, SessionError) as exc:
         return _fail(mask(str(exc)))
-    print(mask(result.summary()))
+    print(masked(mask(result.summary())))
     if result.ok:
-        return EXIT_OK
-    return EXIT_ERROR if result.rolled_back and not result.rollback_errors else EXIT_RESTORE_FAILED
+        from wizard.diagnosis import Status, render_line
+
+        for outcome in ssh_outcomes:
+            print(masked(mask(render_line(outcome))))
+        return EXIT_ERROR if any(o.status is Status.ERROR for o in ssh_outcomes) else EXIT_OK
+    return result.exit_code
+
+
+def _smoke_ready(target, session) -> bool:
+    """The smoke test's credential is on the hub and its token in the session's store (else the plan installs it)."""
+    from wizard.hub import smoke
+
+    return session is not None and bool(session.read_secret(smoke.SECRET_NAME)) and smoke.installed(target)
 
 
 def _preflight(target, answers, new_text: str) -> bool:

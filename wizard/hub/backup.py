@@ -44,15 +44,25 @@ undo() {
 }
 trap undo EXIT
 trap 'exit 143' TERM INT HUP
-tar -xzf - -C "$tmp" --same-owner --same-permissions
+cat > "$tmp/bundle.tar.gz"
+size=$(wc -c < "$tmp/bundle.tar.gz")
+sum=$(sha256sum < "$tmp/bundle.tar.gz")
+sum=${sum%% *}
+if [ "$size" != "$2" ] || [ "$sum" != "$3" ]; then
+  echo "tljh-wizard-short: $size $sum" >&2
+  exit 65
+fi
+mkdir -- "$tmp/x"
+tar -xzf "$tmp/bundle.tar.gz" -C "$tmp/x" --same-owner --same-permissions
+rm -f -- "$tmp/bundle.tar.gz"
 for part in config state; do
-  [ -d "$tmp/$part" ] || { echo "the bundle has no $part/ directory" >&2; exit 3; }
+  [ -d "$tmp/x/$part" ] || { echo "the bundle has no $part/ directory" >&2; exit 3; }
 done
 for part in config state; do
   rm -rf -- ".$part.before-restore"
   if [ -e "$part" ]; then mv -- "$part" ".$part.before-restore"; fi
   swapped="$swapped $part"
-  mv -- "$tmp/$part" "$part"
+  mv -- "$tmp/x/$part" "$part"
 done
 trap - EXIT TERM INT HUP
 rm -rf -- "$tmp"
@@ -163,8 +173,16 @@ def verify(bundle: str | os.PathLike) -> str:
 
 
 def restore(target: HubTarget, bundle: str | os.PathLike, timeout: float = 600.0) -> None:
-    """Put a verified bundle's config/ and state/ back on the hub (one round trip)."""
-    verify(bundle)
+    """Put a verified bundle's config/ and state/ back on the hub (one round trip). The hub checks the size and
+    sha256 of what it received before anything is unpacked or swapped (``TransferIncomplete`` otherwise)."""
+    from wizard.hub.target import INCOMPLETE_STATUS, TransferIncomplete
+
+    digest = verify(bundle)
+    size = os.path.getsize(bundle)
     with open(bundle, "rb") as handle:
-        target.run(["sh", "-c", _RESTORE_SCRIPT, "restore-backup", str(target.prefix)], stdin=handle, sudo=True,
-                   timeout=timeout, check=True)
+        result = target.run(["sh", "-c", _RESTORE_SCRIPT, "restore-backup", str(target.prefix), str(size), digest],
+                            stdin=handle, sudo=True, timeout=timeout)
+    if result.exit_status == INCOMPLETE_STATUS and b"tljh-wizard-short: " in result.stderr:
+        received = result.stderr.split(b"tljh-wizard-short: ", 1)[1].split()[0]
+        raise TransferIncomplete(str(bundle), int(received), size)
+    result.check()

@@ -100,9 +100,12 @@ class SandboxTarget(LocalTarget):
     def _runs_as_root(self) -> bool:
         return True  # the sandbox's "root" is whoever owns the tree
 
-    def write_file(self, path, data: bytes, *, mode: int = 0o600, owner: str | None = None, sudo: bool = True,
-                   lock=None, timeout: float = 60.0) -> None:
-        super().write_file(path, data, mode=mode, owner=None, sudo=sudo, lock=lock, timeout=timeout)
+    def write_files(self, files, *, sudo: bool = True, lock=None, timeout: float = 60.0) -> list[str]:
+        """As the hub's, without ``chown``: the sandbox's files belong to whoever runs it."""
+        from dataclasses import replace
+
+        return super().write_files([replace(item, owner=None) for item in files], sudo=sudo, lock=lock,
+                                   timeout=timeout)
 
     def close(self) -> None:
         self._api.close()

@@ -19,7 +19,8 @@ Contract, for code written against it:
 - ``read_file(path, sudo=True) -> bytes`` (``FileNotFoundError`` if missing) and ``write_file(path, data, mode=0o600,
   owner=None, sudo=True, lock=None)``: an atomic write on the hub (temp file created private in the same directory,
   fsync, chmod/chown, rename), optionally holding ``flock`` on ``lock`` (TLJH's ``config.yaml.lock``) meanwhile
-  (``LockBusy`` if another process keeps it). One round trip each.
+  (``LockBusy`` if another process keeps it). The hub renames the temp file only when its size and sha256 are the
+  ones sent (``TransferIncomplete`` otherwise: a cut link never leaves a partial file). One round trip each.
 - ``prefix``: TLJH's install prefix on the hub (``/opt/tljh`` unless told otherwise); ``tljh_config`` the path of
   ``tljh-config`` under it.
 - ``hub_api_url``: where the hub's ``/hub/api`` answers, as seen from the hub (``None``: derived from config.yaml's
@@ -33,6 +34,7 @@ Errors are ``HubError`` subclasses whose message is meant for the operator as is
 from __future__ import annotations
 
 import abc
+import hashlib
 import io
 import shlex
 from dataclasses import dataclass
@@ -91,6 +93,16 @@ class SudoError(HubError):
 
 class LockBusy(HubError):
     """A lock file (TLJH's config.yaml.lock) stayed held by another process."""
+
+
+class TransferIncomplete(HubError):
+    """A file arrived on the hub shorter than sent or with another sha256 (the link was cut mid-transfer): the
+    temp file was removed and the target left as it was. ``received``/``expected`` in bytes."""
+
+    def __init__(self, path: str, received: int, expected: int):
+        super().__init__(f"the hub received {received} of the {expected} bytes of {path} (the link was cut during "
+                         "the transfer?); the size or sha256 did not match, so nothing was replaced")
+        self.path, self.received, self.expected = path, received, expected
 
 
 def shown(argv: Sequence[str]) -> str:
@@ -153,20 +165,70 @@ class LineSplitter:
         self.pending = b""
 
 
-# Atomic replace on the hub: $1 path, $2 octal mode, $3 owner ("" = keep). Data arrives on stdin. The temp file is
-# created by mktemp (0600 from the start) beside the target so the rename is atomic; it is removed if anything fails.
+# Atomic replace of one or more files on the hub. argv: groups of five — path, octal mode, owner ("" = keep), the
+# expected size in bytes, the expected sha256; the files' bytes arrive on stdin one after the other. Each file is read
+# (``head -c``: never past its own bytes) into a temp file created private (umask 077, noclobber) beside its target,
+# so each rename is atomic. Nothing is renamed until EVERY temp file holds exactly its expected bytes — a link cut
+# mid-transfer ends stdin early, and that must never replace anything (nor leave a certificate beside the wrong key);
+# the temp files are removed if anything fails. A temp file of an earlier write that was killed before it could
+# clean up is named on stderr and removed.
 _WRITE_SCRIPT = r"""set -eu
-dir=$(dirname -- "$1")
-tmp=$(mktemp -- "$dir/.$(basename -- "$1").XXXXXXXX")
-trap 'rm -f -- "$tmp"' EXIT
-cat > "$tmp"
-chmod -- "$2" "$tmp"
-if [ -n "$3" ]; then chown -- "$3" "$tmp"; fi
-sync -- "$tmp" 2>/dev/null || sync
-mv -f -- "$tmp" "$1"
+umask 077
+temp() { printf '%s/.%s.tljh-wizard-%s-%s' "$(dirname -- "$1")" "$(basename -- "$1")" "$$" "$2"; }
+cleanup() {
+  i=0
+  while [ "$#" -ge 5 ]; do
+    i=$((i + 1)); rm -f -- "$(temp "$1" "$i")"; shift 5
+  done
+}
+receive() {
+  i=0
+  while [ "$#" -ge 5 ]; do
+    i=$((i + 1))
+    for stale in "$(dirname -- "$1")/.$(basename -- "$1").tljh-wizard-"*; do
+      if [ -e "$stale" ]; then
+        echo "tljh-wizard-stale: $(wc -c < "$stale") $stale" >&2
+        rm -f -- "$stale"
+      fi
+    done
+    tmp=$(temp "$1" "$i")
+    (set -C; : > "$tmp")
+    head -c "$4" > "$tmp"
+    size=$(wc -c < "$tmp")
+    sum=$(sha256sum < "$tmp")
+    if [ "$size" != "$4" ] || [ "${sum%% *}" != "$5" ]; then
+      echo "tljh-wizard-short: $size $1" >&2
+      exit 65
+    fi
+    chmod -- "$2" "$tmp"
+    if [ -n "$3" ]; then chown -- "$3" "$tmp"; fi
+    sync -- "$tmp" 2>/dev/null || sync
+    shift 5
+  done
+}
+commit() {
+  i=0
+  while [ "$#" -ge 5 ]; do
+    i=$((i + 1)); mv -f -- "$(temp "$1" "$i")" "$1"; sync -- "$(dirname -- "$1")" 2>/dev/null || true; shift 5
+  done
+}
+trap 'cleanup "$@"' EXIT
+trap 'exit 143' TERM HUP INT PIPE
+receive "$@"
+commit "$@"
 trap - EXIT
-sync -- "$dir" 2>/dev/null || true
 """
+INCOMPLETE_STATUS = 65  # the write script's status when the temp file is not exactly the bytes sent (EX_DATAERR)
+
+
+@dataclass
+class FileWrite:
+    """One file for ``HubTarget.write_files``: where, what, its mode and owner (``user:group``; None keeps root's)."""
+
+    path: str
+    data: bytes
+    mode: int = 0o600
+    owner: str | None = None
 
 
 class HubTarget(abc.ABC):
@@ -271,16 +333,46 @@ class HubTarget(abc.ABC):
 
     def write_file(self, path: str | PurePosixPath, data: bytes, *, mode: int = 0o600, owner: str | None = None,
                    sudo: bool = True, lock: str | PurePosixPath | None = None,
-                   timeout: float = DEFAULT_TIMEOUT) -> None:
-        argv = ["sh", "-c", _WRITE_SCRIPT, "write-file", str(path), f"{mode:o}", owner or ""]
+                   timeout: float = DEFAULT_TIMEOUT) -> list[str]:
+        """Replace ``path`` on the hub with ``data`` atomically, after the hub checked the size and sha256 of what it
+        received. Returns notes for the operator (a half-written temp file of an earlier, killed write that was
+        found and removed). Raises ``TransferIncomplete`` (nothing replaced), ``LockBusy``, ``CommandFailed``,
+        ``ConnectionLost`` (the link dropped: the file is the old or the new one, never a part)."""
+        return self.write_files([FileWrite(str(path), data, mode, owner)], sudo=sudo, lock=lock, timeout=timeout)
+
+    def write_files(self, files: Sequence["FileWrite"], *, sudo: bool = True, lock: str | PurePosixPath | None = None,
+                    timeout: float = DEFAULT_TIMEOUT) -> list[str]:
+        """Replace several files on the hub in one round trip: none is replaced until the hub has received every one
+        of them whole (size and sha256 checked), then each is renamed into place (a certificate never ends up beside
+        the previous key). Same notes and errors as ``write_file``."""
+        argv = ["sh", "-c", _WRITE_SCRIPT, "write-file"]
+        for item in files:
+            argv += [str(item.path), f"{item.mode:o}", item.owner or "", str(len(item.data)),
+                     hashlib.sha256(item.data).hexdigest()]
         if lock is not None:
             # Wait for the lock at most half the time, so a held lock is reported as such, not as a timeout.
             argv = ["flock", "-E", str(LOCK_BUSY_STATUS), "-w", f"{timeout / 2:g}", str(lock), *argv]
-        result = self.run(argv, stdin=data, sudo=sudo, timeout=timeout)
+        result = self.run(argv, stdin=b"".join(item.data for item in files), sudo=sudo, timeout=timeout)
         if lock is not None and result.exit_status == LOCK_BUSY_STATUS:
             raise LockBusy(f"{lock} stayed locked for {timeout / 2:g} s: another program (tljh-config?) is "
                            "editing the file; try again when it has finished")
-        result.check()
+        notes, other = [], []
+        sizes = {str(item.path): len(item.data) for item in files}
+        for line in result.stderr.decode("utf-8", "replace").splitlines():
+            tag, _, rest = line.partition(": ")
+            if tag == "tljh-wizard-stale":
+                size, _, stale = rest.partition(" ")
+                notes.append(f"removed {stale} ({size} bytes): the temp file of an earlier write that was stopped "
+                             "before it finished (it never replaced anything)")
+            elif tag == "tljh-wizard-short" and result.exit_status == INCOMPLETE_STATUS:
+                size, _, path = rest.partition(" ")
+                raise TransferIncomplete(path, int(size), sizes.get(path, 0))
+            else:
+                other.append(line)
+        if not result.ok:
+            result.stderr = "\n".join(other).encode()
+            raise CommandFailed(result)
+        return notes
 
     def __enter__(self):
         return self

@@ -197,6 +197,9 @@ def render_auth(answers: Answers) -> dict:
 def _render_https(answers: Answers, staging: bool) -> dict:
     https = answers.section("https")
     mode = https.get("mode")
+    if https.get("web_ports") == "behind":  # another server keeps 80/443 and terminates TLS (wizard.tljh.behind)
+        return {"http": {"port": https.get("behind_port") or 8080,
+                         "address": https.get("behind_address") or "127.0.0.1"}, "https": {"enabled": False}}
     if mode == "letsencrypt":
         return {"https": {"enabled": True, "letsencrypt": {
             "email": https.get("email", ""), "domains": certificate_domains(answers), "staging": bool(staging)}}}
@@ -463,6 +466,36 @@ def _mask_in_place(node: Any) -> None:
     elif isinstance(node, list):
         for item in node:
             _mask_in_place(item)
+
+
+def secret_values_in(text: str) -> set[str]:
+    """Every secret-shaped value (see ``is_secret``) of a config.yaml's text, as strings, for masking output that may
+    quote them (a hub's error during a rollback can echo the *previous* file's client secret). Text that does not
+    parse yields nothing."""
+    from wizard import yamlio
+    from wizard.fields import ValidationError
+
+    found: set[str] = set()
+    if not text.strip():
+        return found
+    try:
+        document = yamlio.loads(text)
+    except ValidationError:
+        return found
+
+    def walk(node: Any) -> None:
+        if isinstance(node, Mapping):
+            for key, value in node.items():
+                if is_secret(key, value) and isinstance(value, (str, int, float)) and len(str(value)) >= 4:
+                    found.add(str(value))
+                else:
+                    walk(value)
+        elif isinstance(node, list):
+            for item in node:
+                walk(item)
+
+    walk(document)
+    return found
 
 
 def masked_diff(old_text: str, new_text: str, path: str = "config.yaml") -> str:
