@@ -330,6 +330,7 @@ def web_ports_findings(ctx: WizardContext, progress: Progress = _no_progress) ->
         return [Diagnosis(host.PORTS, Status.SKIPPED, f"ports 80/443 not checked: {ctx.redact(str(exc))}")]
     finding = host.ports_finding(facts, {"https": {"enabled": True}})
     foreign = finding.data.get("foreign")
+    ctx.extras["web_ports_held"] = list(foreign or [])  # Review refuses to plan while another program holds them
     if foreign and ctx.answers.get("https.web_ports") == "stop":
         names = ", ".join(foreign)
         return [Diagnosis(host.PORTS, Status.WARNING, f"{names} still holds ports 80/443: stop it before applying",
@@ -530,6 +531,11 @@ def plan(ctx: WizardContext, progress: Progress = _no_progress) -> Plan:
     answers = ctx.answers
     problems = [str(p) for p in answers.problems()
                 if not (ctx.mode != "ssh" and p.key.startswith("connection."))]
+    held = ctx.extras.get("web_ports_held")  # what the HTTPS step found on 80/443 (web_ports_findings)
+    if held and answers.get("https.web_ports") != "behind":
+        problems.append(f"https.web_ports: {', '.join(held)} holds ports 80/443 on the hub, so TLJH's proxy cannot "
+                        "serve there: at the HTTPS step choose Ports 80/443 = behind, or stop it and run the step's "
+                        "check again")
     if problems:
         return Plan("", [], problems)
     from wizard.answers import AnswersError
