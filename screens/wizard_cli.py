@@ -52,6 +52,12 @@ def launch(name: str | None, *, mode: str, prefill: dict, plain: bool, sandbox_p
         from wizard.plain import run_plain
 
         return run_plain(name, mode=mode, prefill=prefill, sandbox_prefix=sandbox_prefix, extras=extras)
+    import sys
+
+    if not (sys.stdin.isatty() and sys.stdout.isatty()):
+        print("tljh-wizard: the full-screen wizard needs a terminal: use --plain on a simple terminal, or replay an "
+              "answers file without prompts: tljh-wizard apply answers.yaml --secrets secrets.yaml", file=sys.stderr)
+        return 2
     from screens.app import build_app
     from wizard.flow import describe, open_context
 
@@ -64,8 +70,13 @@ def launch(name: str | None, *, mode: str, prefill: dict, plain: bool, sandbox_p
     app = build_app(opener=opener, target=describe(mode, sandbox_prefix, prefill.get))
     try:
         code = app.run()
+        code = 0 if code is None else int(code)
+        if app.ctx is not None and code in (0, 3):  # what was applied, what is pending, what to run next
+            from wizard.flow import exit_summary
+
+            print(app.ctx.redact(exit_summary(app.ctx, finished=code == 0)))
     finally:
         if app.ctx is not None:
             app.ctx.close()
             app.ctx.session.close()
-    return 0 if code is None else int(code)
+    return code

@@ -240,7 +240,7 @@ AUTHENTICATOR = Section(
         Field("allowed_groups", "list", "Allowed groups", "Members of these groups may log in. One per line or "
               "separated by ';' (names keep their spaces and commas). Generic: group names as the groups claim "
               "lists them; LDAP: whole group DNs.", v.listing(v.group_name, "groups", separators=_WHOLE_ITEMS),
-              applies=_groups, list_separator="; ", example="cn=jupyter,ou=groups,dc=example,dc=edu"),
+              applies=_groups, example="cn=jupyter,ou=groups,dc=example,dc=edu"),
         Field("server_address", "str", "LDAP server", "Host name of the LDAP server.", v.host,
               applies=_when("type", "ldap"), example="ldap.example.edu"),
         Field("server_port", "int", "LDAP port", "636 for LDAPS, 389 with StartTLS.", v.integer(1, 65535),
@@ -251,7 +251,7 @@ AUTHENTICATOR = Section(
         Field("bind_dn_template", "list", "Bind DN templates", "DN templates with {username}, tried in order; one "
               "per line or separated by ';' (never by commas: every DN holds commas).",
               v.listing(v.ldap_dn, "templates", separators=_WHOLE_ITEMS), applies=_when("type", "ldap"),
-              list_separator="; ", example="uid={username},ou=people,dc=example,dc=edu"),
+              example="uid={username},ou=people,dc=example,dc=edu"),
         Field("lookup_dn", "bool", "Look up the DN", "Search for the user's DN with a search user first.",
               v.boolean, default=False, applies=_when("type", "ldap")),
         Field("user_search_base", "str", "User search base", "Where to search for users.", v.ldap_dn,
@@ -502,7 +502,7 @@ SSH = Section(
     "SSH access",
     (
         Field("admin_keys", "list", "Admins' public keys", "OpenSSH public key lines (ssh-ed25519 AAAA... you@laptop),"
-              " one per line, installed for every admin's jupyter-<name> account. Admins have passwordless sudo: a "
+              " one per line (or separated by commas), installed for every admin's jupyter-<name> account. Admins have passwordless sudo: a "
               "key here is root on the hub.", _ssh_keys, example="ssh-ed25519 AAAA... alice@laptop"),
         Field("user_keys", "mapping", "Keys per user", "Public keys for particular hub users, as NAME: KEY LINE "
               "entries (one per line): each goes into that user's jupyter-<name> account.", _ssh_user_keys,

@@ -53,8 +53,22 @@ class Field:
     applies: Callable[[Mapping[str, Any]], bool] = field(default=lambda _values: True, repr=False, compare=False)
     # Shown as a placeholder in front-ends.
     example: str = ""
-    # How front-ends join a list value into one line of text that the validator splits again.
-    list_separator: str = ", "
+
+    def format(self, value: Any) -> str:
+        """``value`` as a front-end shows it back for editing: the text form this field's validator accepts again,
+        so ``check(format(v)) == v`` for every accepted ``v`` (a list joins with its own separator: packages with
+        spaces, other lists with ", "; a whole float drops its ".0")."""
+        if value is None:
+            return ""
+        if isinstance(value, (list, tuple)):
+            return getattr(self.validate, "joiner", ", ").join(str(item) for item in value)
+        if isinstance(value, dict):  # {name: [lines]} (ssh.user_keys): NAME: LINE entries, read back by its validator
+            return ", ".join(f"{name}: {line}" for name, lines in value.items() for line in lines)
+        if isinstance(value, bool):
+            return "yes" if value else "no"
+        if isinstance(value, float) and value.is_integer():
+            return str(int(value))
+        return str(value)
 
     def check(self, raw: Any, key: str = "") -> Any:
         """Validate ``raw``; return the normalised value or raise ``ValidationError`` naming ``key``."""
@@ -286,6 +300,10 @@ def listing(item: Validator, what: str, max_items: int = 1000, separators: str =
                 out.append(value)
         return Noted(out, notes) if notes else out
 
+    # How Field.format joins the items back into text this validator splits again.
+    # how a front-end joins the list back into text this validator splits again (", ", "; " for whole items, or " ")
+    validate.joiner = next(  # type: ignore[attr-defined]
+        (joiner for joiner in (", ", "; ", " ") if re.fullmatch(separators, joiner)), ", ")
     return validate
 
 

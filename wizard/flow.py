@@ -175,6 +175,57 @@ def ensure_target(ctx: WizardContext, progress: Progress = _no_progress) -> list
     return found if ctx.target is None or ctx.facts is None else []
 
 
+def hub_tljh_version(ctx: WizardContext) -> str:
+    """The TLJH schema the hub's install calls for (``wizard.tljh.config.TLJH_VERSIONS``): ``main`` for an install
+    newer than 2.0.0 (the host facts' version, ``limits.tljh_accepts_fractional_cpu``), else ``2.0.0`` — also while
+    the facts are unknown (the strictest). Entry rules and Review's plan use the same value, so Review never refuses
+    what a step accepted."""
+    from wizard import limits
+
+    version = getattr(ctx.facts, "tljh_version", None)
+    return "main" if version and limits.tljh_accepts_fractional_cpu(str(version)) else "2.0.0"
+
+
+def entry_error(ctx: WizardContext, key: str, value: Any):
+    """A rule ``key`` can only know from the hub, for its accepted ``value``: a ``ValidationError`` or None. Today
+    the CPU limit against the hub's TLJH version (``limits.cpu_for_tljh``: TLJH 2.0.0's schema takes whole CPUs
+    only). Both front-ends apply it where the field is entered."""
+    from wizard.fields import ValidationError
+
+    if key == "limits.cpu" and value not in (None, ""):
+        from wizard import limits
+
+        version = hub_tljh_version(ctx)
+        if version != "main":
+            try:
+                limits.cpu_for_tljh(value, version)
+            except ValidationError as exc:
+                return exc.at(key)
+    return None
+
+
+def entry_errors(ctx: WizardContext, section: str) -> list:
+    """``entry_error`` for every answered field of ``section``."""
+    from wizard.answers import SECTIONS
+
+    found = (entry_error(ctx, f"{section}.{item.name}", ctx.answers.get(f"{section}.{item.name}"))
+             for item in SECTIONS[section].fields)
+    return [error for error in found if error is not None]
+
+
+def facts_needed(ctx: WizardContext, progress: Progress = _no_progress) -> list[Diagnosis]:
+    """Connect and gather the host facts when a resumed run reaches a step that reads them. Returns an ERROR
+    diagnosis when they cannot be had (the step shows it), else nothing."""
+    if ctx.facts is not None:
+        return []
+    progress("facts", "gathering the host facts this step needs")
+    found = ensure_target(ctx, progress)
+    if ctx.facts is None:
+        return found or [Diagnosis("connect.facts", Status.ERROR, "the host facts could not be gathered",
+                                   fix="go Back to Connect")]
+    return []
+
+
 def domain_checks(ctx: WizardContext, progress: Progress = _no_progress) -> list[Diagnosis]:
     """DNS at every authoritative server and the resolvers, whether the IP is reserved, and reachability."""
     import asyncio
@@ -184,6 +235,7 @@ def domain_checks(ctx: WizardContext, progress: Progress = _no_progress) -> list
     from wizard.dns.reachability import check_reachability
     from wizard.dns.reserved_ip import check_reserved_ip
 
+    facts_missing = facts_needed(ctx, progress)
     answers = ctx.answers
     domain = answers.get("domain.name")
     ipv4, ipv6 = answers.get("domain.reserved_ipv4"), answers.get("domain.reserved_ipv6")
@@ -212,7 +264,7 @@ def domain_checks(ctx: WizardContext, progress: Progress = _no_progress) -> list
                                               before_https=answers.get("https.mode") in (None, "none")
                                               or not ctx.session.record("https.certificate")))
     ctx.extras["dns_diagnoses"] = out
-    return out
+    return facts_missing + out
 
 
 def https_checks(ctx: WizardContext, progress: Progress = _no_progress) -> list[Diagnosis]:
@@ -278,6 +330,7 @@ def web_ports_findings(ctx: WizardContext, progress: Progress = _no_progress) ->
         return [Diagnosis(host.PORTS, Status.SKIPPED, f"ports 80/443 not checked: {ctx.redact(str(exc))}")]
     finding = host.ports_finding(facts, {"https": {"enabled": True}})
     foreign = finding.data.get("foreign")
+    ctx.extras["web_ports_held"] = list(foreign or [])  # Review refuses to plan while another program holds them
     if foreign and ctx.answers.get("https.web_ports") == "stop":
         names = ", ".join(foreign)
         return [Diagnosis(host.PORTS, Status.WARNING, f"{names} still holds ports 80/443: stop it before applying",
@@ -321,7 +374,7 @@ def limits_checks(ctx: WizardContext, progress: Progress = _no_progress) -> list
     from wizard import limits
 
     values = ctx.answers.section("limits")
-    out: list[Diagnosis] = []
+    out: list[Diagnosis] = facts_needed(ctx, progress)
     if values.get("cull_enabled", True):
         out.extend(limits.check_culling(values["cull_timeout"], values["cull_every"], values["cull_max_age"]))
     missing = [label for key, label in (("total_users", "Total users"), ("memory", "Memory per user"),
@@ -538,6 +591,11 @@ def plan(ctx: WizardContext, progress: Progress = _no_progress) -> Plan:
     answers = ctx.answers
     problems = [str(p) for p in answers.problems()
                 if not (ctx.mode != "ssh" and p.key.startswith("connection."))]
+    held = ctx.extras.get("web_ports_held")  # what the HTTPS step found on 80/443 (web_ports_findings)
+    if held and answers.get("https.web_ports") != "behind":
+        problems.append(f"https.web_ports: {', '.join(held)} holds ports 80/443 on the hub, so TLJH's proxy cannot "
+                        "serve there: at the HTTPS step choose Ports 80/443 = behind, or stop it and run the step's "
+                        "check again")
     if problems:
         return Plan("", [], problems)
     from wizard.answers import AnswersError
@@ -550,7 +608,7 @@ def plan(ctx: WizardContext, progress: Progress = _no_progress) -> Plan:
     progress("plan", "reading config.yaml on the hub")
     try:
         engine_plan = hub_apply.plan(answers, hub_apply.read_config(ctx.target, require_tljh=True),
-                                     session=ctx.session)
+                                     session=ctx.session, tljh_version=hub_tljh_version(ctx))
     except AnswersError as exc:
         return Plan("", [], [str(e) for e in exc.errors])
     except HubError as exc:  # no TLJH under the prefix, an unreadable config.yaml, a lost link
@@ -643,11 +701,91 @@ def export(ctx: WizardContext, kind: str, directory: Path) -> Path:
     if kind == "z2jh":
         if not engine_available("wizard.z2jh"):
             raise LookupError("the Z2JH export is not available in this version")
-        from wizard import z2jh
-
-        text, _secrets = z2jh.export(answers, include_secrets=False)
-        return atomic_write(directory / "values.yaml", text, mode=0o644)
+        return export_z2jh(ctx, directory)[0]
     raise ValueError(kind)
+
+
+def export_z2jh(ctx: WizardContext, directory: Path) -> tuple[Path, Path]:
+    """The Zero to JupyterHub export as ``export --format z2jh --secrets`` writes it: ``z2jh/values.yaml`` and the
+    chart's secrets overlay ``z2jh/secrets.yaml`` (0600, in a 0700 folder of its own, so it never meets the
+    wizard's own secrets.yaml). The values header's install line names both files, run from that folder."""
+    from wizard import z2jh
+    from wizard.files import atomic_write, private_dir
+
+    if not engine_available("wizard.z2jh"):
+        raise LookupError("the Z2JH export is not available in this version")
+    folder = directory / "z2jh"
+    private_dir(directory)
+    private_dir(folder)
+    values, secrets = z2jh.export(ctx.answers, include_secrets=False)
+    secrets_path = atomic_write(folder / "secrets.yaml", secrets, mode=0o600)
+    return atomic_write(folder / "values.yaml", values, mode=0o644), secrets_path
+
+
+def followups(ctx: WizardContext) -> list[tuple[str, str]]:
+    """(command, what it does) for this session, each one that works on it as written: for the demo, against its
+    sandbox on this machine (never the answers' addresses, which the demo never reached)."""
+    import shlex
+
+    name = shlex.quote(ctx.session.name)
+    if ctx.mode == "sandbox":
+        prefix = shlex.quote(str(ctx.sandbox_prefix or demo_prefix()))
+        return [("tljh-wizard demo", "resume or walk the demo again (--plain: the same steps as prompts)"),
+                (f"tljh-wizard backup --sandbox {prefix}", "pull a backup bundle of the demo hub"),
+                ("tljh-wizard env list demo", "list the demo hub's environment snapshots"),
+                ("tljh-wizard export demo -o answers.yaml --secrets secrets.yaml", "the answers, to replay"),
+                ("tljh-wizard sessions", "the saved sessions")]
+    resume = "tljh-wizard --local" if ctx.mode == "local" else f"tljh-wizard {shlex.quote(describe_target(ctx))}"
+    lines = [(resume, "resume this wizard where it stopped"),
+             (f"tljh-wizard check {name}", "audit the hub (read-only; for cron: " + cron_line(ctx) + ")")]
+    if ctx.answers.get("https.mode") == "acme-dns":
+        lines.append((f"tljh-wizard renew {name}", "renew the certificate when due (for cron)"))
+    lines += [(f"tljh-wizard backup {name}" if ctx.mode == "ssh" else "tljh-wizard backup --local",
+               "pull a backup bundle of TLJH's config and state"),
+              (f"tljh-wizard export {name} -o answers.yaml --secrets secrets.yaml", "the answers, to replay")]
+    return lines
+
+
+def replay_line(directory: str = "tljh-wizard-exports") -> str:
+    """The non-interactive command that replays this run from Done's answers and secrets exports."""
+    return f"tljh-wizard apply {directory}/answers.yaml --secrets {directory}/secrets.yaml"
+
+
+def exit_summary(ctx: WizardContext, finished: bool) -> str:
+    """What a front-end prints when the wizard ends (quit or done): what was applied, what is pending, and the
+    commands that go on from here (each one works on this session: ``followups``)."""
+    from wizard.steps import STEPS
+
+    session = ctx.session
+    skipped, failed = set(session.skipped_steps), set(session.state.get("failed_steps", []))
+    done = set(session.state.get("finished_steps", []))
+    applied = "review" in done
+    pending = [s.title for s in STEPS[:-1] if s.id not in done and s.id not in skipped]
+    where = "finished" if finished else f"stopped at {_step_title(session.current_step)}"
+    lines = [f"tljh-wizard: {where} — {describe_target(ctx)}",
+             "  applied: " + ("the reviewed plan (config.yaml, reloads)" if applied else "nothing yet"
+                              + (" (the demo's sandbox only)" if ctx.mode == "sandbox" else ""))]
+    if skipped:
+        lines.append("  skipped (the hub keeps its own settings): " + ", ".join(
+            s.title for s in STEPS if s.id in skipped))
+    if failed:
+        lines.append("  continued despite a failed check: " + ", ".join(s.title for s in STEPS if s.id in failed))
+    if pending:
+        lines.append("  pending: " + ", ".join(pending))
+    lines.append("  next:")
+    lines += [f"    {command}   # {text}" for command, text in followups(ctx)]
+    if finished or applied:
+        lines.append(f"    {replay_line()}   # replay without prompts (after Done's Answers and Secrets exports)")
+    return "\n".join(lines)
+
+
+def _step_title(step_id: str | None) -> str:
+    from wizard.steps import step
+
+    try:
+        return step(step_id).title if step_id else "the start"
+    except KeyError:
+        return str(step_id)
 
 
 def ssh_done_lines(ctx: WizardContext) -> list[str]:

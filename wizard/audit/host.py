@@ -84,6 +84,12 @@ def ports_finding(facts: hubfacts.HubFacts, config: Mapping[str, Any]) -> Diagno
                              f"{_service_name(names)}`), or put TLJH behind it: tljh-wizard HOST, step HTTPS, "
                              "'another program holds 80/443'", data=dict(data, foreign=names))
     missing = [port for port, programs in owners.items() if not programs]
+    if moved and missing:
+        return Diagnosis(PORTS, Status.WARNING, f"TLJH's proxy is moved to {', '.join(map(str, moved))} "
+                                                f"(http.port/https.port), but nothing serves port "
+                                                f"{', '.join(map(str, missing))} in front of it",
+                         fix="start the web server that forwards to TLJH (tljh-wizard HOST, step HTTPS shows its "
+                             "site), or move TLJH back to 80/443", data=data)
     https_on = bool(((config.get("https") or {}) if isinstance(config.get("https"), Mapping) else {}).get("enabled"))
     if missing and (https_on or 80 in missing):
         return Diagnosis(PORTS, Status.ERROR if https_on else Status.WARNING,
