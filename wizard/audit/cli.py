@@ -144,10 +144,13 @@ def run(args: argparse.Namespace) -> int:
             target.hub_api_url = args.hub_api_url
         return target
 
+    if args.smoke:  # on the audit's own connection, beside the other probes, with config.yaml from the hub facts
+        from wizard.audit.checks import Probe
+
+        options.extra_probes = (Probe("smoke", lambda run: smoke_probe(run, smoke_token), needs=("hub", "hub.facts"),
+                                      skip_ids=("smoke",)),)
     state = AuditRun(subject, options, factory)
     findings = audit(subject, options, target_factory=factory, run=state)
-    if args.smoke:
-        findings.extend(smoke_findings(factory, smoke_token, subject.secret_values()))
     code = exit_code(findings)
     if args.bundle:
         from wizard.audit import bundle
@@ -173,6 +176,23 @@ def run(args: argparse.Namespace) -> int:
         if args.details and finding.details and finding.status.rank:
             print("".join(f"         | {line}\n" for line in finding.details.splitlines()), end="")
     return code
+
+
+def smoke_probe(run, token: bytes | None) -> list:
+    """The ``smoke`` probe: ``smoke_findings`` over the audit's connection and the config.yaml its facts read."""
+    from wizard.audit.checks import redacted
+    from wizard.diagnosis import Diagnosis, Status
+    from wizard.hub import smoke
+    from wizard.hub.target import HubError
+
+    if not token:
+        return smoke_findings(None, token, [])
+    secret = token.decode().strip()
+    try:
+        diagnoses, _ = smoke.run(run.value("hub"), run.value("hub.facts").config_text or "", secret)
+    except (HubError, ValueError) as exc:
+        diagnoses = [Diagnosis("smoke", Status.ERROR, f"the smoke test could not run: {exc}")]
+    return [redacted(d, [secret]) for d in diagnoses]
 
 
 def smoke_findings(target_factory, token: bytes | None, secrets: list[str]) -> list:

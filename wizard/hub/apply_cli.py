@@ -37,6 +37,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="skip the smoke test at the end (a temporary user's server starting and running one "
                              "cell) and the install of its credential")
     parser.add_argument("--hub-api-url", metavar="URL", help=argparse.SUPPRESS)  # test rigs' /hub/api stand-in
+    parser.add_argument("--sshd-config", metavar="PATH", help=argparse.SUPPRESS)  # a test rig's own sshd_config
     add_target_arguments(parser, host=False)
 
 
@@ -81,6 +82,10 @@ def run(args: argparse.Namespace) -> int:
         return _fail(str(exc))
     if args.hub_api_url:
         target.hub_api_url = args.hub_api_url
+    if args.sshd_config:
+        from wizard.sshaccess.engine import SshdPaths
+
+        target.sshd_paths = SshdPaths.beside(args.sshd_config)
     try:
         with target:
             old_text = apply.read_config(target, require_tljh=True)
