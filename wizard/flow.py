@@ -607,8 +607,12 @@ def plan(ctx: WizardContext, progress: Progress = _no_progress) -> Plan:
         return Plan("", [], [d.summary for d in missing if d.status is Status.ERROR] or ["the hub is not reachable"])
     progress("plan", "reading config.yaml on the hub")
     try:
-        engine_plan = hub_apply.plan(answers, hub_apply.read_config(ctx.target, require_tljh=True),
-                                     session=ctx.session, tljh_version=hub_tljh_version(ctx))
+        old_text = hub_apply.read_config(ctx.target, require_tljh=True)
+        # The smoke test ends every apply on a real hub (not the demo's sandbox); its credential is installed by the
+        # plan when the hub or the session lacks it.
+        smoke = ctx.mode != "sandbox" and not ctx.extras.get("no_smoke")
+        engine_plan = hub_apply.plan(answers, old_text, session=ctx.session, tljh_version=hub_tljh_version(ctx),
+                                     smoke=smoke, smoke_credential=smoke and not _smoke_ready(ctx))
     except AnswersError as exc:
         return Plan("", [], [str(e) for e in exc.errors])
     except HubError as exc:  # no TLJH under the prefix, an unreadable config.yaml, a lost link
@@ -628,6 +632,13 @@ def plan(ctx: WizardContext, progress: Progress = _no_progress) -> Plan:
         result.actions.insert(0, f"(completes the unfinished apply {engine_plan.resuming['id']})")
     ctx.last_plan = result
     return result
+
+
+def _smoke_ready(ctx: WizardContext) -> bool:
+    """The session holds the smoke test's token and the hub its credential files (one round trip)."""
+    from wizard.hub import smoke
+
+    return bool(ctx.session.read_secret(smoke.SECRET_NAME)) and smoke.installed(ctx.target)
 
 
 def apply(ctx: WizardContext, progress: Progress = _no_progress) -> list[Diagnosis]:
