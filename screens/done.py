@@ -13,8 +13,7 @@ from wizard import flow
 from screens.step import StepScreen
 from wizard.steps import STEPS
 
-EXPORT_LABELS = {"answers": "Answers", "secrets": "Secrets (0600)", "tljh": "TLJH config.yaml",
-                 "z2jh": "Z2JH values + secrets"}
+EXPORT_LABELS = {"answers": "Answers", "secrets": "Secrets 0600", "tljh": "TLJH config", "z2jh": "Z2JH"}
 
 
 class DoneScreen(StepScreen):

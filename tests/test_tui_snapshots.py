@@ -139,7 +139,8 @@ def test_authenticator_validation_errors(snap_compare, size):
 
     assert snap_compare(app, terminal_size=size, run_before=run_before)
     # The secret typed on this screen is masked in the picture.
-    picture = (SNAPSHOTS / "test_tui_snapshots" / "test_authenticator_validation_errors.svg").read_text()
+    label = next(name for name, value in SIZES.items() if value == size)
+    picture = (SNAPSHOTS / "test_tui_snapshots" / f"test_authenticator_validation_errors[{label}].svg").read_text()
     assert "snapshot-Secret-77" not in picture and "•" * len("snapshot-Secret-77") in picture
 
 
