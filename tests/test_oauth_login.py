@@ -95,7 +95,7 @@ def login(base, code, client_id, callback):
 def gets_a_server(base, browser, token, name):
     status, _, _ = browser.get(f"{base}/hub/spawn")
     assert status in (200, 302), status
-    deadline = time.monotonic() + 120
+    deadline = time.monotonic() + 180
     try:
         while time.monotonic() < deadline:
             _, model = api(base, token, "GET", f"/users/{name}")
