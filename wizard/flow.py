@@ -118,6 +118,9 @@ def connect(ctx: WizardContext, progress: Progress = _no_progress) -> list[Diagn
                              fix="install TLJH first (its bootstrap script), or set the TLJH prefix"))
     out.append(Diagnosis("connect.facts", Status.OK, "; ".join(facts.summary()[:3]),
                          details="\n".join(facts.summary())))
+    from wizard.audit.host import judge_disks  # a full /, /home or prefix: shown now, from the same facts
+
+    out += [d for d in judge_disks(facts.disks or {}) if d.status in (Status.WARNING, Status.ERROR)]
     return out
 
 
@@ -216,6 +219,15 @@ def https_checks(ctx: WizardContext, progress: Progress = _no_progress) -> list[
     """Whether a certificate can be had: the DNS gate and port 443 (ACME modes), or the operator's files judged."""
     answers = ctx.answers
     mode = answers.get("https.mode")
+    if answers.get("https.web_ports") == "behind":
+        return [behind_diagnosis(answers)]
+    held = web_ports_findings(ctx, progress) if mode != "none" else []
+    return held + _https_checks(ctx, progress)
+
+
+def _https_checks(ctx: WizardContext, progress: Progress = _no_progress) -> list[Diagnosis]:
+    answers = ctx.answers
+    mode = answers.get("https.mode")
     if mode == "none":
         return [Diagnosis("https.mode", Status.WARNING, "HTTPS is off: logins and notebooks travel in plain text",
                           fix="choose letsencrypt, acme-dns or existing unless the hub sits behind a TLS proxy")]
@@ -236,6 +248,48 @@ def https_checks(ctx: WizardContext, progress: Progress = _no_progress) -> list[
     if mode == "acme-dns":  # DNS-01 needs no inbound port
         results = [d for d in results if d.id != "https.port443"]
     return results
+
+
+def behind_diagnosis(answers) -> Diagnosis:
+    """TLJH behind another web server: where TLJH listens, and that server's reverse-proxy site (``--details``)."""
+    from wizard.tljh.behind import snippet
+
+    port, address = answers.get("https.behind_port") or 8080, answers.get("https.behind_address") or "127.0.0.1"
+    front = answers.get("https.front_server") or "nginx"
+    return Diagnosis("https.behind", Status.OK, f"TLJH's proxy will listen on {address}:{port} (plain HTTP); {front} "
+                     "keeps ports 80/443 and the certificate, and forwards to it",
+                     details=snippet(front, answers.get("domain.name") or "HUB.EXAMPLE.EDU", port, address),
+                     data={"port": port, "address": address, "front_server": front})
+
+
+def web_ports_findings(ctx: WizardContext, progress: Progress = _no_progress) -> list[Diagnosis]:
+    """Who holds ports 80/443 on the hub (``wizard.audit.host.ports_finding``; one round trip): another program there
+    stops TLJH's proxy from serving HTTPS, so the step offers the ways out (https.web_ports)."""
+    from wizard.audit import host, hubfacts
+    from wizard.hub.target import HubError
+
+    if ctx.target is None or ctx.mode == "sandbox":
+        return []
+    progress("ports", "asking the hub who listens on ports 80 and 443")
+    try:
+        facts = hubfacts.gather(ctx.target, hubfacts.Sources(only=("listeners",),
+                                                            ports=tuple(ctx.extras.get("web_ports", (80, 443)))))
+    except (HubError, ValueError) as exc:
+        return [Diagnosis(host.PORTS, Status.SKIPPED, f"ports 80/443 not checked: {ctx.redact(str(exc))}")]
+    finding = host.ports_finding(facts, {"https": {"enabled": True}})
+    foreign = finding.data.get("foreign")
+    if foreign and ctx.answers.get("https.web_ports") == "stop":
+        names = ", ".join(foreign)
+        return [Diagnosis(host.PORTS, Status.WARNING, f"{names} still holds ports 80/443: stop it before applying",
+                          fix=f"`sudo systemctl disable --now {host._service_name(foreign)}` on the hub",
+                          data=finding.data)]
+    if foreign:
+        finding.fix = ("choose Ports 80/443 = behind (TLJH behind it, which then holds the certificate) or stop "
+                       "(you stop it first); or stop it now and check again")
+        return [finding]
+    if finding.status is Status.ERROR:  # nothing listens yet: TLJH's proxy starts at apply
+        return [Diagnosis(host.PORTS, Status.OK, "no other program holds ports 80/443", data=finding.data)]
+    return [finding]
 
 
 def https_issue(ctx: WizardContext, progress: Progress = _no_progress) -> list[Diagnosis]:

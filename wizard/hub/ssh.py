@@ -88,7 +88,8 @@ class SSHTarget(HubTarget):
         self.connections = 0  # how many times a connection was opened (1 per session unless it dropped)
         self.host_key_fingerprint: str | None = None
         self._client = None
-        self.revoked: dict[str, str] = {}  # @revoked host keys of the known-hosts files: fingerprint -> file
+        self.revoked: dict[str, str] = {}  # @revoked host keys of the known-hosts files: fingerprint -> FILE:LINE
+        self.known_entries: list = []  # wizard.hub.known_hosts.Entry of every file, read at each connect
         self._connecting = threading.RLock()
 
     # --- connection --------------------------------------------------------------------------------------------
@@ -102,28 +103,41 @@ class SSHTarget(HubTarget):
         pkey = self._load_key() if self.key_file else None
         sock = self._open_socket()
         client = paramiko.SSHClient()
-        self.revoked = {}
+        from wizard.hub import known_hosts
+
+        self.known_entries = []
         for path in [*self.known_hosts_files, self.own_known_hosts]:
-            if path.is_file():
-                try:
-                    self.revoked.update(_load_known_hosts(client.get_host_keys(), path))
-                except (OSError, UnicodeDecodeError) as exc:
-                    sock.close()
-                    raise ConnectError(f"cannot read known hosts file {path}: {exc}", "host_key") from None
+            try:
+                self.known_entries += known_hosts.load(path)
+            except ValueError as exc:
+                sock.close()
+                raise ConnectError(f"cannot read known hosts file: {exc}", "host_key") from None
+        self.revoked = {entry.fingerprint: entry.source for entry in self.known_entries if entry.marker == "@revoked"}
+        # paramiko is given no host keys: every presented key goes to the policy, which decides as OpenSSH does
+        # (wizard.hub.known_hosts), before authentication. The key types known for the host are preferred when
+        # negotiating, as OpenSSH orders HostKeyAlgorithms.
+        preferred = known_hosts.known_types(self.known_entries, label)
+
+        def transport(*args, **kwargs):
+            made = paramiko.Transport(*args, **kwargs)
+            options = made.get_security_options()
+            wanted = [t for t in _algorithms(preferred) if t in options.key_types]
+            options.key_types = wanted + [t for t in options.key_types if t not in wanted]
+            return made
+
         client.set_missing_host_key_policy(_AskPolicy(self))
         try:
             client.connect(self.host, self.port, username=self.user, pkey=pkey, sock=sock,
                            passphrase=self._passphrase, allow_agent=self.allow_agent,
                            look_for_keys=self.look_for_keys and pkey is None,
                            timeout=self.connect_timeout, banner_timeout=self.connect_timeout,
-                           auth_timeout=self.connect_timeout)
+                           auth_timeout=self.connect_timeout, transport_factory=transport)
         except ConnectError:
             client.close()
             raise
         except paramiko.BadHostKeyException as exc:
             client.close()
-            raise HostKeyChanged(label, fingerprint(exc.expected_key), fingerprint(exc.key),
-                                 self._file_knowing(label)) from None
+            raise HostKeyChanged(label, fingerprint(exc.expected_key), fingerprint(exc.key), "known_hosts") from None
         except paramiko.AuthenticationException as exc:
             client.close()
             how = f"the key {self.key_file}" if pkey else "the agent's and the default keys"
@@ -219,18 +233,6 @@ class SSHTarget(HubTarget):
             raise ConnectError(f"{address} port {self.port} closed the connection before the SSH greeting "
                                "(sshd may refuse this client, e.g. MaxStartups or a firewall rule)", "refused")
         return sock
-
-    def _file_knowing(self, label: str) -> str:
-        import paramiko
-
-        for path in [*self.known_hosts_files, self.own_known_hosts]:
-            if not path.is_file():
-                continue
-            keys = paramiko.HostKeys()
-            _load_known_hosts(keys, path)
-            if keys.lookup(label):
-                return str(path)
-        return "known_hosts"
 
     def remember_host_key(self, label: str, key) -> None:
         """Append an accepted key to the wizard's own known-hosts file (0600, atomic)."""
@@ -353,41 +355,12 @@ class HostKeyRevoked(ConnectError):
         self.host, self.presented, self.source = host, presented, source
 
 
-def _load_known_hosts(host_keys, path: Path) -> dict[str, str]:
-    """Add a known_hosts file's keys to paramiko's ``host_keys``; return its ``@revoked`` keys (fingerprint -> file).
-
-    paramiko's own loader stops with an exception at an ``@cert-authority``/``@revoked`` line or a damaged key, so
-    the file is read here: markers are understood (host certificates are not supported: such hosts count as unknown),
-    a damaged line is skipped as OpenSSH skips it, and the first key of a host and type wins, as in paramiko.
-    """
-    from paramiko.hostkeys import HostKeyEntry, InvalidHostKey
-    from paramiko.ssh_exception import SSHException
-
-    revoked = {}
-    for line in path.read_text(encoding="utf-8").splitlines():
-        line = line.strip()
-        if not line or line.startswith("#"):
-            continue
-        if line.startswith("@"):
-            marker, _, rest = line.partition(" ")
-            fields = rest.split()
-            if marker == "@revoked" and len(fields) >= 3:
-                try:
-                    revoked[fingerprint(base64.b64decode(fields[2], validate=True))] = str(path)
-                except ValueError:
-                    pass
-            continue
-        try:
-            entry = HostKeyEntry.from_line(line)
-        except (InvalidHostKey, SSHException, ValueError):
-            continue
-        if entry is None:
-            continue
-        for name in entry.hostnames:
-            known = host_keys.lookup(name)
-            if known is None or entry.key.get_name() not in known:
-                host_keys.add(name, entry.key.get_name(), entry.key)
-    return revoked
+def _algorithms(key_types: list[str]) -> list[str]:
+    """Host key algorithms for known key types (an RSA key is offered as rsa-sha2-512/256)."""
+    found: list[str] = []
+    for key_type in key_types:
+        found += ["rsa-sha2-512", "rsa-sha2-256", "ssh-rsa"] if key_type == "ssh-rsa" else [key_type]
+    return found
 
 
 class _Dropped(Exception):
@@ -424,15 +397,28 @@ class _AskPolicy:
         self.target = target
 
     def missing_host_key(self, client, hostname, key) -> None:
+        from wizard.hub import known_hosts
+
+        target = self.target
         presented = fingerprint(key)
-        if presented in self.target.revoked:
-            raise HostKeyRevoked(hostname, presented, self.target.revoked[presented])
-        if self.target.pinned:
-            if presented != self.target.pinned:
-                raise HostKeyChanged(hostname, self.target.pinned, presented, "connection.host_key")
-            self.target.remember_host_key(hostname, key)
+        verdict = known_hosts.check(target.known_entries, hostname, key.get_name(), key.asbytes())
+        if verdict.status == "revoked":
+            raise HostKeyRevoked(hostname, presented, verdict.entry.source)
+        if verdict.status == "changed":  # refused even when pinned: a known_hosts file says otherwise
+            raise HostKeyChanged(hostname, verdict.entry.fingerprint, presented, verdict.entry.source)
+        if target.pinned and presented != target.pinned:
+            raise HostKeyChanged(hostname, target.pinned, presented, "connection.host_key")
+        if verdict.status == "known":
             return
-        accept = self.target.accept_host_key
+        if target.pinned:
+            target.remember_host_key(hostname, key)
+            return
+        if verdict.status == "ca":
+            raise ConnectError(
+                f"{verdict.entry.source} vouches for {hostname} with a @cert-authority line, but the wizard cannot "
+                f"check host certificates, and will not offer the plain key {presented} instead: compare it with the "
+                "one the provider's console shows, then pin it (connection.host_key / --host-key).", "host_key")
+        accept = target.accept_host_key
         if accept is None or not accept(hostname, key.get_name(), presented):
             raise HostKeyUnknown(hostname, key.get_name(), presented)
-        self.target.remember_host_key(hostname, key)
+        target.remember_host_key(hostname, key)
