@@ -175,6 +175,57 @@ def ensure_target(ctx: WizardContext, progress: Progress = _no_progress) -> list
     return found if ctx.target is None or ctx.facts is None else []
 
 
+def hub_tljh_version(ctx: WizardContext) -> str:
+    """The TLJH schema the hub's install calls for (``wizard.tljh.config.TLJH_VERSIONS``): ``main`` for an install
+    newer than 2.0.0 (the host facts' version, ``limits.tljh_accepts_fractional_cpu``), else ``2.0.0`` — also while
+    the facts are unknown (the strictest). Entry rules and Review's plan use the same value, so Review never refuses
+    what a step accepted."""
+    from wizard import limits
+
+    version = getattr(ctx.facts, "tljh_version", None)
+    return "main" if version and limits.tljh_accepts_fractional_cpu(str(version)) else "2.0.0"
+
+
+def entry_error(ctx: WizardContext, key: str, value: Any):
+    """A rule ``key`` can only know from the hub, for its accepted ``value``: a ``ValidationError`` or None. Today
+    the CPU limit against the hub's TLJH version (``limits.cpu_for_tljh``: TLJH 2.0.0's schema takes whole CPUs
+    only). Both front-ends apply it where the field is entered."""
+    from wizard.fields import ValidationError
+
+    if key == "limits.cpu" and value not in (None, ""):
+        from wizard import limits
+
+        version = hub_tljh_version(ctx)
+        if version != "main":
+            try:
+                limits.cpu_for_tljh(value, version)
+            except ValidationError as exc:
+                return exc.at(key)
+    return None
+
+
+def entry_errors(ctx: WizardContext, section: str) -> list:
+    """``entry_error`` for every answered field of ``section``."""
+    from wizard.answers import SECTIONS
+
+    found = (entry_error(ctx, f"{section}.{item.name}", ctx.answers.get(f"{section}.{item.name}"))
+             for item in SECTIONS[section].fields)
+    return [error for error in found if error is not None]
+
+
+def facts_needed(ctx: WizardContext, progress: Progress = _no_progress) -> list[Diagnosis]:
+    """Connect and gather the host facts when a resumed run reaches a step that reads them. Returns an ERROR
+    diagnosis when they cannot be had (the step shows it), else nothing."""
+    if ctx.facts is not None:
+        return []
+    progress("facts", "gathering the host facts this step needs")
+    found = ensure_target(ctx, progress)
+    if ctx.facts is None:
+        return found or [Diagnosis("connect.facts", Status.ERROR, "the host facts could not be gathered",
+                                   fix="go Back to Connect")]
+    return []
+
+
 def domain_checks(ctx: WizardContext, progress: Progress = _no_progress) -> list[Diagnosis]:
     """DNS at every authoritative server and the resolvers, whether the IP is reserved, and reachability."""
     import asyncio
@@ -184,6 +235,7 @@ def domain_checks(ctx: WizardContext, progress: Progress = _no_progress) -> list
     from wizard.dns.reachability import check_reachability
     from wizard.dns.reserved_ip import check_reserved_ip
 
+    facts_missing = facts_needed(ctx, progress)
     answers = ctx.answers
     domain = answers.get("domain.name")
     ipv4, ipv6 = answers.get("domain.reserved_ipv4"), answers.get("domain.reserved_ipv6")
@@ -212,7 +264,7 @@ def domain_checks(ctx: WizardContext, progress: Progress = _no_progress) -> list
                                               before_https=answers.get("https.mode") in (None, "none")
                                               or not ctx.session.record("https.certificate")))
     ctx.extras["dns_diagnoses"] = out
-    return out
+    return facts_missing + out
 
 
 def https_checks(ctx: WizardContext, progress: Progress = _no_progress) -> list[Diagnosis]:
@@ -321,7 +373,7 @@ def limits_checks(ctx: WizardContext, progress: Progress = _no_progress) -> list
     from wizard import limits
 
     values = ctx.answers.section("limits")
-    out: list[Diagnosis] = []
+    out: list[Diagnosis] = facts_needed(ctx, progress)
     if values.get("cull_enabled", True):
         out.extend(limits.check_culling(values["cull_timeout"], values["cull_every"], values["cull_max_age"]))
     missing = [label for key, label in (("total_users", "Total users"), ("memory", "Memory per user"),
@@ -490,7 +542,7 @@ def plan(ctx: WizardContext, progress: Progress = _no_progress) -> Plan:
     progress("plan", "reading config.yaml on the hub")
     try:
         engine_plan = hub_apply.plan(answers, hub_apply.read_config(ctx.target, require_tljh=True),
-                                     session=ctx.session)
+                                     session=ctx.session, tljh_version=hub_tljh_version(ctx))
     except AnswersError as exc:
         return Plan("", [], [str(e) for e in exc.errors])
     except HubError as exc:  # no TLJH under the prefix, an unreadable config.yaml, a lost link

@@ -85,7 +85,7 @@ class QuestionaryPrompter:
             hint = " (saved: press Enter to keep it)" if has_secret else ""
             answer = q.password(label + hint, validate=validate).unsafe_ask()
         else:
-            answer = q.text(label, default=_as_text(current), validate=validate,
+            answer = q.text(label, default=spec.format(current), validate=validate,
                             instruction=f"(e.g. {spec.example})" if spec.example and current in (None, "", [])
                             else None).unsafe_ask()
         return BACK if isinstance(answer, str) and answer.strip() == BACK_WORD else answer
@@ -193,16 +193,6 @@ class ScriptedPrompter:
 _KEEP = object()
 
 
-def _as_text(value: Any) -> str:
-    if value is None:
-        return ""
-    if isinstance(value, list):
-        return ", ".join(str(item) for item in value)
-    if isinstance(value, dict):  # {name: [lines]} (ssh.user_keys): NAME: LINE entries, read back by its validator
-        return ", ".join(f"{name}: {line}" for name, lines in value.items() for line in lines)
-    return str(value)
-
-
 # ---------------------------------------------------------------------------------------------------------------
 # the flow
 
@@ -308,10 +298,9 @@ class PlainWizard:
         self.say(f"\n== Step {STEP_IDS.index(step_id) + 1}/{len(STEP_IDS)}: {item.title} ==")
         self.ctx.log(f"step {step_id}: shown")
         if item.skippable:
-            keeps = getattr(item, "keeps", "")
             if not self.confirm(f"Set up {item.title} now?", default=True):
-                if keeps:
-                    self.say(f"Skipped: the hub keeps {keeps}.")
+                if item.keeps:
+                    self.say(f"Skipped: the hub keeps {item.keeps}.")
                 return Outcome.SKIP
         if step_id == "review":
             return self.review()
@@ -362,6 +351,9 @@ class PlainWizard:
                   if f.required and f.applies(values) and values.get(f.name) in (None, "", [])]
         errors += [e for e in spec.rules(values, answers)
                    if e.key.startswith(name + ".") and e.key.partition(".")[2] not in hidden]
+        from wizard.flow import entry_errors
+
+        errors += entry_errors(self.ctx, name)  # what only the hub's facts tell (TLJH 2.0.0: whole CPUs)
         return errors
 
     def clear_inapplicable(self, name: str) -> None:
@@ -383,10 +375,13 @@ class PlainWizard:
             if spec.secret and raw in ("", None) and (has_secret or not spec.required):
                 return None
             try:
-                spec.check(raw, key)
+                value = spec.check(raw, key)
             except ValidationError as exc:
                 return exc.message
-            return None
+            from wizard.flow import entry_error
+
+            refused = entry_error(self.ctx, key, value)  # what the hub's facts tell (TLJH 2.0.0: whole CPUs)
+            return refused.message if refused else None
 
         current = None if spec.secret else answers.get(key)
         if current in (None, "", []) and not answers.answered(key):
