@@ -180,7 +180,9 @@ def test_review_sends_the_operator_to_the_refused_answer_and_straight_back(tmp_p
                               "domain.ip_reserved_confirmed", "domain.resolvers"]
     config = yamlio.loads((prefix / "config" / "config.yaml").read_text())
     assert config["auth"]["GitHubOAuthenticator"]["client_secret"] == SECRET
-    assert (tmp_path / "tljh-wizard-exports" / "values.yaml").exists()  # the Z2JH export at Done
+    z2jh = tmp_path / "tljh-wizard-exports" / "z2jh"  # the Z2JH export at Done: the chart's values and secrets
+    assert SECRET not in (z2jh / "values.yaml").read_text()
+    assert SECRET in (z2jh / "secrets.yaml").read_text() and (z2jh / "secrets.yaml").stat().st_mode & 0o777 == 0o600
     assert state_of("demo")["current_step"] == "done"
 
 

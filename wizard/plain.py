@@ -512,6 +512,8 @@ class PlainWizard:
             return Outcome.BACK if decision == "back" else STOP
         self.say(reviewed.diff.rstrip("\n") or "config.yaml is already as the answers want it.")
         self.say("Actions:\n" + "\n".join(f"  {n}. {a}" for n, a in enumerate(reviewed.actions, 1)))
+        if reviewed.access:
+            self.say(reviewed.access)
         if not reviewed.actions:
             return Outcome.NEXT
         if not self.confirm(f"Apply these changes to {flow.describe_target(self.ctx)}?", default=False):
@@ -522,7 +524,7 @@ class PlainWizard:
 
     def done(self):
         from wizard import flow
-        from wizard.walk import EXPORT_DIR, EXPORTS, Outcome
+        from wizard.walk import EXPORT_DIR, EXPORTS, Outcome, write_export
 
         self.say(f"The hub {flow.describe_target(self.ctx)} is set up.")
         directory = Path(EXPORT_DIR)
@@ -531,11 +533,14 @@ class PlainWizard:
                         default=True):
             for item in offered:
                 try:
-                    self.say(f"  wrote {flow.export(self.ctx, item.kind, directory)}")
+                    self.say("  wrote " + " and ".join(str(path) for path in write_export(self.ctx, item.kind,
+                                                                                         directory)))
                 except Exception as exc:  # a refused export is a message, never a traceback
                     self.say(f"  ✘ {item.label}: {exc}")
         self.say("SSH access:\n" + "\n".join(f"  {line}" for line in flow.ssh_done_lines(self.ctx)))
-        self.say("Audit the hub every morning (cron):\n  " + flow.cron_line(self.ctx))
+        self.say(f"Replay this setup without prompts:\n  {flow.replay_line(str(directory))}")
+        if self.ctx.mode != "sandbox":
+            self.say("Audit the hub every morning (cron):\n  " + flow.cron_line(self.ctx))
         return Outcome.NEXT
 
 
@@ -552,7 +557,11 @@ def run_plain(name: str | None, *, mode: str, prefill: dict, sandbox_prefix=None
     ctx.extras.update(extras or {})
     wizard = PlainWizard(ctx, prompter or QuestionaryPrompter())
     try:
-        return wizard.run()
+        code = wizard.run()
+        from wizard.flow import exit_summary
+
+        wizard.say(exit_summary(ctx, finished=code == EXIT_DONE))
+        return code
     except (KeyboardInterrupt, EOFError):
         ctx.log(f"interrupted at {wizard.title()}")
         print(f"\nStopped at {wizard.title()}; every accepted answer is saved — run the same command again to "

@@ -210,9 +210,19 @@ EXPORTS: tuple[Export, ...] = (
     Export("answers", "Answers"),
     Export("secrets", "Secrets (0600)"),
     Export("tljh", "TLJH config.yaml"),
-    Export("z2jh", "Z2JH values"),
+    Export("z2jh", "Z2JH values + secrets"),
 )
 EXPORT_DIR = "tljh-wizard-exports"
+
+
+def write_export(ctx, kind: str, directory) -> list:
+    """Write one export into ``directory`` (``wizard.flow.export``); the Z2JH one is the chart's values and its
+    secrets overlay in a folder of their own (``wizard.flow.export_z2jh``). Returns the paths written."""
+    from wizard import flow
+
+    if kind == "z2jh":
+        return list(flow.export_z2jh(ctx, directory))
+    return [flow.export(ctx, kind, directory)]
 
 
 # ---------------------------------------------------------------------------------------------------------------

@@ -278,9 +278,26 @@ def certificate_finding(subject: AuditSubject, options: AuditOptions) -> Diagnos
         return Diagnosis(CERTIFICATE, Status.ERROR, str(exc), fix="check the proxy runs and port 443 is open",
                          data={"address": address})
     verdict = judge(served, domains, "production", now=options.moment())
+    chain = served_chain(served)
+    data = dict(verdict.data, chain=chain)
     if verdict.status is not Status.OK:
-        return Diagnosis(CERTIFICATE, verdict.status, verdict.summary, fix=verdict.fix, data=verdict.data)
-    return renewal_verdict(served.leaf, subject, options, verdict.data)
+        fix = verdict.fix
+        if not served.trusted and len(served.chain) == 1 and served.leaf.issuer != served.leaf.subject:
+            fix = ("the server sends the certificate without its intermediate: serve the full chain (fullchain.pem, "
+                   "not cert.pem)")
+        return Diagnosis(CERTIFICATE, verdict.status, verdict.summary, details="\n".join(chain), fix=fix, data=data)
+    found = renewal_verdict(served.leaf, subject, options, data)
+    found.details = found.details or "\n".join(chain)
+    return found
+
+
+def served_chain(served) -> list[str]:
+    """The chain as a client receives it, as ``openssl s_client -showcerts`` lists it: position, subject, issuer."""
+    lines = []
+    for index, cert in enumerate(served.chain):
+        lines.append(f"{index} s: {cert.subject.rfc4514_string()}")
+        lines.append(f"  i: {cert.issuer.rfc4514_string()}")
+    return lines
 
 
 def renewal_verdict(leaf, subject: AuditSubject, options: AuditOptions, data: dict) -> Diagnosis:
@@ -436,6 +453,27 @@ def hygiene_probe(run: AuditRun) -> list[Diagnosis]:
     password_on = None if password.status is Status.SKIPPED else password.status is Status.WARNING
     return [host.updates_finding(facts), host.reboot_finding(facts), host.unattended_finding(facts), password,
             host.failed_logins_finding(facts, since, hours, password_on)]
+
+
+def access_probe(run: AuditRun) -> list[Diagnosis]:
+    """Who can log in with the live config.yaml, judged by the hub's own authenticator code (``wizard.access``, run
+    with ``PREFIX/hub/bin/python`` over the audit's connection, read-only): the preview, and a flag for a config that
+    admits nobody (ERROR) or every account of the provider (WARNING)."""
+    import json
+
+    from wizard import access, yamlio
+    from wizard.fields import ValidationError
+    from wizard.hub.target import HubError
+
+    live_text = run.value("hub.facts").config_text
+    if live_text is None:
+        return [Diagnosis(access.PREVIEW, Status.SKIPPED, "who can log in: not computed — config.yaml is missing")]
+    try:
+        live = yamlio.loads(live_text, "config.yaml") if live_text.strip() else {}
+        config = json.loads(json.dumps(live if isinstance(live, Mapping) else {}, default=str))
+        return access.preview(config, target=run.value("hub")).diagnoses(live=True)
+    except (ValidationError, HubError) as exc:
+        return [Diagnosis(access.PREVIEW, Status.SKIPPED, f"who can log in: not computed — {exc}")]
 
 
 def config_drift(subject: AuditSubject, live_text: str | None) -> Diagnosis:
@@ -727,6 +765,7 @@ def _default_probes() -> None:
         Probe("hub.facts", facts_probe, needs=("hub",), findings=False),
         Probe("config", config_probe, needs=hub_facts, skip_ids=(CONFIG, AUTHENTICATOR, LIMITS, CULLING)),
         Probe("environment", environment_probe, needs=("hub",), skip_ids=(ENVIRONMENT,)),
+        Probe("access", access_probe, needs=hub_facts, skip_ids=("access.preview",)),
         Probe("ports", ports_probe, needs=hub_facts, skip_ids=(host.PORTS,)),
         Probe("capacity", capacity_probe, needs=hub_facts,
               skip_ids=(f"{host.DISK}.root", f"{host.DISK}.home", f"{host.DISK}.prefix", host.OOM, host.MEMORY,
