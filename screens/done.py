@@ -12,8 +12,11 @@ from textual.widgets import Button, Input, Label, Static
 from wizard import flow
 from screens.step import StepScreen
 from wizard.steps import STEPS
+from wizard.walk import EXPORT_DIR, EXPORTS
 
-EXPORT_LABELS = {"answers": "Answers", "secrets": "Secrets 0600", "tljh": "TLJH config", "z2jh": "Z2JH"}
+EXPORT_LABELS = {item.kind: item.label for item in EXPORTS}
+# Button labels that fit four in a row at 80 columns.
+SHORT_LABELS = {"answers": "Answers", "secrets": "Secrets 0600", "tljh": "TLJH config", "z2jh": "Z2JH"}
 
 
 class DoneScreen(StepScreen):
@@ -23,11 +26,11 @@ class DoneScreen(StepScreen):
     def compose_extra(self) -> ComposeResult:
         yield Static(self.summary(), id="summary", markup=False)
         yield Label("Export folder (relative to where you started the wizard):")
-        yield Input(value="tljh-wizard-exports", id="export-dir", compact=True)
+        yield Input(value=EXPORT_DIR, id="export-dir", compact=True)
         with Horizontal(id="exports"):
-            for kind, label in EXPORT_LABELS.items():
-                available = kind != "z2jh" or flow.engine_available("wizard.z2jh")
-                yield Button(label, id=f"export-{kind}", disabled=not available)
+            for item in EXPORTS:
+                yield Button(SHORT_LABELS.get(item.kind, item.label), id=f"export-{item.kind}",
+                             disabled=not item.available())
         yield Static("", id="export-result", markup=False)
         yield Static("SSH access:\n" + "\n".join(f"  {line}" for line in flow.ssh_done_lines(self.ctx)),
                      id="ssh-logins", markup=False)
@@ -62,7 +65,7 @@ class DoneScreen(StepScreen):
     @on(Button.Pressed, "#exports Button")
     def _export(self, event: Button.Pressed) -> None:
         kind = (event.button.id or "").removeprefix("export-")
-        directory = Path(self.query_one("#export-dir", Input).value or "tljh-wizard-exports").expanduser()
+        directory = Path(self.query_one("#export-dir", Input).value or EXPORT_DIR).expanduser()
         result = self.query_one("#export-result", Static)
         try:
             if kind == "z2jh":  # the chart's values and its secrets overlay, as `export --format z2jh --secrets`
