@@ -29,7 +29,8 @@ def test_every_suggested_command_for_the_demo_exits_0_offline(tmp_path, monkeypa
     monkeypatch.chdir(tmp_path)
     prompter = ScriptedPrompter(ANSWERS, confirms={"Set up Base environment": False, "Set up SSH access": False,
                                                    "Apply these changes": True, "Continue anyway": True,
-                                                   "Write the exports": True})
+                                                   "Write the exports": True},
+                                choices={"A check failed": "continue"})
     assert run_plain(None, mode="sandbox", prefill={"connection.host": "localhost"}, prompter=prompter) == EXIT_DONE
     ctx = open_context(None, mode="sandbox", prefill={"connection.host": "localhost"})
     try:
