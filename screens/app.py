@@ -56,6 +56,10 @@ class WizardApp(App[int]):
         self.opener = opener
         self.target = target or (describe_target(ctx) if ctx else "")
         self.current_step: str | None = None
+        import threading
+
+        self.engine_lock = threading.Lock()  # one engine call at a time on the shared context (StepScreen.run_engine)
+        self._quitting = threading.Event()  # set on quit: a worker waiting for the operator stops waiting
 
     def on_mount(self) -> None:
         self.run_flow()
@@ -67,6 +71,11 @@ class WizardApp(App[int]):
             self.notify("The apply is running: wait for it, or press “Stop and roll back” first.",
                         severity="warning")
             return
+        self._quitting.set()  # a host-key question still open is answered "reject": its worker ends
+        for screen in self.screen_stack:
+            token = getattr(screen, "cancel_token", None)
+            if token is not None:
+                token.cancel()
         if self.ctx is not None:
             self.ctx.log(f"quit at step {self.current_step or 'welcome'}")
         self.exit(3)
@@ -99,8 +108,15 @@ class WizardApp(App[int]):
             answer["accepted"] = bool(decision and decision.accepted)
             decided.set()
 
-        self.call_from_thread(self.push_screen, HostKeyModal(host, fingerprint, key_type), record)
-        decided.wait()
+        if self._quitting.is_set():
+            return False
+        try:
+            self.call_from_thread(self.push_screen, HostKeyModal(host, fingerprint, key_type), record)
+        except RuntimeError:  # the app is shutting down
+            return False
+        while not decided.wait(0.1):
+            if self._quitting.is_set() or not self.is_running:
+                return False  # quit while the question was open: the key is not accepted
         return answer["accepted"]
 
     @work(exclusive=True, group="flow", name="flow")

@@ -18,6 +18,30 @@ class AuthenticatorScreen(StepScreen):
         # insecure_confirmed is asked by the modal after this, not in the form
         return [e for e in super().section_errors() if e.key != "authenticator.insecure_confirmed"]
 
+    def action_next(self) -> None:
+        """An insecure type is confirmed *before* any answer is saved: "Choose another" keeps every saved answer
+        (the OAuth client secret GitHub shows only once, the client id, the org list)."""
+        kind = self._chosen_type()
+        answers = self.ctx.session.answers
+        confirmed = answers.get("authenticator.insecure_confirmed") and answers.get("authenticator.type") == kind
+        if self.busy or kind not in INSECURE_TYPES or confirmed:
+            super().action_next()
+            return
+        if not all([form.judge()[1] for form in self.forms()]):
+            self.notify("Some answers need fixing (see the messages under the fields).", severity="error")
+            return
+        self.app.push_screen(ConfirmModal(
+            f"{kind}: insecure authenticator",
+            f"{kind} lets anyone who can reach the hub log in (or choose a password on first login). Use it only "
+            "for a throw-away hub.\n\nI understand this is insecure.",
+            yes="I understand, use it", no="Choose another", danger=True), self._insecure_answered)
+
+    def _chosen_type(self):
+        from textual.widgets import Select
+
+        widget = self.query_one("#field-authenticator-type", Select)
+        return None if widget.value is Select.NULL else widget.value
+
     def after_accept(self) -> None:
         session = self.ctx.session
         kind = session.answers.get("authenticator.type")
@@ -37,6 +61,8 @@ class AuthenticatorScreen(StepScreen):
 
     def _insecure_answered(self, decision: Confirmation | None) -> None:
         if decision and decision.confirmed:
+            if not self.accept_answers():  # saved only now: the switch is confirmed
+                return
             self.ctx.session.accept("authenticator.insecure_confirmed", True)
             self.dismiss(Next())
         else:

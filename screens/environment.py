@@ -3,7 +3,7 @@ newest snapshot (its plan shown in full and confirmed first)."""
 
 from __future__ import annotations
 
-from textual import on, work
+from textual import on
 from textual.app import ComposeResult
 from textual.message import Message
 from textual.widgets import Button
@@ -36,41 +36,30 @@ class EnvironmentScreen(StepScreen):
     def _restore_pressed(self) -> None:
         if self.busy:
             return
-        self.set_busy(True)
         self.say("Base environment: planning a restore")
-        self._plan_restore()
-
-    @work(thread=True, exclusive=True, group="checks", name="restore-plan")
-    def _plan_restore(self) -> None:
-        from textual.worker import get_current_worker
-
-        try:
-            planned = flow.environment_restore_plan(self.ctx, self._progress_from_thread)
-        except Exception as exc:  # shown as a failing check, never a crash
-            from wizard.diagnosis import Diagnosis, Status
-
-            planned = Diagnosis("environment.restore", Status.ERROR, self.ctx.redact(str(exc)))
-        if not get_current_worker().is_cancelled:
-            self.post_message(RestorePlanned(planned))
+        self.run_engine(flow.environment_restore_plan, done=lambda plan: self.post_message(RestorePlanned(plan)))
 
     @on(RestorePlanned)
     def _planned(self, event: RestorePlanned) -> None:
         from wizard.diagnosis import Diagnosis
 
-        self.set_busy(False)
-        if isinstance(event.plan, Diagnosis):
-            self.show_diagnoses([event.plan])
+        plan = event.plan
+        if isinstance(plan, list):  # the engine call failed or was cancelled: its diagnoses
+            self.show_diagnoses(plan)
             return
-        if event.plan.empty:
-            self.post_message(ChecksFinished(flow.environment_restore(self.ctx, event.plan), proceed=False))
+        if isinstance(plan, Diagnosis):
+            self.show_diagnoses([plan])
             return
-        text = event.plan.render()
+        if plan.empty:
+            self._restore(plan)
+            return
+        text = plan.render()
         self.say(text)  # the whole plan, in the log panel
         lines = text.splitlines()
         body = "\n".join(lines[:MODAL_LINES] + ([f"… {len(lines) - MODAL_LINES} more lines in the log below"]
                                                  if len(lines) > MODAL_LINES else []))
         self.app.push_screen(ConfirmModal("Restore the environment?", body, yes="Restore", no="Cancel", danger=True),
-                             lambda answer: self._confirmed(answer, event.plan))
+                             lambda answer: self._confirmed(answer, plan))
 
     def _confirmed(self, decision: Confirmation | None, plan) -> None:
         from wizard.diagnosis import Diagnosis, Status
@@ -79,13 +68,10 @@ class EnvironmentScreen(StepScreen):
             self.show_diagnoses([Diagnosis("environment.restore", Status.SKIPPED,
                                            "restore not confirmed: nothing run")])
             return
-        self.set_busy(True)
-        self._run_restore(plan)
+        self._restore(plan)
 
-    @work(thread=True, exclusive=True, group="checks", name="restore")
-    def _run_restore(self, plan) -> None:
-        from textual.worker import get_current_worker
-
-        diagnoses = flow.environment_restore(self.ctx, plan, self._progress_from_thread)
-        if not get_current_worker().is_cancelled:
-            self.post_message(ChecksFinished(diagnoses, proceed=False))
+    def _restore(self, plan) -> None:
+        """Run the confirmed plan; an engine exception is an ERROR row, never a crash of the app."""
+        self.run_engine(flow.environment_restore, plan,
+                        done=lambda diagnoses: self.post_message(ChecksFinished(diagnoses, proceed=False)),
+                        cancellable=False)

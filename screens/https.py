@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from textual import on, work
+from textual import on
 from textual.app import ComposeResult
 from textual.widgets import Button
 
@@ -35,14 +35,6 @@ class HttpsScreen(StepScreen):
 
     def _confirmed(self, decision: Confirmation | None) -> None:
         if decision and decision.confirmed:
-            self.set_busy(True)
             self.say("HTTPS: getting the certificate")
-            self._issue_worker()
-
-    @work(thread=True, exclusive=True, group="checks", name="issue")
-    def _issue_worker(self) -> None:
-        from textual.worker import get_current_worker
-
-        diagnoses = flow.https_issue(self.ctx, self._progress_from_thread)
-        if not get_current_worker().is_cancelled:
-            self.post_message(ChecksFinished(diagnoses, proceed=False))
+            self.run_engine(flow.https_issue,
+                            done=lambda diagnoses: self.post_message(ChecksFinished(diagnoses, proceed=False)))

@@ -57,10 +57,11 @@ class HostKeyModal(ModalScreen[HostKeyDecision]):
 
 
 class ResumeModal(ModalScreen[ResumeDecision]):
-    """A halted session exists for this hub: resume where it stopped, or start from the first step."""
+    """A halted session exists for this hub: resume where it stopped, or start from the first step. Escape is the
+    safe choice, as everywhere: resume (nothing is re-walked or reset)."""
 
     DEFAULT_CSS = _MODAL_CSS.format(name="ResumeModal")
-    BINDINGS = [Binding("escape", "restart", "Start over")]
+    BINDINGS = [Binding("escape", "resume", "Resume")]
 
     def __init__(self, question: str) -> None:
         super().__init__()
@@ -79,11 +80,11 @@ class ResumeModal(ModalScreen[ResumeDecision]):
         self.query_one("#resume", Button).focus()
 
     @on(Button.Pressed, "#resume")
-    def _resume(self) -> None:
+    def action_resume(self) -> None:
         self.dismiss(ResumeDecision(True))
 
     @on(Button.Pressed, "#restart")
-    def action_restart(self) -> None:
+    def _restart(self) -> None:
         self.dismiss(ResumeDecision(False))
 
 

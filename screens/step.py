@@ -3,6 +3,13 @@ worker, Back / Skip / Next, and saving each accepted answer through the session 
 
 A subclass names its step and, when the step has checks, the engine call that runs them (``check``). It may add
 widgets (``compose_extra``) and adjust what happens after the answers are accepted (``after_accept``).
+
+Keys: Enter moves to the next field and, on the last one, is Next; Ctrl-N Next, Ctrl-B Back, Ctrl-S Skip (asks
+first, saying what the hub keeps), Ctrl-R re-run checks, Escape cancels what runs (never leaves the step). No step
+key shadows a text input's editing keys (Ctrl-K kills to the end of the line, Ctrl-U/W/A/E/D/X/V as in Textual).
+
+Engine calls run through one helper (``run_engine``): off the UI thread, one at a time per app, with a
+``CancelToken`` that Escape sets and the call's progress reports honour; any exception becomes a redacted ERROR row.
 """
 
 from __future__ import annotations
@@ -15,7 +22,7 @@ from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.message import Message
 from textual.screen import Screen
-from textual.widgets import Button, Footer, ProgressBar, Static
+from textual.widgets import Button, Footer, Input, ProgressBar, Static
 
 from wizard.flow import WizardContext
 from screens.results import Back, Next, Skip, StepResult
@@ -32,6 +39,16 @@ class ChecksFinished(Message):
         super().__init__()
         self.diagnoses = diagnoses
         self.proceed = proceed
+
+
+class EngineDone(Message):
+    """An engine call started by ``run_engine`` finished (or failed, or was cancelled)."""
+
+    def __init__(self, result: Any, done: Callable[[Any], None], token: Any) -> None:
+        super().__init__()
+        self.result = result
+        self.done = done
+        self.token = token
 
 
 class ProgressNote(Message):
@@ -75,7 +92,7 @@ class StepScreen(Screen[StepResult]):
     BINDINGS = [
         Binding("ctrl+n", "next", "Next", priority=True),
         Binding("ctrl+b", "back", "Back", priority=True),
-        Binding("ctrl+k", "skip", "Skip", priority=True),
+        Binding("ctrl+s", "skip", "Skip", priority=True),
         Binding("ctrl+r", "rerun", "Re-run checks", priority=True),
         Binding("escape", "cancel", "Cancel", show=False),
     ]
@@ -89,6 +106,7 @@ class StepScreen(Screen[StepResult]):
         self._reviewed: tuple[str, Status] | None = None
         self.diagnoses: list[Diagnosis] = []
         self.busy = False
+        self.cancel_token: Any = None  # the running engine call's CancelToken
 
     # -- layout -------------------------------------------------------------------------------------------------
 
@@ -174,14 +192,41 @@ class StepScreen(Screen[StepResult]):
             self.dismiss(Back())
 
     def action_skip(self) -> None:
-        if self.step.skippable:
+        """Skipping asks first (safe default: stay), saying what the hub keeps."""
+        if not self.step.skippable:
+            return
+        from screens.modals import ConfirmModal
+
+        self.app.push_screen(ConfirmModal(
+            f"Skip {self.step.title}?",
+            f"Nothing from this step is applied: the hub keeps {self.step.keeps}.\n\nThe answers given here stay "
+            "saved; come back with Back, or run the wizard again.", yes="Skip it", no="Stay"), self._skip_answered)
+
+    def _skip_answered(self, decision) -> None:
+        if decision and decision.confirmed:
             self.cancel_work()
             self.dismiss(Skip())
 
     def action_cancel(self) -> None:
-        if self.busy:
-            self.cancel_work()
-            self.say("cancelled")
+        """Escape: cancel the running engine call (it stops at its next step); never leaves the step."""
+        if self.busy and self.cancel_token is not None and not self.cancel_token.cancellable:
+            self.notify("This change cannot stop half-way: it runs to its end.", severity="warning")
+        elif self.busy and self.cancel_token is not None and not self.cancel_token.cancelled:
+            self.cancel_token.cancel()
+            self.say("cancelling — the running call stops at its next step")
+
+    @on(Input.Submitted)
+    def _enter_in_field(self, event: Input.Submitted) -> None:
+        """Enter in a field moves to the next visible field; on the last one it is Next."""
+        if not event.input.id or not event.input.id.startswith("field-"):
+            return
+        event.stop()
+        fields = [w for w in self.query("FieldRow Input, FieldRow Select, FieldRow Switch")
+                  if w.parent.parent.display and w.parent.parent.parent.display]
+        if event.input in fields and fields.index(event.input) + 1 < len(fields):
+            fields[fields.index(event.input) + 1].focus()
+        else:
+            self.action_next()
 
     def action_rerun(self) -> None:
         if self.check is not None and not self.busy:
@@ -237,6 +282,8 @@ class StepScreen(Screen[StepResult]):
 
         answers = self.ctx.answers
         errors = []
+        from wizard.flow import entry_errors
+
         for name in self.step.sections:
             spec = SECTIONS[name]
             values = answers.section(name)
@@ -244,6 +291,7 @@ class StepScreen(Screen[StepResult]):
                 if item.required and item.applies(values) and values.get(item.name) in (None, "", []):
                     errors.append(ValidationError("a value is required", f"{name}.{item.name}"))
             errors.extend(e for e in spec.rules(values, answers) if e.key.startswith(name + "."))
+            errors.extend(entry_errors(self.ctx, name))
         return errors
 
     def after_accept(self) -> None:
@@ -266,23 +314,57 @@ class StepScreen(Screen[StepResult]):
     check: ClassVar[Callable[..., list[Diagnosis]] | None] = None
 
     def run_checks(self, proceed: bool) -> None:
-        self.set_busy(True)
         self.say(f"{self.step.title}: running checks")
-        self._checks_worker(proceed)
+        self.run_engine(type(self).check, done=lambda diagnoses: self.post_message(ChecksFinished(diagnoses,
+                                                                                                   proceed)))
 
-    @work(thread=True, exclusive=True, group="checks", name="checks")
-    def _checks_worker(self, proceed: bool) -> None:
-        from textual.worker import get_current_worker
+    def run_engine(self, call: Callable[..., Any], *args: Any, done: Callable[[Any], None],
+                   cancellable: bool = True) -> None:
+        """Run ``call(ctx, *args, progress)`` off the UI thread; ``done(result)`` runs on the UI thread after.
 
-        worker = get_current_worker()
-        check = type(self).check
-        try:
-            diagnoses = check(self.ctx, self._progress_from_thread)
-        except Exception as exc:  # an engine failure is shown as a failing check, never a crash of the UI
-            diagnoses = [Diagnosis(f"{self.step_id}.error", Status.ERROR, self.ctx.redact(f"{type(exc).__name__}: "
-                                                                                         f"{exc}"))]
-        if not worker.is_cancelled:
-            self.post_message(ChecksFinished(diagnoses, proceed))
+        One engine call at a time per app (a lock: a call cancelled by Escape finishes before the next starts on
+        the same context); Escape sets the call's ``CancelToken``, which every progress report honours; an
+        exception becomes a redacted ERROR diagnosis, a cancellation a SKIPPED one. ``cancellable`` False: a change
+        that must not stop half-way (an environment restore) runs to its end; Escape then says so."""
+        from wizard.https.progress import CancelToken
+
+        self.set_busy(True)
+        self.cancel_token = token = CancelToken()
+        token.cancellable = cancellable
+        self._engine_worker(call, args, done, token)
+
+    @work(thread=True, group="checks", name="checks")
+    def _engine_worker(self, call, args, done, token) -> None:
+        import threading
+
+        from wizard.https.progress import Cancelled
+
+        lock = getattr(self.app, "engine_lock", None) or threading.Lock()
+
+        def progress(phase: str, message: str) -> None:
+            if token.cancellable:
+                token.check()  # raises Cancelled once Escape (or leaving the step) asked to stop
+            self.post_message(ProgressNote(f"{phase}: {message}" if phase else message))
+
+        with lock:
+            try:
+                token.check()
+                result = call(self.ctx, *args, progress)
+            except Cancelled:
+                result = [Diagnosis(f"{self.step_id}.cancelled", Status.SKIPPED, "cancelled: the call was stopped "
+                                    "before it finished; press Ctrl-R to run it again")]
+            except Exception as exc:  # an engine failure is shown as a failing check, never a crash of the UI
+                text = self.ctx.redact(f"{type(exc).__name__}: {exc}")
+                result = [Diagnosis(f"{self.step_id}.error", Status.ERROR, text[:300])]
+        self.post_message(EngineDone(result, done, token))
+
+    @on(EngineDone)
+    def _engine_done(self, event: EngineDone) -> None:
+        if event.token is not self.cancel_token:
+            return  # a call this screen has since left behind
+        self.cancel_token = None
+        self.set_busy(False)
+        event.done(event.result)
 
     def _progress_from_thread(self, phase: str, message: str) -> None:
         self.post_message(ProgressNote(f"{phase}: {message}" if phase else message))
@@ -296,7 +378,9 @@ class StepScreen(Screen[StepResult]):
         self.set_busy(False)
         self.show_diagnoses(event.diagnoses)
         status = worst(event.diagnoses)
-        self.say(f"{self.step.title}: checks finished ({status.value})")
+        skipped = sum(d.status is Status.SKIPPED for d in event.diagnoses)
+        self.say(f"{self.step.title}: checks finished ({status.value}"
+                 + (f", {skipped} not run" if skipped else "") + ")")
         if status is Status.ERROR and self.hard_gate:
             self._reviewed = None
             if event.proceed:
@@ -310,6 +394,8 @@ class StepScreen(Screen[StepResult]):
         elif status is Status.WARNING:
             self.notify("Some checks warn: read them (select a row for details), then press Next to continue.",
                         severity="warning")
+        elif skipped:  # a check that did not run never counts as passed
+            self.notify("Some checks were not run (–): read why, then press Next to continue.", severity="warning")
         elif self.pause_after_checks:
             self.notify("Checked: review the results, then press Next to continue.")
         else:
@@ -329,6 +415,9 @@ class StepScreen(Screen[StepResult]):
         self.query_one("#next", Button).disabled = busy
 
     def cancel_work(self) -> None:
+        if self.cancel_token is not None:
+            self.cancel_token.cancel()
+        self.cancel_token = None
         self.workers.cancel_group(self, "checks")
         self.set_busy(False)
 

@@ -87,7 +87,7 @@ class FieldRow(Vertical):
                 placeholder = "saved — leave empty to keep it" if self.has_secret else (spec.example or "")
                 yield Input(password=True, placeholder=placeholder, compact=True, id=widget_id(key))
             else:
-                yield Input(value=_as_text(self.value), placeholder=spec.example, compact=True, id=widget_id(key))
+                yield Input(value=spec.format(self.value), placeholder=spec.example, compact=True, id=widget_id(key))
         yield Static("", classes="field-error", markup=False)
 
     def raw(self) -> Any:
@@ -101,18 +101,6 @@ class FieldRow(Vertical):
     def set_error(self, message: str | None) -> None:
         self.set_class(bool(message), "-invalid")
         self.query_one(".field-error", Static).update(f"✘ {message}" if message else "")
-
-
-def _as_text(value: Any) -> str:
-    if value is None:
-        return ""
-    if isinstance(value, list):
-        return ", ".join(str(item) for item in value)
-    if isinstance(value, dict):  # {name: [lines]} (ssh.user_keys): NAME: LINE entries, read back by its validator
-        return ", ".join(f"{name}: {line}" for name, lines in value.items() for line in lines)
-    if isinstance(value, float) and value.is_integer():
-        return str(int(value))
-    return str(value)
 
 
 class FieldForm(Vertical):

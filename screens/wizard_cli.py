@@ -52,6 +52,12 @@ def launch(name: str | None, *, mode: str, prefill: dict, plain: bool, sandbox_p
         from wizard.plain import run_plain
 
         return run_plain(name, mode=mode, prefill=prefill, sandbox_prefix=sandbox_prefix, extras=extras)
+    import sys
+
+    if not (sys.stdin.isatty() and sys.stdout.isatty()):
+        print("tljh-wizard: the full-screen wizard needs a terminal: use --plain on a simple terminal, or replay an "
+              "answers file without prompts: tljh-wizard apply answers.yaml --secrets secrets.yaml", file=sys.stderr)
+        return 2
     from screens.app import build_app
     from wizard.flow import describe, open_context
 

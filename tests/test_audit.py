@@ -301,3 +301,104 @@ def test_the_readme_documents_every_finding_id():
     ids |= {"audit.disk.root", "audit.disk.home", "audit.disk.prefix", "dns.caa"}
     missing = sorted(i for i in ids if f"`{i}`" not in readme)
     assert not missing, missing
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# the probe registry and the hub-facts parsers
+
+def test_probes_run_after_what_they_need_and_are_skipped_when_it_failed(monkeypatch):
+    order = []
+
+    def needing(name):
+        def run(state):
+            order.append(name)
+            return checks.Diagnosis(f"t.{name}", Status.OK, name)
+        return run
+
+    def failing(state):
+        raise checks.ProbeFailed(checks.Diagnosis("t.base", Status.ERROR, "no base"))
+
+    probes = [checks.Probe("base", lambda state: order.append("base") or 42, findings=False),
+              checks.Probe("uses", lambda state: checks.Diagnosis("t.uses", Status.OK, str(state.value("base"))),
+                           needs=("base",)),
+              checks.Probe("broken", failing),
+              checks.Probe("after-broken", needing("after"), needs=("broken",), skip_ids=("t.after",)),
+              checks.Probe("alone", needing("alone"))]
+    monkeypatch.setattr(checks, "PROBES", probes)
+    found = {d.id: d for d in checks.audit(subject(), checks.AuditOptions(), target_factory=lambda: None)}
+    assert found["t.uses"].summary == "42"
+    assert found["t.base"].status is Status.ERROR
+    assert found["t.after"].status is Status.SKIPPED and "t.base failed" in found["t.after"].summary
+    assert "after" not in order
+    # one probe alone brings what it needs, nothing else
+    only = checks.audit(subject(), checks.AuditOptions(probes=("uses",)), target_factory=lambda: None)
+    assert [d.id for d in only] == ["t.uses"]
+    with pytest.raises(ValueError, match="no probe named 'nope'"):
+        checks.audit(subject(), checks.AuditOptions(probes=("nope",)), target_factory=lambda: None)
+
+
+def test_register_adds_replaces_and_inserts_before(monkeypatch):
+    monkeypatch.setattr(checks, "PROBES", [checks.Probe("a", lambda s: []), checks.Probe("c", lambda s: [])])
+    checks.register(checks.Probe("b", lambda s: []), before="c")
+    checks.register(checks.Probe("d", lambda s: []))
+    replacement = checks.register(checks.Probe("a", lambda s: [], needs=("d",)))
+    assert [p.name for p in checks.PROBES] == ["a", "b", "c", "d"] and checks.PROBES[0] is replacement
+
+
+def test_listeners_are_parsed_as_iproute2_prints_them():
+    from wizard.audit import hubfacts
+
+    text = ("State  Recv-Q Send-Q Local Address:Port Peer Address:Port Process\n"
+            'LISTEN 0      511          0.0.0.0:80        0.0.0.0:*    users:(("nginx",pid=812,fd=6),'
+            '("nginx",pid=811,fd=6))\n'
+            'LISTEN 0      511             [::]:443          [::]:*    users:(("apache2",pid=90,fd=4))\n'
+            "LISTEN 0      4096               *:8080            *:*\n")
+    found = hubfacts.parse_listeners(text)
+    assert [(l.address, l.port, l.programs) for l in found] == [
+        ("0.0.0.0", 80, [("nginx", 812), ("nginx", 811)]), ("[::]", 443, [("apache2", 90)]), ("*", 8080, [])]
+
+
+def test_apt_simulation_finds_debian_and_ubuntu_security_updates():
+    from wizard.audit import hubfacts
+
+    text = ("Inst libssl3 [3.0.11-1~deb12u2] (3.0.15-1~deb12u1 Debian-Security:12/stable-security [amd64])\n"
+            "Inst curl [7.81.0-1ubuntu1.15] (7.81.0-1ubuntu1.16 Ubuntu:22.04/jammy-security [amd64]) []\n"
+            "Inst tzdata (2024a-0ubuntu0.22.04 Ubuntu:22.04/jammy-updates [all])\n"
+            "Conf libssl3 (3.0.15-1~deb12u1 Debian-Security:12/stable-security [amd64])\n")
+    upgrades = hubfacts.parse_apt_simulation(text)
+    assert [(u.package, u.security) for u in upgrades] == [("libssl3", True), ("curl", True), ("tzdata", False)]
+
+
+def test_log_times_and_failed_logins():
+    from wizard.audit import hubfacts
+
+    assert hubfacts.line_time("2026-11-30T06:00:00+0000 hub sshd[1]: x") == 1796018400.0
+    assert hubfacts.line_time("2026-11-30T07:00:00.123456+01:00 hub sshd[1]: x") == 1796018400.123456
+    assert hubfacts.line_time("Nov 30 06:00:00 hub sshd[1]: x") is None  # kept: no year, no zone
+    lines = ["Failed password for root from 203.0.113.7 port 22 ssh2",
+             "Invalid user admin from 198.51.100.2 port 4022",
+             "Failed password for invalid user admin from 198.51.100.2 port 4022 ssh2",
+             "Failed publickey for alice from 192.0.2.5 port 50000 ssh2: ED25519 SHA256:abc",
+             "Accepted publickey for alice from 192.0.2.5 port 50001 ssh2"]
+    assert hubfacts.parse_failed_logins(lines) == [("root", "203.0.113.7"), ("admin", "198.51.100.2"),
+                                                   ("alice", "192.0.2.5")]
+
+
+def test_probe_sources_are_refused_in_one_line_naming_the_key(tmp_path, capsys):
+    from wizard.audit import hubfacts
+    from wizard.fields import ValidationError
+
+    for data, key in (({"port": [80]}, "unknown key 'port'"), ({"ports": ["80"]}, "ports is a list"),
+                      ({"files": {"kernel": "/x"}}, "files maps a source"), ({"disks": {"home": "rel"}}, "disks"),
+                      ({"since_hours": 0}, "since_hours"), ({"sshd_config": "etc/ssh"}, "sshd_config")):
+        with pytest.raises(ValidationError, match=key):
+            hubfacts.Sources.from_mapping(data)
+    sources = hubfacts.Sources.from_mapping({"ports": [8080, 8443], "since_hours": 2, "files": {"kernel_log": "/k"}})
+    assert sources.ports == (8080, 8443) and sources.since_hours == 2.0 and sources.files == {"kernel_log": "/k"}
+    bad = tmp_path / "sources.yaml"
+    bad.write_text("ports: [eighty]\n")
+    with Session.open("ubuntu@hub.example.edu:22", host="hub.example.edu") as session:
+        session.accept("connection.host", "hub.example.edu")
+    assert cli.main(["check", "ubuntu@hub.example.edu:22", "--probe-sources", str(bad)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "--probe-sources: ports is a list of TCP ports" in err

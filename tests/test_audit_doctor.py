@@ -439,3 +439,80 @@ def test_a_bundle_made_with_sentinel_secrets_everywhere_contains_none_of_them(ss
     report = json.loads(texts["findings.json"])
     assert {f["id"] for f in report["findings"]} >= {"audit.config", "audit.ports", "audit.disk.home"}
     assert json.loads(texts["host.json"])["host"]["cpus"] >= 1
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# the HTTPS step's choice when another program holds 80/443
+
+def behind_answers(**https):
+    from tests.answers_samples import documents
+    from wizard.answers import Answers
+
+    public, secret = documents("github", "none")
+    public["https"].update(https)
+    return Answers.from_documents(public, secret)
+
+
+def test_behind_another_server_renders_tljhs_documented_port_keys_and_validates():
+    from wizard.tljh import config as tljh_config
+
+    answers = behind_answers(web_ports="behind", behind_port=8081, front_server="apache")
+    assert answers.problems() == []
+    rendered = tljh_config.render(answers)
+    assert rendered["http"] == {"port": 8081, "address": "127.0.0.1"} and rendered["https"] == {"enabled": False}
+    assert tljh_config.validate(rendered) == []  # TLJH 2.0.0's schema accepts it
+    refused = behind_answers(web_ports="behind", mode="letsencrypt", email="admin@example.edu").problems()
+    assert [(e.key, e.message[:34]) for e in refused] == [("https.mode", "behind another web server, TLJH se")]
+    # the usual choice renders no http section: the hub's own stays as it is
+    assert "http" not in tljh_config.render(behind_answers(web_ports="tljh"))
+
+
+def test_the_https_step_names_the_program_on_80_443_and_offers_the_ways_out(sshd_hub, tmp_path):
+    from wizard import flow
+    from wizard.session import Session
+
+    http_port, https_port = free_port(), free_port()
+    other = NamedListener("apache2", http_port, https_port)
+    try:
+        with Session.open("https-ports") as session, target_for(sshd_hub) as target:
+            for key, value in {"domain.name": DOMAIN, "domain.reserved_ipv4": "127.0.0.1",
+                               "https.mode": "existing", "https.cert_path": str(tmp_path / "missing.pem"),
+                               "https.key_path": str(tmp_path / "missing.key")}.items():
+                session.accept(key, value)
+            ctx = flow.WizardContext(session, target=target, extras={"web_ports": (http_port, https_port)})
+            found = {d.id: d for d in flow.https_checks(ctx)}
+            assert found[host.PORTS].status is Status.ERROR
+            assert f"apache2 (pid {other.pid}) on port {http_port} and {https_port}" in found[host.PORTS].summary
+            assert "Ports 80/443 = behind" in found[host.PORTS].fix
+            assert "<VirtualHost *:443>" in found[host.PORTS].details  # apache's snippet, not nginx's
+            assert "ProxyPass / http://127.0.0.1:8080/" in found[host.PORTS].details
+
+            session.accept("https.web_ports", "stop")
+            stop = {d.id: d for d in flow.https_checks(ctx)}[host.PORTS]
+            assert stop.status is Status.WARNING and "systemctl disable --now apache2" in stop.fix
+
+            session.accept("https.mode", "none")
+            session.accept("https.web_ports", "behind")
+            session.accept("https.front_server", "apache")
+            (behind,) = flow.https_checks(ctx)
+            assert behind.id == "https.behind" and behind.status is Status.OK
+            assert f"ServerName {DOMAIN}" in behind.details and "ws://127.0.0.1:8080/" in behind.details
+    finally:
+        other.close()
+
+
+def test_the_doctor_accepts_another_server_in_front_of_a_moved_tljh():
+    facts = hubfacts.HubFacts({"listeners": {"text": 'LISTEN 0 511 0.0.0.0:80 0.0.0.0:* users:(("nginx",pid=9,fd=6))\n'
+                                                     'LISTEN 0 511 0.0.0.0:443 0.0.0.0:* users:(("nginx",pid=9,fd=7))\n'
+                                                     'LISTEN 0 4096 127.0.0.1:8080 0.0.0.0:* '
+                                                     'users:(("traefik",pid=5,fd=3))\n'}}, (80, 443), 0.0)
+    moved = host.ports_finding(facts, {"http": {"port": 8080}, "https": {"enabled": False}})
+    assert moved.status is Status.OK and "moved to 8080" in moved.summary
+    assert host.ports_finding(facts, {"https": {"enabled": True}}).status is Status.ERROR
+
+
+def test_a_moved_tljh_with_nothing_in_front_is_a_warning():
+    facts = hubfacts.HubFacts({"listeners": {"text": 'LISTEN 0 4096 127.0.0.1:8080 0.0.0.0:* '
+                                                     'users:(("traefik",pid=5,fd=3))\n'}}, (80, 443), 0.0)
+    finding = host.ports_finding(facts, {"http": {"port": 8080}, "https": {"enabled": False}})
+    assert finding.status is Status.WARNING and "nothing serves port 80, 443 in front of it" in finding.summary

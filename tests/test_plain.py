@@ -101,6 +101,8 @@ def test_plain_wizard_end_to_end_in_a_pty(sshd_hub, dns_world, tmp_path, _isolat
     confirm(child, "Set up HTTPS now?", True)
     child.expect_exact("Certificate")
     child.send(DOWN * 3 + ENTER)  # letsencrypt, acme-dns, existing, none
+    child.expect_exact("Ports 80/443")
+    child.send(ENTER)  # tljh: TLJH's proxy holds them
     child.expect(r"WARNING\s+https\.mode")
     confirm(child, "Set up Limits now?", False)
     confirm(child, "Set up Base environment now?", False)

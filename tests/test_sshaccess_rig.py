@@ -94,8 +94,11 @@ def test_admin_keys_let_a_real_ssh_client_in_as_tljh_names_the_accounts(access_s
 
     # A second apply changes nothing.
     with rig.target() as target:
+        target.connect()
+        before = target.round_trips
         again = engine.plan(answers, target)
         assert again.changes == [] and again.actions == []
+        assert target.round_trips - before == 1  # every account, key file and sshd setting in one round trip
 
 
 def test_removing_a_key_removes_only_the_wizards_line(access_sshd, hub_names, tmp_path):
@@ -314,3 +317,74 @@ def test_allowusers_that_would_refuse_the_account_is_reported_as_sshd_decides(ac
     with rig.target() as target:
         assert not [d for d in engine.plan(answers_for([admin], [key]), target).findings
                     if d.id == f"ssh.login.{account}"]
+
+
+def test_apply_command_replays_ssh_answers(access_sshd, hub_names, tmp_path):
+    """``tljh-wizard apply answers.yaml`` (a subprocess): keys installed, password login off, the login verified."""
+    import sys
+
+    from wizard import yamlio
+    from wizard.hub import sandbox
+
+    rig = access_sshd()
+    prefix = tmp_path / "opt-tljh"
+    sandbox.create_tree(prefix, python=sys.executable)
+    api = sandbox.HubApiStandIn(prefix)
+    admin = hub_names("na")
+    account = tljh_system_username(admin)
+    operator_key = rig.client_key.with_suffix(".pub").read_text().strip()
+    answers = {
+        "version": 1,
+        "connection": {"host": rig.host, "port": rig.port, "user": rig.operator, "key_file": str(rig.client_key),
+                       "tljh_prefix": str(prefix)},
+        "authenticator": {"type": "native", "admin_users": [admin]},
+        "domain": {"name": "hub.example.edu", "reserved_ipv4": "203.0.113.10"},
+        "https": {"mode": "none"},
+        "ssh": {"admin_keys": [operator_key], "password_authentication": "disable"},
+    }
+    path = tmp_path / "answers.yaml"
+    path.write_text(yamlio.dump(answers))
+    argv = [sys.executable, "-m", "wizard", "apply", str(path), "--yes", "--known-hosts", str(rig.known_hosts),
+            "--hub-api-url", api.url, "--sshd-config", str(rig.config)]
+    try:
+        done = subprocess.run(argv, capture_output=True, text=True, timeout=300)
+        assert done.returncode == 0, done.stdout + done.stderr
+        assert f"{account} (admin {admin})" in done.stdout and fingerprint_of(operator_key) in done.stdout
+        assert "OK       apply.ssh-verify" in done.stdout
+        assert rig.ssh(account, rig.client_key, "id").returncode == 0
+        assert not rig.password_login(rig.password_user, rig.password)
+        again = subprocess.run(argv, capture_output=True, text=True, timeout=300)
+        assert again.returncode == 0 and "Nothing to do." in again.stdout, again.stdout  # a second apply: no change
+    finally:
+        api.close()
+
+
+def fingerprint_of(line: str) -> str:
+    from wizard.sshaccess.keys import parse_public_key
+
+    return parse_public_key(line).fingerprint
+
+
+def test_a_drop_in_that_breaks_new_logins_is_reverted(access_sshd, monkeypatch):
+    """A drop-in that passes ``sshd -t`` but locks new logins out (simulated: it also says ``AllowUsers nobody``):
+    the new key login fails after the reload, so the previous configuration comes back, through the connection that
+    stayed open, and sshd is reloaded again."""
+    rig = access_sshd()
+    monkeypatch.setattr(engine, "DROPIN_TEXT", engine.DROPIN_TEXT + "AllowUsers nobody\n")
+    monkeypatch.setattr(engine, "PROOF_ATTEMPTS", 3)
+    with rig.target() as target:
+        plan = engine.plan(answers_for([], password="disable"), target)
+        outcome = engine.execute(plan, target)
+        assert target.run(["true"]).ok  # the operator's own connection was never given up
+    verdict = outcome[-1]
+    assert verdict.status is Status.ERROR and "NOT turned off" in verdict.summary and "reverted" in verdict.summary
+    assert "refused" in verdict.summary
+    assert list(rig.dropin_dir.iterdir()) == []
+    import time
+
+    for _ in range(50):  # the reverting reload re-executes sshd
+        if rig.ssh(rig.operator, rig.client_key, "true").returncode == 0:
+            break
+        time.sleep(0.1)
+    assert rig.ssh(rig.operator, rig.client_key, "true").returncode == 0
+    assert rig.password_login(rig.password_user, rig.password)

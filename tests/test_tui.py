@@ -170,14 +170,18 @@ async def test_whole_flow_against_the_sshd_hub_applies_config(sshd_hub, dns_worl
         fill(screen, limits__memory="1G", limits__cpu="1", limits__total_users="4")
         await go_on(pilot, screen)
         screen = await wait_for_screen(pilot, EnvironmentScreen)
-        await pilot.press("ctrl+k")  # Skip
+        await pilot.press("ctrl+s")  # Skip: asks first
+        await wait_for_screen(pilot, ConfirmModal)
+        await pilot.click("#yes")
 
         screen = await wait_for_screen(pilot, BackupsScreen)
         screenshots.append(app.export_screenshot())
         fill(screen, backups__bundle_dir=str(tmp_path / "bundles"), backups__snapshots_confirmed=True)
         await go_on(pilot, screen)  # the bundle is pulled once, even when warnings need a second Next
         await wait_for_screen(pilot, SshAccessScreen)
-        await pilot.press("ctrl+k")  # Skip: the rig's sshd is not laid out like a hub's (tests/test_sshaccess_tui.py)
+        await pilot.press("ctrl+s")  # Skip: the rig's sshd is not laid out like a hub's (tests/test_sshaccess_tui.py)
+        await wait_for_screen(pilot, ConfirmModal)
+        await pilot.click("#yes")
 
         screen = await wait_for_screen(pilot, ReviewScreen)
         await settle(pilot)
@@ -312,7 +316,11 @@ async def test_keys_are_handled_while_a_5_s_remote_command_runs(sshd_hub, monkey
         assert field.value.endswith("12345")
         assert screen.busy and worker.is_running
         assert time.monotonic() - started["at"] < 5
-        await pilot.press("escape")  # cancel: the UI lets go of the worker at once
+        await pilot.press("escape")  # cancel: asked at once; a remote command already running ends first
+        assert screen.cancel_token is not None and screen.cancel_token.cancelled
+        await pilot.press("ctrl+r")  # no second engine call on the same connection meanwhile
+        assert [w.name for w in app.workers if w.name == "checks" and w.is_running] == ["checks"]
+        await settle(pilot)
         assert not screen.busy
         await pilot.press("ctrl+q")
     ctx.close()

@@ -242,6 +242,11 @@ TSIG_ALGORITHMS = ("hmac-sha256", "hmac-sha384", "hmac-sha512")
 _acme = _when("mode", "letsencrypt", "acme-dns")
 _acme_dns = _when("mode", "acme-dns")
 _existing = _when("mode", "existing")
+#: Who holds ports 80/443 (TLJH issues #272, #438, #536, #903): TLJH's proxy; another web server in front of TLJH
+#: (TLJH's http.port/http.address, docs/topic/tljh-config "Ports"); or the other server is stopped first.
+WEB_PORTS = ("tljh", "behind", "stop")
+FRONT_SERVERS = ("nginx", "apache")
+_behind = _when("web_ports", "behind")
 
 
 def _https_rules(section: Mapping[str, Any], answers: "Answers") -> list[ValidationError]:
@@ -261,6 +266,9 @@ def _https_rules(section: Mapping[str, Any], answers: "Answers") -> list[Validat
                 errors.append(ValidationError("required for an existing certificate", "https." + name))
     if mode != "none" and not answers.get("domain.name"):
         errors.append(ValidationError("HTTPS needs the domain: answer domain.name first", "domain.name"))
+    if section.get("web_ports") == "behind" and mode not in (None, "none"):
+        errors.append(ValidationError("behind another web server, TLJH serves plain HTTP on a local port and that "
+                                      "server holds the certificate: choose none", "https.mode"))
     return errors
 
 
@@ -298,6 +306,17 @@ HTTPS = Section(
               v.local_path, applies=_existing, example="./fullchain.pem"),
         Field("key_path", "path", "Private key", "PEM file on this machine with the certificate's private key.",
               v.local_path, applies=_existing, example="./privkey.pem"),
+        Field("web_ports", "choice", "Ports 80/443", "tljh: TLJH's proxy holds them (usual). behind: another web "
+              "server (nginx, apache) keeps them, holds the certificate and forwards to TLJH on a local port. stop: "
+              "you stop that other server before applying, so TLJH's proxy can take them.", v.choice(WEB_PORTS),
+              default="tljh", choices=WEB_PORTS),
+        Field("behind_port", "int", "TLJH's local port", "Where TLJH's proxy listens behind the other server "
+              "(TLJH's http.port).", v.integer(1, 65535), default=8080, applies=_behind),
+        Field("behind_address", "str", "TLJH's local address", "The address TLJH's proxy listens on (TLJH's "
+              "http.address); 127.0.0.1 keeps it unreachable from outside.", v.ipv4, default="127.0.0.1",
+              applies=_behind),
+        Field("front_server", "choice", "Server in front", "Which server keeps 80/443 (for its configuration "
+              "snippet).", v.choice(FRONT_SERVERS), default="nginx", choices=FRONT_SERVERS, applies=_behind),
     ),
     rules=_https_rules,
 )

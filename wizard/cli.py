@@ -4,7 +4,13 @@ Each subcommand lives in its own module exposing ``add_arguments(parser)`` and `
 of the command being run is imported, so ``--help`` and quick commands stay fast and never load Textual, paramiko or
 the ACME stack. A command whose module is not built yet says so and exits 2 — never a fake success.
 
-Exit codes: 0 success; 1 warnings (check, dns-check); 2 errors, refused input or a failed action; 130 interrupted.
+Exit codes (``EXIT_CODES``, printed by ``--help`` and listed in the README): 0 success; 1 warnings (check,
+dns-check); 2 errors, refused input or a failed action; 3 the wizard stopped part-way (resumable), or apply's rollback
+failed too; 130 interrupted.
+
+A word that is neither a command nor a hub address (a dotted name, ``localhost`` or an IP, optionally with
+``USER@`` and ``:PORT``) is refused with "unknown command — did you mean …", so a mistyped command never opens a
+session for a host of that name.
 """
 
 from __future__ import annotations
@@ -31,10 +37,21 @@ COMMANDS: dict[str, tuple[str, str]] = {
 }
 WIZARD_MODULE = "screens.wizard_cli"
 
+# code -> meaning; --help prints these lines and the README's table must list the same codes (tests/test_cli.py).
+EXIT_CODES: dict[int, str] = {
+    0: "success; check and dns-check: everything ok",
+    1: "check and dns-check: warnings only",
+    2: "errors, refused input, a failed action, an unknown command",
+    3: "the wizard stopped part-way (run it again to resume); apply: config.yaml is neither the old nor the new",
+    130: "interrupted (Ctrl-C); the session can be resumed",
+}
+
 EPILOG = "commands:\n" + "\n".join(f"  {name:15} {text}" for name, (_, text) in COMMANDS.items()) + """
 
 Run `tljh-wizard COMMAND --help` for a command's options.
-exit codes: 0 success, 1 warnings, 2 errors or refused input, 130 interrupted."""
+
+exit codes:
+""" + "\n".join(f"  {code:<5} {text}" for code, text in EXIT_CODES.items())
 
 
 def _available(module: str) -> bool:
@@ -62,6 +79,9 @@ def main(argv: list[str] | None = None) -> int:
     if argv and argv[0] == "--version":
         print(f"tljh-wizard {__version__}")
         return 0
+    word = _first_word(argv)
+    if word is not None and word > 0 and argv[word] in COMMANDS:
+        argv.insert(0, argv.pop(word))  # `tljh-wizard --plain demo` is `tljh-wizard demo --plain`
     if argv and argv[0] in COMMANDS:
         name = argv.pop(0)
         module, text = COMMANDS[name]
@@ -75,11 +95,62 @@ def main(argv: list[str] | None = None) -> int:
         if not argv:
             parser.print_help()
             return 2
+    if name == "wizard" and word is not None:
+        refusal = unknown_command(argv[word])
+        if refusal:
+            print(f"tljh-wizard: {refusal}", file=sys.stderr)
+            return 2
     args = parser.parse_args(argv)
     if loaded is None:
         print(f"tljh-wizard {name}: not available yet in this version", file=sys.stderr)
         return 2
     return _run(loaded, args, name)
+
+
+# Wizard options that take a value: the word after them is not the HOST argument.
+_VALUED = {"--hub-api-url", "--metadata-base", "--known-hosts"}
+
+
+def _first_word(argv: list[str]) -> int | None:
+    """The index of the first positional word in ``argv`` (the command, or the wizard's HOST), or None."""
+    index = 0
+    while index < len(argv):
+        item = argv[index]
+        if item == "--":
+            return index + 1 if index + 1 < len(argv) else None
+        if not item.startswith("-") or item == "-":
+            return index
+        index += 2 if item in _VALUED else 1
+    return None
+
+
+def unknown_command(word: str) -> str | None:
+    """Why ``word`` is neither a command nor a hub to set up, or None when it is a hub address.
+
+    A hub is ``[USER@]HOST[:PORT]`` whose host is a dotted name, ``localhost`` or an IP address; a single word
+    such as ``sesions`` is taken for a mistyped command, never for a host (with ``USER@`` or ``:PORT`` written out
+    it is clearly an address, and accepted)."""
+    import difflib
+    import ipaddress
+
+    from wizard.fields import ValidationError, hub_address
+
+    close = difflib.get_close_matches(word, list(COMMANDS), n=1, cutoff=0.6)
+    try:
+        user, host, port = hub_address(word)
+    except ValidationError as exc:
+        if close:
+            return f"unknown command {word[:80]!r} — did you mean {close[0]!r}? (see tljh-wizard --help)"
+        return f"{exc.message}; or a command (see tljh-wizard --help)"
+    try:
+        ipaddress.ip_address(host)
+        return None
+    except ValueError:
+        pass
+    if "." in host or host == "localhost" or user is not None or port is not None:
+        return None
+    hint = f"did you mean {close[0]!r}?" if close else "commands: " + ", ".join(COMMANDS)
+    return f"unknown command {word[:80]!r} — {hint} (a hub needs a dotted name, localhost or an IP)"
 
 
 def _run(module, args: argparse.Namespace, name: str) -> int:

@@ -54,6 +54,22 @@ class Field:
     # Shown as a placeholder in front-ends.
     example: str = ""
 
+    def format(self, value: Any) -> str:
+        """``value`` as a front-end shows it back for editing: the text form this field's validator accepts again,
+        so ``check(format(v)) == v`` for every accepted ``v`` (a list joins with its own separator: packages with
+        spaces, other lists with ", "; a whole float drops its ".0")."""
+        if value is None:
+            return ""
+        if isinstance(value, (list, tuple)):
+            return getattr(self.validate, "joiner", ", ").join(str(item) for item in value)
+        if isinstance(value, dict):  # {name: [lines]} (ssh.user_keys): NAME: LINE entries, read back by its validator
+            return ", ".join(f"{name}: {line}" for name, lines in value.items() for line in lines)
+        if isinstance(value, bool):
+            return "yes" if value else "no"
+        if isinstance(value, float) and value.is_integer():
+            return str(int(value))
+        return str(value)
+
     def check(self, raw: Any, key: str = "") -> Any:
         """Validate ``raw``; return the normalised value or raise ``ValidationError`` naming ``key``."""
         key = key or self.name
@@ -255,6 +271,8 @@ def listing(item: Validator, what: str, max_items: int = 1000, separators: str =
                 out.append(value)
         return out
 
+    # How Field.format joins the items back into text this validator splits again.
+    validate.joiner = ", " if re.fullmatch(separators, ", ") else " "  # type: ignore[attr-defined]
     return validate
 
 

@@ -118,6 +118,9 @@ def connect(ctx: WizardContext, progress: Progress = _no_progress) -> list[Diagn
                              fix="install TLJH first (its bootstrap script), or set the TLJH prefix"))
     out.append(Diagnosis("connect.facts", Status.OK, "; ".join(facts.summary()[:3]),
                          details="\n".join(facts.summary())))
+    from wizard.audit.host import judge_disks  # a full /, /home or prefix: shown now, from the same facts
+
+    out += [d for d in judge_disks(facts.disks or {}) if d.status in (Status.WARNING, Status.ERROR)]
     return out
 
 
@@ -172,6 +175,57 @@ def ensure_target(ctx: WizardContext, progress: Progress = _no_progress) -> list
     return found if ctx.target is None or ctx.facts is None else []
 
 
+def hub_tljh_version(ctx: WizardContext) -> str:
+    """The TLJH schema the hub's install calls for (``wizard.tljh.config.TLJH_VERSIONS``): ``main`` for an install
+    newer than 2.0.0 (the host facts' version, ``limits.tljh_accepts_fractional_cpu``), else ``2.0.0`` — also while
+    the facts are unknown (the strictest). Entry rules and Review's plan use the same value, so Review never refuses
+    what a step accepted."""
+    from wizard import limits
+
+    version = getattr(ctx.facts, "tljh_version", None)
+    return "main" if version and limits.tljh_accepts_fractional_cpu(str(version)) else "2.0.0"
+
+
+def entry_error(ctx: WizardContext, key: str, value: Any):
+    """A rule ``key`` can only know from the hub, for its accepted ``value``: a ``ValidationError`` or None. Today
+    the CPU limit against the hub's TLJH version (``limits.cpu_for_tljh``: TLJH 2.0.0's schema takes whole CPUs
+    only). Both front-ends apply it where the field is entered."""
+    from wizard.fields import ValidationError
+
+    if key == "limits.cpu" and value not in (None, ""):
+        from wizard import limits
+
+        version = hub_tljh_version(ctx)
+        if version != "main":
+            try:
+                limits.cpu_for_tljh(value, version)
+            except ValidationError as exc:
+                return exc.at(key)
+    return None
+
+
+def entry_errors(ctx: WizardContext, section: str) -> list:
+    """``entry_error`` for every answered field of ``section``."""
+    from wizard.answers import SECTIONS
+
+    found = (entry_error(ctx, f"{section}.{item.name}", ctx.answers.get(f"{section}.{item.name}"))
+             for item in SECTIONS[section].fields)
+    return [error for error in found if error is not None]
+
+
+def facts_needed(ctx: WizardContext, progress: Progress = _no_progress) -> list[Diagnosis]:
+    """Connect and gather the host facts when a resumed run reaches a step that reads them. Returns an ERROR
+    diagnosis when they cannot be had (the step shows it), else nothing."""
+    if ctx.facts is not None:
+        return []
+    progress("facts", "gathering the host facts this step needs")
+    found = ensure_target(ctx, progress)
+    if ctx.facts is None:
+        return found or [Diagnosis("connect.facts", Status.ERROR, "the host facts could not be gathered",
+                                   fix="go Back to Connect")]
+    return []
+
+
 def domain_checks(ctx: WizardContext, progress: Progress = _no_progress) -> list[Diagnosis]:
     """DNS at every authoritative server and the resolvers, whether the IP is reserved, and reachability."""
     import asyncio
@@ -181,6 +235,7 @@ def domain_checks(ctx: WizardContext, progress: Progress = _no_progress) -> list
     from wizard.dns.reachability import check_reachability
     from wizard.dns.reserved_ip import check_reserved_ip
 
+    facts_missing = facts_needed(ctx, progress)
     answers = ctx.answers
     domain = answers.get("domain.name")
     ipv4, ipv6 = answers.get("domain.reserved_ipv4"), answers.get("domain.reserved_ipv6")
@@ -209,11 +264,20 @@ def domain_checks(ctx: WizardContext, progress: Progress = _no_progress) -> list
                                               before_https=answers.get("https.mode") in (None, "none")
                                               or not ctx.session.record("https.certificate")))
     ctx.extras["dns_diagnoses"] = out
-    return out
+    return facts_missing + out
 
 
 def https_checks(ctx: WizardContext, progress: Progress = _no_progress) -> list[Diagnosis]:
     """Whether a certificate can be had: the DNS gate and port 443 (ACME modes), or the operator's files judged."""
+    answers = ctx.answers
+    mode = answers.get("https.mode")
+    if answers.get("https.web_ports") == "behind":
+        return [behind_diagnosis(answers)]
+    held = web_ports_findings(ctx, progress) if mode != "none" else []
+    return held + _https_checks(ctx, progress)
+
+
+def _https_checks(ctx: WizardContext, progress: Progress = _no_progress) -> list[Diagnosis]:
     answers = ctx.answers
     mode = answers.get("https.mode")
     if mode == "none":
@@ -236,6 +300,48 @@ def https_checks(ctx: WizardContext, progress: Progress = _no_progress) -> list[
     if mode == "acme-dns":  # DNS-01 needs no inbound port
         results = [d for d in results if d.id != "https.port443"]
     return results
+
+
+def behind_diagnosis(answers) -> Diagnosis:
+    """TLJH behind another web server: where TLJH listens, and that server's reverse-proxy site (``--details``)."""
+    from wizard.tljh.behind import snippet
+
+    port, address = answers.get("https.behind_port") or 8080, answers.get("https.behind_address") or "127.0.0.1"
+    front = answers.get("https.front_server") or "nginx"
+    return Diagnosis("https.behind", Status.OK, f"TLJH's proxy will listen on {address}:{port} (plain HTTP); {front} "
+                     "keeps ports 80/443 and the certificate, and forwards to it",
+                     details=snippet(front, answers.get("domain.name") or "HUB.EXAMPLE.EDU", port, address),
+                     data={"port": port, "address": address, "front_server": front})
+
+
+def web_ports_findings(ctx: WizardContext, progress: Progress = _no_progress) -> list[Diagnosis]:
+    """Who holds ports 80/443 on the hub (``wizard.audit.host.ports_finding``; one round trip): another program there
+    stops TLJH's proxy from serving HTTPS, so the step offers the ways out (https.web_ports)."""
+    from wizard.audit import host, hubfacts
+    from wizard.hub.target import HubError
+
+    if ctx.target is None or ctx.mode == "sandbox":
+        return []
+    progress("ports", "asking the hub who listens on ports 80 and 443")
+    try:
+        facts = hubfacts.gather(ctx.target, hubfacts.Sources(only=("listeners",),
+                                                            ports=tuple(ctx.extras.get("web_ports", (80, 443)))))
+    except (HubError, ValueError) as exc:
+        return [Diagnosis(host.PORTS, Status.SKIPPED, f"ports 80/443 not checked: {ctx.redact(str(exc))}")]
+    finding = host.ports_finding(facts, {"https": {"enabled": True}})
+    foreign = finding.data.get("foreign")
+    if foreign and ctx.answers.get("https.web_ports") == "stop":
+        names = ", ".join(foreign)
+        return [Diagnosis(host.PORTS, Status.WARNING, f"{names} still holds ports 80/443: stop it before applying",
+                          fix=f"`sudo systemctl disable --now {host._service_name(foreign)}` on the hub",
+                          data=finding.data)]
+    if foreign:
+        finding.fix = ("choose Ports 80/443 = behind (TLJH behind it, which then holds the certificate) or stop "
+                       "(you stop it first); or stop it now and check again")
+        return [finding]
+    if finding.status is Status.ERROR:  # nothing listens yet: TLJH's proxy starts at apply
+        return [Diagnosis(host.PORTS, Status.OK, "no other program holds ports 80/443", data=finding.data)]
+    return [finding]
 
 
 def https_issue(ctx: WizardContext, progress: Progress = _no_progress) -> list[Diagnosis]:
@@ -267,7 +373,7 @@ def limits_checks(ctx: WizardContext, progress: Progress = _no_progress) -> list
     from wizard import limits
 
     values = ctx.answers.section("limits")
-    out: list[Diagnosis] = []
+    out: list[Diagnosis] = facts_needed(ctx, progress)
     if values.get("cull_enabled", True):
         out.extend(limits.check_culling(values["cull_timeout"], values["cull_every"], values["cull_max_age"]))
     missing = [label for key, label in (("total_users", "Total users"), ("memory", "Memory per user"),
@@ -436,7 +542,7 @@ def plan(ctx: WizardContext, progress: Progress = _no_progress) -> Plan:
     progress("plan", "reading config.yaml on the hub")
     try:
         engine_plan = hub_apply.plan(answers, hub_apply.read_config(ctx.target, require_tljh=True),
-                                     session=ctx.session)
+                                     session=ctx.session, tljh_version=hub_tljh_version(ctx))
     except AnswersError as exc:
         return Plan("", [], [str(e) for e in exc.errors])
     except HubError as exc:  # no TLJH under the prefix, an unreadable config.yaml, a lost link

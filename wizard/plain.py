@@ -55,7 +55,7 @@ class QuestionaryPrompter:
         if spec.secret:
             hint = " (saved: press Enter to keep it)" if has_secret else ""
             return q.password(label + hint, validate=validate).unsafe_ask()
-        return q.text(label, default=_as_text(current), validate=validate,
+        return q.text(label, default=spec.format(current), validate=validate,
                       instruction=f"(e.g. {spec.example})" if spec.example and current in (None, "", []) else None
                       ).unsafe_ask()
 
@@ -107,16 +107,6 @@ class ScriptedPrompter:
 
 
 _KEEP = object()
-
-
-def _as_text(value: Any) -> str:
-    if value is None:
-        return ""
-    if isinstance(value, list):
-        return ", ".join(str(item) for item in value)
-    if isinstance(value, dict):  # {name: [lines]} (ssh.user_keys): NAME: LINE entries, read back by its validator
-        return ", ".join(f"{name}: {line}" for name, lines in value.items() for line in lines)
-    return str(value)
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -253,6 +243,9 @@ class PlainWizard:
                   if f.required and f.applies(values) and values.get(f.name) in (None, "", [])]
         errors += [e for e in spec.rules(values, answers)
                    if e.key.startswith(name + ".") and e.key.partition(".")[2] not in hidden]
+        from wizard.flow import entry_errors
+
+        errors += entry_errors(self.ctx, name)  # what only the hub's facts tell (TLJH 2.0.0: whole CPUs)
         return errors
 
     def clear_inapplicable(self, name: str) -> None:
@@ -272,10 +265,13 @@ class PlainWizard:
             if spec.secret and raw in ("", None) and (has_secret or not spec.required):
                 return None
             try:
-                spec.check(raw, key)
+                value = spec.check(raw, key)
             except ValidationError as exc:
                 return exc.message
-            return None
+            from wizard.flow import entry_error
+
+            refused = entry_error(self.ctx, key, value)  # what the hub's facts tell (TLJH 2.0.0: whole CPUs)
+            return refused.message if refused else None
 
         current = None if spec.secret else answers.get(key)
         raw = self.prompter.ask(key, spec, current, has_secret, judge)

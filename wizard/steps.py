@@ -14,17 +14,24 @@ class Step:
     title: str
     sections: tuple[str, ...]
     skippable: bool = False
+    # What the hub keeps when the step is skipped (shown before the operator confirms a skip).
+    keeps: str = ""
 
 
 STEPS: tuple[Step, ...] = (
     Step("connect", "Connect", ("connection",)),
     Step("authenticator", "Authenticator", ("authenticator",)),
     Step("domain", "Domain & DNS", ("domain",)),
-    Step("https", "HTTPS", ("https",), skippable=True),
-    Step("limits", "Limits", ("limits",), skippable=True),
-    Step("environment", "Base environment", ("environment",), skippable=True),
-    Step("backups", "Backups", ("backups",), skippable=True),
-    Step("ssh", "SSH access", ("ssh",), skippable=True),
+    Step("https", "HTTPS", ("https",), skippable=True,
+         keeps="its own HTTPS settings, untouched (a fresh TLJH serves plain HTTP: logins travel unencrypted)"),
+    Step("limits", "Limits", ("limits",), skippable=True,
+         keeps="its own memory and CPU limits and idle culling, untouched (a fresh TLJH sets no limits)"),
+    Step("environment", "Base environment", ("environment",), skippable=True,
+         keeps="its user environment as it is: nothing is installed and no snapshot is taken"),
+    Step("backups", "Backups", ("backups",), skippable=True,
+         keeps="everything as it is: no backup bundle is pulled and /home snapshots stay unconfirmed"),
+    Step("ssh", "SSH access", ("ssh",), skippable=True,
+         keeps="its SSH logins as they are: no key is added or removed"),
     Step("review", "Review & apply", ()),
     Step("done", "Done", ()),
 )

@@ -12,6 +12,13 @@ Fixtures:
   ``PREFIX/user/bin/python`` imports jupyter_server and ipykernel. ``SSHHub.services`` holds the loopback ports
   reserved for the hub, its proxy and the proxy's API.
 - ``sshd_hub`` (function): the same rig with the TLJH tree reset to pristine for the test.
+- ``real_hub`` (function): the rig with its hub made REAL (``wizard.hub.services.bring_up``): configurable-http-proxy
+  and a JupyterHub process started as TLJH's unit starts it, from the tree's ``config.yaml`` through the ``tljh``
+  stand-in; ``hub_api_url`` is the real ``/hub/api`` and ``tljh-config reload hub`` restarts the real hub. The hub is
+  kept from one test to the next while its config.yaml is pristine and it runs (a start costs seconds), and rebuilt
+  otherwise. What cannot run here is replaced, each named in ``wizard/hub/services.py`` and
+  ``wizard/hub/standin_tljh/tljh/jupyterhub_config.py``: systemd -> the systemctl stand-in, Traefik ->
+  configurable-http-proxy, TLJH's user-creating systemd spawner -> JupyterHub's local-process spawner.
 - ``running_sshd(workdir, prefix)``: the same sshd as a context manager, for benchmarks.
 
 A server that cannot start FAILS the run with sshd's stderr; it never skips.
@@ -297,9 +304,35 @@ def running_sshd(workdir: Path, prefix: Path) -> Iterator[SSHHub]:
     try:
         yield hub
     finally:
+        from wizard.hub import services
+
+        services.stop_all(prefix)
         api.close()
         stop_process(process)
         shutil.rmtree(keys_dir, ignore_errors=True)
+
+
+def make_real(hub: SSHHub, timeout: float = 180.0) -> SSHHub:
+    """``hub`` with its hub made real (see ``real_hub``), reusing a running one whose config.yaml is pristine."""
+    import dataclasses
+
+    from wizard.hub import services
+    from wizard.hub.sandbox import PRISTINE_CONFIG
+
+    prefix = hub.prefix
+    config = prefix / "config" / "config.yaml"
+    reusable = (services.real_mode(prefix) and services.state(prefix, "jupyterhub") == "active"
+                and services.state(prefix, "traefik") == "active" and config.exists()
+                and config.read_text() == PRISTINE_CONFIG)
+    if not reusable:
+        hub.reset_tree()
+        try:
+            services.bring_up(prefix, timeout)
+        except services.ServiceError as exc:
+            pytest.fail(f"real hub rig: {exc}", pytrace=False)
+    else:
+        (prefix / "hub" / "standin" / "reloads.log").unlink(missing_ok=True)
+    return dataclasses.replace(hub, hub_api_url=services.hub_api_url(prefix))
 
 
 @pytest.fixture(scope="session")
@@ -309,6 +342,12 @@ def sshd_rig(tmp_path_factory):
     prefix = tmp_path_factory.mktemp("tljh") / "opt-tljh"
     with running_sshd(workdir, prefix) as hub:
         yield hub
+
+
+@pytest.fixture
+def real_hub(sshd_rig):
+    """The rig with a real JupyterHub behind it (see the module docstring)."""
+    return make_real(sshd_rig)
 
 
 @pytest.fixture

@@ -40,6 +40,7 @@ class AuditOptions:
     tls_timeout: float = 5.0
     sources: Any = None  # wizard.audit.hubfacts.Sources: where the hub-side facts come from (default: the hub's own)
     probes: tuple[str, ...] | None = None  # run only these probes (and what they need); default all
+    extra_probes: tuple = ()  # Probes added for this run only, after PROBES (e.g. check --smoke)
     now: _dt.datetime | None = None
 
     def moment(self) -> _dt.datetime:
@@ -165,7 +166,7 @@ def audit(subject: AuditSubject, options: AuditOptions | None = None,
     options = options or AuditOptions()
     factory = target_factory or (lambda: ssh_target(subject.answers))
     state = run or AuditRun(subject, options, factory)
-    probes = _selected(PROBES, options.probes)
+    probes = _selected([*PROBES, *options.extra_probes], options.probes)
     outcomes: dict[str, tuple[bool, list[Diagnosis]]] = {}
 
     def execute(probe: Probe, futures: dict) -> tuple[bool, list[Diagnosis]]:
@@ -258,7 +259,7 @@ def certificate_finding(subject: AuditSubject, options: AuditOptions) -> Diagnos
 
     answers = subject.answers
     mode = answers.get("https.mode")
-    if mode == "none":
+    if mode == "none" and answers.get("https.web_ports") != "behind":  # behind: the server in front serves HTTPS
         return Diagnosis(CERTIFICATE, Status.WARNING, "HTTPS is off: logins and notebooks travel in plain text",
                          fix="choose a certificate (tljh-wizard HOST, step HTTPS)")
     domains = certificate_domains(answers)
@@ -317,6 +318,8 @@ def renewal_verdict(leaf, subject: AuditSubject, options: AuditOptions, data: di
 
 def _renew_hint(subject: AuditSubject) -> str:
     mode = subject.answers.get("https.mode")
+    if subject.answers.get("https.web_ports") == "behind":
+        return "the web server in front holds the certificate: renew it there (e.g. `sudo certbot renew`)"
     if mode == "acme-dns":
         return f"tljh-wizard renew {subject.name}"
     if mode == "letsencrypt":
@@ -666,9 +669,14 @@ def _served_at(subject: AuditSubject, override: str | None, default_port: int, f
     return host.strip("[]"), int(port), domains[0]
 
 
+def _https_served(answers) -> bool:
+    """HTTPS is served: by TLJH's proxy (a certificate mode), or by the web server TLJH sits behind."""
+    return answers.get("https.mode") not in (None, "none") or answers.get("https.web_ports") == "behind"
+
+
 def _https_probe(check: str, body):
     def probe(run: AuditRun) -> Diagnosis:
-        if run.subject.answers.get("https.mode") in (None, "none"):
+        if not _https_served(run.subject.answers):
             return Diagnosis(check, Status.SKIPPED, "HTTPS is off: not checked (see audit.certificate)")
         where = _served_at(run.subject, run.options.tls_address, 443, "--tls-address")
         if isinstance(where, str):
@@ -693,7 +701,7 @@ def hsts_probe(run: AuditRun, host: str, port: int, domain: str) -> Diagnosis:
 def redirect_probe(run: AuditRun) -> Diagnosis:
     from wizard.audit import tls
 
-    if run.subject.answers.get("https.mode") in (None, "none"):
+    if not _https_served(run.subject.answers):
         return Diagnosis(tls.REDIRECT, Status.SKIPPED, "HTTPS is off: no redirect expected (see audit.certificate)")
     where = _served_at(run.subject, run.options.http_address, 80, "--http-address")
     if isinstance(where, str):

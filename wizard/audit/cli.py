@@ -46,6 +46,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              "hub, proxy and spawn logs, every secret masked")
     parser.add_argument("--bundle-lines", type=int, default=200, metavar="N",
                         help="log lines per log in the bundle (default 200)")
+    parser.add_argument("--smoke", action="store_true",
+                        help="also run the smoke test: a temporary user's server starts and runs one cell in the "
+                             "user environment's default kernel, then is removed (needs the credential an apply "
+                             "installs)")
+    parser.add_argument("--hub-api-url", metavar="URL", help=argparse.SUPPRESS)  # test rigs' hub
     from wizard.hub.connect import add_target_arguments
 
     add_target_arguments(parser, host=False)
@@ -119,6 +124,7 @@ def run(args: argparse.Namespace) -> int:
         return 2
     try:
         subject = AuditSubject.from_session(session)
+        smoke_token = session.read_secret("smoke-token") if args.smoke else None
     finally:
         session.close()
     try:
@@ -132,7 +138,17 @@ def run(args: argparse.Namespace) -> int:
     from wizard.audit.checks import AuditRun
     from wizard.hub.connect import target_from_args
 
-    factory = lambda: target_from_args(args, subject.answers)  # noqa: E731
+    def factory():
+        target = target_from_args(args, subject.answers)
+        if args.hub_api_url:
+            target.hub_api_url = args.hub_api_url
+        return target
+
+    if args.smoke:  # on the audit's own connection, beside the other probes, with config.yaml from the hub facts
+        from wizard.audit.checks import Probe
+
+        options.extra_probes = (Probe("smoke", lambda run: smoke_probe(run, smoke_token), needs=("hub", "hub.facts"),
+                                      skip_ids=("smoke",)),)
     state = AuditRun(subject, options, factory)
     findings = audit(subject, options, target_factory=factory, run=state)
     code = exit_code(findings)
@@ -160,3 +176,39 @@ def run(args: argparse.Namespace) -> int:
         if args.details and finding.details and finding.status.rank:
             print("".join(f"         | {line}\n" for line in finding.details.splitlines()), end="")
     return code
+
+
+def smoke_probe(run, token: bytes | None) -> list:
+    """The ``smoke`` probe: ``smoke_findings`` over the audit's connection and the config.yaml its facts read."""
+    from wizard.audit.checks import redacted
+    from wizard.diagnosis import Diagnosis, Status
+    from wizard.hub import smoke
+    from wizard.hub.target import HubError
+
+    if not token:
+        return smoke_findings(None, token, [])
+    secret = token.decode().strip()
+    try:
+        diagnoses, _ = smoke.run(run.value("hub"), run.value("hub.facts").config_text or "", secret)
+    except (HubError, ValueError) as exc:
+        diagnoses = [Diagnosis("smoke", Status.ERROR, f"the smoke test could not run: {exc}")]
+    return [redacted(d, [secret]) for d in diagnoses]
+
+
+def smoke_findings(target_factory, token: bytes | None, secrets: list[str]) -> list:
+    """``check --smoke``: the smoke test (``wizard.hub.smoke``) on the hub's running config, as diagnoses."""
+    from wizard.audit.checks import redacted
+    from wizard.diagnosis import Diagnosis, Status
+    from wizard.hub import apply, smoke
+    from wizard.hub.target import HubError
+
+    if not token:
+        return [Diagnosis("smoke", Status.ERROR, "no smoke-test credential in this session",
+                          fix="apply the answers (without --no-smoke): the plan installs a credential scoped to "
+                              f"the user {smoke.USER}")]
+    try:
+        with target_factory() as target:
+            diagnoses, _ = smoke.run(target, apply.read_config(target), token.decode().strip())
+    except (HubError, ValueError) as exc:
+        diagnoses = [Diagnosis("smoke", Status.ERROR, f"the smoke test could not run: {exc}")]
+    return [redacted(d, [*secrets, token.decode().strip()]) for d in diagnoses]

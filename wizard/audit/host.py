@@ -84,6 +84,12 @@ def ports_finding(facts: hubfacts.HubFacts, config: Mapping[str, Any]) -> Diagno
                              f"{_service_name(names)}`), or put TLJH behind it: tljh-wizard HOST, step HTTPS, "
                              "'another program holds 80/443'", data=dict(data, foreign=names))
     missing = [port for port, programs in owners.items() if not programs]
+    if moved and missing:
+        return Diagnosis(PORTS, Status.WARNING, f"TLJH's proxy is moved to {', '.join(map(str, moved))} "
+                                                f"(http.port/https.port), but nothing serves port "
+                                                f"{', '.join(map(str, missing))} in front of it",
+                         fix="start the web server that forwards to TLJH (tljh-wizard HOST, step HTTPS shows its "
+                             "site), or move TLJH back to 80/443", data=data)
     https_on = bool(((config.get("https") or {}) if isinstance(config.get("https"), Mapping) else {}).get("enabled"))
     if missing and (https_on or 80 in missing):
         return Diagnosis(PORTS, Status.ERROR if https_on else Status.WARNING,
@@ -129,8 +135,13 @@ def reverse_proxy_help(names: list[str]) -> str:
 def disk_findings(facts: hubfacts.HubFacts, warn: float = DISK_WARN, error: float = DISK_ERROR) -> list[Diagnosis]:
     """Free space of each measured filesystem: a warning under ``warn``, an error under ``error`` (shares).
     Users' servers fail to save, and the hub's database fails to write, on a full disk."""
+    return judge_disks(facts.raw.get("disks") or {}, warn, error)
+
+
+def judge_disks(disks: Mapping[str, Any], warn: float = DISK_WARN, error: float = DISK_ERROR) -> list[Diagnosis]:
+    """``disk_findings`` for a mapping name -> {path, total, free[, device]} (also the Connect step's host facts,
+    ``wizard.hub.facts``, so the wizard shows them without another round trip)."""
     out = []
-    disks = facts.raw.get("disks") or {}
     seen: dict[int, str] = {}
     for name, disk in disks.items():
         check = f"{DISK}.{name}"
@@ -140,8 +151,10 @@ def disk_findings(facts: hubfacts.HubFacts, warn: float = DISK_WARN, error: floa
             continue
         share = disk["free"] / disk["total"]
         data = {"path": disk["path"], "free": disk["free"], "total": disk["total"], "free_share": round(share, 4)}
-        same = seen.get(disk.get("device"))
-        seen.setdefault(disk.get("device"), disk["path"])
+        device = disk.get("device")
+        same = seen.get(device) if device is not None else None
+        if device is not None:
+            seen.setdefault(device, disk["path"])
         where = disk["path"] + (f" (same filesystem as {same})" if same else "")
         text = f"{_gb(disk['free'])} free of {_gb(disk['total'])} ({share:.0%})"
         if share < error:

@@ -162,6 +162,8 @@ def host():
 jobs = {"listeners": listeners, "kernel_log": kernel_log, "auth_log": auth_log, "apt_simulation": apt_simulation,
         "apt_config": apt_config, "sshd": sshd, "units": units, "reboot_required": reboot_required, "disks": disks,
         "logs": logs, "host": host}
+if o.get("only"):
+    jobs = {name: job for name, job in jobs.items() if name in o["only"]}
 with concurrent.futures.ThreadPoolExecutor(len(jobs)) as pool:
     futures = {name: pool.submit(job) for name, job in jobs.items()}
 facts = {name: future.result() for name, future in futures.items()}
@@ -192,6 +194,7 @@ class Sources:
     sshd_config: str | None = None
     unattended_binary: str = "/usr/bin/unattended-upgrade"
     log_lines: int = 0  # > 0: also the last N lines of the hub's, proxy's and users' logs (check --bundle)
+    only: tuple[str, ...] | None = None  # gather only these sources (e.g. ("listeners",) for the HTTPS step)
 
     KEYS = ("files", "ports", "disks", "since_hours", "reboot_required", "sshd_binary", "sshd_config",
             "unattended_binary")
@@ -279,7 +282,8 @@ def gather(target: HubTarget, sources: Sources | None = None, *, now: float | No
     options = {"since": moment - sources.since_hours * 3600, "files": sources.files, "disks": disks,
                "prefix": str(target.prefix), "reboot_required": sources.reboot_required,
                "sshd_binary": sources.sshd_binary, "sshd_config": sources.sshd_config,
-               "unattended_binary": sources.unattended_binary, "log_lines": sources.log_lines}
+               "unattended_binary": sources.unattended_binary, "log_lines": sources.log_lines,
+               "only": list(sources.only) if sources.only else None}
     result = target.run(["python3", "-c", _SCRIPT, json.dumps(options)], sudo=True, timeout=timeout)
     if not result.ok:
         raise CommandFailed(result)

@@ -9,7 +9,11 @@ Executing a plan:
    renames only when the temp file's size and sha256 are the ones sent (``HubTarget.write_file``).
 3. ``reload-proxy`` (only when ``https.*`` changed), then ``reload-hub``: ``tljh-config reload ...``, each with a
    timeout enforced on the hub (TLJH's own reload can wait forever).
-4. ``verify``: the hub answers ``/hub/api`` (polled on the hub for up to ``verify_timeout``).
+4. ``verify`` (``wizard.hub.verify``): the hub answers ``/hub/api`` (polled on the hub for up to
+   ``verify_timeout``), ``/hub/login`` shows the configured authenticator, an OAuth login redirect carries the
+   configured client id and callback URL, and the idle culler runs with the configured settings.
+5. ``smoke`` (optional, ``wizard.hub.smoke``): a temporary user's server starts and runs one cell in the default
+   kernel, then everything is removed; ``smoke-credential`` installs its scoped credential before the reload.
 On any failure the hub's config.yaml is read back: if this apply changed it, the old bytes are written back
 (verified the same way), the proxy (if touched) and hub reloaded, and read back again. ``ApplyResult.hub_holds``
 says which file the hub holds — old, new, other, or unknown when the link is down (it is then the old or the new
@@ -39,23 +43,6 @@ VERIFY_TIMEOUT = 60.0
 RECORD = "apply"
 
 Progress = Callable[[str, str, str], None]  # (action id, phase: start/done/failed/rollback, detail)
-
-# Runs on the hub: poll the hub API until it answers 200 or the deadline passes. argv: url, seconds.
-_VERIFY_SCRIPT = r'''
-import sys, time, urllib.request
-url, deadline, last = sys.argv[1], time.monotonic() + float(sys.argv[2]), "no answer"
-while True:
-    try:
-        with urllib.request.urlopen(url, timeout=5) as response:
-            print(response.status, response.read(200).decode("utf-8", "replace"))
-            sys.exit(0)
-    except Exception as exc:
-        last = str(exc)
-    if time.monotonic() > deadline:
-        print(f"{url}: {last}", file=sys.stderr)
-        sys.exit(1)
-    time.sleep(0.5)
-'''
 
 # Runs on the hub: copy config.yaml to the backup (0600 from the start, whatever the original's mode: it holds the
 # old secrets), print the copy, then remove all but the newest KEEP backups of the wizard (their names sort by time).
@@ -229,9 +216,11 @@ def _https(text: str) -> Any:
 
 
 def plan(answers, old_text: str, *, tljh_version: str = "2.0.0", session=None,
-         keep_backups: int = KEEP_BACKUPS) -> Plan:
+         keep_backups: int = KEEP_BACKUPS, smoke: bool = False, smoke_credential: bool = False) -> Plan:
     """What applying ``answers`` to a hub whose config.yaml is ``old_text`` would do. Touches nothing.
-    ``keep_backups``: how many of the wizard's config.yaml backups stay on the hub (older ones are removed)."""
+    ``keep_backups``: how many of the wizard's config.yaml backups stay on the hub (older ones are removed).
+    ``smoke``: end with the smoke test (``wizard.hub.smoke``); ``smoke_credential``: install its credential first
+    (the hub does not hold it yet)."""
     keep_backups = max(1, int(keep_backups))
     from wizard.tljh import config as tljh_config
 
@@ -249,8 +238,14 @@ def plan(answers, old_text: str, *, tljh_version: str = "2.0.0", session=None,
     if new_text != old_text or resuming:
         if https_changed:
             actions.append(Action("reload-proxy", "tljh-config reload proxy (https changed)"))
+        if smoke and smoke_credential:
+            from wizard.hub import smoke as smoke_test
+
+            actions.append(Action("smoke-credential", smoke_test.describe(PurePosixPath("PREFIX"))))
         actions += [Action("reload-hub", "tljh-config reload hub"),
-                    Action("verify", "check that the hub answers /hub/api")]
+                    Action("verify", "verify the hub: /hub/api, the login page, the OAuth redirect, the idle culler")]
+        if smoke:
+            actions.append(Action("smoke", "smoke test: a temporary user's server starts and runs one cell"))
     return Plan(old_text, new_text, tljh_config.masked_diff(old_text, new_text), actions, https_changed, resuming,
                 keep_backups)
 
@@ -285,6 +280,7 @@ class Applier:
         self.keep_backups = keep_backups  # None: what the plan says
         self.on_progress = on_progress or (lambda *_: None)
         self.log = session.logger()
+        self.diagnoses: list = []  # from the verify and smoke actions
         self._stop = threading.Event()
 
     def stop(self) -> None:
@@ -439,12 +435,40 @@ class Applier:
         return self._reload("hub")
 
     def _verify(self, record: dict, plan: Plan) -> str:
-        url = hub_api_url(self.target, plan.new_text)
-        result = self.target.run(["python3", "-c", _VERIFY_SCRIPT, url, f"{self.verify_timeout:g}"],
-                                 timeout=self.verify_timeout + 10)
-        if not result.ok:
-            raise HubError(f"the hub does not answer {url}: {result.stderr.decode('utf-8', 'replace').strip()}")
-        return f"{url} answered"
+        from wizard.hub import verify
+
+        return self._diagnosed(verify.run(self.target, plan.new_text, self.verify_timeout))
+
+    def _smoke_credential(self, record: dict, plan: Plan) -> str:
+        from wizard.hub import smoke
+
+        smoke.install(self.target, self.session)
+        return f"{smoke.snippet_path(self.target.prefix)}, {smoke.token_path(self.target.prefix)} (0600)"
+
+    def _smoke(self, record: dict, plan: Plan) -> str:
+        from wizard.hub import smoke
+
+        token = self.session.read_secret(smoke.SECRET_NAME)
+        if not token:
+            raise HubError("the session holds no smoke-test credential: apply again to install one, or pass "
+                           "--no-smoke")
+        token = (token.decode() if isinstance(token, bytes) else token).strip()
+        if hasattr(self.session, "redact_also"):
+            self.session.redact_also.add(token)
+        return self._diagnosed(smoke.run(self.target, plan.new_text, token)[0])
+
+    def _diagnosed(self, diagnoses: list) -> str:
+        """Keep the diagnoses; raise with the failing ones (and their log tail) or return the passing summaries."""
+        from wizard.diagnosis import Status
+
+        self.diagnoses.extend(diagnoses)
+        failed = [d for d in diagnoses if d.status is Status.ERROR]
+        if failed:
+            tail = next((d.details for d in failed if d.details), "")
+            tail = "\n".join(tail.strip().splitlines()[-15:])
+            raise HubError("; ".join(f"{d.id}: {d.summary}" for d in failed) + (f"\n{tail}" if tail else ""))
+        return "; ".join(d.summary for d in diagnoses if d.status is not Status.SKIPPED) or \
+            "; ".join(d.summary for d in diagnoses)
 
     def _roll_back(self, record: dict, plan: Plan, result: ApplyResult, write: bool = True) -> None:
         """Put the old bytes back (verified on the hub like every write), reload what was reloaded, and record each

@@ -33,7 +33,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="stop a tljh-config reload that takes longer (default 180)")
     parser.add_argument("--keep-backups", type=int, default=5, metavar="N",
                         help="config.yaml backups of the wizard kept on the hub; older ones are removed (default 5)")
+    parser.add_argument("--no-smoke", action="store_true",
+                        help="skip the smoke test at the end (a temporary user's server starting and running one "
+                             "cell) and the install of its credential")
     parser.add_argument("--hub-api-url", metavar="URL", help=argparse.SUPPRESS)  # test rigs' /hub/api stand-in
+    parser.add_argument("--sshd-config", metavar="PATH", help=argparse.SUPPRESS)  # a test rig's own sshd_config
     add_target_arguments(parser, host=False)
 
 
@@ -78,13 +82,19 @@ def run(args: argparse.Namespace) -> int:
         return _fail(str(exc))
     if args.hub_api_url:
         target.hub_api_url = args.hub_api_url
+    if args.sshd_config:
+        from wizard.sshaccess.engine import SshdPaths
+
+        target.sshd_paths = SshdPaths.beside(args.sshd_config)
     try:
         with target:
             old_text = apply.read_config(target, require_tljh=True)
             existing = _existing_session(target.name)
             try:
+                smoke = not args.no_smoke
                 current = apply.plan(answers, old_text, tljh_version=args.tljh_version, session=existing,
-                                     keep_backups=args.keep_backups)
+                                     keep_backups=args.keep_backups, smoke=smoke,
+                                     smoke_credential=smoke and not _smoke_ready(target, existing))
             finally:
                 if existing is not None:
                     existing.close()
@@ -126,6 +136,13 @@ def run(args: argparse.Namespace) -> int:
             print(masked(mask(render_line(outcome))))
         return EXIT_ERROR if any(o.status is Status.ERROR for o in ssh_outcomes) else EXIT_OK
     return result.exit_code
+
+
+def _smoke_ready(target, session) -> bool:
+    """The smoke test's credential is on the hub and its token in the session's store (else the plan installs it)."""
+    from wizard.hub import smoke
+
+    return session is not None and bool(session.read_secret(smoke.SECRET_NAME)) and smoke.installed(target)
 
 
 def _existing_session(name: str):

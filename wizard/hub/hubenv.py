@@ -17,8 +17,10 @@ cannot download them, so :func:`build` makes both from the packages this interpr
   default kernel (``python3``, ipykernel's own spec) runs there too. The tree's conda-meta records and
   ``lib/python3.12/site-packages`` metadata (:func:`wizard.hub.sandbox.create_tree`) are left as they are.
 - ``state/jupyterhub.sqlite``: an empty database made by JupyterHub's own ``orm`` (cached per JupyterHub version).
-- ``hub/standin/services.json``: the loopback address and the ports of this sandbox's hub, proxy and proxy API, and
-  the configurable-http-proxy command (see ``wizard.hub.services``).
+- ``hub/standin/services.json``: the loopback address and the ports of this sandbox's hub, proxy and proxy API, the
+  configurable-http-proxy command and the owner process; ``hub/standin/systemctl``, the systemd stand-in
+  (``wizard.hub.services``), and ``state/configurable-http-proxy.secret`` (0600), the token the hub and the proxy
+  share.
 
 :func:`available` says whether this interpreter has the packages (the demo keeps the light stand-in otherwise).
 """
@@ -27,6 +29,7 @@ from __future__ import annotations
 
 import json
 import os
+import secrets
 import shutil
 import socket
 import sys
@@ -177,14 +180,26 @@ def build(prefix: str | os.PathLike, *, source: Path | None = None, address: str
     database.write_bytes(empty_database())
     os.chmod(database, 0o600)
 
+    token = root / "state" / "configurable-http-proxy.secret"
+    token.write_text(f"CONFIGPROXY_AUTH_TOKEN={secrets.token_hex(32)}\n")
+    os.chmod(token, 0o600)
+
     ports = dict(ports or {})
     services = {"ip": address,
                 "http_port": ports.get("http_port") or free_port(address),
                 "hub_port": ports.get("hub_port") or free_port(address),
                 "proxy_api_port": ports.get("proxy_api_port") or free_port(address),
-                "chp": chp_command()}
-    (hub / "standin").mkdir(exist_ok=True)
-    (hub / "standin" / "services.json").write_text(json.dumps(services, indent=2) + "\n")
+                "chp": chp_command(),
+                "owner_pid": os.getpid(),
+                "supervisor_python": sys.executable}
+    standin_dir = hub / "standin"
+    standin_dir.mkdir(exist_ok=True)
+    (standin_dir / "services.json").write_text(json.dumps(services, indent=2) + "\n")
+    systemctl = standin_dir / "systemctl"
+    systemctl.write_text(f"#!{sys.executable}\n# Stand-in for systemctl (wizard/hub/services.py).\nimport sys\n"
+                         "from wizard.hub.services import systemctl_main\n"
+                         f"sys.exit(systemctl_main(sys.argv[1:], {str(root)!r}))\n")
+    systemctl.chmod(0o755)
     return services
 
 

@@ -7,7 +7,9 @@ stand-ins take their place, named as such:
   ``remove-item``/``show``/``reload [hub|proxy]``. It edits ``config/config.yaml`` under ``config.yaml.lock``, validates
   it with TLJH's own JSON schema, and records every reload (component and the sha256 of the config it saw) in
   ``hub/standin/reloads.log``. ``hub/standin/behaviour.json`` can script the next reload outcomes
-  (``{"hub": ["fail"], "proxy": ["hang"]}``) so tests can exercise failing and hanging reloads.
+  (``{"hub": ["fail"], "proxy": ["hang"]}``) so tests can exercise failing and hanging reloads. On a tree whose hub
+  was made real (``wizard.hub.services.bring_up``), ``reload hub|proxy`` restarts the real JupyterHub or proxy through
+  the systemctl stand-in and waits for it as TLJH's ``reload_component`` does.
 - :class:`HubApiStandIn`: a loopback HTTP server answering ``/hub/api`` while the stand-in hub is "running".
 
 Both the sshd test rig and ``tljh-wizard demo`` build their tree with :func:`create_tree`.
@@ -107,6 +109,10 @@ def create_tree(prefix: str | os.PathLike, python: str | None = None, hub_env: d
     the idle culler and the ``tljh`` stand-in.
     """
     root = Path(prefix)
+    if (root / "hub" / "standin" / "services.json").exists():
+        from wizard.hub import services
+
+        services.stop_all(root)  # a real hub of the old tree must not outlive it
     if hub_env is not None:
         from wizard.hub import hubenv
 
@@ -245,6 +251,10 @@ def _reload(prefix: Path, component: str) -> int:
             "component": component, "outcome": outcome, "time": time.time(),
             "config_sha256": hashlib.sha256(config_bytes).hexdigest(),
         }) + "\n")
+    from wizard.hub import services
+
+    if outcome == "ok" and services.real_mode(prefix):
+        return _reload_real(prefix, component)
     from wizard import yamlio
 
     error = _validate(yamlio.loads(config_bytes.decode("utf-8")))
@@ -265,6 +275,29 @@ def _reload(prefix: Path, component: str) -> int:
         print("Hub reload with new configuration complete")
     else:
         print("Proxy reload with new configuration complete")
+    return 0
+
+
+def _reload_real(prefix: Path, component: str) -> int:
+    """TLJH's ``reload_component`` on a tree with a real hub: restart the unit through the systemctl stand-in and wait
+    (hub: active, then ``/hub/api`` answering; proxy: active). A unit that failed ends the wait with its log tail."""
+    from wizard.hub import services
+
+    unit = "jupyterhub" if component == "hub" else "traefik"
+    try:
+        services.restart(prefix, unit)
+        if component == "hub":
+            services.wait_for_hub(prefix)
+        else:
+            while services.state(prefix, unit) != "active":
+                if services.state(prefix, unit) == "failed":
+                    raise services.ServiceError(f"traefik.service failed:\n{services.log_tail(prefix, unit)}")
+                time.sleep(0.1)
+    except services.ServiceError as exc:
+        print(f"Failed to reload {component}: {exc}", file=sys.stderr)
+        return 1
+    print("Hub reload with new configuration complete" if component == "hub"
+          else "Proxy reload with new configuration complete")
     return 0
 
 

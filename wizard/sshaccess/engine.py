@@ -51,6 +51,14 @@ class SshdPaths:
     dropin_name: str = "01-tljh-wizard.conf"
     config_dir: str = "/etc/ssh"  # relative Include patterns are read from here
 
+    @classmethod
+    def beside(cls, config: str) -> "SshdPaths":
+        """An sshd_config elsewhere (a test rig's), its drop-in directory ``sshd_config.d`` next to it."""
+        import posixpath
+
+        directory = posixpath.dirname(config)
+        return cls(config=config, dropin_dir=posixpath.join(directory, "sshd_config.d"), config_dir=directory)
+
 
 def paths_for(target) -> SshdPaths:
     return getattr(target, "sshd_paths", None) or SshdPaths()
@@ -127,7 +135,7 @@ class SshPlan:
         if self.dropin_text is not None:
             out.append(("sshd-passwords", f"password login off: {self.paths.dropin_dir}/{self.paths.dropin_name}, "
                                           "sshd -t, reload, proven by a new key login (else reverted)"))
-        if self.verify and (out or self.changes):
+        if self.verify and out:
             out.append(("ssh-verify", f"log in as {self.verify[0]} with {self.verify[1]}: id, sudo -n true"))
         return out
 
@@ -542,7 +550,3 @@ def _verify(plan: SshPlan, target) -> Diagnosis:
 
 _ACTIONS = {"ssh-accounts": _create_accounts, "ssh-keys": _write_keys, "sshd-passwords": _disable_passwords,
             "ssh-verify": _verify}
-
-
-def manual_logins(plan: SshPlan) -> list[str]:
-    return list(plan.logins)

@@ -80,7 +80,15 @@ def keys_state(home):
     state["file"] = "symlink" if stat.S_ISLNK(st.st_mode) else "file" if stat.S_ISREG(st.st_mode) else "other"
     state["mode"], state["uid"] = st.st_mode & 0o7777, st.st_uid
     if state["file"] == "file":
-        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW)
+        try:  # the account owns the directory: never follow a link or block on a FIFO swapped in meanwhile
+            fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+        except OSError:
+            state["file"] = "other"
+            return state
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            os.close(fd)
+            state["file"] = "other"
+            return state
         with os.fdopen(fd, "rb") as handle:
             data = handle.read(MAX + 1)
         state["too_big"] = len(data) > MAX

@@ -126,6 +126,9 @@ def render(answers: Answers, *, tljh_version: str = DEFAULT_TLJH_VERSION, stagin
 def _render_https(answers: Answers, staging: bool) -> dict:
     https = answers.section("https")
     mode = https.get("mode")
+    if https.get("web_ports") == "behind":  # another server keeps 80/443 and terminates TLS (wizard.tljh.behind)
+        return {"http": {"port": https.get("behind_port") or 8080,
+                         "address": https.get("behind_address") or "127.0.0.1"}, "https": {"enabled": False}}
     if mode == "letsencrypt":
         return {"https": {"enabled": True, "letsencrypt": {
             "email": https.get("email", ""), "domains": certificate_domains(answers), "staging": bool(staging)}}}

@@ -1,0 +1,258 @@
+"""The full-screen wizard cannot mislead its operator: keys, safe Escape, checks after a resume, rules known at entry,
+and the engine-worker rule (cancel, errors, quit during a host-key question). Driven with Pilot on the demo sandbox
+hub (and the real sshd rig for the host-key question)."""
+
+from __future__ import annotations
+
+import threading
+
+from textual.widgets import Input
+
+from screens.app import build_app
+from tests.test_tui import SIZE, fill, rig_context, settle, wait_for, wait_for_screen
+from tests.test_tui_sandbox import sandbox_wizard
+from wizard.diagnosis import Diagnosis, Status
+
+OAUTH = {"authenticator.type": "github", "authenticator.client_id": "keys-client",
+         "authenticator.client_secret": "keys-Secret-shown-once-8d1", "authenticator.allowed_organizations": "org-a",
+         "domain.name": "hub.example.edu", "domain.reserved_ipv4": "203.0.113.10", "https.mode": "none"}
+
+
+async def resume_at(pilot, cls):
+    from screens.modals import ResumeModal
+
+    await wait_for_screen(pilot, ResumeModal)
+    await pilot.press("escape")  # Escape is the safe choice: resume, never "start over"
+    return await wait_for_screen(pilot, cls)
+
+
+def test_no_step_key_shadows_an_input_editing_key():
+    from textual.widgets import DataTable, Select, Switch
+
+    from screens.step import StepScreen
+
+    editing = set()
+    for widget in (Input, Select, Switch, DataTable):
+        for binding in widget.BINDINGS:
+            editing |= {key.strip() for key in binding.key.split(",")}
+    step_keys = {key.strip() for binding in StepScreen.BINDINGS for key in binding.key.split(",")
+                 if binding.priority}
+    assert "ctrl+k" in editing  # kill to the end of the line
+    assert not step_keys & editing, step_keys & editing
+
+
+async def test_ctrl_k_edits_the_field_and_skip_asks_what_the_hub_keeps(tmp_path):
+    from screens.environment import EnvironmentScreen
+    from screens.limits import LimitsScreen
+    from screens.modals import ConfirmModal
+
+    ctx, app, _prefix = sandbox_wizard(tmp_path, "limits", OAUTH)
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await resume_at(pilot, LimitsScreen)
+        field = screen.query_one("#field-limits-memory", Input)
+        field.focus()
+        field.value = "2G junk"
+        field.cursor_position = 2
+        await pilot.press("ctrl+k")  # the input's kill-to-end-of-line, not a step action
+        await pilot.pause()
+        assert app.screen is screen and field.value == "2G"
+
+        await pilot.press("ctrl+s")
+        modal = await wait_for_screen(pilot, ConfirmModal)
+        assert "memory and CPU limits" in modal.body and "hub keeps" in modal.body
+        await pilot.press("escape")  # the safe answer: stay
+        await wait_for_screen(pilot, LimitsScreen)
+        assert "limits" not in ctx.session.skipped_steps
+
+        await pilot.press("ctrl+s")
+        await wait_for_screen(pilot, ConfirmModal)
+        await pilot.click("#yes")
+        await wait_for_screen(pilot, EnvironmentScreen)
+        assert "limits" in ctx.session.skipped_steps
+        await pilot.press("ctrl+q")
+    assert app.return_value == 3
+    ctx.close()
+
+
+async def test_enter_moves_to_the_next_field_and_submits_on_the_last(tmp_path):
+    from screens.domain import DomainScreen
+    from screens.https import HttpsScreen
+
+    ctx, app, _prefix = sandbox_wizard(tmp_path, "domain", {k: v for k, v in OAUTH.items()
+                                                             if not k.startswith("domain.")})
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await resume_at(pilot, DomainScreen)
+        name = screen.query_one("#field-domain-name", Input)
+        assert app.focused is name
+        await pilot.press(*"hub.example.edu", "enter")
+        assert app.focused is screen.query_one("#field-domain-reserved-ipv4")
+        fill(screen, domain__reserved_ipv4="203.0.113.10", domain__ip_reserved_confirmed=True)
+        last = [w for w in screen.query("FieldRow Input") if w.parent.parent.display][-1]
+        last.focus()
+        await pilot.press("enter")  # the last field: Next, which runs the checks
+        await settle(pilot)
+        # Reachability is not checked on the sandbox: a SKIPPED check never counts as passed, the step stays.
+        assert app.screen is screen and screen.diagnoses
+        assert any(d.status is Status.SKIPPED for d in screen.diagnoses)
+        assert ctx.answers.get("domain.name") == "hub.example.edu"
+        await pilot.press("ctrl+n")  # read: go on
+        await wait_for_screen(pilot, HttpsScreen)
+        await pilot.press("ctrl+q")
+    ctx.close()
+
+
+async def test_after_resume_limits_gathers_the_facts_and_judges_cpu_by_the_hubs_tljh(tmp_path):
+    """A resumed run has no host facts: the Limits step gathers them (the VM's RAM and CPUs are never "unknown, ok"),
+    and a fractional CPU is refused at entry for the hub's TLJH 2.0.0 — not later at Review."""
+    from screens.limits import LimitsScreen
+
+    ctx, app, _prefix = sandbox_wizard(tmp_path, "limits", OAUTH)
+    assert ctx.facts is None
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await resume_at(pilot, LimitsScreen)
+        fill(screen, limits__memory="2G", limits__cpu="2", limits__total_users="60")
+        await pilot.press("ctrl+n")
+        await settle(pilot)
+        assert ctx.facts is not None and ctx.facts.tljh_version == "2.0.0"
+        found = {d.id: d.status for d in screen.diagnoses}
+        assert found.get("limits.cpu") in (Status.OK, Status.WARNING) and found.get("limits.ram") is not None
+        assert Status.SKIPPED not in {found.get("limits.cpu"), found.get("limits.ram")}
+        assert app.screen is screen  # 60 users x 2 CPUs on this machine: warnings to read, the step stays
+
+        fill(screen, limits__cpu="0.5")
+        await pilot.press("ctrl+n")
+        await pilot.pause()
+        assert app.screen is screen
+        error = str(screen.query_one("#row-limits-cpu .field-error").render())
+        assert "TLJH 2.0.0" in error and "whole CPUs" in error and "use 1" in error
+        assert ctx.answers.get("limits.cpu") in (0.5, 2)  # never reaches Review as an accepted 0.5 without a check
+        await pilot.press("ctrl+q")
+    ctx.close()
+
+
+async def test_a_list_answer_shown_back_is_accepted_again(tmp_path):
+    from screens.environment import EnvironmentScreen
+
+    answers = dict(OAUTH, **{"environment.conda_packages": "numpy scipy=1.13"})
+    ctx, app, _prefix = sandbox_wizard(tmp_path, "environment", answers)
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await resume_at(pilot, EnvironmentScreen)
+        shown = screen.query_one("#field-environment-conda-packages", Input).value
+        assert shown == "numpy scipy=1.13"
+        assert screen.accept_answers()  # unchanged, it is accepted as it was shown
+        assert ctx.answers.get("environment.conda_packages") == ["numpy", "scipy=1.13"]
+        await pilot.press("ctrl+q")
+    ctx.close()
+
+
+async def test_choose_another_after_a_type_switch_keeps_the_oauth_secret(tmp_path):
+    from screens.authenticator import AuthenticatorScreen
+    from screens.modals import ConfirmModal
+
+    ctx, app, _prefix = sandbox_wizard(tmp_path, "authenticator", OAUTH)
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await resume_at(pilot, AuthenticatorScreen)
+        fill(screen, authenticator__type="firstuse")
+        await pilot.pause()
+        await pilot.press("ctrl+n")
+        await wait_for_screen(pilot, ConfirmModal)
+        await pilot.click("#no")  # Choose another
+        screen = await wait_for_screen(pilot, AuthenticatorScreen)
+        answers = ctx.answers
+        assert answers.get("authenticator.type") == "github"
+        assert answers.get("authenticator.client_secret") == OAUTH["authenticator.client_secret"]
+        assert answers.get("authenticator.client_id") == "keys-client"
+        assert answers.get("authenticator.allowed_organizations") == ["org-a"]
+        fill(screen, authenticator__type="github")
+        await pilot.pause()
+        assert screen.accept_answers()  # the saved secret still counts: no "required" next to "saved"
+        await pilot.press("ctrl+q")
+    ctx.close()
+
+
+async def test_an_exception_in_the_restore_worker_is_an_error_row(tmp_path, monkeypatch):
+    from screens.environment import EnvironmentScreen
+    from screens.modals import ConfirmModal
+    from wizard import flow
+
+    def broken_plan(ctx, progress):
+        raise RuntimeError("the snapshot store is unreadable")
+
+    monkeypatch.setattr(flow, "environment_restore_plan", broken_plan)
+    ctx, app, _prefix = sandbox_wizard(tmp_path, "environment", OAUTH)
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await resume_at(pilot, EnvironmentScreen)
+        await pilot.click("#restore")
+        await settle(pilot)
+        assert [(d.status, d.summary) for d in screen.diagnoses] == [
+            (Status.ERROR, "RuntimeError: the snapshot store is unreadable")]
+        assert not isinstance(app.screen, ConfirmModal) and app.is_running
+        await pilot.press("ctrl+q")
+    assert app.return_value == 3
+    ctx.close()
+
+
+async def test_escape_cancels_the_running_check_and_calls_never_overlap(tmp_path, monkeypatch):
+    from screens.limits import LimitsScreen
+
+    events: list[str] = []
+    running = threading.Semaphore(1)
+    release = threading.Event()
+
+    def long_check(ctx, progress):
+        assert running.acquire(blocking=False), "two engine calls ran at once"
+        events.append("started")
+        try:
+            for _ in range(600):
+                release.wait(0.05)
+                progress("limits", "still sizing")
+            events.append("finished")
+            return [Diagnosis("limits.sizing", Status.OK, "sized")]
+        except BaseException:
+            events.append("stopped")
+            raise
+        finally:
+            running.release()
+
+    monkeypatch.setattr(LimitsScreen, "check", staticmethod(long_check))
+    ctx, app, _prefix = sandbox_wizard(tmp_path, "limits", OAUTH)
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await resume_at(pilot, LimitsScreen)
+        await pilot.press("ctrl+r")
+        await wait_for(pilot, lambda: events == ["started"], "the check to start", 10)
+        await pilot.press("escape")
+        await wait_for(pilot, lambda: "stopped" in events, "the check to stop", 10)
+        await settle(pilot)
+        assert events == ["started", "stopped"] and app.screen is screen and not screen.busy
+        assert [d.status for d in screen.diagnoses] == [Status.SKIPPED]
+        assert "cancelled" in screen.diagnoses[0].summary
+        release.set()
+        await pilot.press("ctrl+r")  # runs again, alone
+        await settle(pilot)
+        assert events[-1] == "finished"
+        await pilot.press("ctrl+q")
+    ctx.close()
+
+
+async def test_quit_during_the_host_key_question_ends_the_connect_worker(sshd_hub):
+    from screens.connect import ConnectScreen
+    from screens.modals import HostKeyModal
+
+    hub = sshd_hub
+    ctx = rig_context("keys-quit", hub)
+    ctx.session.accept("connection.key_file", str(hub.client_key))
+    ctx.session.accept("connection.tljh_prefix", str(hub.prefix))
+    app = build_app(ctx)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("enter")
+        await wait_for_screen(pilot, ConnectScreen)
+        await pilot.press("ctrl+n")
+        await wait_for_screen(pilot, HostKeyModal)
+        assert app.engine_lock.locked()  # the connect call waits for the operator
+        await pilot.press("ctrl+q")
+        await wait_for(pilot, lambda: app.return_code is not None, "the app to exit", 10)
+    assert app.return_value == 3
+    # The engine call holds the lock while it runs: it ended (the quit answered the question "reject").
+    assert app.engine_lock.acquire(timeout=10)  # a bound against a hang, not a timing assertion
+    assert ctx.facts is None and not ctx.session.answers.get("connection.host_key")
+    ctx.close()
