@@ -14,7 +14,8 @@ from screens.step import StepScreen
 from wizard.steps import STEPS
 
 _MARK = {"ok": "✔", "warning": "!", "error": "✘"}
-EXPORT_LABELS = {"answers": "Answers", "secrets": "Secrets (0600)", "tljh": "TLJH config.yaml", "z2jh": "Z2JH values"}
+EXPORT_LABELS = {"answers": "Answers", "secrets": "Secrets (0600)", "tljh": "TLJH config.yaml",
+                 "z2jh": "Z2JH values + secrets"}
 
 
 class DoneScreen(StepScreen):
@@ -33,8 +34,17 @@ class DoneScreen(StepScreen):
         yield Static("", id="export-result", markup=False)
         yield Static("SSH access:\n" + "\n".join(f"  {line}" for line in flow.ssh_done_lines(self.ctx)),
                      id="ssh-logins", markup=False)
-        yield Static("Audit the hub every morning (cron):\n  " + flow.cron_line(self.ctx), id="cron",
-                     markup=False)
+        yield Static(self.next_commands(), id="cron", markup=False)
+
+    def next_commands(self) -> str:
+        """What to run from here, each command working on this session (the demo: against its sandbox)."""
+        lines = ["Replay this setup without prompts (after the Answers and Secrets exports):",
+                 f"  {flow.replay_line()}"]
+        if self.ctx.mode != "sandbox":
+            lines += ["Audit the hub every morning (cron):", f"  {flow.cron_line(self.ctx)}"]
+        lines.append("Next:")
+        lines += [f"  {command}  — {text}" for command, text in flow.followups(self.ctx)]
+        return "\n".join(lines)
 
     def next_label(self) -> str:
         return "Finish"
@@ -72,9 +82,16 @@ class DoneScreen(StepScreen):
         directory = Path(self.query_one("#export-dir", Input).value or "tljh-wizard-exports").expanduser()
         result = self.query_one("#export-result", Static)
         try:
-            path = flow.export(self.ctx, kind, directory)
+            if kind == "z2jh":  # the chart's values and its secrets overlay, as `export --format z2jh --secrets`
+                values, secrets = flow.export_z2jh(self.ctx, directory)
+                text = (f"✔ wrote {values} and {secrets} (0600, the chart's secrets overlay): "
+                        "helm upgrade --install … --values values.yaml --values secrets.yaml")
+                path = values
+            else:
+                path = flow.export(self.ctx, kind, directory)
+                text = f"✔ wrote {path}" + (" (0600)" if kind == "secrets" else "")
         except Exception as exc:  # a refused export is a message, never a crash
-            result.update(self.ctx.redact(f"✘ {EXPORT_LABELS[kind]}: {exc}"))
+            result.update(self.ctx.redact(f"✘ {EXPORT_LABELS[kind]}: {exc}"[:300]))
             return
-        result.update(f"✔ wrote {path}")
+        result.update(text)
         self.ctx.log(f"exported {kind} to {path}")

@@ -143,6 +143,8 @@ def test_login_verdicts_follow_sshd_allowed_user():
     verdict = sshd.login_verdict(groups, "jupyter-bob", ["jupyterhub-users"], locked=True)
     assert len(verdict.problems) == 3  # DenyGroups, AuthorizedKeysFile elsewhere, locked account without PAM
     assert sshd.match_list("10.1.2.3", "10.*,!10.1.*") is False
+    assert not sshd.login_verdict(sshd.parse_effective("permitrootlogin no\n"), "root", ["root"]).ok
+    assert sshd.login_verdict(sshd.parse_effective("permitrootlogin without-password\n"), "root", ["root"]).ok
 
 
 def test_includes_reads_sshd_config_like_sshd():

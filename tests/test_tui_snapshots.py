@@ -238,6 +238,25 @@ def test_environment_refuses_a_package_spec(snap_compare):
     assert snap_compare(app, terminal_size=SIZE, run_before=run_before)
 
 
+README_KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIKliLgpNHkbRxLHbGIKl8p2Dbuf0YUQgCwyZfDzhcQxE alice@laptop"
+
+
+def test_ssh_access_refuses_a_forced_command_and_a_name_tljh_cannot_use(snap_compare):
+    from screens.ssh_access import SshAccessScreen
+
+    _ctx, app = wizard_at("ssh", COMPLETE)
+
+    async def run_before(pilot):
+        screen = await resume(pilot, SshAccessScreen)
+        fill(screen, ssh__admin_keys=f'command="/bin/sh" {README_KEY}', ssh__user_keys=f"ann:lee: {README_KEY}")
+        await pilot.press("ctrl+n")
+        await pilot.pause()
+        assert isinstance(pilot.app.screen, SshAccessScreen)
+        steady(pilot)
+
+    assert snap_compare(app, terminal_size=SIZE, run_before=run_before)
+
+
 def test_backups_home_on_the_root_disk(snap_compare):
     from screens.backups import BackupsScreen
     from wizard.hub.backup import home_report

@@ -424,7 +424,7 @@ SSH = Section(
     "SSH access",
     (
         Field("admin_keys", "list", "Admins' public keys", "OpenSSH public key lines (ssh-ed25519 AAAA... you@laptop),"
-              " one per line, installed for every admin's jupyter-<name> account. Admins have passwordless sudo: a "
+              " one per line (or separated by commas), installed for every admin's jupyter-<name> account. Admins have passwordless sudo: a "
               "key here is root on the hub.", _ssh_keys, example="ssh-ed25519 AAAA... alice@laptop"),
         Field("user_keys", "mapping", "Keys per user", "Public keys for particular hub users, as NAME: KEY LINE "
               "entries (one per line): each goes into that user's jupyter-<name> account.", _ssh_user_keys,

@@ -330,6 +330,7 @@ def web_ports_findings(ctx: WizardContext, progress: Progress = _no_progress) ->
         return [Diagnosis(host.PORTS, Status.SKIPPED, f"ports 80/443 not checked: {ctx.redact(str(exc))}")]
     finding = host.ports_finding(facts, {"https": {"enabled": True}})
     foreign = finding.data.get("foreign")
+    ctx.extras["web_ports_held"] = list(foreign or [])  # Review refuses to plan while another program holds them
     if foreign and ctx.answers.get("https.web_ports") == "stop":
         names = ", ".join(foreign)
         return [Diagnosis(host.PORTS, Status.WARNING, f"{names} still holds ports 80/443: stop it before applying",
@@ -530,6 +531,11 @@ def plan(ctx: WizardContext, progress: Progress = _no_progress) -> Plan:
     answers = ctx.answers
     problems = [str(p) for p in answers.problems()
                 if not (ctx.mode != "ssh" and p.key.startswith("connection."))]
+    held = ctx.extras.get("web_ports_held")  # what the HTTPS step found on 80/443 (web_ports_findings)
+    if held and answers.get("https.web_ports") != "behind":
+        problems.append(f"https.web_ports: {', '.join(held)} holds ports 80/443 on the hub, so TLJH's proxy cannot "
+                        "serve there: at the HTTPS step choose Ports 80/443 = behind, or stop it and run the step's "
+                        "check again")
     if problems:
         return Plan("", [], problems)
     from wizard.answers import AnswersError
@@ -673,11 +679,91 @@ def export(ctx: WizardContext, kind: str, directory: Path) -> Path:
     if kind == "z2jh":
         if not engine_available("wizard.z2jh"):
             raise LookupError("the Z2JH export is not available in this version")
-        from wizard import z2jh
-
-        text, _secrets = z2jh.export(answers, include_secrets=False)
-        return atomic_write(directory / "values.yaml", text, mode=0o644)
+        return export_z2jh(ctx, directory)[0]
     raise ValueError(kind)
+
+
+def export_z2jh(ctx: WizardContext, directory: Path) -> tuple[Path, Path]:
+    """The Zero to JupyterHub export as ``export --format z2jh --secrets`` writes it: ``z2jh/values.yaml`` and the
+    chart's secrets overlay ``z2jh/secrets.yaml`` (0600, in a 0700 folder of its own, so it never meets the
+    wizard's own secrets.yaml). The values header's install line names both files, run from that folder."""
+    from wizard import z2jh
+    from wizard.files import atomic_write, private_dir
+
+    if not engine_available("wizard.z2jh"):
+        raise LookupError("the Z2JH export is not available in this version")
+    folder = directory / "z2jh"
+    private_dir(directory)
+    private_dir(folder)
+    values, secrets = z2jh.export(ctx.answers, include_secrets=False)
+    secrets_path = atomic_write(folder / "secrets.yaml", secrets, mode=0o600)
+    return atomic_write(folder / "values.yaml", values, mode=0o644), secrets_path
+
+
+def followups(ctx: WizardContext) -> list[tuple[str, str]]:
+    """(command, what it does) for this session, each one that works on it as written: for the demo, against its
+    sandbox on this machine (never the answers' addresses, which the demo never reached)."""
+    import shlex
+
+    name = shlex.quote(ctx.session.name)
+    if ctx.mode == "sandbox":
+        prefix = shlex.quote(str(ctx.sandbox_prefix or demo_prefix()))
+        return [("tljh-wizard demo", "resume or walk the demo again (--plain: the same steps as prompts)"),
+                (f"tljh-wizard backup --sandbox {prefix}", "pull a backup bundle of the demo hub"),
+                ("tljh-wizard env list demo", "list the demo hub's environment snapshots"),
+                ("tljh-wizard export demo -o answers.yaml --secrets secrets.yaml", "the answers, to replay"),
+                ("tljh-wizard sessions", "the saved sessions")]
+    resume = "tljh-wizard --local" if ctx.mode == "local" else f"tljh-wizard {shlex.quote(describe_target(ctx))}"
+    lines = [(resume, "resume this wizard where it stopped"),
+             (f"tljh-wizard check {name}", "audit the hub (read-only; for cron: " + cron_line(ctx) + ")")]
+    if ctx.answers.get("https.mode") == "acme-dns":
+        lines.append((f"tljh-wizard renew {name}", "renew the certificate when due (for cron)"))
+    lines += [(f"tljh-wizard backup {name}" if ctx.mode == "ssh" else "tljh-wizard backup --local",
+               "pull a backup bundle of TLJH's config and state"),
+              (f"tljh-wizard export {name} -o answers.yaml --secrets secrets.yaml", "the answers, to replay")]
+    return lines
+
+
+def replay_line(directory: str = "tljh-wizard-exports") -> str:
+    """The non-interactive command that replays this run from Done's answers and secrets exports."""
+    return f"tljh-wizard apply {directory}/answers.yaml --secrets {directory}/secrets.yaml"
+
+
+def exit_summary(ctx: WizardContext, finished: bool) -> str:
+    """What a front-end prints when the wizard ends (quit or done): what was applied, what is pending, and the
+    commands that go on from here (each one works on this session: ``followups``)."""
+    from wizard.steps import STEPS
+
+    session = ctx.session
+    skipped, failed = set(session.skipped_steps), set(session.state.get("failed_steps", []))
+    done = set(session.state.get("finished_steps", []))
+    applied = "review" in done
+    pending = [s.title for s in STEPS[:-1] if s.id not in done and s.id not in skipped]
+    where = "finished" if finished else f"stopped at {_step_title(session.current_step)}"
+    lines = [f"tljh-wizard: {where} — {describe_target(ctx)}",
+             "  applied: " + ("the reviewed plan (config.yaml, reloads)" if applied else "nothing yet"
+                              + (" (the demo's sandbox only)" if ctx.mode == "sandbox" else ""))]
+    if skipped:
+        lines.append("  skipped (the hub keeps its own settings): " + ", ".join(
+            s.title for s in STEPS if s.id in skipped))
+    if failed:
+        lines.append("  continued despite a failed check: " + ", ".join(s.title for s in STEPS if s.id in failed))
+    if pending:
+        lines.append("  pending: " + ", ".join(pending))
+    lines.append("  next:")
+    lines += [f"    {command}   # {text}" for command, text in followups(ctx)]
+    if finished or applied:
+        lines.append(f"    {replay_line()}   # replay without prompts (after Done's Answers and Secrets exports)")
+    return "\n".join(lines)
+
+
+def _step_title(step_id: str | None) -> str:
+    from wizard.steps import step
+
+    try:
+        return step(step_id).title if step_id else "the start"
+    except KeyError:
+        return str(step_id)
 
 
 def ssh_done_lines(ctx: WizardContext) -> list[str]:

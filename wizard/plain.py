@@ -360,7 +360,9 @@ class PlainWizard:
                 except Exception as exc:  # a refused export is a message, never a traceback
                     self.say(f"  ✘ {kind}: {exc}")
         self.say("SSH access:\n" + "\n".join(f"  {line}" for line in flow.ssh_done_lines(self.ctx)))
-        self.say("Audit the hub every morning (cron):\n  " + flow.cron_line(self.ctx))
+        self.say(f"Replay this setup without prompts:\n  {flow.replay_line(str(directory))}")
+        if self.ctx.mode != "sandbox":
+            self.say("Audit the hub every morning (cron):\n  " + flow.cron_line(self.ctx))
         return "next"
 
 
@@ -377,7 +379,11 @@ def run_plain(name: str | None, *, mode: str, prefill: dict, sandbox_prefix=None
     ctx.extras.update(extras or {})
     wizard = PlainWizard(ctx, prompter or QuestionaryPrompter())
     try:
-        return wizard.run()
+        code = wizard.run()
+        from wizard.flow import exit_summary
+
+        wizard.say(exit_summary(ctx, finished=code == EXIT_DONE))
+        return code
     except (KeyboardInterrupt, EOFError):
         ctx.log(f"interrupted at {wizard.title()}")
         print(f"\nStopped at {wizard.title()}; every accepted answer is saved — run the same command again to "

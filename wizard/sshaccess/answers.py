@@ -9,7 +9,9 @@ from typing import Any, Mapping
 from wizard.fields import ValidationError
 
 # Text form: NAME: KEY LINE entries, one per line (a comma or semicolon before the next NAME: also separates).
-_ENTRY_SPLIT = re.compile(r"[\r\n]+|[,;]\s*(?=[^\s:,;]+:\s*(?:ssh-|ecdsa-|sk-))")
+_ENTRY_SPLIT = re.compile(r"[\r\n]+|[,;]\s*(?=[^\s,;]+:\s*(?:ssh-|ecdsa-|sk-))")
+# NAME is everything before the colon that precedes the key's type (a name with a colon is then judged as a name).
+_ENTRY = re.compile(r"^(.+?):\s*((?:ssh-|ecdsa-|sk-|-----|[A-Za-z-]+=).*)$", re.S)
 
 
 def user_keys(raw: Any) -> dict[str, list[str]]:
@@ -19,14 +21,16 @@ def user_keys(raw: Any) -> dict[str, list[str]]:
     from wizard.sshaccess.naming import check_hub_user
 
     if isinstance(raw, str):
+        if "PRIVATE KEY" in raw:  # refused before any part of it could be quoted in a message
+            raise ValidationError("this holds a PRIVATE key: never paste it anywhere; give public key lines")
         pairs: list[tuple[Any, Any]] = []
         for entry in _ENTRY_SPLIT.split(raw):
             if not entry or not entry.strip():
                 continue
-            name, sep, key = entry.strip().partition(":")
-            if not sep or not key.strip():
+            match = _ENTRY.match(entry.strip())
+            if not match:
                 raise ValidationError(f"expected NAME: KEY LINE entries, got {entry.strip()[:40]!r}")
-            pairs.append((name.strip(), key.strip()))
+            pairs.append((match.group(1).strip(), match.group(2).strip()))
     elif isinstance(raw, Mapping):
         pairs = list(raw.items())
     else:
@@ -38,7 +42,7 @@ def user_keys(raw: Any) -> dict[str, list[str]]:
         try:
             user = check_hub_user(name)
         except ValidationError as exc:
-            raise ValidationError(f"user {str(name)[:40]!r}: {exc.message}") from None
+            raise ValidationError(f"user name {exc.message}") from None
         if isinstance(keys, str):
             keys = [keys]
         try:

@@ -180,6 +180,8 @@ def key_lines(raw: Any) -> list[str]:
     """The ``ssh.admin_keys`` validator: a YAML list of key lines, or text with one key per line. Returns the
     normalised lines (duplicates by key dropped); ``ValidationError`` names the item."""
     if isinstance(raw, str):
+        if any(marker in raw for marker in _PRIVATE):  # refused before any line of it could be quoted
+            parse_public_key(raw)
         items = [part for part in _SPLIT.split(raw) if part and part.strip()]
     elif isinstance(raw, (list, tuple)):
         items = list(raw)

@@ -165,8 +165,8 @@ def survey():
     operator = REQ.get("operator") or "root"
     code, out, err = sshd_T("user=%s,host=%s,addr=%s" % (operator, addr, addr))
     OUT["sshd"] = {"status": code, "operator": out, "error": err.strip()[-2000:], "per_account": {}}
-    if code == 0:
-        for name in OUT["accounts"]:
+    if code == 0:  # Match blocks per account: only for the accounts asked about (every jupyter-* is read for keys)
+        for name in names:
             code2, out2, err2 = sshd_T("user=%s,host=unknown,addr=192.0.2.1" % name)
             OUT["sshd"]["per_account"][name] = out2 if code2 == 0 else None
     OUT["hub_users"] = hub_users(REQ.get("hub_db"))

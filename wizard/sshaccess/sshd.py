@@ -11,6 +11,8 @@ Upstream, OpenSSH (portable 9.x):
   negated match wins).
 - ``auth2-pubkey.c``: keys are read from each ``AuthorizedKeysFile`` (``%h``/``%u``/``%%`` expanded, relative paths
   from the home directory); ``PubkeyAuthentication no`` refuses every key.
+- ``auth.c`` ``auth_root_allowed``: ``PermitRootLogin no`` refuses root outright, ``forced-commands-only`` allows only
+  keys with a forced command; ``prohibit-password`` (the default) and ``yes`` allow a key.
 - ``servconf.c``: for most keywords the first value obtained wins, which is why a drop-in included at the top of
   ``sshd_config`` overrides the file's own settings.
 """
@@ -128,6 +130,12 @@ def login_verdict(config: Mapping[str, list[str]], user: str, groups: Iterable[s
     files = config.get("authorizedkeysfile", [".ssh/authorized_keys"])
     if not any(_is_home_file(path, user, home) for path in files):
         verdict.problems.append(f"AuthorizedKeysFile {' '.join(files)} does not read ~/.ssh/authorized_keys")
+    if user == "root":  # auth2-pubkey.c / auth.c auth_root_allowed: PermitRootLogin for a key login
+        permit = first(config, "permitrootlogin", "prohibit-password")
+        if permit == "no":
+            verdict.problems.append("PermitRootLogin no refuses root")
+        elif permit == "forced-commands-only":
+            verdict.problems.append("PermitRootLogin forced-commands-only lets root run only a key's forced command")
     if not shell_ok:
         verdict.problems.append(f"{user}'s login shell is missing or not executable")
     if locked and first(config, "usepam", "no") != "yes":
