@@ -43,7 +43,7 @@ async def test_a_hanging_apply_cannot_be_left_and_stop_rolls_it_back(tmp_path):
         screen = await start_apply(pilot)
         await wait_for(pilot, lambda: hub_reloads(prefix), "the hub reload to start (and hang)")
         assert screen.applying and config.read_bytes() != before  # the new file is written; the reload hangs
-        for key in ("ctrl+b", "escape", "ctrl+k", "ctrl+r", "ctrl+n", "ctrl+q"):
+        for key in ("ctrl+b", "escape", "ctrl+s", "ctrl+k", "ctrl+r", "ctrl+n", "ctrl+q"):
             await pilot.press(key)
             await pilot.pause(0.05)
             assert pilot.app.screen is screen and screen.applying, key
