@@ -155,7 +155,8 @@ class ReviewScreen(StepScreen):
             self.query_one("#next", Button).label = "Next"
         self.query_one("#diff", Static).update(diff_renderable(event.plan.diff))
         self.query_one("#actions", Static).update(
-            "Actions:\n" + "\n".join(f"  {n}. {a}" for n, a in enumerate(event.plan.actions, 1)))
+            "Actions:\n" + "\n".join(f"  {n}. {a}" for n, a in enumerate(event.plan.actions, 1))
+            + (f"\n\n{event.plan.access}" if event.plan.access else ""))
 
     def after_accept(self) -> None:
         if self.applied:

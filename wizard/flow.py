@@ -515,6 +515,65 @@ def ssh_plan(ctx: WizardContext, progress: Progress = _no_progress):
 
 
 # ---------------------------------------------------------------------------------------------------------------
+# authenticator: the callback URL, what a switch of authenticator means for existing users, who can log in
+
+def access_checks(ctx: WizardContext, progress: Progress = _no_progress) -> list[Diagnosis]:
+    """The Authenticator step's checks: the exact OAuth callback URL to register, a warning when switching from
+    FirstUse to Native would make every user sign up again, and the who-can-log-in preview computed by the hub's own
+    authenticator code (``wizard.access``) with its preflight findings."""
+    from wizard import access
+    from wizard.tljh import config as tljh_config
+
+    answers = ctx.answers
+    kind = answers.get("authenticator.type")
+    out: list[Diagnosis] = []
+    url = tljh_config.oauth_callback_url(answers)
+    if kind in ("github", "google", "generic") and url:
+        out.append(Diagnosis("access.callback", Status.OK, f"register this callback URL with the provider: {url}",
+                             details="http:// until HTTPS is on (the HTTPS step); the wizard updates it when HTTPS is "
+                                     "switched on in the same apply, and you must update it at the provider too."))
+    facts_config = getattr(ctx.facts, "config", None) if ctx.facts is not None else None
+    current = str(((facts_config or {}).get("auth") or {}).get("type") or "") if isinstance(facts_config, dict) else ""
+    current = current or ("firstuseauthenticator.FirstUseAuthenticator" if ctx.facts is not None else "")
+    if current.endswith("FirstUseAuthenticator") and kind == "native":
+        if answers.get("authenticator.import_from_firstuse"):
+            out.append(Diagnosis("access.switch", Status.OK, "FirstUse users and passwords are imported into Native"))
+        else:
+            out.append(Diagnosis("access.switch", Status.WARNING, "switching from FirstUse to Native: every existing "
+                                 "user must sign up again (and be approved)",
+                                 fix="set Import FirstUse users (authenticator.import_from_firstuse) to keep them"))
+    elif current and kind and not current.endswith(tljh_config.AUTH_CLASSES[kind].rsplit(".", 1)[1]):
+        out.append(Diagnosis("access.switch", Status.OK, f"switching from {current.rsplit('.', 1)[-1]}: existing hub "
+                             "users keep their servers and files when the new authenticator gives the same user name"))
+    progress("access", "who can log in: running the authenticator's own code")
+    try:
+        base = ctx.facts.config_text if ctx.facts is not None and ctx.facts.config_text else ""
+        config = access.rendered_config(answers, base)
+        preview = access.preview(config, target=ctx.target)
+    except Exception as exc:  # shown as a row, never a crash
+        return out + [Diagnosis(access.PREVIEW, Status.SKIPPED, ctx.redact(f"who can log in: not computed — "
+                                                                           f"{type(exc).__name__}: {exc}"))]
+    return out + preview.diagnoses(allow_all_confirmed=access.allow_all_confirmed(answers))
+
+
+def access_preview_text(ctx: WizardContext, new_text: str) -> str:
+    """The who-can-log-in table for the config an apply would write (Review); never raises."""
+    import json
+
+    from wizard import access, yamlio
+
+    try:
+        data = yamlio.loads(new_text, "config.yaml") if new_text.strip() else {}
+        config = json.loads(json.dumps(data if isinstance(data, dict) else {}, default=str))
+        preview = access.preview(config, target=ctx.target)
+        problems = [d for d in preview.diagnoses(allow_all_confirmed=access.allow_all_confirmed(ctx.answers))
+                    if d.status in (Status.ERROR, Status.WARNING)]
+        return "\n".join([preview.table()] + [f"  {d.status.value.upper()}: {d.summary}" for d in problems])
+    except Exception as exc:
+        return ctx.redact(f"Who can log in: not computed — {type(exc).__name__}: {exc}")
+
+
+# ---------------------------------------------------------------------------------------------------------------
 # review & apply
 
 
@@ -524,6 +583,7 @@ class Plan:
     actions: list[str]
     problems: list[str]  # reasons the answers cannot be applied; empty when ready
     engine: Any = None  # the hub engine's own plan, which apply executes
+    access: str = ""  # who can log in with the new config (the hub's own authenticator code)
 
 
 def plan(ctx: WizardContext, progress: Progress = _no_progress) -> Plan:
@@ -547,8 +607,12 @@ def plan(ctx: WizardContext, progress: Progress = _no_progress) -> Plan:
         return Plan("", [], [d.summary for d in missing if d.status is Status.ERROR] or ["the hub is not reachable"])
     progress("plan", "reading config.yaml on the hub")
     try:
-        engine_plan = hub_apply.plan(answers, hub_apply.read_config(ctx.target, require_tljh=True),
-                                     session=ctx.session, tljh_version=hub_tljh_version(ctx))
+        old_text = hub_apply.read_config(ctx.target, require_tljh=True)
+        # The smoke test ends every apply on a real hub (not the demo's sandbox); its credential is installed by the
+        # plan when the hub or the session lacks it.
+        smoke = ctx.mode != "sandbox" and not ctx.extras.get("no_smoke")
+        engine_plan = hub_apply.plan(answers, old_text, session=ctx.session, tljh_version=hub_tljh_version(ctx),
+                                     smoke=smoke, smoke_credential=smoke and not _smoke_ready(ctx))
     except AnswersError as exc:
         return Plan("", [], [str(e) for e in exc.errors])
     except HubError as exc:  # no TLJH under the prefix, an unreadable config.yaml, a lost link
@@ -559,13 +623,22 @@ def plan(ctx: WizardContext, progress: Progress = _no_progress) -> Plan:
         return Plan("", [], [f"SSH access: {exc}"])
     if engine_plan.ssh is not None and engine_plan.ssh.refusals:
         return Plan("", [], [f"ssh: {reason}" for reason in engine_plan.ssh.refusals])
-    result = Plan(engine_plan.diff, [a.title for a in engine_plan.actions], [], engine_plan)
+    progress("plan", "who can log in with the new config")
+    result = Plan(engine_plan.diff, [a.title for a in engine_plan.actions], [], engine_plan,
+                  access_preview_text(ctx, engine_plan.new_text))
     if engine_plan.ssh is not None:
         result.actions += [title for _id, title in engine_plan.ssh.actions]
     if engine_plan.resuming:
         result.actions.insert(0, f"(completes the unfinished apply {engine_plan.resuming['id']})")
     ctx.last_plan = result
     return result
+
+
+def _smoke_ready(ctx: WizardContext) -> bool:
+    """The session holds the smoke test's token and the hub its credential files (one round trip)."""
+    from wizard.hub import smoke
+
+    return bool(ctx.session.read_secret(smoke.SECRET_NAME)) and smoke.installed(ctx.target)
 
 
 def apply(ctx: WizardContext, progress: Progress = _no_progress,
@@ -812,7 +885,7 @@ def ago(timestamp: float, now: float | None = None) -> str:
 # Each step's checks (None: the step has none of its own). Both front-ends run the same function for a step.
 CHECKS: dict[str, Callable[..., list[Diagnosis]] | None] = {
     "connect": connect,
-    "authenticator": None,
+    "authenticator": access_checks,
     "domain": domain_checks,
     "https": https_checks,
     "limits": limits_checks,

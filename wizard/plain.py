@@ -339,6 +339,8 @@ class PlainWizard:
             return "stop"
         self.say(reviewed.diff.rstrip("\n") or "config.yaml is already as the answers want it.")
         self.say("Actions:\n" + "\n".join(f"  {n}. {a}" for n, a in enumerate(reviewed.actions, 1)))
+        if reviewed.access:
+            self.say(reviewed.access)
         if not reviewed.actions:
             return "next"
         if not self.prompter.confirm(f"Apply these changes to {flow.describe_target(self.ctx)}?", default=False):
