@@ -122,7 +122,7 @@ class WizardApp(App[int]):
     @work(exclusive=True, group="flow", name="flow")
     async def run_flow(self) -> None:
         from screens.welcome import WelcomeScreen
-        from wizard.steps import STEP_IDS, next_step, previous_step
+        from wizard.walk import Outcome, advance, first_step
 
         welcome = WelcomeScreen(self.target)
         started = self.push_screen(welcome, wait_for_dismiss=True)
@@ -138,33 +138,16 @@ class WizardApp(App[int]):
             from screens.modals import ResumeModal
 
             start = Start((await self.push_screen_wait(ResumeModal(question))).resume)
-        step_id = session.current_step if start.resume else STEP_IDS[0]
-        if not start.resume:
-            session.go_to(step_id)
+        step_id: str | None = first_step(session, start.resume)
         while step_id is not None:
             self.current_step = step_id
             self.ctx.log(f"step {step_id}: shown")
             result = await self.push_screen_wait(screen_class(step_id)(self.ctx))
-            if isinstance(result, Back):
-                step_id = previous_step(step_id) or step_id
-                session.go_to(step_id)
+            if result is None:  # dismissed without a result: show the step again
                 continue
-            if isinstance(result, Skip):
-                session.skip_step(step_id)
-                following = next_step(step_id)
-                session.go_to(following or step_id)
-                step_id = following
-                continue
-            if isinstance(result, Next):
-                if step_id in session.skipped_steps:
-                    session.skip_step(step_id, skipped=False)
-                following = next_step(step_id)
-                if following is None:
-                    session.go_to(step_id, finished=step_id)
-                    break
-                session.go_to(following, finished=None if result.failed else step_id,
-                              failed=step_id if result.failed else None)
-                step_id = following
+            outcome = (Outcome.BACK if isinstance(result, Back) else Outcome.SKIP if isinstance(result, Skip)
+                       else Outcome.NEXT)
+            step_id = advance(session, step_id, outcome, failed=isinstance(result, Next) and result.failed)
         self.ctx.log("wizard finished")
         self.exit(0)
 

@@ -13,9 +13,10 @@ from wizard import flow
 from screens.step import StepScreen
 from wizard.steps import STEPS
 
+from wizard.walk import EXPORT_DIR, EXPORTS
+
 _MARK = {"ok": "✔", "warning": "!", "error": "✘"}
-EXPORT_LABELS = {"answers": "Answers", "secrets": "Secrets (0600)", "tljh": "TLJH config.yaml",
-                 "z2jh": "Z2JH values + secrets"}
+EXPORT_LABELS = {item.kind: item.label for item in EXPORTS}
 
 
 class DoneScreen(StepScreen):
@@ -26,11 +27,10 @@ class DoneScreen(StepScreen):
         yield Static(self.summary(), id="summary", markup=False)
         yield Static("config.yaml on the hub: reading it again…", id="hub-config", markup=False)
         yield Label("Export folder (relative to where you started the wizard):")
-        yield Input(value="tljh-wizard-exports", id="export-dir")
+        yield Input(value=EXPORT_DIR, id="export-dir")
         with Horizontal(id="exports"):
-            for kind, label in EXPORT_LABELS.items():
-                available = kind != "z2jh" or flow.engine_available("wizard.z2jh")
-                yield Button(label, id=f"export-{kind}", disabled=not available)
+            for item in EXPORTS:
+                yield Button(item.label, id=f"export-{item.kind}", disabled=not item.available())
         yield Static("", id="export-result", markup=False)
         yield Static("SSH access:\n" + "\n".join(f"  {line}" for line in flow.ssh_done_lines(self.ctx)),
                      id="ssh-logins", markup=False)
@@ -79,7 +79,7 @@ class DoneScreen(StepScreen):
     @on(Button.Pressed, "#exports Button")
     def _export(self, event: Button.Pressed) -> None:
         kind = (event.button.id or "").removeprefix("export-")
-        directory = Path(self.query_one("#export-dir", Input).value or "tljh-wizard-exports").expanduser()
+        directory = Path(self.query_one("#export-dir", Input).value or EXPORT_DIR).expanduser()
         result = self.query_one("#export-result", Static)
         try:
             if kind == "z2jh":  # the chart's values and its secrets overlay, as `export --format z2jh --secrets`
