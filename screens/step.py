@@ -160,15 +160,20 @@ class StepScreen(Screen[StepResult]):
         return "Next"
 
     def on_resize(self, event) -> None:
+        self._fit()
+
+    def _fit(self) -> None:
         """At 80x24 the step list shrinks to numbers, labels narrow, and the intro and log take fewer lines, so
         the fields and the check results fit without scrolling."""
-        narrow, short = self.size.width < 100, self.size.height < 32
+        size = self.app.size
+        narrow, short = size.width < 100, size.height < 32
         self.set_class(narrow, "-narrow")
         self.set_class(short, "-short")
         self.query_one("#steps", StepIndicator).set_class(narrow, "-narrow")
         self.query_one("#steps", StepIndicator).refresh()
 
     def on_mount(self) -> None:
+        self._fit()  # a screen pushed after the terminal's last resize gets no Resize event of its own
         self.query_one("#check-summary").display = False
         self.query_one("#progress").display = False
         self.query_one("#checks").display = False

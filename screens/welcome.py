@@ -15,15 +15,14 @@ WELCOME = (
     "TLJH's install is not production-ready by itself. This wizard walks through the checklist that makes it so — "
     "a real authenticator, a domain on a reserved IP, HTTPS, per-user limits sized to the VM, a frozen base "
     "environment and backups — checks each step against the real world, shows exactly what it will change, and "
-    "applies it safely.\n\nYou can stop at any point: every accepted answer is saved and the wizard resumes where "
-    "it stopped."
+    "applies it safely. Stop at any point: every accepted answer is saved and the wizard resumes where it stopped."
 )
 
 HAVE_READY = (
     "Have ready:\n"
-    "  • the hub's domain name and access to its DNS records (to point it at the VM's reserved IP)\n"
-    "  • the login: an OAuth app's client id and secret (GitHub, Google, generic) or the LDAP server's details\n"
-    "  • the VM's provider console (reserved IP, disk snapshots, the SSH host key to compare)"
+    "  • the domain name, and access to its DNS records\n"
+    "  • the login: an OAuth app's client id and secret, or the LDAP details\n"
+    "  • the VM provider's console: reserved IP, disk snapshots, host key"
 )
 
 
