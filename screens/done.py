@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from textual import on
+from textual import on, work
 from textual.app import ComposeResult
 from textual.containers import Horizontal
 from textual.widgets import Button, Input, Label, Static
@@ -13,8 +13,10 @@ from wizard import flow
 from screens.step import StepScreen
 from wizard.steps import STEPS
 
-EXPORT_LABELS = {"answers": "Answers", "secrets": "Secrets (0600)", "tljh": "TLJH config.yaml",
-                 "z2jh": "Z2JH values + secrets"}
+from wizard.walk import EXPORT_DIR, EXPORTS
+
+_MARK = {"ok": "✔", "warning": "!", "error": "✘"}
+EXPORT_LABELS = {item.kind: item.label for item in EXPORTS}
 
 
 class DoneScreen(StepScreen):
@@ -23,12 +25,12 @@ class DoneScreen(StepScreen):
 
     def compose_extra(self) -> ComposeResult:
         yield Static(self.summary(), id="summary", markup=False)
+        yield Static("config.yaml on the hub: reading it again…", id="hub-config", markup=False)
         yield Label("Export folder (relative to where you started the wizard):")
-        yield Input(value="tljh-wizard-exports", id="export-dir")
+        yield Input(value=EXPORT_DIR, id="export-dir")
         with Horizontal(id="exports"):
-            for kind, label in EXPORT_LABELS.items():
-                available = kind != "z2jh" or flow.engine_available("wizard.z2jh")
-                yield Button(label, id=f"export-{kind}", disabled=not available)
+            for item in EXPORTS:
+                yield Button(item.label, id=f"export-{item.kind}", disabled=not item.available())
         yield Static("", id="export-result", markup=False)
         yield Static("SSH access:\n" + "\n".join(f"  {line}" for line in flow.ssh_done_lines(self.ctx)),
                      id="ssh-logins", markup=False)
@@ -47,6 +49,23 @@ class DoneScreen(StepScreen):
     def next_label(self) -> str:
         return "Finish"
 
+    def on_mount(self) -> None:
+        super().on_mount()
+        self._read_hub_config()
+
+    @work(thread=True, exclusive=True, group="hub-config", name="hub-config")
+    def _read_hub_config(self) -> None:
+        """Done says what the hub holds now, read again, not what the apply reported earlier."""
+        try:
+            state = flow.hub_config_state(self.ctx)
+            text = f"{_MARK.get(state.status, '?')} {state.summary}"
+        except Exception as exc:  # shown, never a crash
+            text = self.ctx.redact(f"? config.yaml on the hub could not be read again: {exc}")
+        self.app.call_from_thread(self._show_hub_config, text)
+
+    def _show_hub_config(self, text: str) -> None:
+        self.query_one("#hub-config", Static).update(text)
+
     def summary(self) -> str:
         session = self.ctx.session
         skipped = set(session.skipped_steps)
@@ -60,7 +79,7 @@ class DoneScreen(StepScreen):
     @on(Button.Pressed, "#exports Button")
     def _export(self, event: Button.Pressed) -> None:
         kind = (event.button.id or "").removeprefix("export-")
-        directory = Path(self.query_one("#export-dir", Input).value or "tljh-wizard-exports").expanduser()
+        directory = Path(self.query_one("#export-dir", Input).value or EXPORT_DIR).expanduser()
         result = self.query_one("#export-result", Static)
         try:
             if kind == "z2jh":  # the chart's values and its secrets overlay, as `export --format z2jh --secrets`

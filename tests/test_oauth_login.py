@@ -4,7 +4,8 @@ against loopback stand-ins of the providers (tests/rig/oauth.py); the test plays
 For each policy — GitHub organisation, Google Workspace domain, generic groups — an allowed identity gets a running
 server, an outsider gets 403 at the callback, and an admin reaches the admin page (a plain allowed user does not).
 The config.yaml of each is what TLJH applies through its configurer (the rig's ``tljh`` stand-in), plus the
-provider URLs of the stand-ins and a loopback callback URL.
+provider URLs of the stand-ins and a loopback callback URL. The wizard's "who can log in" preview (``wizard.access``)
+must say the same of the same identities.
 """
 
 import http.cookiejar
@@ -81,13 +82,14 @@ def api(base, token, method, path):
         return exc.code, None
 
 
-def login(base, code, client_id, callback):
+def login(base, code, client_id, callback, provider):
     """The browser's part of the authorization-code flow; returns (browser, status of the callback)."""
     browser = Browser()
     status, headers, _ = browser.get(f"{base}/hub/oauth_login?next=")
     assert status == 302
     query = parse_qs(urlsplit(headers["Location"]).query)
     assert query["client_id"] == [client_id] and query["redirect_uri"] == [callback]
+    provider.consent(code, (query.get("scope") or [""])[0].split())
     status, _, body = browser.get(f"{callback}?{urlencode({'code': code, 'state': query['state'][0]})}")
     return browser, status, body
 
@@ -95,7 +97,7 @@ def login(base, code, client_id, callback):
 def gets_a_server(base, browser, token, name):
     status, _, _ = browser.get(f"{base}/hub/spawn")
     assert status in (200, 302), status
-    deadline = time.monotonic() + 120
+    deadline = time.monotonic() + 180
     try:
         while time.monotonic() < deadline:
             _, model = api(base, token, "GET", f"/users/{name}")
@@ -108,18 +110,28 @@ def gets_a_server(base, browser, token, name):
         api(base, token, "DELETE", f"/users/{name}/server")
 
 
-def check_policy(base, token, client_id, callback, allowed, outsider, admin):
-    browser, status, _ = login(base, allowed[1], client_id, callback)
+def preview_agrees(config_text, identities, expected):
+    """The wizard's "who can log in" preview (wizard.access, the authenticator's own code) says the same of these
+    identities as the real hub's logins did."""
+    from wizard import access, yamlio
+
+    result = access.preview(yamlio.loads(config_text), [dict(identity, label="login test") for identity in identities])
+    assert not result.error and not result.skipped, result.table()
+    assert {verdict.name: verdict.outcome for verdict in result.verdicts} == expected, result.table()
+
+
+def check_policy(base, token, client_id, callback, allowed, outsider, admin, provider):
+    browser, status, _ = login(base, allowed[1], client_id, callback, provider)
     assert status == 302, f"{allowed[0]} was not let in (HTTP {status})"
     assert browser.get(f"{base}/hub/admin")[0] == 403  # allowed, but no admin
     assert gets_a_server(base, browser, token, allowed[0])
 
-    _, status, body = login(base, outsider[1], client_id, callback)
+    _, status, body = login(base, outsider[1], client_id, callback, provider)
     assert status == 403, f"{outsider[0]} got HTTP {status}"
     _, model = api(base, token, "GET", f"/users/{outsider[0]}")
     assert model is None  # refused at the door: no user was created
 
-    browser, status, _ = login(base, admin[1], client_id, callback)
+    browser, status, _ = login(base, admin[1], client_id, callback, provider)
     assert status == 302
     status, _, page = browser.get(f"{base}/hub/admin")
     assert status == 200 and "admin" in page.lower()
@@ -132,9 +144,10 @@ def callback_url(rig):
 
 
 def test_github_organisation_policy(sshd_rig, provider):
+    """As the wizard renders an organisation policy: read:org requested, so private members count."""
     token = secrets.token_hex(16)
     callback = callback_url(sshd_rig)
-    base = hub_with(sshd_rig, f"""\
+    config = f"""\
 auth:
   type: oauthenticator.github.GitHubOAuthenticator
   GitHubOAuthenticator:
@@ -143,14 +156,19 @@ auth:
     oauth_callback_url: {callback}
     github_url: {provider.url}/github
     allowed_organizations: [example-org]
+    scope: [read:org]
 users:
   admin: [alice]
-""", token)
+"""
+    base = hub_with(sshd_rig, config, token)
     allowed = ("bob", provider.add(Identity("bob", orgs=["example-org"])))
     outsider = ("mallory", provider.add(Identity("mallory", orgs=["other-org"])))
     admin = ("alice", provider.add(Identity("alice", orgs=["example-org"])))
-    check_policy(base, token, "gh-client-id", callback, allowed, outsider, admin)
+    check_policy(base, token, "gh-client-id", callback, allowed, outsider, admin, provider)
     assert ("GET", "/github/api/v3/orgs/example-org/members/mallory") in provider.requests
+    preview_agrees(config, [{"name": "bob", "orgs": ["example-org"]}, {"name": "mallory", "orgs": ["other-org"]},
+                            {"name": "alice", "orgs": ["example-org"]}],
+                   {"bob": "allowed", "mallory": "refused", "alice": "admin"})
 
 
 def test_google_domain_policy(sshd_rig, provider):
@@ -158,7 +176,7 @@ def test_google_domain_policy(sshd_rig, provider):
     GoogleOAuthenticator.check_blocked_users / check_allowed)."""
     token = secrets.token_hex(16)
     callback = callback_url(sshd_rig)
-    base = hub_with(sshd_rig, f"""\
+    config = f"""\
 auth:
   type: oauthenticator.google.GoogleOAuthenticator
   GoogleOAuthenticator:
@@ -171,17 +189,22 @@ auth:
     allow_all: true
 users:
   admin: [carol]
-""", token)
+"""
+    base = hub_with(sshd_rig, config, token)
     allowed = ("dave", provider.add(Identity("dave", email="dave@example.edu", domain="example.edu")))
     outsider = ("eve", provider.add(Identity("eve", email="eve@gmail.com", domain="")))
     admin = ("carol", provider.add(Identity("carol", email="carol@example.edu", domain="example.edu")))
-    check_policy(base, token, "google-client-id", callback, allowed, outsider, admin)
+    check_policy(base, token, "google-client-id", callback, allowed, outsider, admin, provider)
+    preview_agrees(config, [{"name": "dave@example.edu", "domain": "example.edu"},
+                            {"name": "eve@gmail.com", "domain": None},
+                            {"name": "carol@example.edu", "domain": "example.edu"}],
+                   {"dave@example.edu": "allowed", "eve@gmail.com": "refused", "carol@example.edu": "admin"})
 
 
 def test_generic_groups_policy(sshd_rig, provider):
     token = secrets.token_hex(16)
     callback = callback_url(sshd_rig)
-    base = hub_with(sshd_rig, f"""\
+    config = f"""\
 auth:
   type: oauthenticator.generic.GenericOAuthenticator
   GenericOAuthenticator:
@@ -196,8 +219,12 @@ auth:
     auth_state_groups_key: oauth_user.groups
     allowed_groups: [students]
     admin_groups: [staff]
-""", token)
+"""
+    base = hub_with(sshd_rig, config, token)
     allowed = ("frank", provider.add(Identity("frank", groups=["students"])))
     outsider = ("grace", provider.add(Identity("grace", groups=["alumni"])))
     admin = ("heidi", provider.add(Identity("heidi", groups=["staff"])))
-    check_policy(base, token, "generic-client-id", callback, allowed, outsider, admin)
+    check_policy(base, token, "generic-client-id", callback, allowed, outsider, admin, provider)
+    preview_agrees(config, [{"name": "frank", "groups": ["students"]}, {"name": "grace", "groups": ["alumni"]},
+                            {"name": "heidi", "groups": ["staff"]}],
+                   {"frank": "allowed", "grace": "refused", "heidi": "admin"})

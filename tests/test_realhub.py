@@ -34,6 +34,11 @@ def test_real_hub_runs_as_tljh_unit_and_reload_restarts_it(real_hub):
     assert argv[argv.index("-f") + 1].endswith("site-packages/tljh/jupyterhub_config.py")
 
     with connect(real_hub) as target:
+        systemctl = str(real_hub.prefix / "hub" / "standin" / "systemctl")
+        for unit in ("jupyterhub", "traefik"):  # the systemd stand-in answers as systemctl does
+            state = target.run([systemctl, "is-active", unit], sudo=True)
+            assert state.ok and state.text.strip() == "active"
+        assert target.run([systemctl, "is-active", "nginx"], sudo=True).exit_status == 2
         done = target.run([target.tljh_config, "reload", "hub"], sudo=True, timeout=180)
     assert done.ok, done.stderr.decode()
     assert done.text.strip().endswith("Hub reload with new configuration complete")

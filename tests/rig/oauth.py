@@ -7,8 +7,9 @@ and ``/orgs/ORG/members/USER`` (204 = member); ``GoogleOAuthenticator.google_api
 ``/oauth2/v1/userinfo`` (``email``, ``verified_email``, ``hd``); ``GenericOAuthenticator.token_url`` /
 ``userdata_url``). This server answers those paths under ``/github``, ``/google`` and ``/generic``.
 
-There is no consent screen: the test plays the browser and brings the provider's ``code`` to the hub's callback
-itself. A code is the key of an identity registered with :meth:`OAuthProvider.add`; the token endpoint turns it
+There is no consent screen: the test plays the browser, grants the scopes the hub's authorize redirect asked for
+(:meth:`OAuthProvider.consent`) and brings the provider's ``code`` to the hub's callback itself. As on GitHub, an
+organisation membership that is not public is visible only to a token granted ``read:org``. A code is the key of an identity registered with :meth:`OAuthProvider.add`; the token endpoint turns it
 into an access token that the user endpoints resolve back to that identity. Only loopback is ever contacted.
 """
 
@@ -28,6 +29,7 @@ class Identity:
     email: str = ""
     domain: str = ""  # Google's hd claim
     orgs: list[str] = field(default_factory=list)  # GitHub organisations it is a member of
+    public: bool = False  # GitHub: its memberships are public (else only a read:org token sees them)
     groups: list[str] = field(default_factory=list)  # the generic provider's groups claim
 
 
@@ -36,7 +38,8 @@ class OAuthProvider:
 
     def __init__(self, host: str = "127.0.0.1"):
         self.identities: dict[str, Identity] = {}
-        self.tokens: dict[str, Identity] = {}
+        self.scopes: dict[str, list[str]] = {}  # code -> the scopes the person consented to
+        self.tokens: dict[str, tuple[Identity, list[str]]] = {}
         self.requests: list[tuple[str, str]] = []  # (method, path) in arrival order
         provider = self
 
@@ -50,9 +53,9 @@ class OAuthProvider:
                 self.end_headers()
                 self.wfile.write(data)
 
-            def _identity(self) -> Identity | None:
+            def _grant(self) -> tuple[Identity, list[str]] | tuple[None, list]:
                 header = self.headers.get("Authorization", "")
-                return provider.tokens.get(header.split(" ", 1)[1].strip() if " " in header else "")
+                return provider.tokens.get(header.split(" ", 1)[1].strip() if " " in header else "", (None, []))
 
             def do_POST(self):  # noqa: N802
                 provider.requests.append(("POST", self.path))
@@ -61,18 +64,19 @@ class OAuthProvider:
                 form.update(parse_qs(urlsplit(self.path).query))
                 path = urlsplit(self.path).path
                 if path in ("/github/login/oauth/access_token", "/google/oauth2/v4/token", "/generic/token"):
-                    identity = provider.identities.get((form.get("code") or [""])[0])
+                    code = (form.get("code") or [""])[0]
+                    identity = provider.identities.get(code)
                     if identity is None:
                         return self._send(400, {"error": "bad_verification_code"})
-                    token = secrets.token_hex(16)
-                    provider.tokens[token] = identity
-                    return self._send(200, {"access_token": token, "token_type": "Bearer", "scope": "read:org"})
+                    token, scopes = secrets.token_hex(16), provider.scopes.get(code, [])
+                    provider.tokens[token] = (identity, scopes)
+                    return self._send(200, {"access_token": token, "token_type": "Bearer", "scope": ",".join(scopes)})
                 self._send(404, {"message": "Not Found"})
 
             def do_GET(self):  # noqa: N802
                 provider.requests.append(("GET", self.path))
                 path = urlsplit(self.path).path
-                identity = self._identity()
+                identity, scopes = self._grant()
                 if identity is None:
                     return self._send(401, {"message": "Bad credentials"})
                 if path == "/github/api/v3/user":
@@ -80,8 +84,9 @@ class OAuthProvider:
                                             "name": identity.login, "email": identity.email or None})
                 if path.startswith("/github/api/v3/orgs/"):
                     parts = path.split("/")  # /github/api/v3/orgs/ORG/members/USER
+                    # GitHub shows a private membership only to a token granted read:org.
                     member = len(parts) == 8 and parts[6] == "members" and parts[5] in identity.orgs \
-                        and parts[7] == identity.login
+                        and parts[7] == identity.login and (identity.public or "read:org" in scopes)
                     return self._send(204) if member else self._send(404, {"message": "Not Found"})
                 if path == "/google/oauth2/v1/userinfo":
                     return self._send(200, {"email": identity.email, "verified_email": True, "hd": identity.domain,
@@ -105,6 +110,10 @@ class OAuthProvider:
         code = secrets.token_hex(8)
         self.identities[code] = identity
         return code
+
+    def consent(self, code: str, scopes: list[str]) -> None:
+        """The person grants the scopes the hub's authorize redirect asked for (the consent screen's part)."""
+        self.scopes[code] = list(scopes)
 
     def close(self) -> None:
         self._server.shutdown()
