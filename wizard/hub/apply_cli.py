@@ -66,6 +66,8 @@ def run(args: argparse.Namespace) -> int:
             return _fail(f"the answers cannot be used: {exc.errors[0]}")
         return _fail("the answers cannot be used:\n" + "\n".join(f"  {e}" for e in exc.errors))
     secrets = sorted((v for v in answers.secret_values() if isinstance(v, str) and v), key=len, reverse=True)
+    for note in getattr(answers, "notes", []):
+        print(f"note: {note}", file=sys.stderr)
 
     def mask(text: str) -> str:
         """The hub's output can quote config values back: the answers' secrets never reach the terminal."""
