@@ -65,7 +65,12 @@ class WizardApp(App[int]):
         self.run_flow()
 
     async def action_quit(self) -> None:
-        """Quit from anywhere: the session keeps every accepted answer; exit code 3 says "stopped part-way"."""
+        """Quit from anywhere: the session keeps every accepted answer; exit code 3 says "stopped part-way". Not
+        while an apply runs (Review's "Stop and roll back" is the way out of it)."""
+        if getattr(self.screen, "applying", False):
+            self.notify("The apply is running: wait for it, or press “Stop and roll back” first.",
+                        severity="warning")
+            return
         self._quitting.set()  # a host-key question still open is answered "reject": its worker ends
         for screen in self.screen_stack:
             token = getattr(screen, "cancel_token", None)

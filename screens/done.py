@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from textual import on
+from textual import on, work
 from textual.app import ComposeResult
 from textual.containers import Horizontal
 from textual.widgets import Button, Input, Label, Static
@@ -15,6 +15,7 @@ from wizard.steps import STEPS
 
 from wizard.walk import EXPORT_DIR, EXPORTS
 
+_MARK = {"ok": "✔", "warning": "!", "error": "✘"}
 EXPORT_LABELS = {item.kind: item.label for item in EXPORTS}
 
 
@@ -24,6 +25,7 @@ class DoneScreen(StepScreen):
 
     def compose_extra(self) -> ComposeResult:
         yield Static(self.summary(), id="summary", markup=False)
+        yield Static("config.yaml on the hub: reading it again…", id="hub-config", markup=False)
         yield Label("Export folder (relative to where you started the wizard):")
         yield Input(value=EXPORT_DIR, id="export-dir")
         with Horizontal(id="exports"):
@@ -46,6 +48,23 @@ class DoneScreen(StepScreen):
 
     def next_label(self) -> str:
         return "Finish"
+
+    def on_mount(self) -> None:
+        super().on_mount()
+        self._read_hub_config()
+
+    @work(thread=True, exclusive=True, group="hub-config", name="hub-config")
+    def _read_hub_config(self) -> None:
+        """Done says what the hub holds now, read again, not what the apply reported earlier."""
+        try:
+            state = flow.hub_config_state(self.ctx)
+            text = f"{_MARK.get(state.status, '?')} {state.summary}"
+        except Exception as exc:  # shown, never a crash
+            text = self.ctx.redact(f"? config.yaml on the hub could not be read again: {exc}")
+        self.app.call_from_thread(self._show_hub_config, text)
+
+    def _show_hub_config(self, text: str) -> None:
+        self.query_one("#hub-config", Static).update(text)
 
     def summary(self) -> str:
         session = self.ctx.session

@@ -641,8 +641,10 @@ def _smoke_ready(ctx: WizardContext) -> bool:
     return bool(ctx.session.read_secret(smoke.SECRET_NAME)) and smoke.installed(ctx.target)
 
 
-def apply(ctx: WizardContext, progress: Progress = _no_progress) -> list[Diagnosis]:
-    """Execute the reviewed plan: each action's outcome, and what was rolled back on failure."""
+def apply(ctx: WizardContext, progress: Progress = _no_progress,
+          started: Callable[[Any], None] | None = None) -> list[Diagnosis]:
+    """Execute the reviewed plan: each action's outcome, and what was rolled back on failure. ``started`` receives
+    the running ``wizard.hub.apply.Applier`` (a front-end's "stop and roll back" calls its ``stop()``)."""
     from wizard.hub import apply as hub_apply
     from wizard.hub.target import HubError
 
@@ -663,6 +665,8 @@ def apply(ctx: WizardContext, progress: Progress = _no_progress) -> list[Diagnos
 
     applier = hub_apply.Applier(ctx.target, ctx.session, on_progress=on_progress,
                                 **ctx.extras.get("apply_options", {}))
+    if started is not None:
+        started(applier)
     try:
         result = applier.execute(reviewed.engine)
     except HubError as exc:
@@ -685,6 +689,42 @@ def apply(ctx: WizardContext, progress: Progress = _no_progress) -> list[Diagnos
         outcomes.append(Diagnosis("apply", Status.ERROR, result.summary(), details=holds[result.hub_holds],
                                   fix="see the session log; fix the cause and apply again"))
     return outcomes
+
+
+def hub_config_state(ctx: WizardContext) -> Diagnosis:
+    """Read config.yaml on the hub again and say whether it is the file the last apply left there (the new file
+    after a finished apply, the old one after a rollback). One round trip; read-only."""
+    from wizard.hub import apply as hub_apply
+    from wizard.hub.target import HubError
+
+    record = ctx.session.record(hub_apply.RECORD)
+    if not isinstance(record, dict) or not record.get("new_sha256"):
+        return Diagnosis("done.config", Status.WARNING, "no apply recorded in this session: config.yaml on the hub "
+                         "was not changed by the wizard")
+    missing = ensure_target(ctx)
+    if missing:
+        return Diagnosis("done.config", Status.WARNING, "config.yaml on the hub could not be read again: "
+                         + "; ".join(d.summary for d in missing))
+    try:
+        digest = hub_apply.sha256(hub_apply.read_config(ctx.target))
+    except HubError as exc:
+        return Diagnosis("done.config", Status.WARNING, f"config.yaml on the hub could not be read again: {exc}")
+    status = record.get("status")
+    if digest == record["new_sha256"]:
+        if status == "done":
+            return Diagnosis("done.config", Status.OK, f"config.yaml on the hub is the applied file "
+                             f"(apply {record['id']}, sha256 {digest[:12]}…)")
+        return Diagnosis("done.config", Status.WARNING, f"config.yaml on the hub is the new file, but apply "
+                         f"{record['id']} did not finish ({status}): apply again to complete it")
+    if digest == record.get("old_sha256"):
+        if status == "done":
+            return Diagnosis("done.config", Status.ERROR, f"config.yaml on the hub is the file from before apply "
+                             f"{record['id']}: the applied one was replaced since (by hand, or a restore)")
+        return Diagnosis("done.config", Status.WARNING, f"config.yaml on the hub is the previous file: apply "
+                         f"{record['id']} " + ("was rolled back" if status == "rolled-back" else
+                                               "changed nothing" if status == "failed" else f"is {status}"))
+    return Diagnosis("done.config", Status.ERROR, f"config.yaml on the hub is neither the applied nor the previous "
+                     f"file of apply {record['id']}: it was changed since (tljh-wizard check shows the drift)")
 
 
 # ---------------------------------------------------------------------------------------------------------------
