@@ -516,3 +516,25 @@ def test_a_moved_tljh_with_nothing_in_front_is_a_warning():
                                                      'users:(("traefik",pid=5,fd=3))\n'}}, (80, 443), 0.0)
     finding = host.ports_finding(facts, {"http": {"port": 8080}, "https": {"enabled": False}})
     assert finding.status is Status.WARNING and "nothing serves port 80, 443 in front of it" in finding.summary
+
+
+def test_the_certificate_finding_shows_the_chain_and_names_a_missing_intermediate(tmp_path):
+    from tests.answers_samples import documents
+    from wizard.answers import Answers
+
+    public, secret = documents("github", "existing")
+    public["domain"] = {"name": DOMAIN, "reserved_ipv4": "127.0.0.1", "ip_reserved_confirmed": True}
+    subject_ = checks.AuditSubject("t", Answers.from_documents(public, secret))
+    (tmp_path / "roots.pem").write_bytes(PKI.root_pem)
+    leaf = PKI.leaf(DOMAIN)
+    with WebFront(tmp_path / "full", chain_pem=PKI.fullchain(leaf), key_pem=leaf.key_pem) as full, \
+            WebFront(tmp_path / "bare", chain_pem=leaf.cert_pem, key_pem=leaf.key_pem) as bare:
+        good = checks.certificate_finding(subject_, checks.AuditOptions(tls_address=f"127.0.0.1:{full.port}",
+                                                                       ca_file=str(tmp_path / "roots.pem")))
+        missing = checks.certificate_finding(subject_, checks.AuditOptions(tls_address=f"127.0.0.1:{bare.port}",
+                                                                          ca_file=str(tmp_path / "roots.pem")))
+    assert good.status is Status.OK and good.data["chain"] == [
+        f"0 s: CN={DOMAIN}", "  i: CN=Doctor Test Intermediate E1",
+        "1 s: CN=Doctor Test Intermediate E1", "  i: CN=Doctor Test Root X1"]
+    assert missing.status is Status.ERROR and "without its intermediate" in missing.fix
+    assert missing.details.splitlines() == [f"0 s: CN={DOMAIN}", "  i: CN=Doctor Test Intermediate E1"]

@@ -278,9 +278,26 @@ def certificate_finding(subject: AuditSubject, options: AuditOptions) -> Diagnos
         return Diagnosis(CERTIFICATE, Status.ERROR, str(exc), fix="check the proxy runs and port 443 is open",
                          data={"address": address})
     verdict = judge(served, domains, "production", now=options.moment())
+    chain = served_chain(served)
+    data = dict(verdict.data, chain=chain)
     if verdict.status is not Status.OK:
-        return Diagnosis(CERTIFICATE, verdict.status, verdict.summary, fix=verdict.fix, data=verdict.data)
-    return renewal_verdict(served.leaf, subject, options, verdict.data)
+        fix = verdict.fix
+        if not served.trusted and len(served.chain) == 1 and served.leaf.issuer != served.leaf.subject:
+            fix = ("the server sends the certificate without its intermediate: serve the full chain (fullchain.pem, "
+                   "not cert.pem)")
+        return Diagnosis(CERTIFICATE, verdict.status, verdict.summary, details="\n".join(chain), fix=fix, data=data)
+    found = renewal_verdict(served.leaf, subject, options, data)
+    found.details = found.details or "\n".join(chain)
+    return found
+
+
+def served_chain(served) -> list[str]:
+    """The chain as a client receives it, as ``openssl s_client -showcerts`` lists it: position, subject, issuer."""
+    lines = []
+    for index, cert in enumerate(served.chain):
+        lines.append(f"{index} s: {cert.subject.rfc4514_string()}")
+        lines.append(f"  i: {cert.issuer.rfc4514_string()}")
+    return lines
 
 
 def renewal_verdict(leaf, subject: AuditSubject, options: AuditOptions, data: dict) -> Diagnosis:

@@ -162,7 +162,8 @@ def run(args: argparse.Namespace) -> int:
             print(f"tljh-wizard check: error: --bundle: cannot write {args.bundle}: {exc.strerror or exc}",
                   file=sys.stderr)
             return 2
-        print(f"support bundle: {written} (0600, secrets masked)", file=sys.stderr if args.json else sys.stdout)
+        print(f"support bundle: {written} (0600, secrets masked)",
+              file=sys.stderr if args.json or args.quiet else sys.stdout)
     if args.json:
         json.dump({"hub": subject.name, "status": worst(findings).value, "exit_code": code,
                    "findings": [finding.to_json() for finding in findings]}, sys.stdout, indent=1,
