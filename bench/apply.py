@@ -10,7 +10,14 @@
 The hub is the test rig's sshd with the ``tljh-config`` stand-in (it validates with TLJH's schema on every change,
 like the real one). Each route runs ``REPEATS`` times per size, alternating which goes first, on a fresh tree; the
 median is reported. Target: the wizard's round trips are the same for 5 and 40 settings, and its time for 40
-settings is at most a quarter of the manual route's. Last line of output: one JSON object.
+settings is at most a quarter of the manual route's.
+
+Then the same rig with its hub made REAL (JupyterHub behind configurable-http-proxy, ``tests/rig/sshd.py``
+``make_real``), ``REPEATS`` times each: ``hub_restart_seconds``, a bare ``ssh HOST sudo tljh-config reload hub``;
+``apply_seconds``, the wizard's whole apply of the 5-setting answers including the verification (API, login page,
+idle culler) but not the smoke test; ``manual_seconds``, the documented ``tljh-config set`` route for the same
+change (each run starts from the pristine config.yaml, restored untimed). Targets: ``apply_seconds <= 1.3 *
+hub_restart_seconds`` and ``<= 0.5 * manual_seconds``. Last line of output: one JSON object.
 """
 
 from __future__ import annotations
@@ -132,6 +139,53 @@ def manual_route(hub, commands: list[list[str]], https_changed: bool) -> tuple[f
     return time.perf_counter() - start, len(steps)
 
 
+def real_hub_figures(rig, public, secret) -> dict:
+    """Restart, wizard apply and manual route on the rig's real hub (see the module docstring)."""
+    from tests.rig.sshd import make_real
+    from wizard.answers import Answers
+    from wizard.hub.sandbox import PRISTINE_CONFIG
+    from wizard.tljh import config as tljh_config
+
+    hub = make_real(rig)
+    answers = Answers.from_documents(public, secret)
+    answers.require_complete()
+    commands = manual_commands(tljh_config.render(answers))
+    tool = f"{hub.prefix}/hub/bin/tljh-config"
+
+    def pristine():
+        (hub.prefix / "config" / "config.yaml").write_text(PRISTINE_CONFIG)
+        subprocess.run([tool, "reload", "hub"], check=True, capture_output=True, timeout=300)
+        shutil.rmtree(Path(os.environ["TLJH_WIZARD_STATE_DIR"]), ignore_errors=True)
+
+    restart, applied, manual = [], [], []
+    for attempt in range(REPEATS):
+        start = time.perf_counter()
+        done = subprocess.run(hub.ssh_argv(hub.admin.name, shlex.join(["sudo", tool, "reload", "hub"])),
+                              capture_output=True, text=True, timeout=300)
+        if done.returncode != 0:
+            raise SystemExit(f"tljh-config reload hub failed: {done.stderr}")
+        restart.append(time.perf_counter() - start)
+        for route in (("wizard", "manual") if attempt % 2 == 0 else ("manual", "wizard")):
+            pristine()
+            if route == "wizard":
+                applied.append(wizard_route(hub, answers)[0])
+            else:
+                manual.append(manual_route(hub, commands, False)[0])
+            if not settings_match(hub, commands):
+                raise SystemExit(f"{route} route on the real hub did not end with every setting")
+        print(f"real hub run {attempt + 1}: restart {restart[-1]:.2f} s, wizard apply {applied[-1]:.2f} s, "
+              f"manual {manual[-1]:.2f} s", flush=True)
+    figures = {"hub_restart_seconds": round(statistics.median(restart), 3),
+               "apply_seconds": round(statistics.median(applied), 3),
+               "manual_seconds": round(statistics.median(manual), 3)}
+    figures["apply_over_restart"] = round(figures["apply_seconds"] / figures["hub_restart_seconds"], 3)
+    figures["apply_over_manual"] = round(figures["apply_seconds"] / figures["manual_seconds"], 3)
+    print(f"real hub: restart {figures['hub_restart_seconds']:.2f} s, apply {figures['apply_seconds']:.2f} s "
+          f"({figures['apply_over_restart']:.2f}x restart, target <= 1.3), manual {figures['manual_seconds']:.2f} s "
+          f"({figures['apply_over_manual']:.2f}x, target <= 0.5)")
+    return figures
+
+
 def main() -> int:
     from tests.rig.sshd import running_sshd
     from wizard.answers import Answers
@@ -175,10 +229,11 @@ def main() -> int:
                       f"({', '.join(f'{t:.3f}' for t in times['wizard'])}); manual {manual_trips[-1]} round trips, "
                       f"median {manual_seconds[-1]:.3f} s ({', '.join(f'{t:.3f}' for t in times['manual'])})",
                       flush=True)
+            real = real_hub_figures(hub, *answer_documents(hub)[5])
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
     print(json.dumps({"bench": "apply", "settings": sizes, "round_trips": trips, "manual_round_trips": manual_trips,
-                      "seconds": seconds, "manual_seconds": manual_seconds}))
+                      "seconds": seconds, "manual_seconds": manual_seconds, "real_hub": real}))
     return 0
 
 

@@ -65,7 +65,12 @@ class WizardApp(App[int]):
         self.run_flow()
 
     async def action_quit(self) -> None:
-        """Quit from anywhere: the session keeps every accepted answer; exit code 3 says "stopped part-way"."""
+        """Quit from anywhere: the session keeps every accepted answer; exit code 3 says "stopped part-way". Not
+        while an apply runs (Review's "Stop and roll back" is the way out of it)."""
+        if getattr(self.screen, "applying", False):
+            self.notify("The apply is running: wait for it, or press “Stop and roll back” first.",
+                        severity="warning")
+            return
         self._quitting.set()  # a host-key question still open is answered "reject": its worker ends
         for screen in self.screen_stack:
             token = getattr(screen, "cancel_token", None)
@@ -117,7 +122,7 @@ class WizardApp(App[int]):
     @work(exclusive=True, group="flow", name="flow")
     async def run_flow(self) -> None:
         from screens.welcome import WelcomeScreen
-        from wizard.steps import STEP_IDS, next_step, previous_step
+        from wizard.walk import Outcome, advance, first_step
 
         welcome = WelcomeScreen(self.target)
         started = self.push_screen(welcome, wait_for_dismiss=True)
@@ -133,33 +138,16 @@ class WizardApp(App[int]):
             from screens.modals import ResumeModal
 
             start = Start((await self.push_screen_wait(ResumeModal(question))).resume)
-        step_id = session.current_step if start.resume else STEP_IDS[0]
-        if not start.resume:
-            session.go_to(step_id)
+        step_id: str | None = first_step(session, start.resume)
         while step_id is not None:
             self.current_step = step_id
             self.ctx.log(f"step {step_id}: shown")
             result = await self.push_screen_wait(screen_class(step_id)(self.ctx))
-            if isinstance(result, Back):
-                step_id = previous_step(step_id) or step_id
-                session.go_to(step_id)
+            if result is None:  # dismissed without a result: show the step again
                 continue
-            if isinstance(result, Skip):
-                session.skip_step(step_id)
-                following = next_step(step_id)
-                session.go_to(following or step_id)
-                step_id = following
-                continue
-            if isinstance(result, Next):
-                if step_id in session.skipped_steps:
-                    session.skip_step(step_id, skipped=False)
-                following = next_step(step_id)
-                if following is None:
-                    session.go_to(step_id, finished=step_id)
-                    break
-                session.go_to(following, finished=None if result.failed else step_id,
-                              failed=step_id if result.failed else None)
-                step_id = following
+            outcome = (Outcome.BACK if isinstance(result, Back) else Outcome.SKIP if isinstance(result, Skip)
+                       else Outcome.NEXT)
+            step_id = advance(session, step_id, outcome, failed=isinstance(result, Next) and result.failed)
         self.ctx.log("wizard finished")
         self.exit(0)
 

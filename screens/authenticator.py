@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from wizard import flow
 from screens.modals import ConfirmModal
-from screens.results import Confirmation, Next
+from screens.results import Confirmation
 from screens.step import StepScreen
 from wizard.answers import INSECURE_TYPES
 
@@ -13,6 +14,8 @@ class AuthenticatorScreen(StepScreen):
     intro = ("How people log in, and who may. Every real authenticator needs an access policy: allowed users, "
              "organizations, domains or groups — or an explicitly confirmed allow-all.")
     hidden_fields = {"authenticator": {"insecure_confirmed"}}
+    # the callback URL to register, a switch's consequences, and who can log in (the hub's own authenticator code)
+    check = staticmethod(flow.access_checks)
 
     def section_errors(self):
         # insecure_confirmed is asked by the modal after this, not in the form
@@ -48,10 +51,10 @@ class AuthenticatorScreen(StepScreen):
         if kind not in INSECURE_TYPES:
             if session.answers.answered("authenticator.insecure_confirmed"):
                 session.accept("authenticator.insecure_confirmed", None)
-            self.dismiss(Next())
+            super().after_accept()
             return
         if session.answers.get("authenticator.insecure_confirmed"):
-            self.dismiss(Next())
+            super().after_accept()
             return
         self.app.push_screen(ConfirmModal(
             f"{kind}: insecure authenticator",
@@ -64,6 +67,6 @@ class AuthenticatorScreen(StepScreen):
             if not self.accept_answers():  # saved only now: the switch is confirmed
                 return
             self.ctx.session.accept("authenticator.insecure_confirmed", True)
-            self.dismiss(Next())
+            super().after_accept()
         else:
             self.notify("Choose an authenticator fit for production.", severity="warning")

@@ -14,9 +14,10 @@ class DomainScreen(StepScreen):
 
     def on_mount(self) -> None:
         super().on_mount()
-        public_ip = self.ctx.facts.public_ip if self.ctx.facts is not None else None
-        known = public_ip and public_ip != "unknown" and ":" not in public_ip
-        if known and not self.ctx.answers.answered("domain.reserved_ipv4"):
-            from textual.widgets import Input
+        from textual.widgets import Input
 
-            self.query_one("#field-domain-reserved-ipv4", Input).value = str(public_ip)
+        from screens.widgets import widget_id
+        from wizard.walk import suggestions
+
+        for key, value in suggestions(self.ctx, self.step_id).items():  # from the host facts, until answered
+            self.query_one("#" + widget_id(key), Input).value = str(value)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from textual import on
+from textual import on, work
 from textual.app import ComposeResult
 from textual.containers import Horizontal
 from textual.widgets import Button, Input, Label, Static
@@ -13,7 +13,10 @@ from wizard import flow
 from screens.step import StepScreen
 from wizard.steps import STEPS
 
-EXPORT_LABELS = {"answers": "Answers", "secrets": "Secrets (0600)", "tljh": "TLJH config.yaml", "z2jh": "Z2JH values"}
+from wizard.walk import EXPORT_DIR, EXPORTS
+
+_MARK = {"ok": "✔", "warning": "!", "error": "✘"}
+EXPORT_LABELS = {item.kind: item.label for item in EXPORTS}
 
 
 class DoneScreen(StepScreen):
@@ -22,20 +25,46 @@ class DoneScreen(StepScreen):
 
     def compose_extra(self) -> ComposeResult:
         yield Static(self.summary(), id="summary", markup=False)
+        yield Static("config.yaml on the hub: reading it again…", id="hub-config", markup=False)
         yield Label("Export folder (relative to where you started the wizard):")
-        yield Input(value="tljh-wizard-exports", id="export-dir")
+        yield Input(value=EXPORT_DIR, id="export-dir")
         with Horizontal(id="exports"):
-            for kind, label in EXPORT_LABELS.items():
-                available = kind != "z2jh" or flow.engine_available("wizard.z2jh")
-                yield Button(label, id=f"export-{kind}", disabled=not available)
+            for item in EXPORTS:
+                yield Button(item.label, id=f"export-{item.kind}", disabled=not item.available())
         yield Static("", id="export-result", markup=False)
         yield Static("SSH access:\n" + "\n".join(f"  {line}" for line in flow.ssh_done_lines(self.ctx)),
                      id="ssh-logins", markup=False)
-        yield Static("Audit the hub every morning (cron):\n  " + flow.cron_line(self.ctx), id="cron",
-                     markup=False)
+        yield Static(self.next_commands(), id="cron", markup=False)
+
+    def next_commands(self) -> str:
+        """What to run from here, each command working on this session (the demo: against its sandbox)."""
+        lines = ["Replay this setup without prompts (after the Answers and Secrets exports):",
+                 f"  {flow.replay_line()}"]
+        if self.ctx.mode != "sandbox":
+            lines += ["Audit the hub every morning (cron):", f"  {flow.cron_line(self.ctx)}"]
+        lines.append("Next:")
+        lines += [f"  {command}  — {text}" for command, text in flow.followups(self.ctx)]
+        return "\n".join(lines)
 
     def next_label(self) -> str:
         return "Finish"
+
+    def on_mount(self) -> None:
+        super().on_mount()
+        self._read_hub_config()
+
+    @work(thread=True, exclusive=True, group="hub-config", name="hub-config")
+    def _read_hub_config(self) -> None:
+        """Done says what the hub holds now, read again, not what the apply reported earlier."""
+        try:
+            state = flow.hub_config_state(self.ctx)
+            text = f"{_MARK.get(state.status, '?')} {state.summary}"
+        except Exception as exc:  # shown, never a crash
+            text = self.ctx.redact(f"? config.yaml on the hub could not be read again: {exc}")
+        self.app.call_from_thread(self._show_hub_config, text)
+
+    def _show_hub_config(self, text: str) -> None:
+        self.query_one("#hub-config", Static).update(text)
 
     def summary(self) -> str:
         session = self.ctx.session
@@ -50,12 +79,19 @@ class DoneScreen(StepScreen):
     @on(Button.Pressed, "#exports Button")
     def _export(self, event: Button.Pressed) -> None:
         kind = (event.button.id or "").removeprefix("export-")
-        directory = Path(self.query_one("#export-dir", Input).value or "tljh-wizard-exports").expanduser()
+        directory = Path(self.query_one("#export-dir", Input).value or EXPORT_DIR).expanduser()
         result = self.query_one("#export-result", Static)
         try:
-            path = flow.export(self.ctx, kind, directory)
+            if kind == "z2jh":  # the chart's values and its secrets overlay, as `export --format z2jh --secrets`
+                values, secrets = flow.export_z2jh(self.ctx, directory)
+                text = (f"✔ wrote {values} and {secrets} (0600, the chart's secrets overlay): "
+                        "helm upgrade --install … --values values.yaml --values secrets.yaml")
+                path = values
+            else:
+                path = flow.export(self.ctx, kind, directory)
+                text = f"✔ wrote {path}" + (" (0600)" if kind == "secrets" else "")
         except Exception as exc:  # a refused export is a message, never a crash
-            result.update(self.ctx.redact(f"✘ {EXPORT_LABELS[kind]}: {exc}"))
+            result.update(self.ctx.redact(f"✘ {EXPORT_LABELS[kind]}: {exc}"[:300]))
             return
-        result.update(f"✔ wrote {path}")
+        result.update(text)
         self.ctx.log(f"exported {kind} to {path}")

@@ -30,7 +30,9 @@ class EnvironmentScreen(StepScreen):
     check = staticmethod(flow.environment_checks)
 
     def compose_extra(self) -> ComposeResult:
-        yield Button("Restore the newest snapshot…", id="restore")
+        from wizard.walk import action
+
+        yield Button(action("environment", "restore").label, id="restore")
 
     @on(Button.Pressed, "#restore")
     def _restore_pressed(self) -> None:
@@ -58,7 +60,10 @@ class EnvironmentScreen(StepScreen):
         lines = text.splitlines()
         body = "\n".join(lines[:MODAL_LINES] + ([f"… {len(lines) - MODAL_LINES} more lines in the log below"]
                                                  if len(lines) > MODAL_LINES else []))
-        self.app.push_screen(ConfirmModal("Restore the environment?", body, yes="Restore", no="Cancel", danger=True),
+        from wizard.walk import action
+
+        asked = action("environment", "restore").confirmation(self.ctx, plan)
+        self.app.push_screen(ConfirmModal(asked.title, body, yes=asked.yes, no=asked.no, danger=asked.danger),
                              lambda answer: self._confirmed(answer, plan))
 
     def _confirmed(self, decision: Confirmation | None, plan) -> None:

@@ -19,19 +19,22 @@ class HttpsScreen(StepScreen):
     check = staticmethod(flow.https_checks)
 
     def compose_extra(self) -> ComposeResult:
-        yield Button("Get the certificate now", id="issue")
+        from wizard.walk import action
+
+        yield Button(action("https", "issue").label, id="issue")
 
     @on(Button.Pressed, "#issue")
     def _issue_pressed(self) -> None:
         if self.busy or not self.accept_answers():
             return
-        mode = self.ctx.answers.get("https.mode")
-        if mode == "existing":
-            question = "Install the certificate and key on the hub and switch HTTPS on?"
-        else:
-            question = ("Request a production certificate? A staging certificate is requested and checked first; "
-                        "production requests count against Let's Encrypt's rate limits.")
-        self.app.push_screen(ConfirmModal("Certificate", question, yes="Request it", no="Not now"), self._confirmed)
+        from wizard.walk import action
+
+        item = action("https", "issue")
+        if not item.applies(self.ctx.answers):
+            self.notify("Choose how the hub gets its certificate first.", severity="warning")
+            return
+        asked = item.confirmation(self.ctx, None)
+        self.app.push_screen(ConfirmModal(asked.title, asked.body, yes=asked.yes, no=asked.no), self._confirmed)
 
     def _confirmed(self, decision: Confirmation | None) -> None:
         if decision and decision.confirmed:

@@ -1,9 +1,14 @@
-"""Step 9, Review & apply: the masked diff of config.yaml and the action list; apply with progress and outcome."""
+"""Step 9, Review & apply: the masked diff of config.yaml and the action list; apply with progress and outcome.
+
+An apply that has started cannot be left half-way from the screen: while it runs, Back, Skip, Escape, Re-run, a
+second Apply and Quit are refused with a note; the one way out is "Stop and roll back", which asks the engine to stop
+(the command running is given up on), waits for the rollback and shows which config.yaml the hub holds."""
 
 from __future__ import annotations
 
 from textual import on, work
 from textual.app import ComposeResult
+from textual.binding import Binding
 from textual.message import Message
 from textual.widgets import Button, Static
 
@@ -11,7 +16,7 @@ from wizard import flow
 from screens.modals import ConfirmModal
 from screens.results import Confirmation, Next
 from screens.step import ChecksFinished, StepScreen
-from wizard.diagnosis import Status, worst
+from wizard.diagnosis import Diagnosis, Status, worst
 
 
 class PlanReady(Message):
@@ -25,27 +30,95 @@ class ReviewScreen(StepScreen):
     step_id = "review"
     intro = "What will change on the hub. Secrets are masked. Nothing is written until you apply."
     check = staticmethod(flow.apply)
+    BINDINGS = [Binding("ctrl+x", "stop_apply", "Stop and roll back", priority=True)]
 
     def __init__(self, ctx: flow.WizardContext) -> None:
         super().__init__(ctx)
         self.plan: flow.Plan | None = None
         self.applied = False
+        self.applying = False  # an apply is running: the screen cannot be left
+        self._applier = None
+        self._stop_requested = False
 
     def compose_extra(self) -> ComposeResult:
         yield Static("", id="plan-problems", markup=False)
         yield Static("Working out the plan…", id="diff")
         yield Static("", id="actions", markup=False)
 
+    def on_mount(self) -> None:
+        super().on_mount()
+        stop = Button("Stop and roll back", id="stop-apply", variant="error")
+        stop.display = False
+        self.query_one("#buttons").mount(stop, before=self.query_one("#next"))
+        self.action_rerun()
+
+    def check_action(self, action: str, parameters: tuple) -> bool | None:
+        if action == "stop_apply":
+            return self.applying
+        return super().check_action(action, parameters)
+
+    # -- an apply cannot be abandoned ---------------------------------------------------------------------------
+
+    def _refuse_while_applying(self) -> bool:
+        if self.applying:
+            self.notify("The apply is running and cannot be left half-way: wait for it, or press "
+                        "“Stop and roll back”.", severity="warning")
+        return self.applying
+
+    def action_back(self) -> None:
+        if not self._refuse_while_applying():
+            super().action_back()
+
+    def action_skip(self) -> None:
+        if not self._refuse_while_applying():
+            super().action_skip()
+
+    def action_cancel(self) -> None:
+        if not self._refuse_while_applying():
+            super().action_cancel()
+
+    def action_next(self) -> None:
+        if not self._refuse_while_applying():
+            super().action_next()
+
+    @on(Button.Pressed, "#stop-apply")
+    def _stop_pressed(self) -> None:
+        self.action_stop_apply()
+
+    def action_stop_apply(self) -> None:
+        """Ask the running apply to stop and roll back; the screen stays locked until the rollback has finished."""
+        if not self.applying or self._stop_requested:
+            return
+        self._stop_requested = True
+        button = self.query_one("#stop-apply", Button)
+        button.disabled, button.label = True, "Stopping — rolling back…"
+        self.say("stop requested: giving up on the running action, then rolling back")
+        if self._applier is not None:
+            self._applier.stop()
+
+    def _started(self, applier) -> None:  # from the worker thread
+        self._applier = applier
+        if self._stop_requested:
+            applier.stop()
+
+    def set_applying(self, applying: bool) -> None:
+        self.applying = applying
+        self.set_busy(applying)
+        for selector in ("#back", "#skip"):
+            for button in self.query(selector):
+                button.disabled = applying
+        stop = self.query_one("#stop-apply", Button)
+        stop.display, stop.disabled, stop.label = applying, False, "Stop and roll back"
+        self.refresh_bindings()
+        if not applying:
+            self._applier, self._stop_requested = None, False
+
     def next_label(self) -> str:
         return "Apply"
 
-    def on_mount(self) -> None:
-        super().on_mount()
-        self.action_rerun()
-
     def action_rerun(self) -> None:
         """Re-read the hub's config.yaml and plan again (never applies: that needs Apply and a confirmation)."""
-        if self.busy:
+        if self._refuse_while_applying() or self.busy:
             return
         self.set_busy(True)
         self.applied = False
@@ -82,7 +155,8 @@ class ReviewScreen(StepScreen):
             self.query_one("#next", Button).label = "Next"
         self.query_one("#diff", Static).update(diff_renderable(event.plan.diff))
         self.query_one("#actions", Static).update(
-            "Actions:\n" + "\n".join(f"  {n}. {a}" for n, a in enumerate(event.plan.actions, 1)))
+            "Actions:\n" + "\n".join(f"  {n}. {a}" for n, a in enumerate(event.plan.actions, 1))
+            + (f"\n\n{event.plan.access}" if event.plan.access else ""))
 
     def after_accept(self) -> None:
         if self.applied:
@@ -101,11 +175,24 @@ class ReviewScreen(StepScreen):
             "restored automatically if the hub does not come back.", yes="Apply", no="Not yet"), self._confirmed)
 
     def _confirmed(self, decision: Confirmation | None) -> None:
-        if decision and decision.confirmed:
-            self.run_checks(proceed=False)
+        if decision and decision.confirmed and not self.applying:
+            self.set_applying(True)
+            self.say("Review & apply: applying")
+            self._apply_worker()
+
+    @work(thread=True, exclusive=True, group="apply", name="apply")
+    def _apply_worker(self) -> None:
+        """Runs to its end whatever the screen does (its group is never cancelled by navigation)."""
+        try:
+            diagnoses = flow.apply(self.ctx, self._progress_from_thread, started=self._started)
+        except Exception as exc:  # an engine failure is shown as a failing check, never a crash of the UI
+            diagnoses = [Diagnosis("apply.error", Status.ERROR, self.ctx.redact(f"{type(exc).__name__}: {exc}"))]
+        self.post_message(ChecksFinished(diagnoses, False))
 
     @on(ChecksFinished)
     def _applied(self, event: ChecksFinished) -> None:
+        if self.applying:
+            self.set_applying(False)
         if worst(event.diagnoses) is not Status.ERROR and any(d.status is Status.OK for d in event.diagnoses):
             self.applied = True
             self.query_one("#next", Button).label = "Next"

@@ -70,8 +70,13 @@ def launch(name: str | None, *, mode: str, prefill: dict, plain: bool, sandbox_p
     app = build_app(opener=opener, target=describe(mode, sandbox_prefix, prefill.get))
     try:
         code = app.run()
+        code = 0 if code is None else int(code)
+        if app.ctx is not None and code in (0, 3):  # what was applied, what is pending, what to run next
+            from wizard.flow import exit_summary
+
+            print(app.ctx.redact(exit_summary(app.ctx, finished=code == 0)))
     finally:
         if app.ctx is not None:
             app.ctx.close()
             app.ctx.session.close()
-    return 0 if code is None else int(code)
+    return code

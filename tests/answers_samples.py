@@ -32,7 +32,9 @@ AUTHENTICATORS = {
                 "groups_claim": "groups", "allowed_groups": ["students", "staff"], "admin_users": ["alice"]},
     "ldap": {"type": "ldap", "server_address": "ldap.example.edu", "lookup_dn": True,
              "user_search_base": "ou=people,dc=example,dc=edu", "lookup_dn_search_user": "cn=search,dc=example,dc=edu",
-             "allowed_groups": ["cn=jupyter,ou=groups,dc=example,dc=edu"], "admin_users": ["alice"]},
+             "allowed_groups": ["cn=jupyter,ou=groups,dc=example,dc=edu"], "admin_users": ["alice"],
+             # LDAP admits admins only through a grant (jupyterhub adds admin_users to a non-empty allowed_users)
+             "allowed_users": ["alice"]},
     "native": {"type": "native", "admin_users": ["alice"]},
     "firstuse": {"type": "firstuse", "insecure_confirmed": True, "allowed_users": ["alice", "bob"]},
     "dummy": {"type": "dummy", "insecure_confirmed": True, "allow_all": True},

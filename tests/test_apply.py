@@ -229,28 +229,30 @@ def test_wizard_killed_mid_apply_then_resumed(sshd_hub, tmp_path, kill_at, expec
 INJECTIONS = {
     "client_id": "$(touch /tmp/tljh-wizard-canary)",
     "client_secret": "`touch /tmp/tljh-wizard-canary`; a\\nb: c",
-    "allowed_organizations": ["'; rm -rf ~; touch /tmp/tljh-wizard-canary; '", "a\\nb: c", "ünïcødé ☃ 日本語"],
+    # group names are free text (spaces kept); GitHub organization names have a strict syntax and refuse these
+    "allowed_groups": ["'; rm -rf ~; touch /tmp/tljh-wizard-canary; '", "a\\nb: c", "ünïcødé ☃ 日本語"],
 }
 
 
 def test_injection_strings_reach_config_yaml_literally(sshd_hub):
     canary = Path("/tmp/tljh-wizard-canary")
     canary.unlink(missing_ok=True)
-    public, secret = rig_documents(sshd_hub)
-    public["authenticator"].update(client_id=INJECTIONS["client_id"],
-                                   allowed_organizations=INJECTIONS["allowed_organizations"])
+    public, secret = rig_documents(sshd_hub, auth={
+        "type": "generic", "authorize_url": "https://id.example.edu/authorize", "token_url": "https://id.example.edu/token",
+        "userdata_url": "https://id.example.edu/userinfo", "groups_claim": "groups", "admin_users": ["alice"]})
+    public["authenticator"].update(client_id=INJECTIONS["client_id"], allowed_groups=INJECTIONS["allowed_groups"])
     secret["authenticator"]["client_secret"] = INJECTIONS["client_secret"]
     answers = Answers.from_documents(public, secret)
     with rig_target(sshd_hub, answers) as target, Session.open(target.name) as session:
         _plan, result = apply.apply(target, answers, session)
     assert result.ok, result.summary()
     config = yamlio.loads(config_file(sshd_hub).read_text())
-    section = config["auth"]["GitHubOAuthenticator"]
+    section = config["auth"]["GenericOAuthenticator"]
     assert section["client_id"] == INJECTIONS["client_id"]
     assert section["client_secret"] == INJECTIONS["client_secret"]
-    assert section["allowed_organizations"] == INJECTIONS["allowed_organizations"]
+    assert section["allowed_groups"] == INJECTIONS["allowed_groups"]
     assert set(config) == {"auth", "users", "https", "limits", "services", "user_environment"}
-    assert set(section) == {"client_id", "client_secret", "allowed_organizations", "oauth_callback_url"}
+    assert {"client_id", "client_secret", "allowed_groups", "manage_groups", "allow_all"} <= set(section)
     assert not canary.exists()
 
 

@@ -1,9 +1,10 @@
 """apply on the rig's REAL JupyterHub (tests/rig/sshd.py ``real_hub``): config.yaml written, the hub restarted, the
 verification (API, login page, OAuth redirect, idle culler) and the smoke test pass; an authenticator that raises at
 start and a user environment whose server cannot start each fail the apply, which restores the old config.yaml byte
-for byte and says why; ``check --smoke`` exits 2 naming the failing step on a broken user environment and passes
-again once it is repaired."""
+for byte and says why; ``check --smoke`` (and the smoke test after ``env restore``/``env install``) fails naming the
+step on a broken user environment, and ``check --smoke`` passes again once it is repaired."""
 
+import argparse
 import json
 import os
 import subprocess
@@ -12,10 +13,12 @@ from pathlib import Path
 
 from tests.test_apply import CLIENT_SECRET, config_file, rig_answers, rig_target
 from wizard.diagnosis import Status
+from wizard.environment import cli as env_cli
 from wizard.hub import apply, services, smoke
 from wizard.session import Session
 
 ROOT = Path(__file__).resolve().parent.parent
+RANK = {"ok": 0, "skipped": 0, "warning": 1, "error": 2}
 
 
 def statuses(applier):
@@ -84,7 +87,7 @@ def run_check(hub, name, *extra):
     return done.returncode, {f["id"]: f for f in report["findings"]}
 
 
-def test_a_broken_user_environment_fails_apply_at_the_smoke_test_and_check_smoke(real_hub):
+def test_a_broken_user_environment_fails_apply_at_the_smoke_test_and_check_smoke(real_hub, capsys):
     answers = rig_answers(real_hub)
     original = config_file(real_hub).read_bytes()
     links = real_hub.prefix / "user" / "lib" / "standin-packages"
@@ -101,7 +104,13 @@ def test_a_broken_user_environment_fails_apply_at_the_smoke_test_and_check_smoke
         assert "smoke.spawn" in result.error and "jupyter_server" in result.error  # the spawn log's tail
         assert config_file(real_hub).read_bytes() == original
 
-        without_smoke, _ = run_check(real_hub, name)
+        # `env restore` / `env install` end with the same smoke test and name the way back.
+        with rig_target(real_hub, answers) as target, Session.open(name) as session:
+            hub = env_cli.Hub(target, real_hub.host, session.dir / "snapshots")
+            assert env_cli.smoke_after(hub, argparse.Namespace(hub=name, no_smoke=False), "SNAPSHOT-ID") == 2
+        out = capsys.readouterr().out
+        assert "ERROR    smoke.spawn" in out and f"tljh-wizard env restore {name} SNAPSHOT-ID" in out
+
         code, findings = run_check(real_hub, name, "--smoke")
         assert code == 2 and findings["smoke.spawn"]["status"] == "error"
         assert "did not start" in findings["smoke.spawn"]["summary"]
@@ -112,4 +121,5 @@ def test_a_broken_user_environment_fails_apply_at_the_smoke_test_and_check_smoke
     code, findings = run_check(real_hub, name, "--smoke")
     assert {key: f["status"] for key, f in findings.items() if key.startswith("smoke.")} == {
         "smoke.user": "ok", "smoke.spawn": "ok", "smoke.kernel": "ok", "smoke.cleanup": "ok"}
-    assert code == without_smoke  # a passing smoke test adds nothing to the exit code
+    others = max(RANK[f["status"]] for key, f in findings.items() if not key.startswith("smoke"))
+    assert code == others  # a passing smoke test adds nothing to the exit code

@@ -490,6 +490,10 @@ def test_the_https_step_names_the_program_on_80_443_and_offers_the_ways_out(sshd
             session.accept("https.web_ports", "stop")
             stop = {d.id: d for d in flow.https_checks(ctx)}[host.PORTS]
             assert stop.status is Status.WARNING and "systemctl disable --now apache2" in stop.fix
+            # Review refuses to plan while it holds them (from the step's own check: no other round trip)
+            trips = target.round_trips
+            held = [p for p in flow.plan(ctx).problems if p.startswith("https.web_ports:")]
+            assert held and "apache2 holds ports 80/443" in held[0] and target.round_trips == trips
 
             session.accept("https.mode", "none")
             session.accept("https.web_ports", "behind")
@@ -497,6 +501,7 @@ def test_the_https_step_names_the_program_on_80_443_and_offers_the_ways_out(sshd
             (behind,) = flow.https_checks(ctx)
             assert behind.id == "https.behind" and behind.status is Status.OK
             assert f"ServerName {DOMAIN}" in behind.details and "ws://127.0.0.1:8080/" in behind.details
+            assert not [p for p in flow.plan(ctx).problems if p.startswith("https.web_ports:")]
     finally:
         other.close()
 

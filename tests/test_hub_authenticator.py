@@ -22,7 +22,7 @@ VALUES = {
     "server_port": 636, "tls_strategy": "on_connect", "bind_dn_template": ["uid={username},ou=people,dc=example,dc=edu"],
     "lookup_dn": True, "user_search_base": "ou=people,dc=example,dc=edu", "user_attribute": "uid",
     "lookup_dn_search_user": "cn=search,dc=example,dc=edu", "lookup_dn_search_password": "search-pw",
-    "open_signup": True, "minimum_password_length": 14, "admin_users": ["alice"], "allowed_users": ["bob"],
+    "open_signup": True, "import_from_firstuse": False, "minimum_password_length": 14, "admin_users": ["alice"], "allowed_users": ["bob"],
     "blocked_users": ["mallory"], "allow_all": True,
 }
 
@@ -63,9 +63,15 @@ def test_users_section_uses_tljh_keys_and_renders_valid_config(kind):
     assert tljh_config.validate(rendered) == []
 
 
-def test_oauth_callback_url_is_derived_from_the_domain():
+def test_oauth_callback_url_is_derived_from_the_domain_and_https():
     for kind in ("github", "google", "generic"):
-        section = tljh_config.render(answers_for(kind))["auth"]
+        answers = answers_for(kind)  # HTTPS off: the provider must redirect to http://
+        section = tljh_config.render(answers)["auth"]
+        class_section = next(value for key, value in section.items() if key != "type")
+        assert class_section["oauth_callback_url"] == "http://hub.example.edu/hub/oauth_callback"
+        answers.set("https.mode", "letsencrypt")
+        answers.set("https.email", "admin@example.edu")
+        section = tljh_config.render(answers)["auth"]
         class_section = next(value for key, value in section.items() if key != "type")
         assert class_section["oauth_callback_url"] == "https://hub.example.edu/hub/oauth_callback"
 

@@ -97,6 +97,8 @@ def test_plain_wizard_end_to_end_in_a_pty(sshd_hub, dns_world, tmp_path, _isolat
     confirm(child, "The IP is reserved", True)
     answer(child, "Public resolvers", ", ".join(dns_world.resolvers), clear=True)
     child.expect(r"OK\s+dns\.a ")
+    child.expect_exact("Some checks were not run. Read the table above")  # reachability was switched off
+    child.send(ENTER)  # continue (the default)
 
     confirm(child, "Set up HTTPS now?", True)
     child.expect_exact("Certificate")
@@ -104,6 +106,8 @@ def test_plain_wizard_end_to_end_in_a_pty(sshd_hub, dns_world, tmp_path, _isolat
     child.expect_exact("Ports 80/443")
     child.send(ENTER)  # tljh: TLJH's proxy holds them
     child.expect(r"WARNING\s+https\.mode")
+    child.expect_exact("Some checks warn. Read the table above")
+    child.send(ENTER)  # continue
     confirm(child, "Set up Limits now?", False)
     confirm(child, "Set up Base environment now?", False)
     confirm(child, "Set up Backups now?", True)
@@ -111,6 +115,8 @@ def test_plain_wizard_end_to_end_in_a_pty(sshd_hub, dns_world, tmp_path, _isolat
     answer(child, "Bundle folder", str(tmp_path / "bundles"))
     confirm(child, "Provider snapshots set up", True)
     child.expect(r"OK\s+backups\.bundle")
+    child.expect_exact("Some checks warn. Read the table above")  # /home on the system disk
+    child.send(ENTER)
     confirm(child, "Set up SSH access now?", False)
 
     child.expect_exact("Step 9/10: Review & apply")
@@ -162,8 +168,8 @@ def test_scripted_run_applies_to_the_sandbox_and_refuses_bad_values(tmp_path, mo
         {**AUTH, "domain.name": ("hub..example.edu", "hub.example.edu"),
          "domain.reserved_ipv4": ("203.0.113.300", "2001:db8::1", "203.0.113.10"),
          "domain.resolvers": "127.0.0.1:9", "limits.memory": ("2 gigs", "2G"), "limits.cpu": "1"},
-        confirms={"Set up Base environment": False, "Apply these changes": True,
-                  "Continue anyway": True, "Write the exports": True})
+        confirms={"Set up Base environment": False, "Apply these changes": True, "Write the exports": True},
+        choices={"A check failed": "continue"})
     code = run_plain("demo", mode="sandbox", prefill=prefill, sandbox_prefix=prefix, prompter=prompter)
     assert code == EXIT_DONE, "\n".join(prompter.transcript)
     assert len(prompter.rejected["domain.name"]) == 1
@@ -223,8 +229,8 @@ from wizard.plain import ScriptedPrompter, run_plain
 import screens.wizard_cli, screens.demo_cli
 prompter = ScriptedPrompter({AUTH!r} | {{"domain.name": "hub.example.edu", "domain.reserved_ipv4": "203.0.113.10",
                             "domain.resolvers": "127.0.0.1:9"}},
-                            confirms={{"Set up HTTPS": True, "Set up": False, "Continue anyway": True,
-                                      "Apply these": True}})
+                            confirms={{"Set up HTTPS": True, "Set up": False, "Apply these": True}},
+                            choices={{"A check failed": "continue"}})
 code = run_plain("demo", mode="sandbox", prefill={{"connection.host": "localhost",
                  "connection.tljh_prefix": {str(tmp_path / 'hub')!r}}}, sandbox_prefix={str(tmp_path / 'hub')!r},
                  prompter=prompter)

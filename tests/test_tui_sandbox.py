@@ -95,7 +95,9 @@ async def test_done_screen_exports(tmp_path, monkeypatch):
     ctx, app, _prefix = sandbox_wizard(tmp_path, "done", COMPLETE)
     async with app.run_test(size=SIZE) as pilot:
         screen = await resume(pilot, DoneScreen)
-        assert "tljh-wizard check --quiet demo" in str(screen.query_one("#cron").render())
+        shown = str(screen.query_one("#cron").render())
+        assert "tljh-wizard apply tljh-wizard-exports/answers.yaml --secrets tljh-wizard-exports/secrets.yaml" in shown
+        assert "tljh-wizard env list demo" in shown and "check --quiet demo" not in shown  # no audit of a sandbox
         for kind in ("answers", "secrets", "tljh", "z2jh"):
             await pilot.click(f"#export-{kind}")
             await wait_for(pilot, lambda: "wrote" in str(screen.query_one("#export-result").render()) or
@@ -107,10 +109,22 @@ async def test_done_screen_exports(tmp_path, monkeypatch):
     exports = tmp_path / "tljh-wizard-exports"
     assert (exports / "secrets.yaml").stat().st_mode & 0o777 == 0o600
     assert yamlio.loads((exports / "secrets.yaml").read_text())["authenticator"]["client_secret"] == SECRET
-    for name in ("answers.yaml", "config.yaml", "values.yaml"):
+    for name in ("answers.yaml", "config.yaml", "z2jh/values.yaml"):
         text = (exports / name).read_text()
         assert SECRET not in text, name
     assert yamlio.loads((exports / "config.yaml").read_text())["limits"] == {"memory": "1G"}
+    # Z2JH: the chart's secrets overlay beside its values (never the wizard's own secrets.yaml), both named in the
+    # header's install line; together they pass the chart's schema.
+    from wizard import z2jh
+
+    values_text = (exports / "z2jh" / "values.yaml").read_text()
+    assert "--values values.yaml --values secrets.yaml" in values_text
+    overlay = exports / "z2jh" / "secrets.yaml"
+    assert overlay.stat().st_mode & 0o777 == 0o600
+    merged = z2jh.deep_merge(yamlio.loads(values_text), yamlio.loads(overlay.read_text()))
+    z2jh.check(merged)
+    assert merged["hub"]["config"]["GitHubOAuthenticator"]["client_secret"] == SECRET
+    assert "authenticator" not in yamlio.loads(overlay.read_text())  # not the wizard's format
     ctx.close()
 
 

@@ -16,7 +16,7 @@ from textual.widgets import Input
 
 from screens.app import build_app
 from wizard.flow import open_context
-from tests.test_tui import fill, settle, wait_for_screen
+from tests.test_tui import fill, settle, wait_for, wait_for_screen
 
 SIZE = (120, 40)
 SNAPSHOTS = Path(__file__).parent / "snapshots"
@@ -314,6 +314,9 @@ def test_done_with_exports_and_cron_line(snap_compare):
 
     async def run_before(pilot):
         await resume(pilot, DoneScreen)
+        await wait_for(pilot, lambda: not [w for w in pilot.app.workers if w.name == "hub-config" and w.is_running],
+                       "Done to read config.yaml again")
+        await pilot.pause()
         steady(pilot)
 
     assert snap_compare(app, terminal_size=SIZE, run_before=run_before)

@@ -103,7 +103,8 @@ def test_github_section_and_access_lists():
     config = helm_values(answers)["hub"]["config"]
     assert config["GitHubOAuthenticator"] == {
         "client_id": "gh-id", "client_secret": SENTINELS["authenticator.client_secret"],
-        "allowed_organizations": ["example-org"], "oauth_callback_url": f"https://{DOMAIN}/hub/oauth_callback"}
+        "allowed_organizations": ["example-org"], "oauth_callback_url": f"https://{DOMAIN}/hub/oauth_callback",
+        "scope": ["read:org"], "allow_all": False}
     assert config["Authenticator"] == {"admin_users": ["alice"], "allowed_users": ["bob"],
                                        "blocked_users": ["mallory"]}
 
@@ -127,11 +128,13 @@ def test_ldap_native_firstuse_dummy_sections():
                     "lookup_dn": True, "user_search_base": "ou=people,dc=example,dc=edu", "user_attribute": "uid",
                     "lookup_dn_search_user": "cn=search,dc=example,dc=edu",
                     "lookup_dn_search_password": SENTINELS["authenticator.lookup_dn_search_password"],
-                    "allowed_groups": ["cn=jupyter,ou=groups,dc=example,dc=edu"]}
+                    "allowed_groups": ["cn=jupyter,ou=groups,dc=example,dc=edu"], "allow_all": False}
     native = helm_values(answers_for("native"))["hub"]["config"]["NativeAuthenticator"]
-    assert native == {"open_signup": False, "minimum_password_length": 12}
+    # admin approval: open sign-up off, allow_all on (nativeauthenticator leaves check_allowed to JupyterHub)
+    assert native == {"open_signup": False, "minimum_password_length": 12, "import_from_firstuse": False,
+                      "allow_all": True}
     firstuse = helm_values(answers_for("firstuse"))["hub"]["config"]
-    assert firstuse["FirstUseAuthenticator"] == {"create_users": False}
+    assert firstuse["FirstUseAuthenticator"] == {"create_users": False, "allow_all": False}
     assert firstuse["Authenticator"] == {"allowed_users": ["alice", "bob"]}
     assert helm_values(answers_for("dummy"))["hub"]["config"]["DummyAuthenticator"] == {"allow_all": True}
 

@@ -102,6 +102,9 @@ def _auth_rules(section: Mapping[str, Any], answers: "Answers") -> list[Validati
         for name in ("authorize_url", "token_url", "userdata_url"):
             if not section.get(name):
                 errors.append(ValidationError("required for a generic OAuth2/OIDC provider", key + name))
+        if section.get("allowed_groups") and not section.get("groups_claim"):
+            errors.append(ValidationError("allowed_groups needs the claim of the user info that lists the user's "
+                                          "groups (e.g. groups)", key + "groups_claim"))
     if kind == "ldap":
         if not section.get("server_address"):
             errors.append(ValidationError("required for LDAP", key + "server_address"))
@@ -110,22 +113,83 @@ def _auth_rules(section: Mapping[str, Any], answers: "Answers") -> list[Validati
                                           "or lookup_dn with a search user", key + "bind_dn_template"))
         if section.get("lookup_dn") and not section.get("user_search_base"):
             errors.append(ValidationError("required when lookup_dn is on", key + "user_search_base"))
+        for group in section.get("allowed_groups") or []:
+            try:
+                v.ldap_dn(group)
+            except ValidationError as exc:
+                errors.append(ValidationError("LDAP groups are whole group DNs: " + exc.message,
+                                              key + "allowed_groups"))
+        for index, template in enumerate(section.get("bind_dn_template") or []):
+            if "{username}" not in template:
+                errors.append(ValidationError(f"template {index + 1} ({template[:80]!r}) has no {{username}}: "
+                                              "every user would bind as the same DN", key + "bind_dn_template"))
+    errors += _name_rules(section)
     if kind in INSECURE_TYPES:
-        return errors
+        return errors  # anyone who reaches the hub (insecure_confirmed), or only allowed_users when listed
     if not has_allow_policy(section):
         errors.append(ValidationError(
             "an access policy is required: list allowed_users, "
             + {"github": "allowed_organizations, ", "google": "hosted_domain, ", "generic": "allowed_groups, ",
                "ldap": "allowed_groups, ", "native": ""}.get(kind, "")
             + "or set allow_all: true to let every account of the provider in", key + "allowed_users"))
+    grants = [name for name in ("allowed_users", "allowed_organizations", "allowed_groups") if section.get(name)]
+    if section.get("allow_all") and grants:
+        errors.append(ValidationError(
+            f"allow_all: true lets every account in, so {' and '.join(grants)} would change nothing (upstream, "
+            "allow_all short-circuits every list): remove allow_all, or the lists", key + "allow_all"))
+    if kind == "native" and section.get("open_signup") and not (section.get("allow_all") or grants):
+        errors.append(ValidationError(
+            "open_signup lets anyone who signs up in without approval: confirm with allow_all: true, or turn "
+            "open_signup off so an admin approves each sign-up", key + "open_signup"))
     if kind in OAUTH_TYPES and not answers.get("domain.name"):
         errors.append(ValidationError("the OAuth callback URL is https://DOMAIN/hub/oauth_callback: answer "
                                       "domain.name first", "domain.name"))
     return errors
 
 
+# LDAPAuthenticator.valid_username_regex (ldapauthenticator 2.0): a login name that does not match is refused.
+_LDAP_USERNAME = r"^[a-z][.a-z0-9_-]*$"
+
+
+def _name_rules(section: Mapping[str, Any]) -> list[ValidationError]:
+    """User names in admin_users/allowed_users/blocked_users checked by the provider's rules: GitHub logins, Google
+    e-mail addresses (or, with exactly one hosted domain, the local part the authenticator keeps), LDAP login names."""
+    import re
+
+    kind = section.get("type")
+    domains = list(section.get("hosted_domain") or [])
+    errors = []
+    for name in ("admin_users", "allowed_users", "blocked_users"):
+        for item in section.get(name) or []:
+            key = f"authenticator.{name}"
+            try:
+                if kind == "github":
+                    v.github_login(item)
+                elif kind == "google":
+                    if "@" in item:
+                        v.email(item)
+                        domain = item.rpartition("@")[2].lower()
+                        if domains and domain not in domains and name != "blocked_users":
+                            raise ValidationError(f"{item[:80]!r} is not of the hosted domain "
+                                                  f"({', '.join(domains)}): Google refuses it before any list")
+                    elif len(domains) != 1:
+                        raise ValidationError(f"{item[:80]!r}: Google user names are e-mail addresses (the domain is "
+                                              "dropped only with exactly one hosted_domain)")
+                elif kind == "ldap" and not re.match(_LDAP_USERNAME, item):
+                    raise ValidationError(f"{item[:80]!r} is not an LDAP login name LDAPAuthenticator accepts "
+                                          "(lower-case letter first, then a-z 0-9 . _ -)")
+            except ValidationError as exc:
+                errors.append(ValidationError(exc.message, key))
+    return errors
+
+
 def has_allow_policy(section: Mapping[str, Any]) -> bool:
-    """Does the authenticator let a defined set of people in (or is allow-all explicitly confirmed)?"""
+    """Does the authenticator let a defined set of people in (or is allow-all explicitly confirmed)?
+
+    Grants, as the upstream ``check_allowed`` methods count them (jupyterhub ``auth.py``; oauthenticator
+    ``oauth2.py``, ``github.py``, ``google.py``; ldapauthenticator ``check_allowed``): allow_all, allowed_users,
+    GitHub organizations, groups, and — rendered with ``allow_all`` — a Google hosted domain or Native's admin
+    approval (open_signup off)."""
     if section.get("allow_all"):
         return True
     if section.get("type") == "native" and not section.get("open_signup"):
@@ -135,6 +199,8 @@ def has_allow_policy(section: Mapping[str, Any]) -> bool:
 
 
 _oauth = _when("type", *OAUTH_TYPES)
+# Items that hold spaces and commas (group names, DNs) are split only on line breaks or ';' (RFC 4514 escapes ';').
+_WHOLE_ITEMS = r"\s*[\n;]\s*"
 _groups = _when("type", "generic", "ldap")
 
 AUTHENTICATOR = Section(
@@ -164,11 +230,17 @@ AUTHENTICATOR = Section(
         Field("groups_claim", "str", "Groups claim", "Which claim of the user info lists the user's groups "
               "(needed for allowed_groups).", v.text(64), applies=_when("type", "generic"), example="groups"),
         Field("allowed_organizations", "list", "Allowed GitHub organizations", "Members of these organizations "
-              "(or org:team) may log in.", v.listing(v.text(100), "organizations"), applies=_when("type", "github")),
-        Field("hosted_domain", "list", "Allowed Google domains", "Accounts of these Google Workspace domains may "
-              "log in.", v.listing(v.fqdn, "domains"), applies=_when("type", "google")),
-        Field("allowed_groups", "list", "Allowed groups", "Members of these groups may log in.",
-              v.listing(v.text(256), "groups"), applies=_groups),
+              "(ORG, or ORG:TEAM) may log in, including members who keep their membership private (the wizard "
+              "requests the read:org scope).", v.listing(v.github_organization, "organizations"),
+              applies=_when("type", "github"), example="example-org, example-org:teaching-staff"),
+        Field("hosted_domain", "list", "Google Workspace domains", "Every account of these domains may log in — "
+              "or, when you list allowed users, only those (of these domains). With one domain, user names lose "
+              "@domain (admin teacher@example.edu is written teacher).", v.listing(v.fqdn, "domains"),
+              applies=_when("type", "google"), example="example.edu"),
+        Field("allowed_groups", "list", "Allowed groups", "Members of these groups may log in. One per line or "
+              "separated by ';' (names keep their spaces and commas). Generic: group names as the groups claim "
+              "lists them; LDAP: whole group DNs.", v.listing(v.group_name, "groups", separators=_WHOLE_ITEMS),
+              applies=_groups, example="cn=jupyter,ou=groups,dc=example,dc=edu"),
         Field("server_address", "str", "LDAP server", "Host name of the LDAP server.", v.host,
               applies=_when("type", "ldap"), example="ldap.example.edu"),
         Field("server_port", "int", "LDAP port", "636 for LDAPS, 389 with StartTLS.", v.integer(1, 65535),
@@ -176,24 +248,30 @@ AUTHENTICATOR = Section(
         Field("tls_strategy", "choice", "LDAP TLS", "on_connect (LDAPS), before_bind (StartTLS) or insecure.",
               v.choice(("on_connect", "before_bind", "insecure")), default="on_connect",
               choices=("on_connect", "before_bind", "insecure"), applies=_when("type", "ldap")),
-        Field("bind_dn_template", "list", "Bind DN templates", "DN templates with {username}, tried in order.",
-              v.listing(v.text(512), "templates"), applies=_when("type", "ldap"),
+        Field("bind_dn_template", "list", "Bind DN templates", "DN templates with {username}, tried in order; one "
+              "per line or separated by ';' (never by commas: every DN holds commas).",
+              v.listing(v.ldap_dn, "templates", separators=_WHOLE_ITEMS), applies=_when("type", "ldap"),
               example="uid={username},ou=people,dc=example,dc=edu"),
         Field("lookup_dn", "bool", "Look up the DN", "Search for the user's DN with a search user first.",
               v.boolean, default=False, applies=_when("type", "ldap")),
-        Field("user_search_base", "str", "User search base", "Where to search for users.", v.text(512),
+        Field("user_search_base", "str", "User search base", "Where to search for users.", v.ldap_dn,
               applies=_when("type", "ldap"), example="ou=people,dc=example,dc=edu"),
         Field("user_attribute", "str", "User attribute", "The attribute holding the user name.", v.text(64),
               default="uid", applies=_when("type", "ldap")),
-        Field("lookup_dn_search_user", "str", "Search user DN", "The DN used to search for users.", v.text(512),
+        Field("lookup_dn_search_user", "str", "Search user DN", "The DN used to search for users.", v.ldap_dn,
               applies=_when("type", "ldap")),
         Field("lookup_dn_search_password", "secret", "Search user password", "The search user's password.",
               v.secret, secret=True, applies=_when("type", "ldap")),
-        Field("open_signup", "bool", "Open sign-up", "Let anyone who signs up in without an admin's approval.",
+        Field("open_signup", "bool", "Open sign-up", "Let anyone who signs up in without an admin's approval "
+              "(needs allow_all: true). Off: an admin approves each sign-up.",
               v.boolean, default=False, applies=_when("type", "native")),
+        Field("import_from_firstuse", "bool", "Import FirstUse users", "Switching from FirstUse: import its users "
+              "and passwords, so they need not sign up again.", v.boolean, default=False,
+              applies=_when("type", "native")),
         Field("minimum_password_length", "int", "Minimum password length", "For Native sign-ups.",
               v.integer(8, 128), default=12, applies=_when("type", "native")),
-        Field("admin_users", "list", "Admin users", "User names with admin rights on the hub.",
+        Field("admin_users", "list", "Admin users", "User names with admin rights on the hub, as the authenticator "
+              "names them (GitHub login; Google e-mail, or its local part with one hosted domain).",
               v.listing(v.hub_username, "user names"), required=False),
         Field("allowed_users", "list", "Allowed users", "User names allowed to log in.",
               v.listing(v.hub_username, "user names")),

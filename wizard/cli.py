@@ -29,6 +29,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "export": ("wizard.export", "export answers as answers.yaml, TLJH config.yaml or Z2JH Helm values"),
     "sessions": ("wizard.sessions_cli", "list saved sessions, or forget one"),
     "dns-check": ("wizard.dns.cli", "check that a domain points at the hub's reserved IP"),
+    "access": ("wizard.access.cli", "who can log in: sample identities judged by the authenticator's own code"),
     "check": ("wizard.audit.cli", "audit a running hub (DNS, certificate, config and environment drift)"),
     "renew": ("wizard.https.cli", "renew a certificate the wizard issued, when due"),
     "backup": ("wizard.hub.backup_cli", "pull a backup bundle of TLJH's config and state"),

@@ -78,11 +78,37 @@ class Field:
                 raise ValidationError("a value is required", key)
             return None
         try:
-            return self.validate(raw)
+            value = self.validate(raw)
+            return value.value if isinstance(value, Noted) else value
         except ValidationError as exc:
             raise exc.at(key) from None
         except Exception as exc:  # a validator bug must still surface as a message, never a traceback
             raise ValidationError(f"not a valid value ({type(exc).__name__})", key) from None
+
+
+class Noted:
+    """A normalised value with a note for the operator (e.g. a pasted URL turned into the name it holds).
+
+    Validators may return it; ``Field.check`` unwraps it, ``Field.check_noted`` keeps the notes."""
+
+    def __init__(self, value: Any, notes: Sequence[str]) -> None:
+        self.value, self.notes = value, list(notes)
+
+
+def check_noted(spec: "Field", raw: Any, key: str = "") -> tuple[Any, list[str]]:
+    """``spec.check`` and the notes its validator attached (``[]`` when none)."""
+    key = key or spec.name
+    if raw is None or (isinstance(raw, str) and raw.strip() == "" and spec.kind != "secret"):
+        return spec.check(raw, key), []
+    try:
+        value = spec.validate(raw)
+    except ValidationError as exc:
+        raise exc.at(key) from None
+    except Exception as exc:
+        raise ValidationError(f"not a valid value ({type(exc).__name__})", key) from None
+    if isinstance(value, Noted):
+        return value.value, [f"{key}: {note}" for note in value.notes]
+    return value, []
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -261,23 +287,43 @@ def listing(item: Validator, what: str, max_items: int = 1000, separators: str =
             raise ValidationError(f"expected a list of {what}")
         if len(parts) > max_items:
             raise ValidationError(f"at most {max_items} {what}")
-        out = []
+        out, notes = [], []
         for index, part in enumerate(parts):
             try:
                 value = item(part)
             except ValidationError as exc:
                 raise ValidationError(f"item {index + 1}: {exc.message}") from None
+            if isinstance(value, Noted):
+                notes += value.notes
+                value = value.value
             if value not in out:
                 out.append(value)
-        return out
+        return Noted(out, notes) if notes else out
 
     # How Field.format joins the items back into text this validator splits again.
-    validate.joiner = ", " if re.fullmatch(separators, ", ") else " "  # type: ignore[attr-defined]
+    # how a front-end joins the list back into text this validator splits again (", ", "; " for whole items, or " ")
+    validate.joiner = next(  # type: ignore[attr-defined]
+        (joiner for joiner in (", ", "; ", " ") if re.fullmatch(separators, joiner)), ", ")
     return validate
 
 
+def _typed_name(raw: Any, what: str) -> str:
+    """A name exactly as typed. YAML turns unquoted ``00123``, ``1e3``, ``yes``, ``12:30`` or a date into another
+    type, losing what was typed: such a value is refused with a line asking for quotes, never converted."""
+    import datetime
+
+    if isinstance(raw, (bool, int, float, datetime.date)):
+        shown = str(raw).lower() if isinstance(raw, bool) else str(raw)
+        kind = {"bool": "true/false", "int": "a number", "float": "a number"}.get(type(raw).__name__, "a date")
+        raise ValidationError(f"expected {what} as text, but YAML read this value as {kind} ({shown[:40]}): "
+                              "write it in quotes, exactly as the name is spelled (e.g. '00123')")
+    if not isinstance(raw, str):
+        raise ValidationError(f"expected {what}, got {type(raw).__name__}")
+    return _text(raw, what)
+
+
 def hub_username(raw: Any) -> str:
-    value = _text(raw, "a user name")
+    value = _typed_name(raw, "a user name")
     if not _HUB_USER.match(value):
         raise ValidationError(f"{value[:40]!r} is not a user name: 1-128 characters, no spaces or slashes")
     return value
@@ -390,6 +436,74 @@ def package_spec(raw: Any) -> str:
         raise ValidationError(f"{value[:40]!r} is not a package name with an optional version, e.g. numpy, "
                               "numpy=1.26 (conda), pandas>=2,<3 (pip)")
     return re.sub(r"\s+", "", value)
+
+
+# --- names by each provider's rules ----------------------------------------------------------------------------
+
+# GitHub logins and organisation names: alphanumerics and single hyphens, no leading or trailing hyphen, at most 39
+# characters (GitHub's sign-up rule; the login is what GitHubOAuthenticator's username_claim "login" gives).
+_GITHUB_NAME = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9]|-(?=[A-Za-z0-9])){0,38}$")
+_GITHUB_TEAM = re.compile(r"^[A-Za-z0-9_.-]{1,100}$")
+
+
+def github_login(raw: Any) -> str:
+    """A GitHub login: alphanumerics and single hyphens, not at either end, 1-39 characters."""
+    value = _typed_name(raw, "a GitHub login")
+    if not _GITHUB_NAME.match(value):
+        raise ValidationError(f"{value[:80]!r} is not a GitHub login: letters, digits and single hyphens (not at "
+                              "the start or end), at most 39 characters")
+    return value
+
+
+def github_organization(raw: Any) -> "str | Noted":
+    """``ORG`` or ``ORG:TEAM`` (team slug), as GitHubOAuthenticator.allowed_organizations takes them.
+
+    A pasted ``https://github.com/ORG`` (or ``.../orgs/ORG/teams/TEAM``) becomes ``ORG`` (``ORG:TEAM``) with a note;
+    source: oauthenticator ``github.py`` ``_check_membership_allowed_organizations`` (splits on ``:``).
+    """
+    value = _typed_name(raw, "a GitHub organization")
+    notes = []
+    match = re.fullmatch(r"(?:https?://)?(?:www\.)?github\.com/(?:orgs/)?([^/?#\s]+)(?:/teams/([^/?#\s]+))?/?",
+                         value, re.IGNORECASE)
+    if match:
+        converted = match.group(1) + (f":{match.group(2)}" if match.group(2) else "")
+        notes.append(f"{value[:80]!r} is a URL: using the organization {converted!r}")
+        value = converted
+    org, sep, team = value.partition(":")
+    if not _GITHUB_NAME.match(org):
+        raise ValidationError(f"{value[:80]!r} is not a GitHub organization: its login (letters, digits and single "
+                              "hyphens, at most 39 characters), or ORG:TEAM for a team")
+    if sep and not _GITHUB_TEAM.match(team):
+        raise ValidationError(f"{value[:80]!r}: the team after ':' must be the team's slug (e.g. teaching-staff)")
+    return Noted(value, notes) if notes else value
+
+
+def group_name(raw: Any) -> str:
+    """A group name as the identity provider spells it: spaces kept, no line breaks, at most 256 characters."""
+    value = _typed_name(raw, "a group name")
+    if not value or len(value) > 256:
+        raise ValidationError("a group name of 1-256 characters")
+    return value
+
+
+def ldap_dn(raw: Any) -> str:
+    """An LDAP distinguished name (RFC 4514), parsed with ldap3's DN parser; ``{username}`` is allowed (templates).
+
+    Kept exactly as typed (LDAPAuthenticator compares group DNs as strings: ldapauthenticator.py check_allowed)."""
+    from ldap3.core.exceptions import LDAPInvalidDnError
+    from ldap3.utils.dn import parse_dn
+
+    value = _typed_name(raw, "a DN")
+    if len(value) > 1024:
+        raise ValidationError("a DN of at most 1024 characters")
+    try:
+        parts = parse_dn(value.replace("{username}", "placeholder"))
+    except (LDAPInvalidDnError, ValueError, IndexError) as exc:
+        raise ValidationError(f"{value[:80]!r} is not a distinguished name such as "
+                              f"cn=students,ou=groups,dc=example,dc=edu ({exc})") from None
+    if not parts:
+        raise ValidationError(f"{value[:80]!r} is not a distinguished name")
+    return value
 
 
 def did_you_mean(word: str, options: Sequence[str]) -> str:

@@ -330,6 +330,7 @@ def web_ports_findings(ctx: WizardContext, progress: Progress = _no_progress) ->
         return [Diagnosis(host.PORTS, Status.SKIPPED, f"ports 80/443 not checked: {ctx.redact(str(exc))}")]
     finding = host.ports_finding(facts, {"https": {"enabled": True}})
     foreign = finding.data.get("foreign")
+    ctx.extras["web_ports_held"] = list(foreign or [])  # Review refuses to plan while another program holds them
     if foreign and ctx.answers.get("https.web_ports") == "stop":
         names = ", ".join(foreign)
         return [Diagnosis(host.PORTS, Status.WARNING, f"{names} still holds ports 80/443: stop it before applying",
@@ -514,6 +515,65 @@ def ssh_plan(ctx: WizardContext, progress: Progress = _no_progress):
 
 
 # ---------------------------------------------------------------------------------------------------------------
+# authenticator: the callback URL, what a switch of authenticator means for existing users, who can log in
+
+def access_checks(ctx: WizardContext, progress: Progress = _no_progress) -> list[Diagnosis]:
+    """The Authenticator step's checks: the exact OAuth callback URL to register, a warning when switching from
+    FirstUse to Native would make every user sign up again, and the who-can-log-in preview computed by the hub's own
+    authenticator code (``wizard.access``) with its preflight findings."""
+    from wizard import access
+    from wizard.tljh import config as tljh_config
+
+    answers = ctx.answers
+    kind = answers.get("authenticator.type")
+    out: list[Diagnosis] = []
+    url = tljh_config.oauth_callback_url(answers)
+    if kind in ("github", "google", "generic") and url:
+        out.append(Diagnosis("access.callback", Status.OK, f"register this callback URL with the provider: {url}",
+                             details="http:// until HTTPS is on (the HTTPS step); the wizard updates it when HTTPS is "
+                                     "switched on in the same apply, and you must update it at the provider too."))
+    facts_config = getattr(ctx.facts, "config", None) if ctx.facts is not None else None
+    current = str(((facts_config or {}).get("auth") or {}).get("type") or "") if isinstance(facts_config, dict) else ""
+    current = current or ("firstuseauthenticator.FirstUseAuthenticator" if ctx.facts is not None else "")
+    if current.endswith("FirstUseAuthenticator") and kind == "native":
+        if answers.get("authenticator.import_from_firstuse"):
+            out.append(Diagnosis("access.switch", Status.OK, "FirstUse users and passwords are imported into Native"))
+        else:
+            out.append(Diagnosis("access.switch", Status.WARNING, "switching from FirstUse to Native: every existing "
+                                 "user must sign up again (and be approved)",
+                                 fix="set Import FirstUse users (authenticator.import_from_firstuse) to keep them"))
+    elif current and kind and not current.endswith(tljh_config.AUTH_CLASSES[kind].rsplit(".", 1)[1]):
+        out.append(Diagnosis("access.switch", Status.OK, f"switching from {current.rsplit('.', 1)[-1]}: existing hub "
+                             "users keep their servers and files when the new authenticator gives the same user name"))
+    progress("access", "who can log in: running the authenticator's own code")
+    try:
+        base = ctx.facts.config_text if ctx.facts is not None and ctx.facts.config_text else ""
+        config = access.rendered_config(answers, base)
+        preview = access.preview(config, target=ctx.target)
+    except Exception as exc:  # shown as a row, never a crash
+        return out + [Diagnosis(access.PREVIEW, Status.SKIPPED, ctx.redact(f"who can log in: not computed — "
+                                                                           f"{type(exc).__name__}: {exc}"))]
+    return out + preview.diagnoses(allow_all_confirmed=access.allow_all_confirmed(answers))
+
+
+def access_preview_text(ctx: WizardContext, new_text: str) -> str:
+    """The who-can-log-in table for the config an apply would write (Review); never raises."""
+    import json
+
+    from wizard import access, yamlio
+
+    try:
+        data = yamlio.loads(new_text, "config.yaml") if new_text.strip() else {}
+        config = json.loads(json.dumps(data if isinstance(data, dict) else {}, default=str))
+        preview = access.preview(config, target=ctx.target)
+        problems = [d for d in preview.diagnoses(allow_all_confirmed=access.allow_all_confirmed(ctx.answers))
+                    if d.status in (Status.ERROR, Status.WARNING)]
+        return "\n".join([preview.table()] + [f"  {d.status.value.upper()}: {d.summary}" for d in problems])
+    except Exception as exc:
+        return ctx.redact(f"Who can log in: not computed — {type(exc).__name__}: {exc}")
+
+
+# ---------------------------------------------------------------------------------------------------------------
 # review & apply
 
 
@@ -523,6 +583,7 @@ class Plan:
     actions: list[str]
     problems: list[str]  # reasons the answers cannot be applied; empty when ready
     engine: Any = None  # the hub engine's own plan, which apply executes
+    access: str = ""  # who can log in with the new config (the hub's own authenticator code)
 
 
 def plan(ctx: WizardContext, progress: Progress = _no_progress) -> Plan:
@@ -530,6 +591,11 @@ def plan(ctx: WizardContext, progress: Progress = _no_progress) -> Plan:
     answers = ctx.answers
     problems = [str(p) for p in answers.problems()
                 if not (ctx.mode != "ssh" and p.key.startswith("connection."))]
+    held = ctx.extras.get("web_ports_held")  # what the HTTPS step found on 80/443 (web_ports_findings)
+    if held and answers.get("https.web_ports") != "behind":
+        problems.append(f"https.web_ports: {', '.join(held)} holds ports 80/443 on the hub, so TLJH's proxy cannot "
+                        "serve there: at the HTTPS step choose Ports 80/443 = behind, or stop it and run the step's "
+                        "check again")
     if problems:
         return Plan("", [], problems)
     from wizard.answers import AnswersError
@@ -541,8 +607,12 @@ def plan(ctx: WizardContext, progress: Progress = _no_progress) -> Plan:
         return Plan("", [], [d.summary for d in missing if d.status is Status.ERROR] or ["the hub is not reachable"])
     progress("plan", "reading config.yaml on the hub")
     try:
-        engine_plan = hub_apply.plan(answers, hub_apply.read_config(ctx.target, require_tljh=True),
-                                     session=ctx.session, tljh_version=hub_tljh_version(ctx))
+        old_text = hub_apply.read_config(ctx.target, require_tljh=True)
+        # The smoke test ends every apply on a real hub (not the demo's sandbox); its credential is installed by the
+        # plan when the hub or the session lacks it.
+        smoke = ctx.mode != "sandbox" and not ctx.extras.get("no_smoke")
+        engine_plan = hub_apply.plan(answers, old_text, session=ctx.session, tljh_version=hub_tljh_version(ctx),
+                                     smoke=smoke, smoke_credential=smoke and not _smoke_ready(ctx))
     except AnswersError as exc:
         return Plan("", [], [str(e) for e in exc.errors])
     except HubError as exc:  # no TLJH under the prefix, an unreadable config.yaml, a lost link
@@ -553,7 +623,9 @@ def plan(ctx: WizardContext, progress: Progress = _no_progress) -> Plan:
         return Plan("", [], [f"SSH access: {exc}"])
     if engine_plan.ssh is not None and engine_plan.ssh.refusals:
         return Plan("", [], [f"ssh: {reason}" for reason in engine_plan.ssh.refusals])
-    result = Plan(engine_plan.diff, [a.title for a in engine_plan.actions], [], engine_plan)
+    progress("plan", "who can log in with the new config")
+    result = Plan(engine_plan.diff, [a.title for a in engine_plan.actions], [], engine_plan,
+                  access_preview_text(ctx, engine_plan.new_text))
     if engine_plan.ssh is not None:
         result.actions += [title for _id, title in engine_plan.ssh.actions]
     if engine_plan.resuming:
@@ -562,8 +634,17 @@ def plan(ctx: WizardContext, progress: Progress = _no_progress) -> Plan:
     return result
 
 
-def apply(ctx: WizardContext, progress: Progress = _no_progress) -> list[Diagnosis]:
-    """Execute the reviewed plan: each action's outcome, and what was rolled back on failure."""
+def _smoke_ready(ctx: WizardContext) -> bool:
+    """The session holds the smoke test's token and the hub its credential files (one round trip)."""
+    from wizard.hub import smoke
+
+    return bool(ctx.session.read_secret(smoke.SECRET_NAME)) and smoke.installed(ctx.target)
+
+
+def apply(ctx: WizardContext, progress: Progress = _no_progress,
+          started: Callable[[Any], None] | None = None) -> list[Diagnosis]:
+    """Execute the reviewed plan: each action's outcome, and what was rolled back on failure. ``started`` receives
+    the running ``wizard.hub.apply.Applier`` (a front-end's "stop and roll back" calls its ``stop()``)."""
     from wizard.hub import apply as hub_apply
     from wizard.hub.target import HubError
 
@@ -584,6 +665,8 @@ def apply(ctx: WizardContext, progress: Progress = _no_progress) -> list[Diagnos
 
     applier = hub_apply.Applier(ctx.target, ctx.session, on_progress=on_progress,
                                 **ctx.extras.get("apply_options", {}))
+    if started is not None:
+        started(applier)
     try:
         result = applier.execute(reviewed.engine)
     except HubError as exc:
@@ -608,6 +691,42 @@ def apply(ctx: WizardContext, progress: Progress = _no_progress) -> list[Diagnos
         outcomes.append(Diagnosis("apply", Status.ERROR, result.summary(), details=holds[result.hub_holds],
                                   fix="see the session log; fix the cause and apply again"))
     return outcomes
+
+
+def hub_config_state(ctx: WizardContext) -> Diagnosis:
+    """Read config.yaml on the hub again and say whether it is the file the last apply left there (the new file
+    after a finished apply, the old one after a rollback). One round trip; read-only."""
+    from wizard.hub import apply as hub_apply
+    from wizard.hub.target import HubError
+
+    record = ctx.session.record(hub_apply.RECORD)
+    if not isinstance(record, dict) or not record.get("new_sha256"):
+        return Diagnosis("done.config", Status.WARNING, "no apply recorded in this session: config.yaml on the hub "
+                         "was not changed by the wizard")
+    missing = ensure_target(ctx)
+    if missing:
+        return Diagnosis("done.config", Status.WARNING, "config.yaml on the hub could not be read again: "
+                         + "; ".join(d.summary for d in missing))
+    try:
+        digest = hub_apply.sha256(hub_apply.read_config(ctx.target))
+    except HubError as exc:
+        return Diagnosis("done.config", Status.WARNING, f"config.yaml on the hub could not be read again: {exc}")
+    status = record.get("status")
+    if digest == record["new_sha256"]:
+        if status == "done":
+            return Diagnosis("done.config", Status.OK, f"config.yaml on the hub is the applied file "
+                             f"(apply {record['id']}, sha256 {digest[:12]}…)")
+        return Diagnosis("done.config", Status.WARNING, f"config.yaml on the hub is the new file, but apply "
+                         f"{record['id']} did not finish ({status}): apply again to complete it")
+    if digest == record.get("old_sha256"):
+        if status == "done":
+            return Diagnosis("done.config", Status.ERROR, f"config.yaml on the hub is the file from before apply "
+                             f"{record['id']}: the applied one was replaced since (by hand, or a restore)")
+        return Diagnosis("done.config", Status.WARNING, f"config.yaml on the hub is the previous file: apply "
+                         f"{record['id']} " + ("was rolled back" if status == "rolled-back" else
+                                               "changed nothing" if status == "failed" else f"is {status}"))
+    return Diagnosis("done.config", Status.ERROR, f"config.yaml on the hub is neither the applied nor the previous "
+                     f"file of apply {record['id']}: it was changed since (tljh-wizard check shows the drift)")
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -635,11 +754,91 @@ def export(ctx: WizardContext, kind: str, directory: Path) -> Path:
     if kind == "z2jh":
         if not engine_available("wizard.z2jh"):
             raise LookupError("the Z2JH export is not available in this version")
-        from wizard import z2jh
-
-        text, _secrets = z2jh.export(answers, include_secrets=False)
-        return atomic_write(directory / "values.yaml", text, mode=0o644)
+        return export_z2jh(ctx, directory)[0]
     raise ValueError(kind)
+
+
+def export_z2jh(ctx: WizardContext, directory: Path) -> tuple[Path, Path]:
+    """The Zero to JupyterHub export as ``export --format z2jh --secrets`` writes it: ``z2jh/values.yaml`` and the
+    chart's secrets overlay ``z2jh/secrets.yaml`` (0600, in a 0700 folder of its own, so it never meets the
+    wizard's own secrets.yaml). The values header's install line names both files, run from that folder."""
+    from wizard import z2jh
+    from wizard.files import atomic_write, private_dir
+
+    if not engine_available("wizard.z2jh"):
+        raise LookupError("the Z2JH export is not available in this version")
+    folder = directory / "z2jh"
+    private_dir(directory)
+    private_dir(folder)
+    values, secrets = z2jh.export(ctx.answers, include_secrets=False)
+    secrets_path = atomic_write(folder / "secrets.yaml", secrets, mode=0o600)
+    return atomic_write(folder / "values.yaml", values, mode=0o644), secrets_path
+
+
+def followups(ctx: WizardContext) -> list[tuple[str, str]]:
+    """(command, what it does) for this session, each one that works on it as written: for the demo, against its
+    sandbox on this machine (never the answers' addresses, which the demo never reached)."""
+    import shlex
+
+    name = shlex.quote(ctx.session.name)
+    if ctx.mode == "sandbox":
+        prefix = shlex.quote(str(ctx.sandbox_prefix or demo_prefix()))
+        return [("tljh-wizard demo", "resume or walk the demo again (--plain: the same steps as prompts)"),
+                (f"tljh-wizard backup --sandbox {prefix}", "pull a backup bundle of the demo hub"),
+                ("tljh-wizard env list demo", "list the demo hub's environment snapshots"),
+                ("tljh-wizard export demo -o answers.yaml --secrets secrets.yaml", "the answers, to replay"),
+                ("tljh-wizard sessions", "the saved sessions")]
+    resume = "tljh-wizard --local" if ctx.mode == "local" else f"tljh-wizard {shlex.quote(describe_target(ctx))}"
+    lines = [(resume, "resume this wizard where it stopped"),
+             (f"tljh-wizard check {name}", "audit the hub (read-only; for cron: " + cron_line(ctx) + ")")]
+    if ctx.answers.get("https.mode") == "acme-dns":
+        lines.append((f"tljh-wizard renew {name}", "renew the certificate when due (for cron)"))
+    lines += [(f"tljh-wizard backup {name}" if ctx.mode == "ssh" else "tljh-wizard backup --local",
+               "pull a backup bundle of TLJH's config and state"),
+              (f"tljh-wizard export {name} -o answers.yaml --secrets secrets.yaml", "the answers, to replay")]
+    return lines
+
+
+def replay_line(directory: str = "tljh-wizard-exports") -> str:
+    """The non-interactive command that replays this run from Done's answers and secrets exports."""
+    return f"tljh-wizard apply {directory}/answers.yaml --secrets {directory}/secrets.yaml"
+
+
+def exit_summary(ctx: WizardContext, finished: bool) -> str:
+    """What a front-end prints when the wizard ends (quit or done): what was applied, what is pending, and the
+    commands that go on from here (each one works on this session: ``followups``)."""
+    from wizard.steps import STEPS
+
+    session = ctx.session
+    skipped, failed = set(session.skipped_steps), set(session.state.get("failed_steps", []))
+    done = set(session.state.get("finished_steps", []))
+    applied = "review" in done
+    pending = [s.title for s in STEPS[:-1] if s.id not in done and s.id not in skipped]
+    where = "finished" if finished else f"stopped at {_step_title(session.current_step)}"
+    lines = [f"tljh-wizard: {where} — {describe_target(ctx)}",
+             "  applied: " + ("the reviewed plan (config.yaml, reloads)" if applied else "nothing yet"
+                              + (" (the demo's sandbox only)" if ctx.mode == "sandbox" else ""))]
+    if skipped:
+        lines.append("  skipped (the hub keeps its own settings): " + ", ".join(
+            s.title for s in STEPS if s.id in skipped))
+    if failed:
+        lines.append("  continued despite a failed check: " + ", ".join(s.title for s in STEPS if s.id in failed))
+    if pending:
+        lines.append("  pending: " + ", ".join(pending))
+    lines.append("  next:")
+    lines += [f"    {command}   # {text}" for command, text in followups(ctx)]
+    if finished or applied:
+        lines.append(f"    {replay_line()}   # replay without prompts (after Done's Answers and Secrets exports)")
+    return "\n".join(lines)
+
+
+def _step_title(step_id: str | None) -> str:
+    from wizard.steps import step
+
+    try:
+        return step(step_id).title if step_id else "the start"
+    except KeyError:
+        return str(step_id)
 
 
 def ssh_done_lines(ctx: WizardContext) -> list[str]:
@@ -688,7 +887,7 @@ def ago(timestamp: float, now: float | None = None) -> str:
 # Each step's checks (None: the step has none of its own). Both front-ends run the same function for a step.
 CHECKS: dict[str, Callable[..., list[Diagnosis]] | None] = {
     "connect": connect,
-    "authenticator": None,
+    "authenticator": access_checks,
     "domain": domain_checks,
     "https": https_checks,
     "limits": limits_checks,

@@ -7,6 +7,7 @@ one string and can never become a key.
 from __future__ import annotations
 
 import io
+import re
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +21,11 @@ def _yaml(typ: str = "safe"):
     yaml.default_flow_style = False
     yaml.allow_duplicate_keys = False
     yaml.width = 4096
+    if typ == "safe":
+        from ruamel.yaml.scalarstring import SingleQuotedScalarString
+
+        yaml.representer.add_representer(SingleQuotedScalarString, lambda representer, value: (
+            representer.represent_scalar("tag:yaml.org,2002:str", str(value), style="'")))
     if typ == "rt":
         yaml.preserve_quotes = True
         yaml.indent(mapping=2, sequence=4, offset=2)
@@ -153,8 +159,47 @@ def load_file(path: str | Path, round_trip: bool = False, aliases: bool = True, 
     return loads(text, str(path), round_trip=round_trip, aliases=aliases)
 
 
+# Plain scalars a YAML 1.1 reader (PyYAML and other tools that read config.yaml) would not read back as the same
+# string: booleans (yes/no/on/off/y/n), octal/hex/binary/sexagesimal integers and floats (00123, 12:30), null, dates.
+# ruamel (YAML 1.2) quotes only what 1.2 would misread, so these get quotes here. Source: the YAML 1.1 type
+# repository (yaml.org/type/bool.html, int.html, float.html, null.html, timestamp.html).
+_YAML11_NOT_TEXT = re.compile(r"""^(?:
+    y|Y|yes|Yes|YES|n|N|no|No|NO|true|True|TRUE|false|False|FALSE|on|On|ON|off|Off|OFF
+  | ~|null|Null|NULL
+  | [-+]?0b[0-1_]+ | [-+]?0[0-7_]+ | [-+]?(?:0|[1-9][0-9_]*) | [-+]?0x[0-9a-fA-F_]+
+  | [-+]?[1-9][0-9_]*(?::[0-5]?[0-9])+
+  | [-+]?(?:[0-9][0-9_]*)?\.[0-9_]*(?:[eE][-+]?[0-9]+)? | [-+]?[0-9][0-9_]*[eE][-+]?[0-9]+
+  | [-+]?[0-9][0-9_]*(?::[0-5]?[0-9])+\.[0-9_]* | [-+]?\.(?:inf|Inf|INF) | \.(?:nan|NaN|NAN)
+  | [0-9]{4}-[0-9]{1,2}-[0-9]{1,2}(?:(?:[Tt]|[ \t]+)[0-9]{1,2}:[0-9]{2}:[0-9]{2}.*)?
+  | = | <<
+)$""", re.VERBOSE)
+
+
+def _quote_ambiguous(node: Any) -> Any:
+    """``node`` with every string a YAML 1.1 reader would misread wrapped so it is written in single quotes."""
+    from ruamel.yaml.scalarstring import ScalarString, SingleQuotedScalarString
+
+    if isinstance(node, str):
+        if not isinstance(node, ScalarString) and _YAML11_NOT_TEXT.match(node):
+            return SingleQuotedScalarString(node)
+        return node
+    if isinstance(node, dict):
+        for key in list(node):
+            node[key] = _quote_ambiguous(node[key])
+        return node
+    if isinstance(node, list):
+        for index, item in enumerate(node):
+            node[index] = _quote_ambiguous(item)
+        return node
+    return node
+
+
 def dump(data: Any, header: str = "", round_trip: bool = False) -> str:
-    """Serialise ``data``; ``header`` becomes leading ``#`` comment lines."""
+    """Serialise ``data``; ``header`` becomes leading ``#`` comment lines. Strings are always written so that a YAML
+    1.1 or 1.2 reader reads them back as the same strings (``'00123'``, ``'no'``, ``'12:30'``)."""
+    import copy
+
+    data = _quote_ambiguous(data if round_trip else copy.deepcopy(data))
     stream = io.StringIO()
     if header:
         stream.write("".join(f"# {line}".rstrip() + "\n" for line in header.splitlines()))

@@ -455,6 +455,27 @@ def hygiene_probe(run: AuditRun) -> list[Diagnosis]:
             host.failed_logins_finding(facts, since, hours, password_on)]
 
 
+def access_probe(run: AuditRun) -> list[Diagnosis]:
+    """Who can log in with the live config.yaml, judged by the hub's own authenticator code (``wizard.access``, run
+    with ``PREFIX/hub/bin/python`` over the audit's connection, read-only): the preview, and a flag for a config that
+    admits nobody (ERROR) or every account of the provider (WARNING)."""
+    import json
+
+    from wizard import access, yamlio
+    from wizard.fields import ValidationError
+    from wizard.hub.target import HubError
+
+    live_text = run.value("hub.facts").config_text
+    if live_text is None:
+        return [Diagnosis(access.PREVIEW, Status.SKIPPED, "who can log in: not computed — config.yaml is missing")]
+    try:
+        live = yamlio.loads(live_text, "config.yaml") if live_text.strip() else {}
+        config = json.loads(json.dumps(live if isinstance(live, Mapping) else {}, default=str))
+        return access.preview(config, target=run.value("hub")).diagnoses(live=True)
+    except (ValidationError, HubError) as exc:
+        return [Diagnosis(access.PREVIEW, Status.SKIPPED, f"who can log in: not computed — {exc}")]
+
+
 def config_drift(subject: AuditSubject, live_text: str | None) -> Diagnosis:
     """config.yaml now against the file the last apply wrote."""
     from wizard.hub import apply as applier
@@ -744,6 +765,7 @@ def _default_probes() -> None:
         Probe("hub.facts", facts_probe, needs=("hub",), findings=False),
         Probe("config", config_probe, needs=hub_facts, skip_ids=(CONFIG, AUTHENTICATOR, LIMITS, CULLING)),
         Probe("environment", environment_probe, needs=("hub",), skip_ids=(ENVIRONMENT,)),
+        Probe("access", access_probe, needs=hub_facts, skip_ids=("access.preview",)),
         Probe("ports", ports_probe, needs=hub_facts, skip_ids=(host.PORTS,)),
         Probe("capacity", capacity_probe, needs=hub_facts,
               skip_ids=(f"{host.DISK}.root", f"{host.DISK}.home", f"{host.DISK}.prefix", host.OOM, host.MEMORY,

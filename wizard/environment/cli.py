@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from pathlib import Path
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -41,10 +42,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     diff.add_argument("new", metavar="SNAPSHOT", nargs="?", help="default: the live environment")
     restore = command("restore", "bring the environment back to a snapshot (shows the plan, asks before running)")
     restore.add_argument("snapshot", metavar="SNAPSHOT")
+    restore.add_argument("--no-smoke", action="store_true",
+                         help="skip the smoke test after the restore (a temporary user's server runs one cell)")
     restore.add_argument("--yes", action="store_true", help="run the plan without asking")
     restore.add_argument("--dry-run", action="store_true", help="show the plan only")
     install = command("install", "install packages into the user environment (frozen first)")
     install.add_argument("packages", metavar="PACKAGE", nargs="+")
+    install.add_argument("--no-smoke", action="store_true",
+                         help="skip the smoke test after the install (a temporary user's server runs one cell)")
     manager = install.add_mutually_exclusive_group()
     manager.add_argument("--conda", dest="manager", action="store_const", const="conda", help="with conda (default)")
     manager.add_argument("--pip", dest="manager", action="store_const", const="pip", help="with pip")
@@ -78,6 +83,15 @@ def open_hub(args: argparse.Namespace) -> Hub:
     try:
         session = find_session(args.hub)
     except SessionError:
+        session = None
+    if session is not None and session.name == "demo":  # the demo's hub is its sandbox on this machine
+        from wizard.hub.local import SandboxTarget
+
+        with session:
+            prefix = session.answers.get("connection.tljh_prefix")
+            directory = session.dir
+        if prefix:
+            return Hub(SandboxTarget(Path(prefix)), "demo", directory / "snapshots")
         session = None
     if session is not None:
         with session:
@@ -245,7 +259,9 @@ def restore(hub: Hub, args) -> int:
     print(outcome.diagnosis.summary)
     if outcome.diagnosis.details:
         print(outcome.diagnosis.details)
-    return 0 if outcome.diagnosis.status.value == "ok" else 2
+    if outcome.diagnosis.status.value != "ok":
+        return 2
+    return smoke_after(hub, args, before.id)
 
 
 def install(hub: Hub, args) -> int:
@@ -258,9 +274,38 @@ def install(hub: Hub, args) -> int:
         print(outcome.diagnosis.fix)
         return 2
     print(f"The environment before the install is snapshot {outcome.before.id}.")
+    if smoke_after(hub, args, outcome.before.id):
+        return 2  # a broken environment is not frozen as a known-good state
     again = args.freeze_after or (sys.stdin.isatty() and input("Freeze the new state now? [Y/n] ").strip().lower()
                                   in ("", "y", "yes"))
     return freeze(hub, args) if again else 0
+
+
+def smoke_after(hub: Hub, args, undo: str) -> int:
+    """The smoke test (``wizard.hub.smoke``) after the environment changed, when the session holds its credential
+    (an apply installs it); 0 passed or not run, 2 failed (the way back, snapshot ``undo``, is named)."""
+    from wizard.diagnosis import Status, render_line
+    from wizard.hub import apply, smoke
+
+    if getattr(args, "no_smoke", False):
+        return 0
+    token_file = hub.local_dir.parent / "store" / smoke.SECRET_NAME
+    token = token_file.read_text().strip() if token_file.is_file() else ""
+    if not token:
+        print("(no smoke test: this hub's session holds no smoke-test credential; an apply installs one)")
+        return 0
+    diagnoses, _ = smoke.run(hub.target, apply.read_config(hub.target), token)
+    for diagnosis in diagnoses:
+        print(render_line(diagnosis))
+    failed = [d for d in diagnoses if d.status is Status.ERROR]
+    if not failed:
+        return 0
+    tail = next((d.details for d in failed if d.details), "")
+    if tail:
+        print("".join(f"         | {line}\n" for line in tail.strip().splitlines()[-15:]), end="")
+    print(f"The user environment no longer runs a server: restore the snapshot taken before the change with "
+          f"`tljh-wizard env restore {args.hub} {undo}`.")
+    return 2
 
 
 def _show_output(stream: str, line: str) -> None:

@@ -30,6 +30,7 @@ if it holds the old one, the apply starts again; anything else is refused (someo
 from __future__ import annotations
 
 import hashlib
+import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import PurePosixPath
@@ -65,6 +66,10 @@ KEEP_BACKUPS = 5  # hub-side config.yaml backups kept by default (each holds the
 
 class ApplyError(HubError):
     """The apply cannot start (stale plan, a config changed by someone else, an unfinished apply elsewhere)."""
+
+
+class ApplyStopped(HubError):
+    """The operator asked to stop: the apply rolls back like after any failure."""
 
 
 @dataclass
@@ -119,6 +124,7 @@ class ApplyResult:
     hub_holds: str = "old"
     notes: list[str] = field(default_factory=list)
     changed_hub: bool = False  # whether this apply wrote (or may have written) config.yaml
+    stopped: bool = False  # the operator stopped it (Applier.stop)
     hub_backup: str | None = None
 
     @property
@@ -275,6 +281,14 @@ class Applier:
         self.on_progress = on_progress or (lambda *_: None)
         self.log = session.logger()
         self.diagnoses: list = []  # from the verify and smoke actions
+        self._stop = threading.Event()
+
+    def stop(self) -> None:
+        """Ask a running ``execute`` (in another thread) to stop and roll back: the command running now is given up
+        on, and the failure path runs — read back which file the hub holds, restore the old one if this apply
+        changed it, reload. ``execute`` returns when that is done (the rollback itself is not interrupted)."""
+        self._stop.set()
+        self.target.cancel.set()
 
     def execute(self, plan: Plan) -> ApplyResult:
         if plan.resuming:
@@ -300,11 +314,18 @@ class Applier:
         written = bool(plan.resuming)
         try:
             for action in plan.actions:
+                if self._stop.is_set():
+                    raise ApplyStopped(f"stopped by the operator before {action.id}")
                 self._step(record, action, plan)
                 result.done.append(action.id)
                 written = written or action.id == "write-config"
         except HubError as exc:
+            self.target.cancel.clear()  # a stop interrupts the action, never the rollback
+            if self._stop.is_set():
+                exc = ApplyStopped(f"stopped by the operator during {action.id}")
+                self.session.journal("stop", "done", apply_id=record["id"], during=action.id)
             result.error = f"{action.title}: {exc}"
+            result.stopped = self._stop.is_set()
             result.hub_backup = record.get("hub_backup")
             self.log.error("apply %s failed at %s: %s", record["id"], action.id, exc)
             # Which file does the hub hold now? Read it back rather than guess from the failure.

@@ -27,6 +27,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--secrets", metavar="FILE", help="secrets.yaml with the secret answers")
     parser.add_argument("--dry-run", action="store_true", help="print the plan and diff; change nothing")
     parser.add_argument("--yes", action="store_true", help="apply without asking for confirmation")
+    parser.add_argument("--no-preflight", action="store_true",
+                        help="skip the who-can-log-in preflight (the authenticator constructed with the new config "
+                             "by the hub's own Python); its errors otherwise block the apply")
     parser.add_argument("--tljh-version", choices=("2.0.0", "main"), default="2.0.0",
                         help="the TLJH schema to validate against (default 2.0.0)")
     parser.add_argument("--reload-timeout", type=float, default=180.0, metavar="SECONDS",
@@ -108,8 +111,14 @@ def run(args: argparse.Namespace) -> int:
             print(f"Hub: {target.name} (TLJH prefix {target.prefix})")
             print(current.render())
             ssh_actions = current.ssh.actions if current.ssh is not None else []
+            blocked = False
+            if (args.dry_run or current.actions or ssh_actions) and not args.no_preflight:
+                blocked = _preflight(target, answers, current.new_text)
+            if blocked and not args.dry_run:
+                return _fail("not applied: the who-can-log-in preflight found errors (see above); fix the answers, "
+                             "or pass --no-preflight to apply anyway")
             if args.dry_run or not (current.actions or ssh_actions):
-                return EXIT_OK
+                return EXIT_ERROR if blocked else EXIT_OK
             if not args.yes and not _confirm():
                 return _fail("not applied: confirm on a terminal, or pass --yes")
             with Session.open(target.name, host=target.name) as session:
@@ -143,6 +152,25 @@ def _smoke_ready(target, session) -> bool:
     from wizard.hub import smoke
 
     return session is not None and bool(session.read_secret(smoke.SECRET_NAME)) and smoke.installed(target)
+
+
+def _preflight(target, answers, new_text: str) -> bool:
+    """Print who can log in with the new config (the hub's own authenticator code) and the preflight's findings;
+    True when an ERROR must block the apply. Read-only."""
+    import json
+
+    from wizard import access, yamlio
+    from wizard.diagnosis import Status, render_line
+
+    config = yamlio.loads(new_text, "config.yaml") if new_text.strip() else {}
+    config = json.loads(json.dumps(config if isinstance(config, dict) else {}, default=str))
+    preview = access.preview(config, target=target)
+    print(preview.table())
+    findings = preview.diagnoses(allow_all_confirmed=access.allow_all_confirmed(answers))
+    for finding in findings:
+        if finding.id != access.PREVIEW or finding.status is not Status.OK:
+            print(render_line(finding))
+    return any(finding.status is Status.ERROR for finding in findings)
 
 
 def _existing_session(name: str):

@@ -12,7 +12,9 @@ import time
 from pathlib import Path
 from typing import BinaryIO
 
-from wizard.hub.target import DEFAULT_PREFIX, CommandResult, CommandTimeout, HubTarget, LineSplitter, OutputCallback
+from wizard.hub.target import (
+    DEFAULT_PREFIX, CommandCancelled, CommandResult, CommandTimeout, HubTarget, LineSplitter, OutputCallback,
+)
 
 CHUNK = 65536
 
@@ -47,10 +49,12 @@ class LocalTarget(HubTarget):
             while selector.get_map():
                 remaining = None if limit is None else limit - time.monotonic()
                 if remaining is not None and remaining <= 0:
-                    process.kill()
-                    process.wait()
+                    _stop(process)
                     raise CommandTimeout(argv, deadline)
-                for key, _events in selector.select(remaining):
+                if self.cancel.is_set():
+                    _stop(process)
+                    raise CommandCancelled(argv)
+                for key, _events in selector.select(0.5 if remaining is None else min(remaining, 0.5)):
                     chunk = os.read(key.fd, CHUNK)
                     if not chunk:
                         selector.unregister(key.fileobj)
@@ -63,6 +67,17 @@ class LocalTarget(HubTarget):
         status = process.wait()
         feeder.join()
         return CommandResult(argv, status if status >= 0 else 128 - status, out.getvalue(), err.getvalue())
+
+
+def _stop(process: subprocess.Popen) -> None:
+    """TERM first: ``timeout`` and ``sudo`` pass it on to the command they run (KILL would orphan it); KILL if it
+    is still there after a grace period."""
+    process.terminate()
+    try:
+        process.wait(5)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
 
 
 def _feed(pipe, stdin) -> None:

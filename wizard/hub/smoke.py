@@ -298,7 +298,7 @@ print(json.dumps(report))
 '''
 
 
-def run(target, config_text: str, token: str, timeout: float = 120.0) -> tuple[list[Diagnosis], dict]:
+def run(target, config_text: str, token: str, timeout: float = 180.0) -> tuple[list[Diagnosis], dict]:
     """Run the smoke test against the hub now running ``config_text``. Returns the diagnoses (ids ``smoke.*``;
     an error's ``details`` carry the spawn log tail) and the raw report (``spawn_seconds``)."""
     from wizard.hub.apply import hub_api_url

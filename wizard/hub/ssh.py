@@ -24,9 +24,8 @@ from pathlib import Path
 from typing import BinaryIO, Callable
 
 from wizard.hub.target import (
-    DEFAULT_PREFIX, CommandResult, CommandTimeout, ConnectError, ConnectionLost, HostKeyChanged, HostKeyUnknown,
-    HubTarget,
-    LineSplitter, OutputCallback,
+    DEFAULT_PREFIX, CommandCancelled, CommandResult, CommandTimeout, ConnectError, ConnectionLost, HostKeyChanged,
+    HostKeyUnknown, HubTarget, LineSplitter, OutputCallback,
 )
 
 AcceptHostKey = Callable[[str, str, str], bool]  # (host as known_hosts names it, key type, SHA256 fingerprint)
@@ -336,6 +335,8 @@ class SSHTarget(HubTarget):
                     raise _Dropped(seen)
                 if limit is not None and time.monotonic() > limit:
                     raise CommandTimeout(argv, deadline)
+                if self.cancel.is_set():
+                    raise CommandCancelled(argv)
                 # Wake on data, close or EOF (paramiko signals its channel's pipe); the bound only re-checks the
                 # transport's liveness and the deadline.
                 select.select([channel], [], [], 0.5)

@@ -21,6 +21,8 @@ Contract, for code written against it:
   fsync, chmod/chown, rename), optionally holding ``flock`` on ``lock`` (TLJH's ``config.yaml.lock``) meanwhile
   (``LockBusy`` if another process keeps it). The hub renames the temp file only when its size and sha256 are the
   ones sent (``TransferIncomplete`` otherwise: a cut link never leaves a partial file). One round trip each.
+- ``cancel``: a ``threading.Event``; set from another thread, the command running now is given up on
+  (``CommandCancelled``; the SSH channel or the local process is closed) — the apply's "stop and roll back".
 - ``prefix``: TLJH's install prefix on the hub (``/opt/tljh`` unless told otherwise); ``tljh_config`` the path of
   ``tljh-config`` under it.
 - ``hub_api_url``: where the hub's ``/hub/api`` answers, as seen from the hub (``None``: derived from config.yaml's
@@ -37,6 +39,7 @@ import abc
 import hashlib
 import io
 import shlex
+import threading
 from dataclasses import dataclass
 from pathlib import PurePosixPath
 from typing import BinaryIO, Callable, Sequence
@@ -116,6 +119,14 @@ class CommandFailed(HubError):
         super().__init__(f"`{shown(result.argv)}` exited with status {result.exit_status}"
                          + (f": {' / '.join(detail)}" if detail else ""))
         self.result = result
+
+
+class CommandCancelled(HubError):
+    """The wait for a command was given up on request (``HubTarget.cancel``): its outcome is unknown."""
+
+    def __init__(self, argv: Sequence[str]):
+        super().__init__(f"stopped on request while `{shown(argv)}` ran")
+        self.argv = list(argv)
 
 
 class CommandTimeout(HubError):
@@ -240,6 +251,9 @@ class HubTarget(abc.ABC):
     def __init__(self, prefix: str | PurePosixPath = DEFAULT_PREFIX):
         self.prefix = PurePosixPath(prefix)
         self.round_trips = 0
+        # Set by another thread to stop waiting for the command running now (``CommandCancelled``); the caller
+        # clears it before its next command.
+        self.cancel = threading.Event()
 
     @property
     def tljh_config(self) -> str:

@@ -87,7 +87,7 @@ def expectations(config_text: str, api_url: str) -> dict:
 # Runs on the hub as root with any Python 3: argv[1] the prefix, argv[2] the expectations (JSON), argv[3] seconds.
 # Prints one JSON object: {"light": bool, "checks": [[id, status, summary, details], ...]}.
 _SCRIPT = r'''
-import html, json, os, re, sys, time, urllib.error, urllib.parse, urllib.request
+import html, json, os, re, ssl, sys, time, urllib.error, urllib.parse, urllib.request
 prefix, want, seconds = sys.argv[1], json.loads(sys.argv[2]), float(sys.argv[3])
 checks = []
 def add(ident, status, summary, details=""):
@@ -95,13 +95,27 @@ def add(ident, status, summary, details=""):
 class NoRedirect(urllib.request.HTTPRedirectHandler):
     def redirect_request(self, *args, **kwargs):
         return None
-opener = urllib.request.build_opener(NoRedirect)
+# The hub is asked on this machine: with HTTPS on, TLJH's proxy redirects http://127.0.0.1 to https://127.0.0.1,
+# whose certificate names the domain, not 127.0.0.1 (the served certificate is checked elsewhere). Only such a
+# redirect (same page, this machine) is followed; any other (the OAuth provider's) is returned, never followed.
+loopback_tls = ssl.create_default_context()
+loopback_tls.check_hostname, loopback_tls.verify_mode = False, ssl.CERT_NONE
+opener = urllib.request.build_opener(NoRedirect, urllib.request.HTTPSHandler(context=loopback_tls))
+LOCAL = ("127.0.0.1", "localhost", "::1")
 def fetch(url):
-    try:
-        with opener.open(url, timeout=10) as response:
-            return response.status, response.headers, response.read(200000).decode("utf-8", "replace")
-    except urllib.error.HTTPError as exc:
-        return exc.code, exc.headers, exc.read(200000).decode("utf-8", "replace")
+    for _ in range(5):
+        try:
+            with opener.open(url, timeout=10) as response:
+                return response.status, response.headers, response.read(200000).decode("utf-8", "replace")
+        except urllib.error.HTTPError as exc:
+            status, headers, body = exc.code, exc.headers, exc.read(200000).decode("utf-8", "replace")
+        location = headers.get("Location", "") if status in (301, 302, 303, 307, 308) else ""
+        target = urllib.parse.urljoin(url, location) if location else ""
+        moved = urllib.parse.urlsplit(target) if target else None
+        if not moved or moved.hostname not in LOCAL or moved.path != urllib.parse.urlsplit(url).path:
+            return status, headers, body  # not the same page moved to https on this machine
+        url = target
+    return status, headers, body
 standin = os.path.join(prefix, "hub", "standin")
 light = os.path.exists(os.path.join(standin, "hub-status")) and not os.path.exists(os.path.join(standin, "real-hub"))
 deadline, last, ok, body = time.monotonic() + seconds, "no answer", False, ""

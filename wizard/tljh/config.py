@@ -46,7 +46,7 @@ _AUTH_TRAITS = {
              "bind_dn_template": "bind_dn_template", "lookup_dn": "lookup_dn", "user_search_base": "user_search_base",
              "user_attribute": "user_attribute", "lookup_dn_search_user": "lookup_dn_search_user",
              "lookup_dn_search_password": "lookup_dn_search_password", "allowed_groups": "allowed_groups"},
-    "native": {"open_signup": "open_signup", "minimum_password_length": "minimum_password_length"},
+    "native": {"minimum_password_length": "minimum_password_length", "import_from_firstuse": "import_from_firstuse"},
     "firstuse": {},
     "dummy": {},
 }
@@ -74,8 +74,19 @@ _REMOVE_WHEN_UNSET = (("limits", "memory"), ("limits", "cpu"), ("https", "letsen
 _REPLACED = ("auth",)  # sections rewritten whole (keys absent from the render are dropped; comments kept)
 
 
-def callback_url(domain: str) -> str:
-    return f"https://{domain}/hub/oauth_callback"
+def callback_url(domain: str, https: bool = True) -> str:
+    return f"{'https' if https else 'http'}://{domain}/hub/oauth_callback"
+
+
+def https_on(answers: Answers) -> bool:
+    """Whether the hub serves HTTPS after this apply: a certificate mode answered (and not skipped)."""
+    return "https" not in answers.skipped and answers.get("https.mode") in ("letsencrypt", "acme-dns", "existing")
+
+
+def oauth_callback_url(answers: Answers) -> str | None:
+    """The exact callback URL to register with the OAuth provider (``http://`` unless HTTPS is on)."""
+    domain = answers.get("domain.name")
+    return callback_url(domain, https_on(answers)) if domain else None
 
 
 def certificate_domains(answers: Answers) -> list[str]:
@@ -92,28 +103,8 @@ def tls_paths(answers: Answers) -> tuple[str, str]:
 def render(answers: Answers, *, tljh_version: str = DEFAULT_TLJH_VERSION, staging: bool = False) -> dict:
     """The config.yaml the answers call for, as plain data. ``staging`` points Let's Encrypt at its staging CA."""
     config: dict[str, Any] = {}
-    auth = answers.section("authenticator")
-    kind = auth.get("type")
-    if kind:
-        class_path = AUTH_CLASSES[kind]
-        section: dict[str, Any] = {}
-        for name, trait in _AUTH_TRAITS[kind].items():
-            if auth.get(name) not in (None, [], ""):
-                section[trait] = copy.deepcopy(auth[name])
-        if kind in ("github", "google", "generic") and answers.get("domain.name"):
-            section["oauth_callback_url"] = callback_url(answers.get("domain.name"))
-        if kind == "generic" and auth.get("groups_claim"):
-            section["auth_state_groups_key"] = f"oauth_user.{auth['groups_claim']}"
-        if kind == "firstuse":
-            section["create_users"] = bool(auth.get("allow_all"))
-        if auth.get("allow_all"):
-            section["allow_all"] = True
-        config["auth"] = {"type": class_path, class_path.rsplit(".", 1)[1]: section}
-        # Always rendered with the authenticator: the wizard owns the access lists (an emptied list is removed).
-        config["users"] = {key: list(auth[name]) for key, name in (("admin", "admin_users"),
-                                                                   ("allowed", "allowed_users"),
-                                                                   ("banned", "blocked_users")) if auth.get(name)}
-
+    if answers.section("authenticator").get("type"):
+        config.update(render_auth(answers))
     if "https" not in answers.skipped:
         config.update(_render_https(answers, staging))
     if "limits" not in answers.skipped:
@@ -121,6 +112,86 @@ def render(answers: Answers, *, tljh_version: str = DEFAULT_TLJH_VERSION, stagin
     if "environment" not in answers.skipped:
         config["user_environment"] = {"default_app": answers.get("environment.default_app") or "jupyterlab"}
     return config
+
+
+# Every access trait the wizard owns (see ``render_auth``): in the authenticator's own section each is either rendered
+# from the answers or removed by ``update``; other authenticators' sections are dropped whole. Sources: jupyterhub
+# auth.py (allow_all, allowed_users, blocked_users, admin_users, allow_existing_users), oauthenticator oauth2.py
+# (allowed_groups, admin_groups, manage_groups, auth_state_groups_key, allowed_scopes, scope), github.py
+# (allowed_organizations, populate_teams_in_auth_state), google.py (hosted_domain, strip_domain,
+# allowed_google_groups, admin_google_groups), generic.py (claim_groups_key), ldapauthenticator (allowed_groups,
+# search_filter), nativeauthenticator (open_signup, import_from_firstuse), firstuseauthenticator (create_users).
+ACCESS_TRAITS = frozenset({
+    "allow_all", "allowed_users", "blocked_users", "admin_users", "allow_existing_users", "allowed_groups",
+    "admin_groups", "manage_groups", "auth_state_groups_key", "claim_groups_key", "allowed_scopes", "scope",
+    "allowed_organizations", "populate_teams_in_auth_state", "hosted_domain", "strip_domain",
+    "allowed_google_groups", "admin_google_groups", "search_filter", "open_signup", "import_from_firstuse",
+    "create_users", "whitelist", "blacklist", "username_claim",
+})
+
+
+def hub_names(auth: Mapping[str, Any], names: list[str] | None) -> list[str]:
+    """User names as the authenticator will produce them: with exactly one Google hosted domain, GoogleOAuthenticator
+    strips ``@domain`` (oauthenticator google.py ``user_info_to_username``, ``strip_domain`` default), so
+    ``teacher@example.edu`` is the hub user ``teacher``. Other names are kept as typed."""
+    out: list[str] = []
+    domains = list(auth.get("hosted_domain") or [])
+    for name in names or []:
+        if auth.get("type") == "google" and len(domains) == 1 and name.lower().endswith("@" + domains[0]):
+            name = name[: -len(domains[0]) - 1]
+        if name not in out:
+            out.append(name)
+    return out
+
+
+def render_auth(answers: Answers) -> dict:
+    """``auth`` and ``users`` for the answers: the policy form the operator chose, with every trait it needs.
+
+    - The grants are the operator's choices; restrictions come with the grant they need: a Google hosted domain with
+      no listed users is "every account of the domain" (``hosted_domain`` + ``allow_all``, since hosted_domain only
+      blocks others: oauthenticator google.py ``check_blocked_users``); Native with open_signup off is "an admin
+      approves each sign-up" (``allow_all``: nativeauthenticator 1.3 leaves ``check_allowed`` to JupyterHub, which
+      refuses everyone else, even an approved admin).
+    - GitHub organizations request ``read:org`` (private members are invisible without it: github.py
+      ``_check_membership_allowed_organizations``); generic groups turn on ``manage_groups`` (oauth2.py
+      ``_requires_manage_groups`` raises ValueError otherwise) with ``auth_state_groups_key``.
+    - Access lists go to TLJH's ``users.allowed/admin/banned`` (tljh configurer.py ``update_userlists``), names as
+      the authenticator produces them (``hub_names``). ``allow_all`` is always explicit.
+    """
+    auth = answers.section("authenticator")
+    kind = auth["type"]
+    class_path = AUTH_CLASSES[kind]
+    section: dict[str, Any] = {}
+    for name, trait in _AUTH_TRAITS[kind].items():
+        if auth.get(name) not in (None, [], ""):
+            section[trait] = copy.deepcopy(auth[name])
+    if kind in ("github", "google", "generic") and answers.get("domain.name"):
+        section["oauth_callback_url"] = oauth_callback_url(answers)
+    allowed = hub_names(auth, auth.get("allowed_users"))
+    allow_all = bool(auth.get("allow_all"))
+    if kind == "github" and auth.get("allowed_organizations"):
+        section["scope"] = ["read:org"]
+    if kind == "generic" and auth.get("allowed_groups"):
+        section["manage_groups"] = True
+        section["auth_state_groups_key"] = f"oauth_user.{auth.get('groups_claim') or 'groups'}"
+    elif kind == "generic":
+        section.pop("allowed_groups", None)
+    if kind == "google" and auth.get("hosted_domain") and not allowed:
+        allow_all = True  # every account of the hosted domain(s)
+    if kind == "native":
+        section["open_signup"] = bool(auth.get("open_signup"))
+        if not allowed:
+            allow_all = True  # admin approval (open_signup off) or a confirmed open sign-up
+    if kind in ("firstuse", "dummy") and not allowed:
+        allow_all = True  # confirmed as insecure: anyone who reaches the hub (TLJH does the same for FirstUse)
+    if kind == "firstuse":
+        section["create_users"] = allow_all
+    section["allow_all"] = allow_all
+    users = {"admin": hub_names(auth, auth.get("admin_users")), "allowed": allowed,
+             "banned": hub_names(auth, auth.get("blocked_users"))}
+    return {"auth": {"type": class_path, class_path.rsplit(".", 1)[1]: section},
+            # Always rendered with the authenticator: the wizard owns the access lists (an emptied list is removed).
+            "users": {key: value for key, value in users.items() if value}}
 
 
 def _render_https(answers: Answers, staging: bool) -> dict:
@@ -256,21 +327,41 @@ def _check_auth(auth: Any, config: Mapping[str, Any]) -> list[ValidationError]:
         class_name = kind.rsplit(".", 1)[-1]
         section = auth.get(class_name) if isinstance(auth.get(class_name), Mapping) else {}
         users = config.get("users") if isinstance(config.get("users"), Mapping) else {}
-        if class_name not in INSECURE_CLASSES and kind != "dummy":
-            facts = {
-                "type": next((t for t, path in AUTH_CLASSES.items() if path == kind), None),
-                "allow_all": section.get("allow_all"),
-                "open_signup": section.get("open_signup"),
-                "allowed_users": list(users.get("allowed") or []) + list(section.get("allowed_users") or []),
-                "allowed_organizations": section.get("allowed_organizations"),
-                "hosted_domain": section.get("hosted_domain"),
-                "allowed_groups": section.get("allowed_groups") or section.get("allowed_google_groups"),
-            }
-            if not has_allow_policy(facts):
-                errors.append(ValidationError(
-                    f"{class_name} has no allow policy: nobody can log in. Set users.allowed, an allowed "
-                    f"organization/domain/group, or {class_name}.allow_all: true", f"auth.{class_name}"))
+        problem = policy_problem(class_name, section, users)
+        if problem:
+            errors.append(ValidationError(problem, f"auth.{class_name}"))
     return errors
+
+
+_OAUTH_CLASSES = {"GitHubOAuthenticator", "GoogleOAuthenticator", "GenericOAuthenticator"}
+
+
+def policy_problem(class_name: str, section: Mapping[str, Any], users: Mapping[str, Any]) -> str | None:
+    """Why a config's access policy cannot work as written (``None`` when it has a grant), judged as the upstream code
+    judges it: only grants count (allow_all, allowed users, GitHub organizations, groups with what they need, and —
+    for OAuthenticator classes — admin users); a Google hosted domain or Native sign-up alone admits nobody; generic
+    groups without ``manage_groups`` stop the hub (oauth2.py ``_requires_manage_groups`` raises ValueError)."""
+    if class_name in INSECURE_CLASSES:
+        return None  # TLJH turns allow_all on for FirstUse without users.allowed (configurer.py update_userlists)
+    if class_name in _OAUTH_CLASSES and not section.get("manage_groups") and any(
+            section.get(name) for name in ("allowed_groups", "admin_groups", "auth_state_groups_key")):
+        return (f"{class_name}: allowed_groups/admin_groups/auth_state_groups_key need manage_groups: true — "
+                "without it the authenticator raises ValueError and the hub does not start")
+    if section.get("allow_all"):
+        return None
+    grants = [list(users.get("allowed") or []), list(section.get("allowed_users") or []),
+              section.get("allowed_organizations"), section.get("allowed_google_groups"),
+              section.get("allowed_groups") if class_name not in _OAUTH_CLASSES or section.get("manage_groups")
+              else None]
+    if class_name in _OAUTH_CLASSES:  # oauth2.py check_allowed: admin users are allowed
+        grants += [list(users.get("admin") or []), list(section.get("admin_users") or [])]
+    if any(grants):
+        return None
+    hint = {"GoogleOAuthenticator": " (hosted_domain only restricts: it needs allow_all: true to admit the "
+                                    "domain's accounts)",
+            "NativeAuthenticator": " (admin approval needs allow_all: true with open_signup off)"}.get(class_name, "")
+    return (f"{class_name} has no allow policy: nobody can log in{hint}. Set users.allowed, an allowed "
+            f"organization/group, or {class_name}.allow_all: true")
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -313,6 +404,13 @@ def update(base_text: str, rendered: Mapping[str, Any], origin: str = "config.ya
         if key in rendered and isinstance(document.get(key), dict):
             for stale in [k for k in document[key] if k not in rendered[key]]:
                 del document[key][stale]
+    if isinstance(rendered.get("auth"), Mapping) and isinstance(document.get("auth"), dict):
+        # The wizard owns every access trait: one the answers leave unset goes, visibly in the diff.
+        for class_name, values in rendered["auth"].items():
+            kept = document["auth"].get(class_name)
+            if class_name != "type" and isinstance(values, Mapping) and isinstance(kept, dict):
+                for stale in [k for k in kept if k in ACCESS_TRAITS and k not in values]:
+                    del kept[stale]
     _merge(document, rendered)
     return yamlio.dump(document, round_trip=True)
 

@@ -36,7 +36,8 @@ c.Spawner.cmd = [os.path.join(USER_ENV_PREFIX, "bin", "jupyterhub-singleuser")]
 c.Spawner.environment = {"PATH": os.path.join(USER_ENV_PREFIX, "bin") + ":/usr/local/bin:/usr/bin:/bin"}
 c.SimpleLocalProcessSpawner.home_dir_template = os.path.join(INSTALL_PREFIX, "standin-homes", "{username}")
 c.Spawner.ip = rig["ip"]
-c.Spawner.start_timeout = 60
+c.Spawner.start_timeout = 180  # a loaded test machine imports jupyter_server slowly
+c.Spawner.http_timeout = 180
 if os.geteuid() == 0:
     c.Spawner.args = ["--allow-root"]
 

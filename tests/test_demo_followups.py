@@ -1,0 +1,61 @@
+"""Every command the wizard suggests for a demo session (Done screen, exit summary) works on that session: run as
+printed, each exits 0 against the sandbox — inside a network namespace with no interface up, so a command that tried
+to reach the answers' addresses (or any address) would fail instead of passing."""
+
+from __future__ import annotations
+
+import os
+import shlex
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from wizard.plain import EXIT_DONE, ScriptedPrompter, run_plain
+
+WIZARD = str(Path(sys.executable).with_name("tljh-wizard"))
+ANSWERS = {"authenticator.type": "github", "authenticator.client_id": "demo-client",
+           "authenticator.client_secret": "demo-followups-Secret", "authenticator.allowed_users": "ada",
+           "domain.name": "hub.example.edu", "domain.reserved_ipv4": "203.0.113.10", "https.mode": "none",
+           "limits.memory": "1G", "limits.cpu": "1"}
+
+
+@pytest.mark.skipif(shutil.which("unshare") is None or os.geteuid() != 0, reason="needs unshare --net (root)")
+def test_every_suggested_command_for_the_demo_exits_0_offline(tmp_path, monkeypatch, _isolated_state):
+    from wizard.flow import exit_summary, followups, open_context
+
+    monkeypatch.chdir(tmp_path)
+    prompter = ScriptedPrompter(ANSWERS, confirms={"Set up Base environment": False, "Set up SSH access": False,
+                                                   "Apply these changes": True, "Continue anyway": True,
+                                                   "Write the exports": True})
+    assert run_plain(None, mode="sandbox", prefill={"connection.host": "localhost"}, prompter=prompter) == EXIT_DONE
+    ctx = open_context(None, mode="sandbox", prefill={"connection.host": "localhost"})
+    try:
+        commands = followups(ctx)
+        summary = exit_summary(ctx, finished=True)
+    finally:
+        ctx.session.close()
+    assert {command.split()[1] for command, _ in commands} >= {"demo", "backup", "env", "export", "sessions"}
+    for command, _text in commands:
+        assert command in summary
+        assert "hub.example.edu" not in command and "203.0.113.10" not in command
+        argv = shlex.split(command)
+        assert argv[0] == "tljh-wizard"
+        if argv[1:] == ["demo"]:
+            # The interactive wizard itself: with no terminal it says so in one line (a real terminal runs it:
+            # tests/test_cli_frontdoor.py); never an SSH wizard for a host called "demo".
+            argv.append("--plain")
+        result = subprocess.run(["unshare", "--net", WIZARD, *argv[1:]], capture_output=True, text=True,
+                                timeout=120, cwd=tmp_path, stdin=subprocess.DEVNULL,
+                                env=dict(os.environ, TLJH_WIZARD_STATE_DIR=str(_isolated_state)))
+        if argv[1:] == ["demo", "--plain"]:
+            assert result.returncode == 2 and "tljh-wizard apply answers.yaml" in result.stderr
+            continue
+        assert result.returncode == 0, (command, result.stdout[-500:], result.stderr[-500:])
+        assert "Traceback" not in result.stderr
+    # The replay line names the files Done writes.
+    replay = [line for line in summary.splitlines() if "tljh-wizard apply" in line]
+    assert replay and "tljh-wizard-exports/answers.yaml --secrets tljh-wizard-exports/secrets.yaml" in replay[0]
+    assert (tmp_path / "tljh-wizard-exports" / "answers.yaml").is_file()

@@ -1,0 +1,268 @@
+"""Both front-ends walk the same steps: the same answers driven through the full-screen wizard (Pilot) and through
+``tljh-wizard demo --plain`` in a pseudo-terminal (pexpect), each on its own demo sandbox hub, going Back once at
+every step, leave the same session (answers, secrets, finished / failed / skipped steps) and the same config.yaml
+on the hub.
+
+The plain side finds each question by its field's help line (printed once per question), so the script names
+only the answers that differ from what is offered; everything else is Enter (keep)."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from pathlib import Path
+
+import pexpect
+import pytest
+
+from tests.rig.bind import DnsWorld, ZoneSpec
+from wizard import yamlio
+
+HUB_V4 = "203.0.113.10"
+SECRET = "parity-client-Secret-3e71"
+WIZARD = str(Path(sys.executable).with_name("tljh-wizard"))
+ENTER, CLEAR_LINE, DOWN = "\r", "\x15", "\x1b[B"
+
+
+@pytest.fixture(scope="module")
+def dns_world(tmp_path_factory):
+    with DnsWorld(tmp_path_factory.mktemp("parity-dns"), {"ok.test": ZoneSpec(f"hub IN A {HUB_V4}")}) as world:
+        yield world
+
+
+def answers_for(world) -> dict[str, dict[str, str]]:
+    """Per section: field -> text typed (TUI) / keys sent (plain). Fields not named keep what is offered."""
+    return {
+        "authenticator": {"client_id": "parity-client", "client_secret": SECRET, "admin_users": "alice",
+                          "allowed_users": "alice, bob"},
+        "domain": {"name": "hub.ok.test", "reserved_ipv4": HUB_V4, "ip_reserved_confirmed": True,
+                   "resolvers": ", ".join(world.resolvers)},
+        "https": {"mode": "none"},
+        "limits": {"memory": "1G", "cpu": "1"},
+        "backups": {"pull_bundle": False, "snapshots_confirmed": True},
+        "ssh": {},
+    }
+
+
+# Steps in order, and what each does after its first arrival (where both front-ends go Back once).
+WALK = ["connect", "authenticator", "domain", "https", "limits", "environment", "backups", "ssh", "review", "done"]
+SKIPPED = {"environment"}
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# the full-screen wizard
+
+
+async def tui_walk(tmp_path, world) -> None:
+    from screens.app import build_app
+    from screens.modals import ConfirmModal
+    from screens.step import StepScreen
+    from tests.test_tui import SIZE, fill, settle, wait_for
+    from wizard.flow import open_context
+
+    answers = answers_for(world)
+    ctx = open_context(None, mode="sandbox", prefill={"connection.host": "localhost"})
+    app = build_app(ctx)
+
+    async def arrive(step_id: str) -> StepScreen:
+        await wait_for(pilot, lambda: isinstance(app.screen, StepScreen) and app.screen.step_id == step_id
+                       and not app.screen.busy, f"the {step_id} screen")
+        await settle(pilot)
+        return app.screen
+
+    async def leave(screen) -> None:
+        """Next until the screen is left: a pause on the results needs a second Next; Apply asks first."""
+        for _ in range(6):
+            await pilot.press("ctrl+n")
+            await settle(pilot)
+            if isinstance(app.screen, ConfirmModal):
+                await pilot.click("#yes")
+                await settle(pilot)
+            if app.screen is not screen or app.return_code is not None:
+                return
+        pytest.fail(f"could not leave {screen.step_id}: {[(d.id, d.status) for d in screen.diagnoses]}")
+
+    async def skip(screen) -> None:
+        await pilot.click("#skip")
+        await pilot.pause()
+        if isinstance(app.screen, ConfirmModal):
+            await pilot.click("#yes")
+        await wait_for(pilot, lambda: app.screen is not screen, "the skip")
+
+    async def answer(step_id: str) -> None:
+        screen = await arrive(step_id)
+        if step_id in SKIPPED:
+            await skip(screen)
+            return
+        for section in screen.step.sections:
+            fill(screen, **{f"{section}__{name}": value for name, value in answers.get(section, {}).items()})
+        await leave(screen)
+
+    async def keep(step_id: str) -> None:  # back on a step already answered: go on with what it shows
+        screen = await arrive(step_id)
+        await (skip(screen) if step_id in SKIPPED else leave(screen))
+
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("enter")  # welcome: Start
+        await answer("connect")
+        for index, step_id in enumerate(WALK[1:], 1):
+            screen = await arrive(step_id)
+            await pilot.press("ctrl+b")  # Back once at every step: the previous one keeps its answers
+            await keep(WALK[index - 1])
+            if step_id == "done":
+                screen = await arrive("done")
+                await pilot.press("ctrl+n")  # Finish
+                await wait_for(pilot, lambda: app.return_code is not None, "the app to exit")
+            elif step_id == "review":
+                screen = await arrive("review")
+                await leave(screen)  # Apply (confirmed), then Next
+            else:
+                await answer(step_id)
+    assert app.return_value == 0
+    ctx.close()
+    ctx.session.close()
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# the plain wizard in a pty
+
+
+class PlainDriver:
+    def __init__(self, child: pexpect.spawn, world) -> None:
+        self.child = child
+        self.answers = answers_for(world)
+
+    def keys(self, spec, value) -> str:
+        if value is None:
+            return ENTER
+        if spec.kind == "bool":
+            return "y" if value else "n"
+        if spec.kind == "choice":
+            return DOWN * list(spec.choices).index(value) + ENTER  # from the first choice (nothing chosen yet)
+        return CLEAR_LINE + str(value) + ENTER
+
+    def section(self, name: str, until: list[str], fresh: bool) -> int:
+        """Answer the section's questions as they come (found by their help line) until one of ``until`` shows;
+        returns its index. ``fresh``: type the script's answers; else Enter keeps what is offered."""
+        from wizard.answers import SECTIONS
+
+        fields = list(SECTIONS[name].fields)
+        helps = list(dict.fromkeys(f"  {spec.help}" for spec in fields))  # two fields may share one help text
+        patterns = until + helps
+        while True:
+            index = self.child.expect_exact(patterns)
+            if index < len(until):
+                return index
+            sharing = [spec for spec in fields if f"  {spec.help}" == helps[index - len(until)]]
+            spec = sharing[self.child.expect_exact([spec.label for spec in sharing])]
+            value = self.answers.get(name, {}).get(spec.name) if fresh else None
+            self.child.send(self.keys(spec, value))
+
+    def pause(self) -> None:
+        self.child.expect_exact("Read the table above, then:")
+        self.child.send(ENTER)  # continue (the default when nothing failed)
+
+    def step(self, step_id: str, fresh: bool) -> None:
+        from wizard.steps import STEP_IDS, step
+
+        item = step(step_id)
+        following = f"Step {STEP_IDS.index(step_id) + 2}/" if step_id != "done" else None
+        child = self.child
+        child.expect_exact(f": {item.title} ==")
+        if step_id == "review":
+            child.expect_exact("Apply these changes to")
+            child.send("y" if fresh else "<")
+            return
+        if step_id == "done":
+            child.expect_exact("Write the exports")
+            child.send("n" if fresh else "<")
+            return
+        if item.skippable:
+            child.expect_exact(f"Set up {item.title} now?")
+            child.send("n" if step_id in SKIPPED else "y")
+            if step_id in SKIPPED:
+                return
+        pause = "Read the table above, then:"
+        found = self.section(item.sections[0], [pause, following], fresh)
+        if found == 0:
+            child.send(ENTER)
+
+    def back(self, step_id: str) -> None:
+        from wizard.steps import step
+
+        item = step(step_id)
+        child = self.child
+        child.expect_exact(f": {item.title} ==")
+        if step_id == "review":
+            child.expect_exact("Apply these changes to")
+            child.send("<")
+        elif step_id == "done":
+            child.expect_exact("Write the exports")
+            child.send("<")
+        elif item.skippable:
+            child.expect_exact(f"Set up {item.title} now?")
+            child.send("<")
+        else:
+            from wizard.answers import SECTIONS
+
+            first = SECTIONS[item.sections[0]].fields[0]
+            child.expect_exact(f"  {first.help}")
+            child.expect_exact(first.label)
+            child.send("<" if first.kind == "choice" else CLEAR_LINE + "<" + ENTER)
+
+
+def plain_walk(tmp_path, world, state: Path) -> None:
+    env = dict(os.environ, TERM="xterm", COLUMNS="200", LINES="50", TLJH_WIZARD_STATE_DIR=str(state))
+    child = pexpect.spawn(WIZARD, ["demo", "--plain"], cwd=str(tmp_path), env=env, encoding="utf-8",
+                          dimensions=(50, 200), timeout=90)
+    child.logfile_read = open(tmp_path / "plain-transcript.txt", "a", encoding="utf-8")
+    driver = PlainDriver(child, world)
+    driver.step("connect", fresh=True)
+    for index, step_id in enumerate(WALK[1:], 1):
+        driver.back(step_id)
+        previous = WALK[index - 1]
+        if previous == "review":
+            pass  # Review again: nothing left to apply, so it goes straight on to Done
+        else:
+            driver.step(previous, fresh=False)
+        driver.step(step_id, fresh=True)
+    child.expect(pexpect.EOF)
+    child.close()
+    assert child.exitstatus == 0, (tmp_path / "plain-transcript.txt").read_text()[-3000:]
+
+
+# ---------------------------------------------------------------------------------------------------------------
+
+
+def session_of(state: Path) -> dict:
+    directory = state / "sessions" / "demo"
+    saved = json.loads((directory / "state.json").read_text())
+    secrets = json.loads((directory / "secrets.json").read_text()) if (directory / "secrets.json").exists() else {}
+    keep = ("answers", "current_step", "finished_steps", "failed_steps", "skipped")
+    found = {**{key: saved.get(key) for key in keep}, "secrets": secrets}
+    return json.loads(json.dumps(found).replace(str(state), "STATE"))  # each walk has its own sandbox hub
+
+
+@pytest.mark.slow
+async def test_tui_and_plain_walks_leave_the_same_session_and_hub(dns_world, tmp_path, _isolated_state):
+    tui_dir, plain_dir = tmp_path / "tui", tmp_path / "plain"
+    tui_dir.mkdir()
+    plain_dir.mkdir()
+    await tui_walk(tui_dir, dns_world)
+    plain_walk(plain_dir, dns_world, tmp_path / "plain-state")
+
+    tui, plain = session_of(_isolated_state), session_of(tmp_path / "plain-state")
+    assert tui["answers"]["authenticator"]["client_id"] == "parity-client"  # the walk really answered
+    assert set(tui["finished_steps"]) >= {"connect", "authenticator", "domain", "review", "done"}
+    for section in sorted(set(tui["answers"]) | set(plain["answers"])):
+        assert tui["answers"].get(section) == plain["answers"].get(section), section
+    assert tui == plain
+
+    def hub_config(state: Path) -> dict:
+        return yamlio.loads((state / "demo-hub" / "opt" / "tljh" / "config" / "config.yaml").read_text())
+
+    config = hub_config(_isolated_state)
+    assert config["auth"]["GitHubOAuthenticator"]["client_secret"] == SECRET
+    assert config["limits"] == {"memory": "1G", "cpu": 1}
+    assert config == hub_config(tmp_path / "plain-state")

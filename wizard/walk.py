@@ -1,0 +1,248 @@
+"""The walk through the wizard's steps, declared once for both front-ends (the Textual screens and the plain prompts).
+
+- ``advance(session, step_id, outcome)``: where Next / Back / Skip from a step leads, recorded in the session.
+- ``ACTIONS``: each step's extra actions (issue a certificate now, restore the environment, ...), with their labels
+  and confirmation texts, and ``run_action`` that runs one synchronously behind a confirmation callback.
+- ``EXPORTS``: what the Done step offers to write.
+- ``suggestions``: values a step offers from the host facts before the operator answered (the reserved IP).
+- ``pauses``: whether a step's check results must be shown before going on.
+- ``step_for_key``: the step that asks an answer key (Review sends the operator back there).
+
+The order of the steps themselves is ``wizard.steps.STEPS``; a new step is one entry there (and one screen, one
+check in ``wizard.flow.CHECKS``); an extra action of a step is one ``Action`` here. Nothing here imports a UI.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+from typing import Any, Callable
+
+from wizard.diagnosis import Diagnosis, Status
+from wizard.steps import STEP_IDS, STEPS, next_step, previous_step
+
+
+class Outcome(enum.Enum):
+    """How a step ended: its answers accepted (NEXT), left for the previous step (BACK), or skipped (SKIP)."""
+
+    NEXT = "next"
+    BACK = "back"
+    SKIP = "skip"
+
+
+def first_step(session, resume: bool) -> str:
+    """The step a run starts at: the saved one when resuming, else the first (answers are kept either way)."""
+    if resume:
+        return session.current_step
+    session.go_to(STEP_IDS[0])
+    return STEP_IDS[0]
+
+
+def advance(session, step_id: str, outcome: Outcome, *, failed: bool = False,
+            return_to: str | None = None) -> str | None:
+    """Record how ``step_id`` ended and return the step to show next (None: the walk is over).
+
+    NEXT marks the step finished (``failed``: continued despite a failed check, marked failed instead) and takes it
+    up again if it had been skipped; BACK keeps every saved answer and goes to the previous step (the first step
+    stays put); SKIP marks the step's sections skipped (the hub keeps its own settings for them). ``return_to``: a
+    later step to go straight back to after NEXT (Review, once the step it sent the operator to is fixed)."""
+    if outcome is Outcome.BACK:
+        target = previous_step(step_id) or step_id
+        session.go_to(target)
+        return target
+    following = next_step(step_id)
+    if outcome is Outcome.SKIP:
+        session.skip_step(step_id)
+        session.go_to(following or step_id)
+        return following
+    if step_id in session.skipped_steps:
+        session.skip_step(step_id, skipped=False)
+    if return_to is not None and STEP_IDS.index(return_to) > STEP_IDS.index(step_id):
+        following = return_to
+    if following is None:
+        session.go_to(step_id, finished=step_id)
+        return None
+    session.go_to(following, finished=None if failed else step_id, failed=step_id if failed else None)
+    return following
+
+
+def step_for_key(key: str) -> str | None:
+    """The step whose form asks ``section.field`` (None for a key no step asks)."""
+    section = key.partition(".")[0]
+    for item in STEPS:
+        if section in item.sections:
+            return item.id
+    return None
+
+
+def pauses(diagnoses: list[Diagnosis]) -> bool:
+    """Whether check results must be shown before going on: an error or a warning, or a check that did not run (a
+    SKIPPED check never counts as passed)."""
+    return any(d.status in (Status.ERROR, Status.WARNING, Status.SKIPPED) for d in diagnoses)
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# extra actions
+
+
+@dataclass(frozen=True)
+class Confirmation:
+    """What the operator is asked before an action runs: a title, the question (or the plan to run), the buttons."""
+
+    title: str
+    body: str
+    yes: str
+    no: str
+    danger: bool = False
+
+
+@dataclass(frozen=True)
+class Action:
+    """An extra action of a step, run only after the operator confirms it.
+
+    ``applies(answers)``: whether the step offers it for these answers. ``prepare(ctx, progress)``: an optional
+    read-only first call whose result (a plan with ``render()`` and ``empty``) is shown in the confirmation, or a
+    ``Diagnosis`` saying why there is nothing to confirm. ``run(ctx, [plan,] progress)``: the action, returning its
+    diagnoses. ``confirmation(ctx, plan)``: the texts of the question."""
+
+    id: str
+    step: str
+    label: str
+    confirmation: Callable[[Any, Any], Confirmation]
+    run: Callable[..., list[Diagnosis]]
+    prepare: Callable[..., Any] | None = None
+    applies: Callable[[Any], bool] = lambda answers: True
+    declined: str = "not confirmed: nothing run"
+
+
+def _https_confirmation(ctx, _plan) -> Confirmation:
+    if ctx.answers.get("https.mode") == "existing":
+        return Confirmation("Certificate", "Install the certificate and key on the hub and switch HTTPS on?",
+                            yes="Install it", no="Not now")
+    return Confirmation("Certificate", "Request a production certificate? A staging certificate is requested and "
+                        "checked first; production requests count against Let's Encrypt's rate limits.",
+                        yes="Request it", no="Not now")
+
+
+def _restore_confirmation(_ctx, plan) -> Confirmation:
+    return Confirmation("Restore the environment?", plan.render(), yes="Restore", no="Cancel", danger=True)
+
+
+def _https_issue(ctx, progress):
+    from wizard import flow
+
+    return flow.https_issue(ctx, progress)
+
+
+def _restore_plan(ctx, progress):
+    from wizard import flow
+
+    return flow.environment_restore_plan(ctx, progress)
+
+
+def _restore(ctx, plan, progress):
+    from wizard import flow
+
+    return flow.environment_restore(ctx, plan, progress)
+
+
+ACTIONS: tuple[Action, ...] = (
+    Action("issue", "https", "Get the certificate now", _https_confirmation, _https_issue,
+           applies=lambda answers: answers.get("https.mode") not in (None, "none"),
+           declined="certificate not requested: nothing run"),
+    Action("restore", "environment", "Restore the newest snapshot…", _restore_confirmation, _restore,
+           prepare=_restore_plan, declined="restore not confirmed: nothing run"),
+)
+
+
+def actions(step_id: str, answers=None) -> list[Action]:
+    """The extra actions of a step (those that apply to ``answers`` when given), in the order they are offered."""
+    return [a for a in ACTIONS if a.step == step_id and (answers is None or a.applies(answers))]
+
+
+def action(step_id: str, action_id: str) -> Action:
+    for item in ACTIONS:
+        if item.step == step_id and item.id == action_id:
+            return item
+    raise KeyError(f"{step_id}.{action_id}")
+
+
+def run_action(ctx, item: Action, confirm: Callable[[Confirmation], bool], progress=None) -> list[Diagnosis]:
+    """Prepare, confirm and run ``item`` (blocking; the plain front-end calls this, the screens run the same pieces
+    in workers). A plan with nothing to do runs without a question; a declined confirmation runs nothing and says so
+    (a SKIPPED diagnosis)."""
+    progress = progress or (lambda phase, message: None)
+    args: tuple = ()
+    plan = None
+    if item.prepare is not None:
+        plan = item.prepare(ctx, progress)
+        if isinstance(plan, Diagnosis):
+            return [plan]
+        if isinstance(plan, list):  # diagnoses saying why there is no plan
+            return plan
+        args = (plan,)
+    if plan is None or not getattr(plan, "empty", False):
+        if not confirm(item.confirmation(ctx, plan)):
+            return [Diagnosis(f"{item.step}.{item.id}", Status.SKIPPED, item.declined)]
+    return item.run(ctx, *args, progress)
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# the Done step
+
+
+@dataclass(frozen=True)
+class Export:
+    """One file the Done step offers to write (``wizard.flow.export(ctx, kind, directory)``)."""
+
+    kind: str
+    label: str
+
+    def available(self) -> bool:
+        if self.kind != "z2jh":
+            return True
+        from wizard.flow import engine_available
+
+        return engine_available("wizard.z2jh")
+
+
+EXPORTS: tuple[Export, ...] = (
+    Export("answers", "Answers"),
+    Export("secrets", "Secrets (0600)"),
+    Export("tljh", "TLJH config.yaml"),
+    Export("z2jh", "Z2JH values + secrets"),
+)
+EXPORT_DIR = "tljh-wizard-exports"
+
+
+def write_export(ctx, kind: str, directory) -> list:
+    """Write one export into ``directory`` (``wizard.flow.export``); the Z2JH one is the chart's values and its
+    secrets overlay in a folder of their own (``wizard.flow.export_z2jh``). Returns the paths written."""
+    from wizard import flow
+
+    if kind == "z2jh":
+        return list(flow.export_z2jh(ctx, directory))
+    return [flow.export(ctx, kind, directory)]
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# values offered from the host facts
+
+
+def suggestions(ctx, step_id: str) -> dict[str, Any]:
+    """Values a step offers for unanswered fields from the host facts: the reserved IPv4 is the public IPv4 the hub
+    reports (``wizard.hub.facts``: metadata service or the outbound address). Shown, never saved until accepted."""
+    out: dict[str, Any] = {}
+    if step_id == "domain":
+        public_ip = getattr(ctx.facts, "public_ip", None)
+        if public_ip and public_ip != "unknown" and ":" not in str(public_ip) \
+                and not ctx.answers.answered("domain.reserved_ipv4"):
+            out["domain.reserved_ipv4"] = str(public_ip)
+    return out
+
+
+def steps_to_fix(problems: list[str]) -> list[str]:
+    """The steps that ask the answers Review refused, in step order. ``problems`` are Review's lines, each
+    ``section.field: message`` (``wizard.fields.ValidationError``) or ``section: message``."""
+    found = {step_for_key(line.partition(":")[0].strip()) for line in problems}
+    return [item for item in STEP_IDS if item in found]
