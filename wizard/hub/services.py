@@ -243,7 +243,7 @@ def hub_api_url(prefix: str | os.PathLike) -> str:
         data = yamlio.loads((Path(prefix) / "config" / "config.yaml").read_text(encoding="utf-8"))
         if isinstance(data, dict) and data.get("base_url"):
             base = str(data["base_url"])
-    except (OSError, ValueError, Exception):  # an unreadable file: TLJH's own default
+    except Exception:  # an unreadable or invalid file (yamlio raises its own errors): TLJH's default base_url
         base = "/"
     return f"http://{services['ip']}:{services['http_port']}{base.rstrip('/')}/hub/api"
 
