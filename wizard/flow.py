@@ -682,7 +682,9 @@ def apply(ctx: WizardContext, progress: Progress = _no_progress,
 
         outcomes += ssh_engine.execute(reviewed.engine.ssh, ctx.target, ctx.session,
                                        lambda action, phase, detail: progress(action, f"{phase}: {detail}"))
-        ctx.extras["ssh_logins"] = reviewed.engine.ssh.logins
+    elif getattr(reviewed.engine, "ssh", None) is not None and reviewed.engine.ssh.actions:
+        outcomes.append(Diagnosis("apply.ssh", Status.SKIPPED, "SSH access was not applied: the config.yaml part "
+                                  "failed first", fix="fix that, then apply again"))
     if result.ok:
         outcomes.append(Diagnosis("apply", Status.OK, result.summary()))
     else:
