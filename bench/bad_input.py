@@ -113,14 +113,18 @@ def main() -> None:
             print(f"{name:17} exit {row['exit']}  {row['seconds']:.3f} s (process {row['process_seconds']:.2f} s)  "
                   f"{row['peak_mb']:6.1f} MB  {row['message']}")
     refused = {k: v for k, v in results.items() if k != "largest"}
-    worst_seconds = max(results.values(), key=lambda r: r["seconds"])
-    worst_mb = max(results.values(), key=lambda r: r["peak_mb"])
+    # The verdict is on the hostile inputs; the largest accepted file is reported beside it (its cost is the YAML
+    # parser's on a legitimate file, bounded by the 48 KB limit).
+    worst_seconds = max(refused.values(), key=lambda r: r["seconds"])
+    worst_mb = max(refused.values(), key=lambda r: r["peak_mb"])
     ok = (all(r["exit"] == 2 and r["lines"] == 1 for r in refused.values())
           and worst_seconds["seconds"] < LIMIT_SECONDS and worst_mb["peak_mb"] < LIMIT_MB)
     print(json.dumps({"bench": "bad_input", "inputs": len(results), "worst_seconds": worst_seconds["seconds"],
                       "worst_seconds_input": next(k for k, v in results.items() if v is worst_seconds),
                       "worst_peak_mb": worst_mb["peak_mb"],
                       "worst_peak_mb_input": next(k for k, v in results.items() if v is worst_mb),
+                      "largest_accepted_seconds": results["largest"]["seconds"],
+                      "largest_accepted_peak_mb": results["largest"]["peak_mb"],
                       "all_exit_2_one_line": all(r["exit"] == 2 and r["lines"] == 1 for r in refused.values()),
                       "limits": {"seconds": LIMIT_SECONDS, "mb": LIMIT_MB}, "ok": ok}))
 

@@ -268,6 +268,34 @@ def test_a_pasted_github_url_becomes_the_organization_with_a_note():
     assert rendered["allowed_organizations"] == ["example-course"] and rendered["scope"] == ["read:org"]
 
 
+def test_the_note_reaches_the_operator_of_apply(tmp_path):
+    public, secret = documents("github")
+    public["authenticator"]["allowed_organizations"] = ["https://github.com/example-course"]
+    answers = Answers.from_documents(public, secret)
+    assert any("example-course" in note for note in answers.notes)
+
+
+def test_the_authenticator_step_shows_the_callback_url_and_a_switch_warning():
+    from types import SimpleNamespace
+
+    from wizard import flow
+
+    answers = answers_with({"type": "native", "admin_users": ["alice"]})
+    facts = SimpleNamespace(config={"auth": {"type": "firstuseauthenticator.FirstUseAuthenticator"}},
+                            config_text="")
+    ctx = SimpleNamespace(answers=answers, facts=facts, target=None, redact=lambda text: text)
+    found = {d.id: d for d in flow.access_checks(ctx)}
+    assert found["access.switch"].status is Status.WARNING and "import_from_firstuse" in found["access.switch"].fix
+    answers.set("authenticator.import_from_firstuse", True)
+    assert {d.id: d for d in flow.access_checks(ctx)}["access.switch"].status is Status.OK
+
+    github = answers_with({"type": "github", "client_id": "c", "allowed_users": ["alice"]}, skip=["https"])
+    ctx = SimpleNamespace(answers=github, facts=None, target=None, redact=lambda text: text)
+    found = {d.id: d for d in flow.access_checks(ctx)}
+    assert found["access.callback"].summary.endswith("http://hub.example.edu/hub/oauth_callback")
+    assert found["access.preview"].status is Status.OK
+
+
 def access_field(name):
     from wizard.answers import AUTHENTICATOR
 
@@ -397,3 +425,29 @@ def test_the_script_carries_no_secret_and_runs_as_a_child_process():
     assert b"SENTINEL-secret-1234" not in access.script(config, access.sample_identities(config))
     preview = access.run_local(config, access.sample_identities(config))
     assert preview.where == "local" and verdicts(preview) == {"alice": "allowed", "outsider": "refused"}
+
+
+FORMS = [
+    ("native open sign-up, confirmed", {"type": "native", "open_signup": True, "allow_all": True},
+     [], {"newcomer": "allowed", "approved": "allowed", "outsider": "allowed"}),
+    ("native listed users", {"type": "native", "allowed_users": ["ann"], "admin_users": ["alice"]},
+     [], {"alice": "admin", "ann": "allowed", "newcomer": "refused", "approved": "refused", "outsider": "refused"}),
+    ("dummy, insecure", {"type": "dummy", "insecure_confirmed": True}, [], {"outsider": "allowed"}),
+    ("generic listed users", {"type": "generic", **GENERIC, "allowed_users": ["ann"], "admin_users": ["boss"]},
+     [], {"boss": "admin", "ann": "allowed", "outsider": "refused"}),
+    ("ldap lookup_dn", {"type": "ldap", "server_address": "ldap.example.edu", "lookup_dn": True,
+                        "user_search_base": "ou=people,dc=example,dc=edu", "allowed_users": ["ann"]},
+     [], {"ann": "allowed", "outsider": "refused"}),
+    ("google every account, confirmed", {"type": "google", "client_id": "X", "allow_all": True},
+     ["x@gmail.com"], {"outsider@gmail.com": "allowed", "x@gmail.com": "allowed"}),
+]
+
+
+@pytest.mark.parametrize("title, auth, extra, expected", FORMS, ids=[form[0] for form in FORMS])
+def test_more_policy_forms(title, auth, extra, expected):
+    preview = preview_for(auth, extra=extra)
+    assert verdicts(preview) == expected
+    answers = answers_with(auth)
+    errors = [d for d in preview.diagnoses(allow_all_confirmed=access.allow_all_confirmed(answers))
+              if d.status is Status.ERROR]
+    assert errors == []

@@ -104,3 +104,22 @@ def test_access_command_on_a_live_hub_flags_admit_nobody(sshd_hub, tmp_path):
     assert done.returncode == 2 and data["where"] == "hub" and data["source"] == "hub config"
     assert {v["name"]: v["outcome"] for v in data["verdicts"]}["ann@example.edu"] == "refused"
     assert any(f["status"] == "error" and "nobody" in f["summary"] for f in data["findings"])
+
+
+def test_check_reports_who_can_log_in_and_flags_a_live_config_that_admits_everybody(sshd_hub):
+    from wizard.audit.checks import AuditOptions, AuditSubject, audit
+
+    (sshd_hub.prefix / "config" / "config.yaml").write_text(
+        "auth:\n  type: oauthenticator.github.GitHubOAuthenticator\n  GitHubOAuthenticator:\n"
+        "    client_id: c\n    allow_all: true\n    oauth_callback_url: https://hub.example.edu/hub/oauth_callback\n")
+    public, secret = rig_documents(sshd_hub)
+    answers = Answers.from_documents(public, secret)
+    findings = audit(AuditSubject("rig", answers), AuditOptions(probes=("access",)),
+                     target_factory=lambda: rig_target(sshd_hub, answers))
+    by_id = {}
+    for finding in findings:
+        by_id.setdefault(finding.id, []).append(finding)
+    preview = by_id["access.preview"][0]
+    assert preview.status is Status.OK and preview.data["where"] == "hub"
+    assert "outsider: allowed" in preview.summary
+    assert any(f.status is Status.WARNING and "every account" in f.summary for f in by_id["access.preflight"])

@@ -145,3 +145,32 @@ def test_demo_in_a_pseudo_terminal_reaches_the_first_screen(tmp_path):
         child.expect(pexpect.EOF)
     finally:
         child.close(force=True)
+
+
+def test_work_apply_does_not_replay_is_refused_by_name_and_the_session_is_recorded(tmp_path):
+    public, secret = sandbox_documents()
+    public["environment"] = {"conda_packages": ["numpy"], "freeze": True}
+    public["backups"] = {"pull_bundle": True}
+    answers, secrets = write_answers(tmp_path, public, secret)
+    hub = tmp_path / "hub"
+    refused = wizard("apply", answers, "--secrets", secrets, "--sandbox", hub, "--yes")
+    assert refused.returncode == 2, refused.stdout + refused.stderr
+    for key in ("environment.conda_packages", "environment.freeze", "backups.pull_bundle"):
+        assert key in refused.stderr
+    assert not (hub / "config" / "config.yaml").exists() or \
+        "GitHubOAuthenticator" not in (hub / "config" / "config.yaml").read_text()
+
+    done = wizard("apply", answers, "--secrets", secrets, "--sandbox", hub, "--yes", "--config-only", "--no-smoke")
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "Not replayed by apply (--config-only): environment.conda_packages" in done.stdout
+    assert "GitHubOAuthenticator" in (hub / "config" / "config.yaml").read_text()
+    # The replay saved its session: sessions lists it, export reads its answers back.
+    listed = wizard("sessions")
+    assert "demo" in listed.stdout, listed.stdout + listed.stderr
+    exported = wizard("export", "demo", "--format", "answers")
+    assert exported.returncode == 0 and "example-org" in exported.stdout, exported.stdout + exported.stderr
+    from wizard.session import Session
+
+    with Session.open("demo", create=False, lock=False) as session:
+        assert "authenticator" in session.state["finished_steps"] and "environment" not in \
+            session.state["finished_steps"]

@@ -213,7 +213,9 @@ class PlainDriver:
 
 
 def plain_walk(tmp_path, world, state: Path) -> None:
-    env = dict(os.environ, TERM="xterm", COLUMNS="200", LINES="50", TLJH_WIZARD_STATE_DIR=str(state))
+    # PROMPT_TOOLKIT_NO_CPR: pexpect does not answer cursor-position requests; each prompt would wait for one.
+    env = dict(os.environ, TERM="xterm", COLUMNS="200", LINES="50", TLJH_WIZARD_STATE_DIR=str(state),
+               PROMPT_TOOLKIT_NO_CPR="1")
     child = pexpect.spawn(WIZARD, ["demo", "--plain"], cwd=str(tmp_path), env=env, encoding="utf-8",
                           dimensions=(50, 200), timeout=90)
     child.logfile_read = open(tmp_path / "plain-transcript.txt", "a", encoding="utf-8")

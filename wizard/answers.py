@@ -552,6 +552,8 @@ class Answers:
                 self.data[section][name] = value
         # Skipped sections: the operator chose to leave the hub's settings for them untouched.
         self.skipped: set[str] = set(skipped)
+        # Notes on what validators changed on the way in ("'https://github.com/ORG' is a URL: using 'ORG'").
+        self.notes: list[str] = []
 
     # -- access ----------------------------------------------------------------------------------------------
 
@@ -580,7 +582,9 @@ class Answers:
         """Validate ``raw`` with the field's validator and store it; ``None``/empty clears the answer."""
         item = field_for(key)
         section, _, name = key.partition(".")
-        value = item.check(raw, key) if not (raw is None or raw == "") else None
+        value, notes = v.check_noted(item, raw, key) if not (raw is None or raw == "") else (None, [])
+        # what a validator changed on the way in (a pasted URL turned into the name it holds), for the operator
+        self.notes = [note for note in getattr(self, "notes", []) if not note.startswith(key + ":")] + notes
         if value is None:
             self.data[section].pop(name, None)
         else:

@@ -556,8 +556,9 @@ def access_checks(ctx: WizardContext, progress: Progress = _no_progress) -> list
     return out + preview.diagnoses(allow_all_confirmed=access.allow_all_confirmed(answers))
 
 
-def access_preview_text(ctx: WizardContext, new_text: str) -> str:
-    """The who-can-log-in table for the config an apply would write (Review); never raises."""
+def access_preview(ctx: WizardContext, new_text: str) -> tuple[str, list[str]]:
+    """Who can log in with the config an apply would write (Review): the table, and the preflight's errors that block
+    the apply (the authenticator cannot be constructed, nobody or an unconfirmed everybody can log in). Never raises."""
     import json
 
     from wizard import access, yamlio
@@ -566,11 +567,13 @@ def access_preview_text(ctx: WizardContext, new_text: str) -> str:
         data = yamlio.loads(new_text, "config.yaml") if new_text.strip() else {}
         config = json.loads(json.dumps(data if isinstance(data, dict) else {}, default=str))
         preview = access.preview(config, target=ctx.target)
-        problems = [d for d in preview.diagnoses(allow_all_confirmed=access.allow_all_confirmed(ctx.answers))
-                    if d.status in (Status.ERROR, Status.WARNING)]
-        return "\n".join([preview.table()] + [f"  {d.status.value.upper()}: {d.summary}" for d in problems])
+        findings = preview.diagnoses(allow_all_confirmed=access.allow_all_confirmed(ctx.answers))
     except Exception as exc:
-        return ctx.redact(f"Who can log in: not computed — {type(exc).__name__}: {exc}")
+        return ctx.redact(f"Who can log in: not computed — {type(exc).__name__}: {exc}"), []
+    warnings = [f"  {d.status.value.upper()}: {d.summary}" for d in findings if d.status is Status.WARNING]
+    errors = [f"who can log in: {d.summary}" + (f" (fix: {d.fix})" if d.fix else "") for d in findings
+              if d.status is Status.ERROR]
+    return "\n".join([preview.table()] + warnings), errors
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -624,8 +627,10 @@ def plan(ctx: WizardContext, progress: Progress = _no_progress) -> Plan:
     if engine_plan.ssh is not None and engine_plan.ssh.refusals:
         return Plan("", [], [f"ssh: {reason}" for reason in engine_plan.ssh.refusals])
     progress("plan", "who can log in with the new config")
-    result = Plan(engine_plan.diff, [a.title for a in engine_plan.actions], [], engine_plan,
-                  access_preview_text(ctx, engine_plan.new_text))
+    table, blocking = access_preview(ctx, engine_plan.new_text)
+    if blocking:  # the preflight: nothing is written while the authenticator would refuse this config
+        return Plan("", [], blocking + [table], None, table)
+    result = Plan(engine_plan.diff, [a.title for a in engine_plan.actions], [], engine_plan, table)
     if engine_plan.ssh is not None:
         result.actions += [title for _id, title in engine_plan.ssh.actions]
     if engine_plan.resuming:
@@ -677,7 +682,9 @@ def apply(ctx: WizardContext, progress: Progress = _no_progress,
 
         outcomes += ssh_engine.execute(reviewed.engine.ssh, ctx.target, ctx.session,
                                        lambda action, phase, detail: progress(action, f"{phase}: {detail}"))
-        ctx.extras["ssh_logins"] = reviewed.engine.ssh.logins
+    elif getattr(reviewed.engine, "ssh", None) is not None and reviewed.engine.ssh.actions:
+        outcomes.append(Diagnosis("apply.ssh", Status.SKIPPED, "SSH access was not applied: the config.yaml part "
+                                  "failed first", fix="fix that, then apply again"))
     if result.ok:
         outcomes.append(Diagnosis("apply", Status.OK, result.summary()))
     else:

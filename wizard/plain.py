@@ -527,6 +527,11 @@ class PlainWizard:
         from wizard.walk import EXPORT_DIR, EXPORTS, Outcome, write_export
 
         self.say(f"The hub {flow.describe_target(self.ctx)} is set up.")
+        try:  # what the hub holds now, read again (as the full-screen Done step shows it)
+            state = flow.hub_config_state(self.ctx)
+            self.say(f"  {state.status.value.upper()}: {state.summary}")
+        except Exception as exc:  # shown, never a traceback
+            self.say(f"  config.yaml on the hub could not be read again: {exc}")
         directory = Path(EXPORT_DIR)
         offered = [item for item in EXPORTS if item.available()]
         if self.confirm(f"Write the exports ({', '.join(item.label for item in offered)}) to ./{directory}?",

@@ -64,6 +64,8 @@ def run(args: argparse.Namespace) -> int:
         except AnswersError as exc:
             return _fail("the answers cannot be used: " + "; ".join(str(e) for e in exc.errors), args.json)
         args.host, args.secrets, source = None, None, "answers"
+        for note in answers.notes:
+            print(f"note: {note}", file=sys.stderr)
     elif subject:
         from wizard.audit.cli import find_session
         from wizard.session import SessionError

@@ -39,6 +39,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--no-smoke", action="store_true",
                         help="skip the smoke test at the end (a temporary user's server starting and running one "
                              "cell) and the install of its credential")
+    parser.add_argument("--config-only", action="store_true",
+                        help="apply config.yaml even when the answers ask for remote work this command does not "
+                             "replay yet (named in its refusal): that work is left undone")
     parser.add_argument("--hub-api-url", metavar="URL", help=argparse.SUPPRESS)  # test rigs' /hub/api stand-in
     parser.add_argument("--sshd-config", metavar="PATH", help=argparse.SUPPRESS)  # a test rig's own sshd_config
     add_target_arguments(parser, host=False)
@@ -63,6 +66,8 @@ def run(args: argparse.Namespace) -> int:
             return _fail(f"the answers cannot be used: {exc.errors[0]}")
         return _fail("the answers cannot be used:\n" + "\n".join(f"  {e}" for e in exc.errors))
     secrets = sorted((v for v in answers.secret_values() if isinstance(v, str) and v), key=len, reverse=True)
+    for note in getattr(answers, "notes", []):
+        print(f"note: {note}", file=sys.stderr)
 
     def mask(text: str) -> str:
         """The hub's output can quote config values back: the answers' secrets never reach the terminal."""
@@ -74,6 +79,11 @@ def run(args: argparse.Namespace) -> int:
     problems = [p for p in answers.problems() if not (elsewhere and p.key.startswith("connection."))]
     if problems:
         return _fail("missing or invalid answers:\n" + "\n".join(f"  {p}" for p in problems))
+    gaps = replay_gaps(answers)
+    if gaps and not args.dry_run and not args.config_only:
+        return _fail("not applied: these answers ask for remote work that `apply` does not replay yet (the wizard "
+                     "does it; run `tljh-wizard HOST`, skip the step, or pass --config-only to apply config.yaml "
+                     "alone):\n" + "\n".join(f"  {key}: {what}" for key, what in gaps))
     if args.sandbox and args.dry_run:
         from pathlib import Path
 
@@ -110,6 +120,8 @@ def run(args: argparse.Namespace) -> int:
                                  + "\n".join(f"  ssh: {reason}" for reason in current.ssh.refusals))
             print(f"Hub: {target.name} (TLJH prefix {target.prefix})")
             print(current.render())
+            for key, what in gaps:
+                print(f"Not replayed by apply{' (--config-only)' if args.config_only else ''}: {key}: {what}")
             ssh_actions = current.ssh.actions if current.ssh is not None else []
             blocked = False
             if (args.dry_run or current.actions or ssh_actions) and not args.no_preflight:
@@ -127,6 +139,8 @@ def run(args: argparse.Namespace) -> int:
                                         on_progress=lambda *report: _progress(*report, mask=mask))
                 result = applier.execute(current)
                 masked = applier.mask
+                if result.ok:
+                    _record_session(session, answers, gaps)
                 ssh_outcomes = []
                 if result.ok and ssh_actions:
                     from wizard.sshaccess import engine as ssh_engine
@@ -145,6 +159,42 @@ def run(args: argparse.Namespace) -> int:
             print(masked(mask(render_line(outcome))))
         return EXIT_ERROR if any(o.status is Status.ERROR for o in ssh_outcomes) else EXIT_OK
     return result.exit_code
+
+
+def replay_gaps(answers) -> list[tuple[str, str]]:
+    """Remote work the wizard does for these answers that this command does not replay: (key, what), in step order.
+    Skipped sections ask for nothing; only values the answers file sets count."""
+    def given(section: str) -> dict:  # values the file sets (a default alone asks for nothing here)
+        return {} if section in answers.skipped else dict(answers.data.get(section) or {})
+
+    https, environment, backups = given("https"), given("environment"), given("backups")
+    gaps = []
+    if https.get("mode") == "existing":
+        gaps.append(("https.mode", "existing: uploading the certificate and key files to the hub"))
+    elif https.get("mode") == "acme-dns":
+        gaps.append(("https.mode", "acme-dns: issuing the certificate (DNS-01) and installing it on the hub"))
+    for key in ("conda_packages", "pip_packages"):
+        if environment.get(key):
+            gaps.append((f"environment.{key}", "installing " + ", ".join(map(str, environment[key]))[:80]))
+    if environment.get("freeze"):
+        gaps.append(("environment.freeze", "the snapshot of the user environment"))
+    if backups.get("pull_bundle"):
+        gaps.append(("backups.pull_bundle", "pulling the backup bundle before the change"))
+    return gaps
+
+
+def _record_session(session, answers, gaps) -> None:
+    """After a replay: the session holds its answers, host and finished steps, so `check SESSION`, `export SESSION`
+    and `sessions` work on it. A step with work left undone (``gaps``) is not marked finished."""
+    from wizard.steps import STEPS
+
+    session.answers = answers
+    undone = {key.split(".", 1)[0] for key, _what in gaps}
+    finished = [step.id for step in STEPS
+                if step.id != "done" and not (set(step.sections) & undone)]
+    session.state["finished_steps"] = finished
+    session.state["current_step"] = "done"
+    session.save()
 
 
 def _smoke_ready(target, session) -> bool:
