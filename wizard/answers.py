@@ -653,20 +653,24 @@ class Answers:
 
     @classmethod
     def from_documents(cls, public: Mapping[str, Any] | None, secret: Mapping[str, Any] | None = None,
-                       origin: str = "answers", secrets_inline: bool = True) -> "Answers":
+                       origin: str = "answers", secrets_inline: bool = True,
+                       secrets_origin: str | None = None) -> "Answers":
         """Build answers from parsed answers/secrets documents; every problem is collected into one AnswersError.
-        ``secrets_inline=False``: a secret value in the public document is refused, naming its key."""
+        ``secrets_inline=False``: a secret value in the public document is refused, naming its key.
+        ``origin``/``secrets_origin`` name the two documents in messages (the secrets file's problems are never
+        blamed on the answers file)."""
         answers = cls()
         errors: list[ValidationError] = []
         for document, kind in ((public, "answers"), (secret, "secrets")):
             if document is None:
                 continue
+            where = origin if kind == "answers" or secrets_origin is None else secrets_origin
             if not isinstance(document, Mapping):
-                raise AnswersError([ValidationError(f"{origin}: expected a mapping of sections at the top level")])
+                raise AnswersError([ValidationError(f"{where}: expected a mapping of sections at the top level")])
             version = document.get("version")
             if version != VERSION:
                 raise AnswersError([ValidationError(
-                    f"{origin}: unsupported {kind} file version {version!r}; this tljh-wizard reads version "
+                    f"{where}: unsupported {kind} file version {version!r}; this tljh-wizard reads version "
                     f"{VERSION}" + ("" if version is not None else " (add `version: 1` at the top)"), "version")])
             for section, values in document.items():
                 if section == "version":
@@ -725,7 +729,8 @@ class Answers:
             private = os.stat(Path(path).expanduser()).st_mode & 0o077 == 0
         except OSError:
             private = False
-        return cls.from_documents(public, secret, origin=str(path), secrets_inline=private)
+        return cls.from_documents(public, secret, origin=str(path), secrets_inline=private,
+                                  secrets_origin=str(secrets_path) if secrets_path else None)
 
     def save(self, path: str | Path, secrets_path: str | Path | None = None) -> None:
         """Write answers.yaml (public) and, when a path is given, secrets.yaml (0600)."""

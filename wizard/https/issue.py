@@ -153,10 +153,14 @@ def renew(session, target, env: AcmeEnvironment, *, force: bool = False, progres
     from wizard.https.ratelimit import RateLimitGuard, RecordStore
 
     record = session.record(RECORD)
-    if session.answers.get("https.mode") != "acme-dns" or not record or record.get("mode") != "acme-dns":
-        return Diagnosis("https.renew", Status.ERROR, "this session has no certificate issued by the wizard "
-                         "(mode acme-dns): nothing to renew", fix="TLJH's proxy renews Let's Encrypt certificates "
-                         "itself; existing certificates are renewed by whoever issued them")
+    mode = session.answers.get("https.mode")
+    if mode != "acme-dns" or not record or record.get("mode") != "acme-dns":
+        why = {"letsencrypt": "its HTTPS mode is letsencrypt: TLJH's proxy renews that certificate itself",
+               "existing": "its HTTPS mode is existing: the certificate is renewed by whoever issued it",
+               "none": "HTTPS is off in its answers"}.get(str(mode), "no certificate issued by the wizard is recorded")
+        return Diagnosis("https.renew", Status.ERROR, f"nothing to renew for this session: {why}",
+                         fix="renew works on sessions whose certificate the wizard issued itself over DNS-01 "
+                             "(https.mode: acme-dns)")
     if not force and not renewal_due(record):
         return Diagnosis("https.renew", Status.OK, f"not due: renewal time {record['renewal_time']}, "
                          f"certificate valid until {record['not_after']}", data={"renewed": False})

@@ -37,6 +37,8 @@ def run(args: argparse.Namespace) -> int:
             return 2
         answer = input(f"Replace config/ and state/ under {target.prefix} on {target.name}? Type yes: ")
         if answer.strip().lower() != "yes":
+            print(f"tljh-wizard restore-backup: not restored: the answer was not 'yes'; nothing on {target.name} "
+                  "was changed", file=sys.stderr)
             return 2
     try:
         with target:
