@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from hypothesis import given, strategies as st
+from hypothesis import example, given, strategies as st
 
 from tests.rig.bind import DnsWorld, ZoneSpec
 from wizard.dns import cli
@@ -187,6 +187,7 @@ def test_json_refusals_are_json_objects(argv, field):
 
 
 @given(st.text(max_size=120))
+@example("0000000000\x1f\x1f\x1f\x1f\x08\U00011af9\U00011ef9\U00018cd6\U00018d09\U00018d09\U00018d09\U0001fbcb")
 def test_any_domain_input_is_a_host_or_a_one_line_refusal(text):
     from wizard.fields import ValidationError
 

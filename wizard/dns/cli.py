@@ -48,7 +48,9 @@ def domain_from_input(text: str) -> tuple[str, list[str]]:
         try:
             encoded = idna.encode(host.rstrip("."), uts46=True).decode("ascii")
         except idna.IDNAError as exc:
-            raise ValidationError(f"{_shown(host)} is not a valid internationalised domain name ({exc})") from None
+            # idna's reason may quote the whole value again: keep the reason, not a second copy of the value.
+            reason = " ".join(str(exc).split(" in '")[0].split())[:60]
+            raise ValidationError(f"{_shown(host)} is not a valid internationalised domain name ({reason})") from None
         notes.append(f"{host} is {encoded} in DNS (IDNA): checking {encoded}")
         host = encoded
     if len(host.rstrip(".")) > 253:
