@@ -113,7 +113,7 @@ def main() -> int:
             per_probe = {}
             for probe in checks.PROBES:
                 if probe.findings:
-                    per_probe[probe.name] = round(median_seconds(lambda: run((probe.name,)))[0], 4)
+                    per_probe[probe.name] = round(median_seconds(lambda name=probe.name: run((name,)))[0], 4)
             run(("hub.facts",))
             fact_trips = targets[-1].round_trips
     slowest = max(per_probe, key=per_probe.get)

@@ -14,8 +14,8 @@ from textual import work
 from textual.app import App
 from textual.binding import Binding
 
-from wizard.flow import WizardContext, describe_target, resume_question
 from screens.results import Back, Next, Skip, Start
+from wizard.flow import WizardContext, describe_target, resume_question
 
 # step id -> "module:Class"; screens are imported when their step comes up, so the first screen shows fast.
 STEP_SCREENS = {

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from wizard import flow
 from screens.modals import ConfirmModal
 from screens.results import Confirmation
 from screens.step import StepScreen
+from wizard import flow
 from wizard.answers import INSECURE_TYPES
 
 

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from wizard import flow
 from screens.step import StepScreen
+from wizard import flow
 
 
 class ConnectScreen(StepScreen):

@@ -9,8 +9,8 @@ from textual.app import ComposeResult
 from textual.containers import Horizontal
 from textual.widgets import Button, Input, Label, Static
 
-from wizard import flow
 from screens.step import StepScreen
+from wizard import flow
 from wizard.steps import STEPS
 from wizard.walk import EXPORT_DIR, EXPORTS
 

@@ -8,11 +8,10 @@ from textual.app import ComposeResult
 from textual.message import Message
 from textual.widgets import Button
 
-from wizard import flow
 from screens.modals import ConfirmModal
 from screens.results import Confirmation
 from screens.step import ChecksFinished, StepScreen
-
+from wizard import flow
 
 MODAL_LINES = 20
 

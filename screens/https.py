@@ -6,10 +6,10 @@ from textual import on
 from textual.app import ComposeResult
 from textual.widgets import Button
 
-from wizard import flow
 from screens.modals import ConfirmModal
 from screens.results import Confirmation
 from screens.step import ChecksFinished, StepScreen
+from wizard import flow
 
 
 class HttpsScreen(StepScreen):

@@ -12,10 +12,10 @@ from textual.binding import Binding
 from textual.message import Message
 from textual.widgets import Button, Static
 
-from wizard import flow
 from screens.modals import ConfirmModal
 from screens.results import Confirmation, Next
 from screens.step import ChecksFinished, StepScreen
+from wizard import flow
 from wizard.diagnosis import Diagnosis, Status, worst
 
 

@@ -4,8 +4,8 @@ the changes are actions of the reviewed plan."""
 
 from __future__ import annotations
 
-from wizard import flow
 from screens.step import StepScreen
+from wizard import flow
 
 
 class SshAccessScreen(StepScreen):

@@ -24,11 +24,11 @@ from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import Button, Footer, Input, ProgressBar, Static
 
-from wizard.flow import WizardContext
 from screens.results import Back, Next, Skip, StepResult
 from screens.widgets import DiagnosisTable, FieldForm, LogPanel, StepIndicator
 from wizard.diagnosis import Diagnosis, Status, worst
 from wizard.fields import ValidationError
+from wizard.flow import WizardContext
 from wizard.steps import STEPS, Step
 
 

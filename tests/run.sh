@@ -27,4 +27,5 @@ PYTHON="${PYTHON:-python3}"
 .venv/bin/python -m pip install -q --disable-pip-version-check -e '.[test]'
 [ -x .venv/chp/node_modules/.bin/configurable-http-proxy ] ||
     npm install --prefix .venv/chp --no-audit --no-fund --loglevel=error configurable-http-proxy@4 >/dev/null
+.venv/bin/python -m ruff check --quiet wizard screens tests bench
 exec .venv/bin/python -m pytest "$@"

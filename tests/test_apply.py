@@ -295,9 +295,9 @@ def test_secrets_never_in_process_listings_logs_or_state(sshd_hub):
 
 
 def test_a_hub_config_that_is_already_invalid_is_refused_before_anything_is_written():
+    from tests.answers_samples import documents
     from wizard.answers import Answers, AnswersError
     from wizard.hub.apply import plan
-    from tests.answers_samples import documents
 
     answers = Answers.from_documents(*documents("github"))
     with pytest.raises(AnswersError) as info:

@@ -117,9 +117,8 @@ def test_the_previous_files_secret_is_masked_when_a_rollback_quotes_it(hub, tmp_
 
 def test_backups_on_the_hub_are_pruned_to_the_last_n(hub):
     directory = config_file(hub).parent
-    details = []
     with Session.open(hub.name) as session:
-        for number, memory in enumerate(["1G", "2G", "3G", "4G", "5G"]):
+        for memory in ["1G", "2G", "3G", "4G", "5G"]:
             _plan, result = apply.apply(hub, sandbox_answers(memory), session, keep_backups=3)
             assert result.ok, result.summary()
         entries = [e for e in session.state["journal"] if e["action"] == "backup" and e["phase"] == "done"]

@@ -17,9 +17,9 @@ from wizard import cli, yamlio
 from wizard.answers import Answers
 from wizard.audit import checks
 from wizard.audit.cli import find_session
+from wizard.diagnosis import Status
 from wizard.hub import apply as applier
 from wizard.hub import backup
-from wizard.diagnosis import Status
 from wizard.session import Session, SessionError
 from wizard.tljh import config as tljh_config
 

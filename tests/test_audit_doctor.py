@@ -8,19 +8,17 @@ measured for real: a process named nginx listening, a tmpfs filled up, ``sshd -T
 
 from __future__ import annotations
 
-import ctypes
 import datetime as dt
 import os
 import socket
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
 
-from tests.test_https_pki import TestPKI
 from tests.rig.web import WebFront
+from tests.test_https_pki import TestPKI
 from wizard.audit import checks, host, hubfacts, tls
 from wizard.diagnosis import Status
 from wizard.hub.ssh import SSHTarget

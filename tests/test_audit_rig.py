@@ -22,7 +22,7 @@ import pytest
 from tests.rig.bind import BindFixture, BindServer, new_tsig_secret, zone_text
 from tests.rig.pebble import PebbleFixture, PebbleServer
 from tests.rig.web import WebFront
-from tests.test_https_pki import TLSServer, TestPKI
+from tests.test_https_pki import TestPKI, TLSServer
 from wizard.environment import sample
 from wizard.environment.snapshot import freeze_hub
 from wizard.hub import apply, backup

@@ -4,10 +4,7 @@ which measures time and memory), never a traceback; the YAML bounds; secrets ref
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
 import threading
-from pathlib import Path
 
 import pytest
 

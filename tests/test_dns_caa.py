@@ -3,11 +3,20 @@ the case names are quoted) and RFC 8657/8659. The same rules against real BIND s
 ``tests/test_dns_letsencrypt.py``."""
 
 import pytest
-from hypothesis import given, strategies as st
+from hypothesis import given
+from hypothesis import strategies as st
 
 from wizard.diagnosis import Status
-from wizard.dns.caa import (MODES, Account, CaaRecord, Malformed, account_matches, judge, method_matches,
-                            parse_issue_value)
+from wizard.dns.caa import (
+    MODES,
+    Account,
+    CaaRecord,
+    Malformed,
+    account_matches,
+    judge,
+    method_matches,
+    parse_issue_value,
+)
 
 LE = {mode.name: mode for mode in MODES}
 ACCOUNT = Account("https://acme-v02.api.letsencrypt.org/acme/acct/123", "test")

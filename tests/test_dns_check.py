@@ -6,7 +6,8 @@ import dns.message
 import dns.query
 import dns.rcode
 import pytest
-from hypothesis import given, strategies as st
+from hypothesis import given
+from hypothesis import strategies as st
 
 from tests.rig.bind import DnsWorld, ZoneSpec
 from wizard.diagnosis import Status

@@ -10,12 +10,17 @@ import pytest
 from wizard.diagnosis import Status
 from wizard.environment import sample
 from wizard.environment.diff import PackageSet, diff, render
+from wizard.environment.install import package_spec
 from wizard.environment.restore import execute, plan_restore
 from wizard.environment.snapshot import Snapshot, SnapshotError, freeze, load_local, save_local
 from wizard.environment.summary import (
-    StreamError, canonical_name, environment_from_stream, gather_argv, parse_history, strip_credentials,
+    StreamError,
+    canonical_name,
+    environment_from_stream,
+    gather_argv,
+    parse_history,
+    strip_credentials,
 )
-from wizard.environment.install import package_spec
 from wizard.fields import ValidationError
 
 
@@ -322,9 +327,9 @@ def test_a_package_without_url_or_hash_is_named_not_locked_and_not_restorable(pr
 
 
 def test_freeze_on_the_demo_sandbox(tmp_path):
+    from wizard.environment.snapshot import freeze_hub, hub_snapshots
     from wizard.hub import sandbox
     from wizard.hub.local import SandboxTarget
-    from wizard.environment.snapshot import freeze_hub, hub_snapshots
 
     target = SandboxTarget(tmp_path / "sandbox")
     try:

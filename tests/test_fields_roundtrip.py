@@ -5,7 +5,8 @@ becomes 1.5%. Property-tested over every field of every section with hypothesis.
 from __future__ import annotations
 
 import pytest
-from hypothesis import HealthCheck, assume, given, settings, strategies as st
+from hypothesis import HealthCheck, assume, given, settings
+from hypothesis import strategies as st
 
 from wizard.answers import SECTIONS
 from wizard.fields import ValidationError

@@ -10,10 +10,18 @@ from cryptography import x509
 from cryptography.x509 import verification
 
 from tests.rig.pebble import PebbleServer
-from wizard.https.acme_dns import (ACCOUNT_KEY, AcmeDirectory, AcmeDnsError, AcmeDnsIssuer, DirectoryStore,
-                                   TermsNotAgreed, ValidationFailed, terms_of_service)
+from wizard.https.acme_dns import (
+    ACCOUNT_KEY,
+    AcmeDirectory,
+    AcmeDnsError,
+    AcmeDnsIssuer,
+    DirectoryStore,
+    TermsNotAgreed,
+    ValidationFailed,
+    terms_of_service,
+)
 from wizard.https.dnsupdate import DnsUpdateError, Rfc2136
-from wizard.https.progress import PHASES, CancelToken, Cancelled
+from wizard.https.progress import PHASES, Cancelled, CancelToken
 from wizard.https.ratelimit import MemoryStore, RateLimitGuard, RateLimitRefused
 
 _serial = itertools.count(1)

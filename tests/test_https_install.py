@@ -9,9 +9,9 @@ import pytest
 
 from tests.test_https_pki import TestPKI
 from wizard import yamlio
+from wizard.https.install import InstallError, install_certificate
 from wizard.hub import sandbox
 from wizard.hub.ssh import SSHTarget
-from wizard.https.install import InstallError, install_certificate
 
 
 def hub_target(hub):

@@ -16,10 +16,10 @@ from tests.test_https_install import hub_target
 from tests.test_https_pki import TestPKI, TLSServer
 from wizard import yamlio
 from wizard.diagnosis import Status
-from wizard.hub import sandbox
 from wizard.https import issue
 from wizard.https.acme_dns import ACCOUNT_KEY
 from wizard.https.progress import PHASES
+from wizard.hub import sandbox
 from wizard.session import Session
 
 _serial = itertools.count(1)

@@ -18,9 +18,9 @@ from tests.test_https_install import hub_target
 from tests.test_https_pki import TestPKI, TLSServer
 from wizard import yamlio
 from wizard.diagnosis import Diagnosis, Status
-from wizard.hub import sandbox
 from wizard.https.letsencrypt import LetsEncryptEnvironment, run_letsencrypt
 from wizard.https.ratelimit import RateLimitGuard, RecordStore
+from wizard.hub import sandbox
 from wizard.session import Session
 
 _serial = itertools.count(1)

@@ -12,8 +12,7 @@ import pytest
 from tests.rig.bind import BindServer, new_tsig_secret, zone_text
 from wizard.https.dnsupdate import Rfc2136
 from wizard.https.progress import Backoff
-from wizard.https.propagation import (Nameserver, PropagationTimeout, authoritative_nameservers,
-                                      wait_until_served)
+from wizard.https.propagation import Nameserver, PropagationTimeout, authoritative_nameservers, wait_until_served
 
 ZONE = "multi.test."
 KEY = "multi-key."

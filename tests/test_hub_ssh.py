@@ -10,7 +10,12 @@ import pytest
 from tests.rig.sshd import command_lines
 from wizard.hub.ssh import SSHTarget
 from wizard.hub.target import (
-    CommandTimeout, ConnectError, ConnectionLost, HostKeyChanged, HostKeyUnknown, SudoError,
+    CommandTimeout,
+    ConnectError,
+    ConnectionLost,
+    HostKeyChanged,
+    HostKeyUnknown,
+    SudoError,
 )
 
 

@@ -1,7 +1,8 @@
 """Limits: memory/CPU/culling validators and the sizing calculator, checked against hand-computed cases."""
 
 import pytest
-from hypothesis import given, settings, strategies as st
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from wizard import limits
 from wizard.diagnosis import Status

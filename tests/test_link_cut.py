@@ -13,14 +13,14 @@ from pathlib import Path
 import pytest
 
 from tests.rig.cutproxy import CutProxy
-from tests.test_apply_cli import wizard, write_answers
 from tests.test_apply import rig_documents
+from tests.test_apply_cli import wizard, write_answers
 from tests.test_https_install import hub_target
 from tests.test_https_pki import TestPKI
+from wizard.https.install import InstallError, install_certificate
 from wizard.hub import sandbox
 from wizard.hub.local import LocalTarget
 from wizard.hub.target import _WRITE_SCRIPT, TransferIncomplete
-from wizard.https.install import InstallError, install_certificate
 
 # An operator's long comment keeps config.yaml about 150 KB (the wizard keeps comments), so the transfer is long
 # enough to be cut in its middle.

@@ -145,8 +145,8 @@ def test_hand_written_secrets_in_the_hubs_config_are_masked_in_the_diff():
 
 def test_a_hub_config_that_is_not_utf8_is_a_one_line_refusal(capsys, tmp_path):
     from tests.answers_samples import documents
-    from wizard.hub.local import SandboxTarget
     from wizard.https.install import InstallError, set_https
+    from wizard.hub.local import SandboxTarget
 
     public, secret = documents("github", "letsencrypt")
     (tmp_path / "a.yaml").write_text(yamlio.dump(public))

@@ -6,12 +6,11 @@ from __future__ import annotations
 
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 
 from wizard import yamlio
-from wizard.answers import Answers, AnswersError
+from wizard.answers import Answers
 from wizard.fields import ValidationError
 from wizard.sshaccess import keys, naming, sshd
 

@@ -9,8 +9,6 @@ import stat
 import subprocess
 from pathlib import Path
 
-import pytest
-
 from wizard.answers import Answers
 from wizard.diagnosis import Status
 from wizard.sshaccess import engine

@@ -10,7 +10,7 @@ import sys
 from screens.app import build_app
 from tests.rig.bind import free_port
 from tests.test_sshaccess_rig import tljh_system_username
-from tests.test_tui import SIZE, fill, go_on, settle, wait_for_screen
+from tests.test_tui import SIZE, fill, settle, wait_for_screen
 from tests.test_tui_sandbox import resume
 from wizard.diagnosis import Status
 from wizard.flow import open_context

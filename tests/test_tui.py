@@ -10,10 +10,10 @@ import time
 import pytest
 
 from screens.app import build_app
-from wizard.flow import WizardContext, open_context
 from tests.rig.bind import DnsWorld, ZoneSpec, free_port
 from wizard import yamlio
 from wizard.diagnosis import Diagnosis, Status
+from wizard.flow import WizardContext, open_context
 from wizard.hub import sandbox
 
 HUB_V4 = "203.0.113.10"

@@ -4,10 +4,10 @@ Done screen's exports (answers, secrets 0600, TLJH config, Z2JH values) and cron
 from __future__ import annotations
 
 from screens.app import build_app
-from wizard.flow import open_context
 from tests.test_tui import SIZE, fill, settle, wait_for, wait_for_screen
 from wizard import yamlio
 from wizard.diagnosis import Status
+from wizard.flow import open_context
 from wizard.hub import sandbox
 
 SECRET = "sandbox-client-Secret-5c2e"
@@ -175,9 +175,9 @@ async def test_local_mode_connects_to_this_machine(tmp_path):
 
 
 async def test_environment_restore_shows_the_plan_and_needs_confirmation(tmp_path):
-    from wizard.flow import environment_checks
     from screens.environment import EnvironmentScreen
     from screens.modals import ConfirmModal
+    from wizard.flow import environment_checks
 
     ctx, app, prefix = sandbox_wizard(tmp_path, "environment", COMPLETE)
     assert {d.id for d in environment_checks(ctx)} >= {"environment.summary", "environment.freeze"}

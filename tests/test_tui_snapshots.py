@@ -16,8 +16,8 @@ import pytest_textual_snapshot
 from textual.widgets import Input
 
 from screens.app import build_app
-from wizard.flow import open_context
 from tests.test_tui import fill, settle, wait_for, wait_for_screen
+from wizard.flow import open_context
 
 SIZES = {"80x24": (80, 24), "120x40": (120, 40)}
 

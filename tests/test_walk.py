@@ -11,7 +11,7 @@ from wizard import yamlio
 from wizard.plain import EXIT_DONE, EXIT_INTERRUPTED, EXIT_STOPPED, InTurn, ScriptedPrompter, run_plain
 from wizard.session import Session
 from wizard.steps import STEP_IDS, STEPS
-from wizard.walk import (ACTIONS, EXPORTS, Outcome, action, actions, advance, pauses, step_for_key, steps_to_fix)
+from wizard.walk import ACTIONS, EXPORTS, Outcome, action, actions, advance, pauses, step_for_key, steps_to_fix
 
 SECRET = "walk-client-Secret-9a1c"
 AUTH = {"authenticator.type": "github", "authenticator.client_id": "cid", "authenticator.client_secret": SECRET,

@@ -84,7 +84,7 @@ OAUTH_TYPES = ("github", "google", "generic")
 INSECURE_TYPES = ("firstuse", "dummy")
 
 
-def _auth_rules(section: Mapping[str, Any], answers: "Answers") -> list[ValidationError]:
+def _auth_rules(section: Mapping[str, Any], answers: "Answers") -> list[ValidationError]:  # noqa: C901
     errors: list[ValidationError] = []
     kind = section.get("type")
     key = "authenticator."

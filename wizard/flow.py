@@ -929,7 +929,8 @@ def open_context(session_name: str | None, *, mode: str = "ssh", prefill: dict |
 
     ``session_name`` None: the mode's own (``demo``, ``local``, or ``user@host:port`` from the prefilled
     connection); the demo's sandbox defaults to ``demo_prefix()``."""
-    from wizard.session import Session, session_name as name_for
+    from wizard.session import Session
+    from wizard.session import session_name as name_for
 
     prefill = dict(prefill or {})
     if mode == "sandbox" and sandbox_prefix is None:

@@ -467,7 +467,7 @@ class PlainWizard:
             if item.prepare is not None and not self.confirm(f"{item.label.rstrip('…')}?", default=False):
                 continue
 
-            def confirm(asked) -> bool:
+            def confirm(asked, item=item) -> bool:
                 if item.prepare is None:
                     return self.confirm(asked.body, default=False)
                 self.say(asked.body)

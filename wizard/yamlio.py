@@ -75,7 +75,10 @@ def _bounds(text: str, origin: str, aliases: bool) -> None:
     ``aliases`` is false. One pass over the parser's events: linear time, constant memory per anchor."""
     from ruamel.yaml import YAML
     from ruamel.yaml.events import (
-        AliasEvent, CollectionEndEvent, CollectionStartEvent, NodeEvent,
+        AliasEvent,
+        CollectionEndEvent,
+        CollectionStartEvent,
+        NodeEvent,
     )
 
     if len(text) > MAX_TEXT:

@@ -31,8 +31,21 @@ from pathlib import Path
 import pytest
 
 from tests.rig.process import die_with_parent, stop_process
-from tests.rig.sshd import (ADMIN_USER, HOST, PASSWORD_USER, SETUP_LOCK, SSHD, SUDO_PASSWORD, _ensure_users, _fail,
-                            _free_port, _keygen, _run, _wait_for_banner, fingerprint)
+from tests.rig.sshd import (
+    ADMIN_USER,
+    HOST,
+    PASSWORD_USER,
+    SETUP_LOCK,
+    SSHD,
+    SUDO_PASSWORD,
+    _ensure_users,
+    _fail,
+    _free_port,
+    _keygen,
+    _run,
+    _wait_for_banner,
+    fingerprint,
+)
 
 TLJH_SUDOERS = Path("/etc/sudoers.d/jupyterhub-admins")
 # The rule TLJH's installer writes (tljh/installer.py ensure_usergroups).

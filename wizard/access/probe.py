@@ -251,7 +251,6 @@ async def _login(auth, db, identity, scratch):
 
 def _decide(auth, identity, model, detail, error):
     """The rule that decided, in the order get_authenticated_user and the class's check_allowed apply them."""
-    name = identity["name"]
     if error:
         return error
     if model is None:

@@ -5,8 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Iterable
 
-from wizard.environment.summary import CondaPackage, Environment, PipPackage
 from wizard.environment.snapshot import Snapshot
+from wizard.environment.summary import CondaPackage, Environment, PipPackage
 
 
 @dataclass(frozen=True)

@@ -345,7 +345,7 @@ def _dist_name_version(entry: str) -> tuple[str, str] | None:
     return (name, version) if dash and name and version else None
 
 
-def build_environment(prefix: str, machine: str, entries: dict[str, bytes | None]) -> Environment:
+def build_environment(prefix: str, machine: str, entries: dict[str, bytes | None]) -> Environment:  # noqa: C901
     """The environment described by the streamed entries (paths relative to the TLJH prefix)."""
     problems: list[Diagnosis] = []
     conda: dict[str, CondaPackage] = {}

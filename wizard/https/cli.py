@@ -26,9 +26,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def target_for(session):
     """The SSH target the session's connection answers describe (host key checked, never accepted here)."""
-    from wizard.hub.ssh import SSHTarget
-
     from wizard.fields import ValidationError
+    from wizard.hub.ssh import SSHTarget
 
     answers = session.answers
     if not answers.get("connection.host"):
@@ -42,19 +41,18 @@ def target_for(session):
 
 
 def run(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
     from wizard.diagnosis import Diagnosis, Status, exit_code, render_line
-    from wizard.hub.target import HubError
+    from wizard.fields import ValidationError
     from wizard.https.acme_dns import AcmeDnsError
     from wizard.https.dnsupdate import DnsUpdateError, split_host_port
     from wizard.https.install import InstallError
     from wizard.https.issue import AcmeEnvironment, renew
     from wizard.https.propagation import PropagationTimeout
     from wizard.https.ratelimit import RateLimitRefused
+    from wizard.hub.target import HubError
     from wizard.session import Session
-
-    from pathlib import Path
-
-    from wizard.fields import ValidationError
 
     for option, path in (("--ca-bundle", args.ca_bundle), ("--trust-roots", args.trust_roots)):
         # Checked before anything is ordered: a mistyped path would otherwise surface only after the new

@@ -119,7 +119,6 @@ def issue_and_install(session, target, env: AcmeEnvironment, *, progress: Progre
 def install_existing(session, target, env: AcmeEnvironment, *, progress: Progress = no_progress,
                      cancel: CancelToken | None = None) -> tuple[dict, Diagnosis]:
     """Mode existing: refuse bad files (every reason listed), else install them like an issued certificate."""
-    from pathlib import Path
 
     from wizard.https import certs
     from wizard.https.existing import check_existing_files

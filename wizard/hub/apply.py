@@ -189,11 +189,10 @@ def read_config(target: HubTarget, *, require_tljh: bool = False) -> str:
 
 def render_text(answers, old_text: str, tljh_version: str) -> str:
     """The new config.yaml: the hub's file updated in place with the rendered answers, validated."""
-    from wizard.answers import AnswersError
-    from wizard.tljh import config as tljh_config
-
     from wizard import yamlio
+    from wizard.answers import AnswersError
     from wizard.fields import ValidationError
+    from wizard.tljh import config as tljh_config
 
     rendered = tljh_config.render(answers, tljh_version=tljh_version)
     errors = tljh_config.validate(rendered, tljh_version)
@@ -319,7 +318,7 @@ class Applier:
                 self._step(record, action, plan)
                 result.done.append(action.id)
                 written = written or action.id == "write-config"
-        except HubError as exc:
+        except HubError:
             self.target.cancel.clear()  # a stop interrupts the action, never the rollback
             if self._stop.is_set():
                 exc = ApplyStopped(f"stopped by the operator during {action.id}")

@@ -52,7 +52,7 @@ def _fail(message: str, code: int = EXIT_ERROR) -> int:
     return code
 
 
-def run(args: argparse.Namespace) -> int:
+def run(args: argparse.Namespace) -> int:  # noqa: C901 (to split: plan, preflight, apply, report)
     from wizard.answers import Answers, AnswersError
     from wizard.hub import apply
     from wizard.hub.connect import target_from_args

@@ -86,9 +86,8 @@ def target_from_args(args: argparse.Namespace, answers=None) -> HubTarget:
 def _secrets(path: str) -> dict:
     """The connection secrets of a secrets.yaml (sudo password, key passphrase)."""
     from wizard import yamlio
-    from wizard.fields import ValidationError
-
     from wizard.answers import field_for
+    from wizard.fields import ValidationError
 
     document = yamlio.load_file(path) or {}
     if not isinstance(document, dict):

@@ -13,7 +13,13 @@ from pathlib import Path
 from typing import BinaryIO
 
 from wizard.hub.target import (
-    DEFAULT_PREFIX, CommandCancelled, CommandResult, CommandTimeout, HubTarget, LineSplitter, OutputCallback,
+    DEFAULT_PREFIX,
+    CommandCancelled,
+    CommandResult,
+    CommandTimeout,
+    HubTarget,
+    LineSplitter,
+    OutputCallback,
 )
 
 CHUNK = 65536

@@ -217,8 +217,9 @@ def _validate(config) -> str | None:
     # jsonschema imports the optional rfc3987_syntax at load time, which builds a grammar (~2 s). Format keywords
     # are not enforced by tljh-config either, so the stand-in does without it.
     sys.modules.setdefault("rfc3987_syntax", None)
-    import jsonschema
     from importlib.resources import files
+
+    import jsonschema
 
     schema = json.loads((files("wizard") / "data" / "tljh" / "config-schema-2.0.0.json").read_text())
     try:

@@ -24,8 +24,17 @@ from pathlib import Path
 from typing import BinaryIO, Callable
 
 from wizard.hub.target import (
-    DEFAULT_PREFIX, CommandCancelled, CommandResult, CommandTimeout, ConnectError, ConnectionLost, HostKeyChanged,
-    HostKeyUnknown, HubTarget, LineSplitter, OutputCallback,
+    DEFAULT_PREFIX,
+    CommandCancelled,
+    CommandResult,
+    CommandTimeout,
+    ConnectError,
+    ConnectionLost,
+    HostKeyChanged,
+    HostKeyUnknown,
+    HubTarget,
+    LineSplitter,
+    OutputCallback,
 )
 
 AcceptHostKey = Callable[[str, str, str], bool]  # (host as known_hosts names it, key type, SHA256 fingerprint)

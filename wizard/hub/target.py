@@ -270,7 +270,7 @@ class HubTarget(abc.ABC):
                  on_output: OutputCallback | None, stdout_to: BinaryIO | None) -> CommandResult:
         """Run ``argv`` as given, once; wait at most ``deadline`` seconds (``None``: no limit)."""
 
-    def close(self) -> None:
+    def close(self) -> None:  # noqa: B027 (a default, not an abstract method)
         """Release the connection; the default has nothing to release."""
 
     _sudo_password: str | None = None

@@ -17,7 +17,7 @@ from importlib import resources
 from typing import Any, Mapping
 
 from wizard import limits
-from wizard.answers import Answers, has_allow_policy
+from wizard.answers import Answers
 from wizard.fields import ValidationError, did_you_mean
 
 TLJH_VERSIONS = ("2.0.0", "main")
