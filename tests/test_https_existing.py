@@ -96,7 +96,7 @@ def test_files_that_are_not_pem_are_refused_without_a_traceback(pki, tmp_path):
     assert list(found) == ["https.existing.certificate"]
     assert "no PEM certificate found" in found["https.existing.certificate"]
     found = errors(check_existing_files(tmp_path / "missing.pem", tmp_path / "key.pem", [DOMAIN]))
-    assert "cannot read the certificate file" in found["https.existing.certificate"]
+    assert "missing.pem: no such certificate file" in found["https.existing.certificate"]
     (tmp_path / "cert.pem").write_bytes(pki.fullchain(leaf))
     (tmp_path / "key.pem").write_bytes(b"-----BEGIN ENCRYPTED PRIVATE KEY-----\nxx\n-----END ENCRYPTED PRIVATE KEY-----\n")
     found = errors(check_existing_files(tmp_path / "cert.pem", tmp_path / "key.pem", [DOMAIN]))
