@@ -318,7 +318,8 @@ class Applier:
                 self._step(record, action, plan)
                 result.done.append(action.id)
                 written = written or action.id == "write-config"
-        except HubError:
+        except HubError as error:
+            exc: Exception = error
             self.target.cancel.clear()  # a stop interrupts the action, never the rollback
             if self._stop.is_set():
                 exc = ApplyStopped(f"stopped by the operator during {action.id}")
