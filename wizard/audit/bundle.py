@@ -43,32 +43,10 @@ _PEM = re.compile(r"-----BEGIN [A-Z ]*PRIVATE KEY-----.*?-----END [A-Z ]*PRIVATE
 
 
 def config_secrets(text: str | None) -> list[str]:
-    """Every value config.yaml holds under a secret-shaped key (``is_secret``), as text."""
-    from wizard import yamlio
-    from wizard.fields import ValidationError
-    from wizard.tljh.config import is_secret
+    """Every value config.yaml holds under a secret-shaped key (``wizard.tljh.config.secret_values_in``), as text."""
+    from wizard.tljh.config import secret_values_in
 
-    if not text:
-        return []
-    try:
-        document = yamlio.loads(text, "config.yaml")
-    except ValidationError:
-        return []
-    found: list[str] = []
-
-    def walk(node: Any) -> None:
-        if isinstance(node, Mapping):
-            for key, value in node.items():
-                if is_secret(key, value) and not isinstance(value, (Mapping, list)):
-                    found.append(str(value))
-                else:
-                    walk(value)
-        elif isinstance(node, list):
-            for item in node:
-                walk(item)
-
-    walk(document)
-    return found
+    return sorted(secret_values_in(text or "", min_length=MIN_SECRET))
 
 
 class Scrubber:

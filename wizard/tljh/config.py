@@ -468,10 +468,10 @@ def _mask_in_place(node: Any) -> None:
             _mask_in_place(item)
 
 
-def secret_values_in(text: str) -> set[str]:
-    """Every secret-shaped value (see ``is_secret``) of a config.yaml's text, as strings, for masking output that may
-    quote them (a hub's error during a rollback can echo the *previous* file's client secret). Text that does not
-    parse yields nothing."""
+def secret_values_in(text: str, min_length: int = 4) -> set[str]:
+    """Every secret-shaped value (see ``is_secret``) of a config.yaml's text, as strings of at least ``min_length``
+    characters, for masking output that may quote them (a hub's error during a rollback can echo the *previous*
+    file's client secret). Text that does not parse yields nothing."""
     from wizard import yamlio
     from wizard.fields import ValidationError
 
@@ -486,7 +486,7 @@ def secret_values_in(text: str) -> set[str]:
     def walk(node: Any) -> None:
         if isinstance(node, Mapping):
             for key, value in node.items():
-                if is_secret(key, value) and isinstance(value, (str, int, float)) and len(str(value)) >= 4:
+                if is_secret(key, value) and isinstance(value, (str, int, float)) and len(str(value)) >= min_length:
                     found.add(str(value))
                 else:
                     walk(value)
