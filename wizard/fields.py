@@ -70,8 +70,11 @@ class Field:
             return "yes" if value else "no"
         if isinstance(value, float) and value.is_integer():
             return str(int(value))
-        if isinstance(value, float) and "e" in repr(value):  # 1e-05 -> 0.00001: the plain decimal a field reads back
-            return format(value, "f").rstrip("0").rstrip(".") or "0"
+        if isinstance(value, float) and "e" in str(value):  # 1e-05: the plain decimal where the validator wants one
+            try:
+                self.validate(str(value))
+            except ValidationError:
+                return format(value, "f").rstrip("0").rstrip(".") or "0"
         return str(value)
 
     def check(self, raw: Any, key: str = "") -> Any:
