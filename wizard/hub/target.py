@@ -42,7 +42,10 @@ import shlex
 import threading
 from dataclasses import dataclass
 from pathlib import PurePosixPath
-from typing import BinaryIO, Callable, Sequence
+from typing import TYPE_CHECKING, BinaryIO, Callable, Sequence
+
+if TYPE_CHECKING:
+    from wizard.sshaccess.engine import SshdPaths
 
 DEFAULT_PREFIX = PurePosixPath("/opt/tljh")
 DEFAULT_TIMEOUT = 60.0
@@ -247,6 +250,8 @@ class HubTarget(abc.ABC):
 
     name: str = "hub"
     hub_api_url: str | None = None
+    # sshd's files on this hub (None: the standard ones; a test rig's sshd has its own): ``wizard.sshaccess.engine``.
+    sshd_paths: SshdPaths | None = None
 
     def __init__(self, prefix: str | PurePosixPath = DEFAULT_PREFIX):
         self.prefix = PurePosixPath(prefix)
