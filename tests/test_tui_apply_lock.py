@@ -98,7 +98,7 @@ async def test_done_reads_the_hubs_config_again(tmp_path):
         await pilot.press("ctrl+q")
     # Changed on the hub since: Done says so.
     (prefix / "config" / "config.yaml").write_text(sandbox.PRISTINE_CONFIG)
-    state = done.hub_config_state(ctx)
+    state = done_step.hub_config_state(ctx)
     assert state.status is Status.ERROR and "the file from before apply" in state.summary
     ctx.close()
 
