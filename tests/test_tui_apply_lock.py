@@ -13,6 +13,7 @@ from wizard.context import open_context
 from wizard.diagnosis import Status
 from wizard.hub import apply as hub_apply
 from wizard.hub import sandbox
+from wizard.steps import done as done_step
 
 
 async def start_apply(pilot):

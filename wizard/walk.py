@@ -183,7 +183,7 @@ def run_action(ctx: WizardContext, item: Action, confirm: Callable[[Confirmation
     """Prepare, confirm and run ``item`` (blocking; the plain front-end calls this, the screens run the same pieces
     in workers). A plan with nothing to do runs without a question; a declined confirmation runs nothing and says so
     (a SKIPPED diagnosis)."""
-    args: tuple = ()
+    args: tuple[Any, ...] = ()
     plan = None
     if item.prepare is not None:
         plan = item.prepare(ctx, progress)

@@ -110,12 +110,16 @@ def gather_facts(ctx: WizardContext) -> HostFacts:
     return facts.gather(ctx.hub, metadata_base=base)
 
 
+def _connected(ctx: WizardContext) -> bool:
+    return ctx.target is not None and ctx.facts is not None
+
+
 def ensure_target(ctx: WizardContext, progress: Progress = no_progress) -> list[Diagnosis]:
     """Reconnect when a resumed run reaches a step that needs the hub; the diagnoses say why it failed, if it did."""
-    if ctx.target is not None and ctx.facts is not None:
+    if _connected(ctx):
         return []
     found = connect(ctx, progress)
-    return found if ctx.target is None or ctx.facts is None else []
+    return [] if _connected(ctx) else found
 
 
 def facts_needed(ctx: WizardContext, progress: Progress = no_progress) -> list[Diagnosis]:
@@ -125,7 +129,7 @@ def facts_needed(ctx: WizardContext, progress: Progress = no_progress) -> list[D
         return []
     progress("facts", "gathering the host facts this step needs")
     found = ensure_target(ctx, progress)
-    if ctx.facts is None:
+    if not _connected(ctx):  # (a function: the call above may have set ctx.facts)
         return found or [Diagnosis("connect.facts", Status.ERROR, "the host facts could not be gathered",
                                    fix="go Back to Connect")]
     return []
