@@ -6,15 +6,12 @@ from screens.modals import ConfirmModal
 from screens.results import Confirmation
 from screens.step import StepScreen
 from wizard.answers import INSECURE_TYPES
-from wizard.steps import authenticator as step_engine
 
 
 class AuthenticatorScreen(StepScreen):
     step_id = "authenticator"
     intro = ("How people log in, and who may. Every real authenticator needs an access policy: allowed users, "
              "organizations, domains or groups — or an explicitly confirmed allow-all.")
-    # the callback URL to register, a switch's consequences, and who can log in (the hub's own authenticator code)
-    check = staticmethod(step_engine.access_checks)
 
     def compose_extra(self):
         from textual.widgets import Static

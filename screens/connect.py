@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from screens.step import StepScreen
 from wizard.context import describe_target
-from wizard.steps import connect as step_engine
 
 
 class ConnectScreen(StepScreen):
@@ -13,7 +12,6 @@ class ConnectScreen(StepScreen):
              "for you to compare before anything is sent.")
     hard_gate = True
     pause_after_checks = True  # the host facts are worth a look before going on
-    check = staticmethod(step_engine.connect)
 
     def on_mount(self) -> None:
         super().on_mount()

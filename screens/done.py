@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from textual import on, work
+from textual import on
 from textual.app import ComposeResult
 from textual.containers import Horizontal
 from textual.widgets import Button, Input, Label, Static
 
 from screens.step import StepScreen
 from wizard.context import describe_target
+from wizard.diagnosis import Diagnosis, Status
 from wizard.steps import STEPS
 from wizard.steps import done as step_engine
 from wizard.steps.ssh import ssh_done_lines
@@ -57,17 +58,15 @@ class DoneScreen(StepScreen):
         super().on_mount()
         self._read_hub_config()
 
-    @work(thread=True, exclusive=True, group="hub-config", name="hub-config")
     def _read_hub_config(self) -> None:
         """Done says what the hub holds now, read again, not what the apply reported earlier."""
-        try:
-            state = step_engine.hub_config_state(self.ctx)
-            text = f"{_MARK.get(state.status, '?')} {state.summary}"
-        except Exception as exc:  # shown, never a crash
-            text = self.ctx.redact(f"? config.yaml on the hub could not be read again: {exc}")
-        self.app.call_from_thread(self._show_hub_config, text)
+        self.run_engine(lambda ctx, progress: [step_engine.hub_config_state(ctx)], done=self._show_hub_config)
 
-    def _show_hub_config(self, text: str) -> None:
+    def _show_hub_config(self, found: list[Diagnosis]) -> None:
+        state = found[0]
+        text = f"{_MARK.get(state.status, '?')} {state.summary}"
+        if state.status is Status.ERROR and state.id.endswith(".error"):  # the read itself failed
+            text = f"? config.yaml on the hub could not be read again: {state.summary}"
         self.query_one("#hub-config", Static).update(text)
 
     def summary(self) -> str:

@@ -26,7 +26,6 @@ class EnvironmentScreen(StepScreen):
     step_id = "environment"
     intro = ("The conda environment every user shares (/opt/tljh/user). Freeze it to get an exact snapshot you can "
              "diff and restore after a bad install.")
-    check = staticmethod(step_engine.environment_checks)
 
     def compose_extra(self) -> ComposeResult:
         from wizard.walk import action

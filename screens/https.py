@@ -16,7 +16,6 @@ class HttpsScreen(StepScreen):
     step_id = "https"
     intro = ("letsencrypt (default): TLJH's proxy gets the certificate, staging first. acme-dns: the wizard issues "
              "it with DNS-01 over RFC 2136. existing: your own certificate and key, checked before use.")
-    check = staticmethod(step_engine.https_checks)
 
     def compose_extra(self) -> ComposeResult:
         from wizard.walk import action

@@ -22,7 +22,14 @@ class Skip:
     """Leave this optional step for now."""
 
 
-StepResult = Next | Back | Skip
+@dataclass(frozen=True)
+class Fix:
+    """From Review: go to ``step`` to fix an answer Review refused, then straight back to Review."""
+
+    step: str
+
+
+StepResult = Next | Back | Skip | Fix
 
 
 @dataclass(frozen=True)

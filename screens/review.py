@@ -6,31 +6,27 @@ second Apply and Quit are refused with a note; the one way out is "Stop and roll
 
 from __future__ import annotations
 
-from textual import on, work
+from typing import TYPE_CHECKING
+
+from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.message import Message
 from textual.widgets import Button, Static
 
 from screens.modals import ConfirmModal
-from screens.results import Confirmation, Next
+from screens.results import Confirmation, Fix, Next
 from screens.step import ChecksFinished, StepScreen
-from wizard.context import WizardContext, describe_target
+from wizard.context import Progress, WizardContext, describe_target
 from wizard.diagnosis import Diagnosis, Status, worst
 from wizard.steps import review as step_engine
 
-
-class PlanReady(Message):
-    def __init__(self, plan: step_engine.Plan | None, error: str = "") -> None:
-        super().__init__()
-        self.plan = plan
-        self.error = error
+if TYPE_CHECKING:
+    from wizard.steps import Check
 
 
 class ReviewScreen(StepScreen):
     step_id = "review"
     intro = "What will change on the hub. Secrets are masked. Nothing is written until you apply."
-    check = staticmethod(step_engine.apply)
     BINDINGS = [Binding("ctrl+x", "stop_apply", "Stop and roll back", priority=True)]
 
     def __init__(self, ctx: WizardContext) -> None:
@@ -42,7 +38,10 @@ class ReviewScreen(StepScreen):
         self._stop_requested = False
 
     def compose_extra(self) -> ComposeResult:
+        from textual.containers import Horizontal
+
         yield Static("", id="plan-problems", markup=False)
+        yield Horizontal(id="fix-steps")
         yield Static("Working out the plan…", id="diff")
         yield Static("", id="actions", markup=False)
 
@@ -57,6 +56,10 @@ class ReviewScreen(StepScreen):
         if action == "stop_apply":
             return self.applying
         return super().check_action(action, parameters)
+
+    def checks(self) -> Check | None:
+        """Review's check is its plan: Ctrl-R reads the hub's config.yaml again and plans again."""
+        return step_engine.plan
 
     # -- an apply cannot be abandoned ---------------------------------------------------------------------------
 
@@ -121,43 +124,54 @@ class ReviewScreen(StepScreen):
         """Re-read the hub's config.yaml and plan again (never applies: that needs Apply and a confirmation)."""
         if self._refuse_while_applying() or self.busy:
             return
-        self.set_busy(True)
         self.applied = False
         self.query_one("#next", Button).label = self.next_label()
-        self._plan_worker()
+        self.query_one("#fix-steps").display = False
+        self.say("Review & apply: planning")
+        self.run_engine(step_engine.plan, done=self._plan_ready)
 
-    @work(thread=True, exclusive=True, group="checks", name="plan")
-    def _plan_worker(self) -> None:
-        try:
-            plan = step_engine.plan(self.ctx)
-        except Exception as exc:  # shown, never a crash
-            self.post_message(PlanReady(None, self.ctx.redact(f"{type(exc).__name__}: {exc}")))
-            return
-        self.post_message(PlanReady(plan))
-
-    @on(PlanReady)
-    def _plan_ready(self, event: PlanReady) -> None:
-        self.set_busy(False)
-        self.plan = event.plan
+    def _plan_ready(self, plan: step_engine.Plan | list[Diagnosis]) -> None:
         problems = self.query_one("#plan-problems", Static)
-        if event.plan is None:
-            problems.update(f"The plan could not be made: {event.error}")
-            self.query_one("#diff", Static).display = False
-            return
         diff = self.query_one("#diff", Static)
-        if event.plan.problems:
-            problems.update("Not ready to apply — these answers are missing or wrong (go Back to fix them):\n"
-                            + "\n".join(f"  ✘ {item}" for item in event.plan.problems))
+        if isinstance(plan, list):  # the plan call failed (an ERROR row) or was cancelled
+            self.plan = None
+            problems.display, diff.display = False, False
+            self.show_diagnoses(plan)
+            return
+        self.plan = plan
+        if plan.problems:
+            problems.update("Not ready to apply — these answers are missing or wrong (fix them at their step, "
+                            "then you come straight back here):\n"
+                            + "\n".join(f"  ✘ {item}" for item in plan.problems))
             problems.display, diff.display = True, False
+            self._offer_fixes(plan.problems)
             return
         problems.display, diff.display = False, True
-        if not event.plan.actions:  # the hub already has this configuration
+        if not plan.actions:  # the hub already has this configuration
             self.applied = True
             self.query_one("#next", Button).label = "Next"
-        self.query_one("#diff", Static).update(diff_renderable(event.plan.diff))
+        diff.update(diff_renderable(plan.diff))
         self.query_one("#actions", Static).update(
-            "Actions:\n" + "\n".join(f"  {n}. {a}" for n, a in enumerate(event.plan.actions, 1))
-            + (f"\n\n{event.plan.access}" if event.plan.access else ""))
+            "Actions:\n" + "\n".join(f"  {n}. {a}" for n, a in enumerate(plan.actions, 1))
+            + (f"\n\n{plan.access}" if plan.access else ""))
+
+    def _offer_fixes(self, problems: list[str]) -> None:
+        """One button per step that asks a refused answer (``wizard.walk.steps_to_fix``, as the plain prompts offer)."""
+        from wizard.steps import step
+        from wizard.walk import steps_to_fix
+
+        row = self.query_one("#fix-steps")
+        row.remove_children()
+        row.mount_all([Button(f"Fix at {step(item).title}", id=f"fix-{item}") for item in steps_to_fix(problems)])
+        row.display = True
+        for button in row.query(Button)[:1]:
+            button.focus()
+
+    @on(Button.Pressed, "#fix-steps Button")
+    def _fix_pressed(self, event: Button.Pressed) -> None:
+        if not self._refuse_while_applying() and event.button.id:
+            self.cancel_work()
+            self.dismiss(Fix(event.button.id.removeprefix("fix-")))
 
     def after_accept(self) -> None:
         if self.applied:
@@ -179,16 +193,12 @@ class ReviewScreen(StepScreen):
         if decision and decision.confirmed and not self.applying:
             self.set_applying(True)
             self.say("Review & apply: applying")
-            self._apply_worker()
+            self.run_engine(self._apply, done=lambda diagnoses: self.post_message(ChecksFinished(diagnoses, False)),
+                            cancellable=False)
 
-    @work(thread=True, exclusive=True, group="apply", name="apply")
-    def _apply_worker(self) -> None:
-        """Runs to its end whatever the screen does (its group is never cancelled by navigation)."""
-        try:
-            diagnoses = step_engine.apply(self.ctx, self._progress_from_thread, started=self._started)
-        except Exception as exc:  # an engine failure is shown as a failing check, never a crash of the UI
-            diagnoses = [Diagnosis("apply.error", Status.ERROR, self.ctx.redact(f"{type(exc).__name__}: {exc}"))]
-        self.post_message(ChecksFinished(diagnoses, False))
+    def _apply(self, ctx: WizardContext, progress: Progress) -> list[Diagnosis]:
+        """(worker thread) The apply runs to its end whatever the screen does; only "Stop and roll back" stops it."""
+        return step_engine.apply(ctx, progress, started=self._started)
 
     @on(ChecksFinished)
     def _applied(self, event: ChecksFinished) -> None:

@@ -1,20 +1,23 @@
 """The base of every step screen: a form rendered from the step's answer sections, live checks run in a thread
 worker, Back / Skip / Next, and saving each accepted answer through the session before moving on.
 
-A subclass names its step and, when the step has checks, the engine call that runs them (``check``). It may add
-widgets (``compose_extra``) and adjust what happens after the answers are accepted (``after_accept``).
+A subclass names its step (``step_id``); the step's checks are ``wizard.steps.CHECKS[step_id]``, the ones the plain
+prompts run, and which fields the form leaves out is ``wizard.steps.rules.hidden_fields``. It may add widgets
+(``compose_extra``) and adjust what happens after the answers are accepted (``after_accept``).
 
 Keys: Enter moves to the next field and, on the last one, is Next; Ctrl-N Next, Ctrl-B Back, Ctrl-S Skip (asks
 first, saying what the hub keeps), Ctrl-R re-run checks, Escape cancels what runs (never leaves the step). No step
 key shadows a text input's editing keys (Ctrl-K kills to the end of the line, Ctrl-U/W/A/E/D/X/V as in Textual).
 
-Engine calls run through one helper (``run_engine``): off the UI thread, one at a time per app, with a
-``CancelToken`` that Escape sets and the call's progress reports honour; any exception becomes a redacted ERROR row.
+Every engine call of a screen runs through one helper (``run_engine``): a Textual thread worker
+(``exit_on_error=False``) that calls ``WizardApp.call_engine``: one call at a time per app, with a ``CancelToken``
+that Escape, leaving the step and Quit set and every long engine call honours; any exception becomes a redacted
+ERROR row (``wizard.context.call_engine``, the rule the plain prompts follow too).
 """
 
 from __future__ import annotations
 
-from typing import Any, Callable, ClassVar
+from typing import TYPE_CHECKING, Any, Callable, ClassVar
 
 from textual import on, work
 from textual.app import ComposeResult
@@ -30,6 +33,10 @@ from wizard.context import WizardContext
 from wizard.diagnosis import Diagnosis, Status, worst
 from wizard.fields import ValidationError
 from wizard.steps import STEPS, Step
+
+if TYPE_CHECKING:
+    from wizard.https.progress import CancelToken
+    from wizard.steps import Check
 
 
 class ChecksFinished(Message):
@@ -117,7 +124,7 @@ class StepScreen(Screen[StepResult]):
         self._reviewed: tuple[str, Status] | None = None
         self.diagnoses: list[Diagnosis] = []
         self.busy = False
-        self.cancel_token: Any = None  # the running engine call's CancelToken
+        self.cancel_token: CancelToken | None = None  # the running engine call's
 
     # -- layout -------------------------------------------------------------------------------------------------
 
@@ -194,7 +201,7 @@ class StepScreen(Screen[StepResult]):
         if action == "skip":
             return self.step.skippable
         if action == "rerun":
-            return type(self).check is not None
+            return self.checks() is not None
         if action == "back":
             return self.step_id != STEPS[0].id
         return True
@@ -243,8 +250,19 @@ class StepScreen(Screen[StepResult]):
         if self.busy and self.cancel_token is not None and not self.cancel_token.cancellable:
             self.notify("This change cannot stop half-way: it runs to its end.", severity="warning")
         elif self.busy and self.cancel_token is not None and not self.cancel_token.cancelled:
-            self.cancel_token.cancel()
+            self.stop_engine_call()
             self.say("cancelling — the running call stops at its next step")
+
+    def stop_engine_call(self) -> bool:
+        """Cancel this screen's engine call, and give up on the hub command it is waiting for. False when none runs,
+        or it must not stop half-way."""
+        token = self.cancel_token
+        if token is None or not token.cancellable:
+            return False
+        token.cancel()
+        if self.ctx.cancel is token:
+            self.ctx.cancel_running()
+        return True
 
     @on(Input.Submitted)
     def _enter_in_field(self, event: Input.Submitted) -> None:
@@ -260,7 +278,7 @@ class StepScreen(Screen[StepResult]):
             self.action_next()
 
     def action_rerun(self) -> None:
-        if self.check is not None and not self.busy:
+        if self.checks() is not None and not self.busy:
             self.run_checks(proceed=False)
 
     def action_next(self) -> None:
@@ -316,7 +334,7 @@ class StepScreen(Screen[StepResult]):
 
     def after_accept(self) -> None:
         """By default: run the step's checks, then go on when they all pass; otherwise show them first."""
-        if self.check is None:
+        if self.checks() is None:
             self.dismiss(Next())
         elif self._reviewed is not None and self._reviewed[0] == self.answers_snapshot():
             self.dismiss(Next(failed=self._reviewed[1] is Status.ERROR))
@@ -331,51 +349,35 @@ class StepScreen(Screen[StepResult]):
 
     # -- checks ------------------------------------------------------------------------------------------------
 
-    check: ClassVar[Callable[..., list[Diagnosis]] | None] = None
+    def checks(self) -> Check | None:
+        """This step's checks: ``wizard.steps.CHECKS``, the ones the plain prompts run (None: the step has none)."""
+        from wizard.steps import CHECKS
+
+        return CHECKS.get(self.step_id)
 
     def run_checks(self, proceed: bool) -> None:
+        check = self.checks()
+        if check is None:
+            return
         self.say(f"{self.step.title}: running checks")
-        self.run_engine(type(self).check, done=lambda diagnoses: self.post_message(ChecksFinished(diagnoses,
-                                                                                                   proceed)))
+        self.run_engine(check, done=lambda diagnoses: self.post_message(ChecksFinished(diagnoses, proceed)))
 
     def run_engine(self, call: Callable[..., Any], *args: Any, done: Callable[[Any], None],
                    cancellable: bool = True) -> None:
-        """Run ``call(ctx, *args, progress)`` off the UI thread; ``done(result)`` runs on the UI thread after.
-
-        One engine call at a time per app (a lock: a call cancelled by Escape finishes before the next starts on
-        the same context); Escape sets the call's ``CancelToken``, which every progress report honours; an
-        exception becomes a redacted ERROR diagnosis, a cancellation a SKIPPED one. ``cancellable`` False: a change
-        that must not stop half-way (an environment restore) runs to its end; Escape then says so."""
+        """Run ``call(ctx, *args, progress)`` off the UI thread; ``done(result)`` runs on the UI thread after, with
+        the call's result — or, when it raised or was cancelled, a one-row diagnosis list (ERROR, redacted, or
+        SKIPPED). ``cancellable`` False: a change that must not stop half-way (an environment restore, an apply)
+        runs to its end; Escape then says so."""
         from wizard.https.progress import CancelToken
 
         self.set_busy(True)
-        self.cancel_token = token = CancelToken()
-        token.cancellable = cancellable
+        self.cancel_token = token = CancelToken(cancellable)
         self._engine_worker(call, args, done, token)
 
-    @work(thread=True, group="checks", name="checks")
-    def _engine_worker(self, call, args, done, token) -> None:
-        import threading
-
-        from wizard.https.progress import Cancelled
-
-        lock = getattr(self.app, "engine_lock", None) or threading.Lock()
-
-        def progress(phase: str, message: str) -> None:
-            if token.cancellable:
-                token.check()  # raises Cancelled once Escape (or leaving the step) asked to stop
-            self.post_message(ProgressNote(f"{phase}: {message}" if phase else message))
-
-        with lock:
-            try:
-                token.check()
-                result = call(self.ctx, *args, progress)
-            except Cancelled:
-                result = [Diagnosis(f"{self.step_id}.cancelled", Status.SKIPPED, "cancelled: the call was stopped "
-                                    "before it finished; press Ctrl-R to run it again")]
-            except Exception as exc:  # an engine failure is shown as a failing check, never a crash of the UI
-                text = self.ctx.redact(f"{type(exc).__name__}: {exc}")
-                result = [Diagnosis(f"{self.step_id}.error", Status.ERROR, text[:300])]
+    @work(thread=True, group="engine", name="engine", exit_on_error=False)
+    def _engine_worker(self, call: Callable[..., Any], args: tuple[Any, ...], done: Callable[[Any], None],
+                       token: CancelToken) -> None:
+        result = self.app.call_engine(self.ctx, call, args, token, self._progress_from_thread, self.step_id)
         self.post_message(EngineDone(result, done, token))
 
     @on(EngineDone)
@@ -442,10 +444,9 @@ class StepScreen(Screen[StepResult]):
         self.query_one("#next", Button).disabled = busy
 
     def cancel_work(self) -> None:
-        if self.cancel_token is not None:
-            self.cancel_token.cancel()
+        """Leaving the step: its running engine call is cancelled (one that must not stop half-way runs on)."""
+        self.stop_engine_call()
         self.cancel_token = None
-        self.workers.cancel_group(self, "checks")
         self.set_busy(False)
 
     def say(self, message: str) -> None:

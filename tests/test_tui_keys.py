@@ -6,12 +6,14 @@ from __future__ import annotations
 
 import threading
 
+import pytest
 from textual.widgets import Input
 
 from screens.app import build_app
 from tests.test_tui import SIZE, fill, rig_context, settle, wait_for, wait_for_screen
 from tests.test_tui_sandbox import sandbox_wizard
 from wizard.diagnosis import Diagnosis, Status
+from wizard.steps import CHECKS
 
 OAUTH = {"authenticator.type": "github", "authenticator.client_id": "keys-client",
          "authenticator.client_secret": "keys-Secret-shown-once-8d1", "authenticator.allowed_organizations": "org-a",
@@ -214,7 +216,7 @@ async def test_escape_cancels_the_running_check_and_calls_never_overlap(tmp_path
         finally:
             running.release()
 
-    monkeypatch.setattr(LimitsScreen, "check", staticmethod(long_check))
+    monkeypatch.setitem(CHECKS, "limits", long_check)
     ctx, app, _prefix = sandbox_wizard(tmp_path, "limits", OAUTH)
     async with app.run_test(size=SIZE) as pilot:
         screen = await resume_at(pilot, LimitsScreen)
@@ -236,7 +238,7 @@ async def test_escape_cancels_the_running_check_and_calls_never_overlap(tmp_path
 
 async def test_quit_during_the_host_key_question_ends_the_connect_worker(sshd_hub):
     from screens.connect import ConnectScreen
-    from screens.modals import HostKeyModal
+    from screens.modals import ConfirmModal, HostKeyModal
 
     hub = sshd_hub
     ctx = rig_context("keys-quit", hub)
@@ -250,9 +252,170 @@ async def test_quit_during_the_host_key_question_ends_the_connect_worker(sshd_hu
         await wait_for_screen(pilot, HostKeyModal)
         assert app.engine_lock.locked()  # the connect call waits for the operator
         await pilot.press("ctrl+q")
+        quit_question = await wait_for_screen(pilot, ConfirmModal)  # something runs: Quit asks first
+        assert "stops it first" in quit_question.body
+        await pilot.click("#yes")
         await wait_for(pilot, lambda: app.return_code is not None, "the app to exit", 10)
     assert app.return_value == 3
     # The engine call holds the lock while it runs: it ended (the quit answered the question "reject").
     assert app.engine_lock.acquire(timeout=10)  # a bound against a hang, not a timing assertion
     assert ctx.facts is None and not ctx.session.answers.get("connection.host_key")
+    ctx.close()
+
+
+STEP_SCREENS = {"connect": "ConnectScreen", "authenticator": "AuthenticatorScreen", "domain": "DomainScreen",
+                "https": "HttpsScreen", "limits": "LimitsScreen", "environment": "EnvironmentScreen",
+                "backups": "BackupsScreen", "ssh": "SshAccessScreen"}
+
+
+@pytest.mark.parametrize("step", [*STEP_SCREENS, "review"])
+async def test_an_engine_exception_in_any_step_is_a_redacted_error_row_and_the_app_runs_on(step, tmp_path,
+                                                                                            monkeypatch):
+    """Each step's checks (Review: its plan) raise: the step shows one ERROR row, the secret in the message masked,
+    and the wizard goes on (Re-run works again, Quit exits as usual)."""
+    from screens.app import screen_class
+    from wizard.steps import review
+
+    calls: list[str] = []
+
+    def broken(ctx, progress):
+        calls.append(step)
+        raise RuntimeError(f"the engine broke near {OAUTH['authenticator.client_secret']}")
+
+    if step == "review":
+        monkeypatch.setattr(review, "plan", broken)
+    else:
+        monkeypatch.setitem(CHECKS, step, broken)
+    ctx, app, _prefix = sandbox_wizard(tmp_path, step, OAUTH)
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await resume_at(pilot, screen_class(step))
+        if step != "review":  # Review plans as it opens
+            await pilot.press("ctrl+r")
+        await wait_for(pilot, lambda: calls, "the engine call", 20)
+        await settle(pilot)
+        assert [(d.status, d.summary) for d in screen.diagnoses] == [
+            (Status.ERROR, "RuntimeError: the engine broke near ********")]
+        assert app.is_running and app.screen is screen and not screen.busy
+        await pilot.press("ctrl+r")  # the app keeps working: the same call runs again
+        await wait_for(pilot, lambda: len(calls) == 2, "the second engine call", 20)
+        await settle(pilot)
+        await pilot.press("ctrl+q")
+        await wait_for(pilot, lambda: app.return_code is not None, "the app to exit", 10)
+    assert app.return_value == 3
+    ctx.close()
+
+
+async def test_escape_stops_the_command_running_on_the_hub(tmp_path, monkeypatch):
+    """Escape while a step's engine call waits for a long command on the (sandbox) hub: the hub target gives up
+    on it (``CommandCancelled`` inside the engine call), the step says cancelled, and the command's process is gone."""
+    from screens.backups import BackupsScreen
+    from wizard.hub.target import CommandCancelled
+
+    observed: list[object] = []
+    marker = tmp_path / "sleeping"
+
+    def long_command(ctx, progress):
+        from wizard.steps.connect import ensure_target
+
+        assert not ensure_target(ctx, progress)  # the sandbox hub, connected as a resumed step does
+        progress("backups", "a long command on the hub")
+        try:
+            ctx.hub.run(["sh", "-c", f"echo $$ > {marker}; exec sleep 300"], timeout=None)
+        except CommandCancelled as exc:
+            observed.append(exc)
+            raise
+        observed.append("finished")
+        return [Diagnosis("backups.bundle", Status.OK, "done")]
+
+    monkeypatch.setitem(CHECKS, "backups", long_command)
+    ctx, app, _prefix = sandbox_wizard(tmp_path, "backups", OAUTH)
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await resume_at(pilot, BackupsScreen)
+        await pilot.press("ctrl+r")
+        await wait_for(pilot, lambda: marker.exists() and marker.read_text().strip(), "the command to start", 30)
+        pid = int(marker.read_text())
+        await pilot.press("escape")
+        await wait_for(pilot, lambda: observed, "the engine to observe the cancel", 20)
+        await settle(pilot)
+        assert isinstance(observed[0], CommandCancelled)
+        assert [d.status for d in screen.diagnoses] == [Status.SKIPPED]
+        assert "cancelled" in screen.diagnoses[0].summary
+        await wait_for(pilot, lambda: not _alive(pid), "the hub command to end", 20)
+        await pilot.press("ctrl+q")
+    assert app.return_value == 3
+    ctx.close()
+
+
+def _alive(pid: int) -> bool:
+    import os
+
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    with open(f"/proc/{pid}/stat") as stat:  # a zombie has ended
+        return stat.read().split(") ")[-1][:1] != "Z"
+
+
+async def test_quit_while_a_check_runs_asks_then_cancels_and_exits(tmp_path, monkeypatch):
+    """Quit during an engine call asks first ("Keep working" keeps it running); "Stop it and quit" cancels it (the
+    engine sees its token cancelled) and the app exits with "stopped part-way"."""
+    from screens.limits import LimitsScreen
+    from screens.modals import ConfirmModal
+
+    seen: list[str] = []
+
+    def waiting(ctx, progress):
+        seen.append("started")
+        token = ctx.cancel  # the engine's view of the run's CancelToken
+        while not token.cancelled:
+            threading.Event().wait(0.05)
+        seen.append("cancel observed")
+        return []
+
+    monkeypatch.setitem(CHECKS, "limits", waiting)
+    ctx, app, _prefix = sandbox_wizard(tmp_path, "limits", OAUTH)
+    async with app.run_test(size=SIZE) as pilot:
+        await resume_at(pilot, LimitsScreen)
+        await pilot.press("ctrl+r")
+        await wait_for(pilot, lambda: seen == ["started"], "the check to start", 10)
+        await pilot.press("ctrl+q")
+        await wait_for_screen(pilot, ConfirmModal)
+        await pilot.click("#no")  # Keep working
+        await wait_for_screen(pilot, LimitsScreen)
+        assert app.is_running and seen == ["started"]
+        await pilot.press("ctrl+q")
+        await wait_for_screen(pilot, ConfirmModal)
+        await pilot.click("#yes")
+        await wait_for(pilot, lambda: app.return_code is not None, "the app to exit", 10)
+    assert app.return_value == 3
+    assert app.engine_lock.acquire(timeout=10)  # a bound against a hang, not a timing assertion
+    assert seen == ["started", "cancel observed"]
+    ctx.close()
+
+
+async def test_review_sends_a_refused_answer_to_its_step_and_back(tmp_path):
+    """Review refuses an answer (the domain's IP is missing): a button goes to Domain & DNS, and Next there comes
+    straight back to Review."""
+    from screens.domain import DomainScreen
+    from screens.review import ReviewScreen
+
+    answers = {key: value for key, value in OAUTH.items() if key != "domain.reserved_ipv4"}
+    ctx, app, _prefix = sandbox_wizard(tmp_path, "review", answers)
+    for step in ("authenticator", "domain", "https", "limits", "environment", "backups", "ssh"):
+        ctx.session.go_to("review", finished=step)
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await resume_at(pilot, ReviewScreen)
+        await settle(pilot)
+        assert "domain.reserved_ipv4" in str(screen.query_one("#plan-problems").render())
+        await pilot.click("#fix-domain")
+        screen = await wait_for_screen(pilot, DomainScreen)
+        fill(screen, domain__reserved_ipv4="203.0.113.10", domain__ip_reserved_confirmed=True)
+        await pilot.press("ctrl+n")
+        await settle(pilot)
+        if not isinstance(app.screen, ReviewScreen):  # the checks warn (a sandbox): Next again goes on
+            await pilot.press("ctrl+n")
+        await wait_for_screen(pilot, ReviewScreen)
+        assert ctx.session.current_step == "review"
+        await pilot.press("ctrl+q")
     ctx.close()

@@ -10,9 +10,9 @@ from __future__ import annotations
 import importlib.util
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Callable, Literal
+from typing import TYPE_CHECKING, Any, Callable, Literal
 
-from wizard.diagnosis import Diagnosis
+from wizard.diagnosis import Diagnosis, Status
 
 if TYPE_CHECKING:
     from wizard.answers import Answers
@@ -118,6 +118,51 @@ class WizardContext:
         target, self.target = self.target, None
         if target is not None:
             target.close()
+
+    def cancel_running(self) -> bool:
+        """Ask the engine call running now (``call_engine``) to stop: its token is cancelled (progress reports,
+        ACME polling and the host-key question honour it) and the command running on the hub is given up on
+        (``HubTarget.cancel``). False when nothing runs, or the call must not stop half-way."""
+        token = self.cancel
+        if token is None or not token.cancellable:
+            return False
+        token.cancel()
+        if self.target is not None:
+            self.target.cancel.set()
+        return True
+
+
+def call_engine(ctx: WizardContext, call: Callable[..., Any], *args: Any, token: CancelToken,
+                progress: Progress = no_progress, step_id: str = "wizard") -> Any:
+    """Run one engine call for a front-end — the one rule both front-ends follow: ``call(ctx, *args, progress)``
+    with ``token`` as the run's ``ctx.cancel``, every progress report raising ``Cancelled`` once the token is
+    cancelled. Never raises an ``Exception``: a cancelled call returns a SKIPPED ``{step_id}.cancelled``
+    diagnosis, any other failure an ERROR ``{step_id}.error`` diagnosis with its message redacted (secret answers
+    masked) and cut to 300 characters, each as a one-element list. ``KeyboardInterrupt`` propagates (the plain
+    wizard stops on Ctrl-C). Blocking; a front-end calls it off its UI thread."""
+    from wizard.https.progress import Cancelled
+    from wizard.hub.target import CommandCancelled
+
+    def reporting(phase: str, message: str) -> None:
+        if token.cancellable:
+            token.check()  # raises Cancelled once Escape (or Quit, or leaving the step) asked to stop
+        progress(phase, message)
+
+    ctx.cancel = token
+    if ctx.target is not None:
+        ctx.target.cancel.clear()  # a stop asked of an earlier call is not this one's
+    try:
+        token.check()
+        return call(ctx, *args, reporting)
+    except Exception as exc:  # an engine failure is a failing check the operator reads, never a crash
+        if isinstance(exc, Cancelled) or (isinstance(exc, CommandCancelled) and token.cancelled):
+            return [Diagnosis(f"{step_id}.cancelled", Status.SKIPPED, "cancelled: the call was stopped before it "
+                              "finished; run it again (Ctrl-R, or check again) when ready")]
+        return [Diagnosis(f"{step_id}.error", Status.ERROR, ctx.redact(f"{type(exc).__name__}: {exc}")[:300])]
+    finally:
+        ctx.cancel = None
+        if ctx.target is not None:
+            ctx.target.cancel.clear()
 
 
 def describe_target(ctx: WizardContext) -> str:

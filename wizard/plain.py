@@ -401,7 +401,7 @@ class PlainWizard:
             diagnoses: list[Diagnosis] = []
             if check is not None:
                 self.say("  checking …")
-                diagnoses = check(self.ctx, self.progress)
+                diagnoses = self.call(check)
                 self.say(diagnosis_table(diagnoses))
             if step_id == "connect" and worst(diagnoses) is Status.ERROR:
                 # nothing goes on without a connection: change the answers, check again, or stop
@@ -447,25 +447,37 @@ class PlainWizard:
             if item.prepare is not None and not self.confirm(f"{item.label.rstrip('…')}?", default=False):
                 continue
 
-            def confirm(asked, item=item) -> bool:
-                if item.prepare is None:
-                    return self.confirm(asked.body, default=False)
-                self.say(asked.body)
-                return self.prompter.confirm(f"{asked.title} ({asked.yes})", default=False) is True
+            went_back: list[GoBack] = []
 
-            try:
-                found = run_action(self.ctx, item, confirm, self.progress)
-            except GoBack:
-                raise
-            except Exception as exc:  # an engine failure is an ERROR row, never a traceback
-                found = [Diagnosis(f"{step_id}.{item.id}", Status.ERROR,
-                                   self.ctx.redact(f"{type(exc).__name__}: {exc}")[:300])]
+            def confirm(asked, item=item, went_back=went_back) -> bool:
+                try:
+                    if item.prepare is None:
+                        return self.confirm(asked.body, default=False)
+                    self.say(asked.body)
+                    return self.prompter.confirm(f"{asked.title} ({asked.yes})", default=False) is True
+                except GoBack as exc:  # "<" at the question: carried out of the engine call, raised below
+                    went_back.append(exc)
+                    return False
+
+            found = self.call(lambda ctx, progress, item=item, confirm=confirm: run_action(ctx, item, confirm,
+                                                                                         progress))
+            if went_back:
+                raise went_back[0]
             self.say(diagnosis_table(found))
             out += found
         return out
 
     def progress(self, phase: str, message: str) -> None:
         self.say(f"  … {message}")
+
+    def call(self, engine_call: Callable[..., Any], *args: Any) -> Any:
+        """One engine call by the rule both front-ends follow (``wizard.context.call_engine``): an exception is an
+        ERROR row, never a traceback; Ctrl-C stops the wizard."""
+        from wizard.context import call_engine
+        from wizard.https.progress import CancelToken
+
+        return call_engine(self.ctx, engine_call, *args, token=CancelToken(), progress=self.progress,
+                           step_id=self.step_id or "wizard")
 
     def ask_host_key(self, host: str, key_type: str, fingerprint: str) -> bool:
         self.say(f"The authenticity of host {host} can't be established.\n{key_type} key fingerprint is "
@@ -478,7 +490,10 @@ class PlainWizard:
         from wizard.steps import review, step
         from wizard.walk import Outcome, steps_to_fix
 
-        reviewed = review.plan(self.ctx, self.progress)
+        reviewed = self.call(review.plan)
+        if isinstance(reviewed, list):  # the plan call failed: its ERROR row
+            self.say(diagnosis_table(reviewed))
+            reviewed = review.Plan("", [], [d.summary for d in reviewed])
         if reviewed.problems:
             self.say("Not ready to apply — these answers are missing or wrong:")
             for problem in reviewed.problems:
@@ -498,7 +513,7 @@ class PlainWizard:
             return Outcome.NEXT
         if not self.confirm(f"Apply these changes to {describe_target(self.ctx)}?", default=False):
             return STOP
-        outcomes = review.apply(self.ctx, self.progress)
+        outcomes = self.call(review.apply)
         self.say(diagnosis_table(outcomes))
         return Outcome.NEXT if worst(outcomes) is not S.ERROR else STOP
 

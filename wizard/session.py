@@ -179,8 +179,10 @@ class Session:
     def journal(self, action: str, phase: str, **details: Any) -> dict:
         """Record a remote action's intent (before) or outcome (after); saved at once. Secret answers quoted in the
         details (a hub's error output can echo them) are masked, as in the log."""
-        secrets = sorted(self.secret_values(), key=len, reverse=True)
-        details = {key: _masked(value, secrets) for key, value in details.items()}
+        from wizard.masking import Masker
+
+        mask = Masker(self.secret_values())
+        details = {key: mask.data(value) for key, value in details.items()}
         entry = {"time": time.time(), "action": action, "phase": phase, **details}
         self.state["journal"].append(entry)
         self.save()
@@ -248,34 +250,23 @@ class Session:
 
 
 class SecretFilter(logging.Filter):
-    """Replaces every known secret value in a log record with ********."""
+    """Masks every known secret value in a log record (``wizard.masking``)."""
 
     def __init__(self, secrets) -> None:
         super().__init__()
         self._secrets = secrets
 
     def filter(self, record: logging.LogRecord) -> bool:
-        secrets = sorted(self._secrets(), key=len, reverse=True)
-        record.msg, record.args = _masked(record.getMessage(), secrets), None
+        from wizard.masking import Masker
+
+        mask = Masker(self._secrets())
+        record.msg, record.args = mask(record.getMessage()), None
         if record.exc_info or record.exc_text:  # a traceback quotes values too: format it here, masked
             text = record.exc_text or (logging.Formatter().formatException(record.exc_info) if record.exc_info else "")
-            record.exc_info, record.exc_text = None, _masked(text, secrets)
+            record.exc_info, record.exc_text = None, mask(text)
         if record.stack_info:
-            record.stack_info = _masked(record.stack_info, secrets)
+            record.stack_info = mask(record.stack_info)
         return True
-
-
-def _masked(value: Any, secrets: list[str]) -> Any:
-    """``value`` (text, or a list/mapping of them) with every secret replaced by ********."""
-    if isinstance(value, str):
-        for secret in secrets:
-            value = value.replace(secret, "********")
-        return value
-    if isinstance(value, list):
-        return [_masked(item, secrets) for item in value]
-    if isinstance(value, dict):
-        return {key: _masked(item, secrets) for key, item in value.items()}
-    return value
 
 
 def _lock(directory: Path, name: str) -> int:

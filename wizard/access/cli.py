@@ -101,14 +101,13 @@ def run(args: argparse.Namespace) -> int:
             session.close()
     preview, confirmed = result
     findings = preview.diagnoses(allow_all_confirmed=confirmed, live=answers is None)
-    secrets = [value for value in (answers.secret_values() if answers else []) if isinstance(value, str) and value]
+    from wizard.masking import Masker
+
+    mask = Masker(answers.secret_values() if answers else [], json_escaped=True)
     if args.json:
         data = {"subject": subject or (args.sandbox or "local"), "source": source, **preview.to_json(),
                 "findings": [finding.to_json() for finding in findings], "exit_code": exit_code(findings)}
-        text = json.dumps(data)
-        for secret in secrets:
-            text = text.replace(json.dumps(secret)[1:-1], "********")
-        print(text)
+        print(mask(json.dumps(data)))
     else:
         print(f"Source: {source}" + (f" ({subject})" if subject else ""))
         print(preview.table())

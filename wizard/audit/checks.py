@@ -208,22 +208,12 @@ def audit(subject: AuditSubject, options: AuditOptions | None = None,
 
 def redacted(diagnosis: Diagnosis, secrets: list[str]) -> Diagnosis:
     """``diagnosis`` with every secret answer masked in each of its texts (the engines' own masking is by key)."""
-    ordered = sorted(secrets, key=len, reverse=True)
+    from wizard.masking import Masker
 
-    def mask(value: Any) -> Any:
-        if isinstance(value, str):
-            for secret in ordered:
-                value = value.replace(secret, "********")
-            return value
-        if isinstance(value, Mapping):
-            return {key: mask(item) for key, item in value.items()}
-        if isinstance(value, (list, tuple)):
-            return [mask(item) for item in value]
-        return value
-
-    diagnosis.summary, diagnosis.details, diagnosis.fix = map(mask, (diagnosis.summary, diagnosis.details,
-                                                                     diagnosis.fix))
-    diagnosis.data = mask(diagnosis.data)
+    mask = Masker(secrets)
+    diagnosis.summary, diagnosis.details, diagnosis.fix = map(mask.data, (diagnosis.summary, diagnosis.details,
+                                                                          diagnosis.fix))
+    diagnosis.data = mask.data(diagnosis.data)
     return diagnosis
 
 

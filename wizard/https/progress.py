@@ -25,10 +25,14 @@ class Cancelled(Exception):
 
 
 class CancelToken:
-    """A cancellation flag that waits can observe: ``wait`` returns early, ``check`` raises ``Cancelled``."""
+    """A cancellation flag that waits can observe: ``wait`` returns early, ``check`` raises ``Cancelled``.
 
-    def __init__(self) -> None:
+    ``cancellable`` False marks a call that must not stop half-way (an environment restore, an apply): a front-end
+    then refuses to cancel it and says so."""
+
+    def __init__(self, cancellable: bool = True) -> None:
         self._event = threading.Event()
+        self.cancellable = cancellable
 
     def cancel(self) -> None:
         self._event.set()

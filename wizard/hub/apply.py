@@ -37,6 +37,7 @@ from pathlib import PurePosixPath
 from typing import Any, Callable
 
 from wizard.hub.target import CommandFailed, HubError, HubTarget
+from wizard.masking import Masker
 
 RELOAD_TIMEOUT = 180.0
 VERIFY_TIMEOUT = 60.0
@@ -281,6 +282,7 @@ class Applier:
         self.log = session.logger()
         self.diagnoses: list = []  # from the verify and smoke actions
         self._stop = threading.Event()
+        self._mask = Masker(session.secret_values())
 
     def stop(self) -> None:
         """Ask a running ``execute`` (in another thread) to stop and roll back: the command running now is given up
@@ -362,12 +364,11 @@ class Applier:
 
         found = secret_values_in(plan.old_text) | secret_values_in(plan.new_text)
         self.session.redact_also.update(found)
-        self._secrets = sorted(found | set(self.session.secret_values()), key=len, reverse=True)
+        self._mask = Masker([*found, *self.session.secret_values()])
 
     def mask(self, text: str) -> str:
-        for secret in getattr(self, "_secrets", ()):
-            text = text.replace(secret, "********")
-        return text
+        """``text`` with the secrets of both config.yaml files and of the answers masked (``wizard.masking``)."""
+        return self._mask(text)
 
     def _hub_holds(self, plan: Plan) -> str:
         try:

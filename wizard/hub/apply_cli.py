@@ -65,15 +65,12 @@ def run(args: argparse.Namespace) -> int:  # noqa: C901 (to split: plan, preflig
         if len(exc.errors) == 1:
             return _fail(f"the answers cannot be used: {exc.errors[0]}")
         return _fail("the answers cannot be used:\n" + "\n".join(f"  {e}" for e in exc.errors))
-    secrets = sorted((v for v in answers.secret_values() if isinstance(v, str) and v), key=len, reverse=True)
+    from wizard.masking import Masker
+
+    # The hub's output can quote config values back: the answers' secrets never reach the terminal.
+    mask = Masker(answers.secret_values())
     for note in getattr(answers, "notes", []):
         print(f"note: {note}", file=sys.stderr)
-
-    def mask(text: str) -> str:
-        """The hub's output can quote config values back: the answers' secrets never reach the terminal."""
-        for secret in secrets:
-            text = text.replace(secret, "********")
-        return text
 
     elsewhere = bool(args.local or args.sandbox)
     problems = [p for p in answers.problems() if not (elsewhere and p.key.startswith("connection."))]
@@ -134,7 +131,7 @@ def run(args: argparse.Namespace) -> int:  # noqa: C901 (to split: plan, preflig
             if not args.yes and not _confirm():
                 return _fail("not applied: confirm on a terminal, or pass --yes")
             with Session.open(target.name, host=target.name) as session:
-                session.redact_also.update(secrets)
+                session.redact_also.update(mask.secrets)
                 applier = apply.Applier(target, session, reload_timeout=args.reload_timeout,
                                         on_progress=lambda action, phase, detail: _progress(action, phase, detail, mask=mask))
                 result = applier.execute(current)

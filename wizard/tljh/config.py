@@ -20,6 +20,7 @@ from wizard import limits
 from wizard.answers import Answers
 from wizard.fields import ValidationError, did_you_mean
 from wizard.mappings import section as mapping_section
+from wizard.masking import MASK
 
 TLJH_VERSIONS = ("2.0.0", "main")
 DEFAULT_TLJH_VERSION = "2.0.0"
@@ -55,7 +56,6 @@ _AUTH_TRAITS = {
 # Keys whose values are secrets wherever they appear in a config.yaml (masked in diffs and plans).
 SECRET_KEYS = {"client_secret", "lookup_dn_search_password", "password", "secret_key", "recaptcha_secret",
                "tsig_secret"}
-MASK = "********"
 _SECRET_WORDS = ("password", "secret", "passphrase")
 
 
