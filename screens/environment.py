@@ -1,5 +1,6 @@
-"""Step 6, Base environment: the user environment's summary, optional installs, a freeze, and a restore of the
-newest snapshot (its plan shown in full and confirmed first)."""
+"""Step 6, Base environment: the user environment's summary, a dry run of the installs asked for, and a restore of
+the newest snapshot (its plan shown in full and confirmed first). Read-only: installs, the freeze and a restore are
+actions of the reviewed plan, run by apply."""
 
 from __future__ import annotations
 
@@ -25,7 +26,8 @@ class RestorePlanned(Message):
 class EnvironmentScreen(StepScreen):
     step_id = "environment"
     intro = ("The conda environment every user shares (/opt/tljh/user). Freeze it to get an exact snapshot you can "
-             "diff and restore after a bad install.")
+             "diff and restore after a bad install. Installs, the freeze and a restore run when you apply, after "
+             "Review; this step only reads the hub.")
     check = staticmethod(flow.environment_checks)
 
     def compose_extra(self) -> ComposeResult:
