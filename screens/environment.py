@@ -77,7 +77,14 @@ class EnvironmentScreen(StepScreen):
         self._restore(plan)
 
     def _restore(self, plan) -> None:
-        """Run the confirmed plan; an engine exception is an ERROR row, never a crash of the app."""
-        self.run_engine(flow.environment_restore, plan,
-                        done=lambda diagnoses: self.post_message(ChecksFinished(diagnoses, proceed=False)),
-                        cancellable=False)
+        """Put the confirmed restore into the answers (apply runs it after Review; nothing changes now) and show it
+        in the form; an engine exception is an ERROR row, never a crash of the app."""
+        def done(diagnoses) -> None:
+            from textual.widgets import Input
+
+            chosen = self.ctx.answers.get("environment.restore")
+            if chosen:
+                self.query_one("#field-environment-restore", Input).value = str(chosen)
+            self.post_message(ChecksFinished(diagnoses, proceed=False))
+
+        self.run_engine(flow.environment_restore, plan, done=done)

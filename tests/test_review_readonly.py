@@ -104,6 +104,16 @@ async def test_tui_walk_to_review_changes_nothing_on_the_hub(hub, tmp_path, monk
                 if step_id == "environment":
                     found = {d.id: d.status.value for d in screen.diagnoses}
                     assert found.get("environment.conda") == "ok" and found.get("environment.pip") == "ok", found
+            from screens.modals import ConfirmModal
+            from screens.ssh_access import SshAccessScreen
+
+            ssh = await wait_for_screen(pilot, SshAccessScreen)  # skipped: the hub's accounts stay as they are
+            await settle(pilot)
+            await pilot.click("#skip")
+            await pilot.pause()
+            if isinstance(app.screen, ConfirmModal):
+                await pilot.click("#yes")
+            await wait_for(pilot, lambda: app.screen is not ssh, "the skip")
             review = await wait_for_screen(pilot, ReviewScreen)
             await settle(pilot)
             assert review.plan is not None and not review.plan.problems, review.plan.problems
@@ -142,7 +152,16 @@ def test_plain_walk_to_review_changes_nothing_on_the_hub(hub, tmp_path, monkeypa
     try:
         child.expect_exact("Resume")
         child.send("y")
-        driver.step("environment", fresh=False)  # every answer kept (Enter), past the results
+        child.expect_exact(": Base environment ==")
+        child.expect_exact("Set up Base environment now?")
+        child.send("y")
+        pause, restore, following = "Read the table above, then:", "Restore the newest snapshot?", "Step 7/"
+        found = driver.section("environment", [restore, pause, following], fresh=False)  # every answer kept
+        if found == 0:
+            child.send("n")  # no restore (asked once; the answered prompt is redrawn with the same words)
+            found = 1 + child.expect_exact([pause, following])
+        if found == 1:
+            child.send("\r")  # continue past the results
         driver.step("backups", fresh=False)
         driver.step("ssh", fresh=False)  # skipped
         child.expect_exact(": Review & apply ==")

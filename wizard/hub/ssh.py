@@ -54,9 +54,9 @@ _ANNOUNCE = 'echo "@tljh-wizard-pid $$" >&2; exec "$@"'
 # Kills the process group $1 leads while $1 is still a `timeout` process: TERM (timeout passes it on), then KILL.
 _KILL_GROUP = r"""p=$1
 [ "$(cat /proc/$p/comm 2>/dev/null)" = timeout ] || exit 0
-kill -TERM -- "-$p" 2>/dev/null || exit 0
-for _ in 1 2 3 4 5 6 7 8 9 10; do kill -0 -- "-$p" 2>/dev/null || exit 0; sleep 0.2; done
-kill -KILL -- "-$p" 2>/dev/null
+pkill -TERM -g "$p" || exit 0
+for _ in 1 2 3 4 5 6 7 8 9 10; do pgrep -g "$p" >/dev/null || exit 0; sleep 0.2; done
+pkill -KILL -g "$p"
 exit 0
 """
 
