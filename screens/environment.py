@@ -12,7 +12,7 @@ from textual.widgets import Button
 from screens.modals import ConfirmModal
 from screens.results import Confirmation
 from screens.step import ChecksFinished, StepScreen
-from wizard import flow
+from wizard.steps import environment as step_engine
 
 MODAL_LINES = 20
 
@@ -28,7 +28,7 @@ class EnvironmentScreen(StepScreen):
     intro = ("The conda environment every user shares (/opt/tljh/user). Freeze it to get an exact snapshot you can "
              "diff and restore after a bad install. Installs, the freeze and a restore run when you apply, after "
              "Review; this step only reads the hub.")
-    check = staticmethod(flow.environment_checks)
+    check = staticmethod(step_engine.environment_checks)
 
     def compose_extra(self) -> ComposeResult:
         from wizard.walk import action
@@ -40,7 +40,7 @@ class EnvironmentScreen(StepScreen):
         if self.busy:
             return
         self.say("Base environment: planning a restore")
-        self.run_engine(flow.environment_restore_plan, done=lambda plan: self.post_message(RestorePlanned(plan)))
+        self.run_engine(step_engine.environment_restore_plan, done=lambda plan: self.post_message(RestorePlanned(plan)))
 
     @on(RestorePlanned)
     def _planned(self, event: RestorePlanned) -> None:
@@ -87,4 +87,4 @@ class EnvironmentScreen(StepScreen):
                 self.query_one("#field-environment-restore", Input).value = str(chosen)
             self.post_message(ChecksFinished(diagnoses, proceed=False))
 
-        self.run_engine(flow.environment_restore, plan, done=done)
+        self.run_engine(step_engine.environment_restore, plan, done=done)

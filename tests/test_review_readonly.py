@@ -78,16 +78,16 @@ async def test_tui_walk_to_review_changes_nothing_on_the_hub(hub, tmp_path, monk
     from screens.environment import EnvironmentScreen
     from screens.review import ReviewScreen
     from screens.step import StepScreen
-    from wizard.flow import open_context
+    from wizard.context import RunOptions, open_context
 
     monkeypatch.chdir(tmp_path)
     name = session_name(hub.host, hub.admin.name, hub.port)
     prepare(hub, name)
-    ctx = open_context(name, mode="ssh")
+    ctx = open_context(name, mode="ssh", options=RunOptions(
+        known_hosts=[str(hub.known_hosts)], hub_api_url=hub.hub_api_url,
+        metadata_base=f"http://127.0.0.1:{free_port()}", skip_reachability=True))
     local = [ctx.session.dir / "backups", ctx.session.dir / "environment"]
     before = hub_state(hub.prefix, local)
-    ctx.extras.update({"known_hosts": [str(hub.known_hosts)], "hub_api_url": hub.hub_api_url,
-                       "metadata_base": f"http://127.0.0.1:{free_port()}", "skip_reachability": True})
     app = build_app(ctx)
     try:
         async with app.run_test(size=SIZE) as pilot:
@@ -105,7 +105,7 @@ async def test_tui_walk_to_review_changes_nothing_on_the_hub(hub, tmp_path, monk
                     found = {d.id: d.status.value for d in screen.diagnoses}
                     assert found.get("environment.conda") == "ok" and found.get("environment.pip") == "ok", found
             from screens.modals import ConfirmModal
-            from screens.ssh_access import SshAccessScreen
+            from screens.ssh import SshAccessScreen
 
             ssh = await wait_for_screen(pilot, SshAccessScreen)  # skipped: the hub's accounts stay as they are
             await settle(pilot)
