@@ -17,17 +17,15 @@ from pathlib import Path
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
+    from wizard.hub.connect import add_ssh_options
+
     commands = parser.add_subparsers(dest="action", required=True, metavar="ACTION")
 
     def command(name: str, text: str) -> argparse.ArgumentParser:
         sub = commands.add_parser(name, help=text, description=text[0].upper() + text[1:] + ".")
         sub.add_argument("hub", metavar="HUB", help="a session name or [USER@]HOST[:PORT]")
         connection = sub.add_argument_group("connection (when HUB is not a saved session)")
-        connection.add_argument("--key", metavar="FILE", help="SSH private key (default: the agent and ~/.ssh keys)")
-        connection.add_argument("--known-hosts", metavar="FILE", action="append",
-                                help="a known_hosts file to trust (repeatable; default ~/.ssh/known_hosts)")
-        connection.add_argument("--host-key", metavar="SHA256:...", help="accept only this host key")
-        connection.add_argument("--prefix", metavar="PATH", help="TLJH's install prefix on the hub (/opt/tljh)")
+        add_ssh_options(connection)
         connection.add_argument("--ask-sudo-password", action="store_true",
                                 help="prompt for the sudo password (it is sent on sudo's stdin, never in argv)")
         connection.add_argument("--local", action="store_true", help="the wizard runs on the hub itself")

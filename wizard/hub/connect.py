@@ -16,17 +16,29 @@ def add_target_arguments(parser: argparse.ArgumentParser, host: bool) -> None:
     if host:
         parser.add_argument("host", nargs="?", metavar="[USER@]HOST[:PORT]",
                             help="the hub to reach over SSH (not with --local or --sandbox)")
-        parser.add_argument("--key", metavar="FILE", help="SSH private key (default: the agent and ~/.ssh keys)")
-        parser.add_argument("--prefix", metavar="DIR", help="TLJH's install prefix on the hub (default /opt/tljh)")
-        parser.add_argument("--host-key", metavar="SHA256:...",
-                            help="accept only this host key fingerprint (as OpenSSH prints it)")
+        add_ssh_options(parser)
         parser.add_argument("--secrets", metavar="FILE",
                             help="a secrets.yaml holding connection.sudo_password / connection.key_passphrase")
+    else:
+        add_known_hosts_option(parser)
+    parser.add_argument("--local", action="store_true", help="the hub is this machine (run on the hub itself)")
+    parser.add_argument("--sandbox", metavar="DIR", help="the demo sandbox hub in DIR (created if missing)")
+
+
+def add_ssh_options(parser: argparse._ActionsContainer) -> None:
+    """How to reach a hub over SSH, as the answers' connection section says it: ``--key`` (key_file), ``--prefix``
+    (tljh_prefix), ``--host-key`` (host_key), ``--known-hosts``."""
+    parser.add_argument("--key", metavar="FILE", help="SSH private key (default: the agent and ~/.ssh keys)")
+    parser.add_argument("--prefix", metavar="DIR", help="TLJH's install prefix on the hub (default /opt/tljh)")
+    parser.add_argument("--host-key", metavar="SHA256:...",
+                        help="accept only this host key fingerprint (as OpenSSH prints it)")
+    add_known_hosts_option(parser)
+
+
+def add_known_hosts_option(parser: argparse._ActionsContainer) -> None:
     parser.add_argument("--known-hosts", metavar="FILE", action="append", default=None,
                         help="known_hosts file to trust (repeatable; default ~/.ssh/known_hosts) besides the "
                              "wizard's own")
-    parser.add_argument("--local", action="store_true", help="the hub is this machine (run on the hub itself)")
-    parser.add_argument("--sandbox", metavar="DIR", help="the demo sandbox hub in DIR (created if missing)")
 
 
 def ask_host_key(label: str, key_type: str, fingerprint: str) -> bool:
