@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any, Callable, Mapping
 if TYPE_CHECKING:
     from wizard.hub.target import HubTarget
 
+
 from wizard.diagnosis import Diagnosis, Status
 from wizard.mappings import section as mapping_section
 

@@ -6,9 +6,14 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING, Any, Callable, Mapping
 
 from wizard.fields import hub_address
 from wizard.hub.target import HubTarget
+
+if TYPE_CHECKING:
+    from wizard.answers import Answers
+    from wizard.hub.ssh import SSHTarget
 
 
 def add_target_arguments(parser: argparse.ArgumentParser, host: bool) -> None:
@@ -53,8 +58,8 @@ def ask_host_key(label: str, key_type: str, fingerprint: str) -> bool:
         return False
 
 
-def ssh_target(connection: dict, *, known_hosts: list[str] | None = None, interactive: bool = True,
-               accept_host_key=None):
+def ssh_target(connection: Mapping[str, Any], *, known_hosts: list[str] | None = None, interactive: bool = True,
+               accept_host_key: Callable[[str, str, str], bool] | None = None) -> SSHTarget:
     """An ``SSHTarget`` from a connection section (``wizard.answers`` field names).
 
     An unknown host key goes to ``accept_host_key(host, key_type, fingerprint) -> bool`` (a front-end's question);
@@ -70,7 +75,7 @@ def ssh_target(connection: dict, *, known_hosts: list[str] | None = None, intera
         prefix=connection.get("tljh_prefix") or "/opt/tljh")
 
 
-def target_from_args(args: argparse.Namespace, answers=None) -> HubTarget:
+def target_from_args(args: argparse.Namespace, answers: Answers | None = None) -> HubTarget:
     """The target the options name: --sandbox, --local, a HOST argument, or the answers' connection section."""
     from wizard.answers import field_for
     from wizard.hub.local import LocalTarget, SandboxTarget
@@ -95,7 +100,7 @@ def target_from_args(args: argparse.Namespace, answers=None) -> HubTarget:
     return ssh_target(connection, known_hosts=getattr(args, "known_hosts", None))
 
 
-def _secrets(path: str) -> dict:
+def _secrets(path: str) -> dict[str, Any]:
     """The connection secrets of a secrets.yaml (sudo password, key passphrase)."""
     from wizard import yamlio
     from wizard.answers import field_for
