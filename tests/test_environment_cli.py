@@ -101,7 +101,7 @@ def test_install_freezes_before_and_after(env_hub, capsys):
 
 def test_local_hub_and_dry_run(tmp_path, capsys):
     """``--local``: the wizard on the hub itself (here a TLJH-shaped tree with the sample environment)."""
-    from wizard.env_hub.sandbox import create_tree
+    from wizard.hub.sandbox import create_tree
 
     prefix = create_tree(tmp_path / "tljh")
     shutil.rmtree(prefix / "user")

@@ -163,9 +163,9 @@ def negative_ttl(reply: Reply) -> int | None:
     """How long a resolver may cache "no such name/record": min(SOA TTL, SOA minimum) from the authority section."""
     import dns.rdatatype
 
-    for rrset in getattr(reply.message, "authority", []) or []:
+    for rrset in reply.message.authority if reply.message else []:
         if rrset.rdtype == dns.rdatatype.SOA:
-            return min(rrset.ttl, rrset[0].minimum)
+            return min(int(rrset.ttl), int(rrset[0].minimum))
     return None
 
 
@@ -177,7 +177,7 @@ class Querier:
         self.hedge = min(0.25, timeout / 4)
         self.ends_at = time.monotonic() + deadline
         self.replies: list[Reply] = []
-        self._tasks: dict[tuple, asyncio.Task] = {}
+        self._tasks: dict[tuple[Server, str, str, bool, bool], asyncio.Task[Reply]] = {}
 
     def ask(self, server: Server, qname: str, rdtype: str, recurse: bool,
             checking_disabled: bool = False) -> "asyncio.Task[Reply]":
@@ -230,7 +230,7 @@ class Querier:
         seconds without an answer — so the resolvers are not all asked everything, and a dead one costs only the
         hedge delay here."""
         waiting = list(servers)
-        pending: set[asyncio.Task] = set()
+        pending: set[asyncio.Task[Reply]] = set()
         failures: list[Reply] = []
         while waiting or pending:
             if waiting:
@@ -368,7 +368,7 @@ class DnsCheck:
         self.https_mode = https_mode
         self.probe_port = probe_port
         self.querier = Querier(timeout, deadline)  # run() starts a fresh one, its deadline counted from then
-        self._zones: dict[str, asyncio.Task] = {}
+        self._zones: dict[str, asyncio.Task[Zone | ZoneNotFound]] = {}
         self.diagnoses: list[Diagnosis] = []
         self.seconds = 0.0
 
@@ -411,7 +411,7 @@ class DnsCheck:
                                   + "; ".join(f"{candidate}: {r.rcode if not isinstance(r, list) else 'no answer'}"
                                               for candidate, r in zip(candidates, replies)))
 
-    async def _delegation(self, child: str, parents: list[str], replies: list) -> Zone | None:
+    async def _delegation(self, child: str, parents: list[str], replies: list[Reply | list[Reply]]) -> Zone | None:
         """When the resolvers fail (SERVFAIL) for ``child``: ask the nearest parent zone's nameservers how they
         delegate it (no recursion), then ask those delegated servers for the child's SOA. Returns the child's
         ``Zone`` (``lame`` filled when none of them answers with authority), or None when the parent does not
@@ -758,7 +758,7 @@ def _server_lines(lookup: Lookup) -> str:
     return "\n".join(f"{server}: {' '.join(records) or 'none'}" for server, records in lookup.by_server())
 
 
-def _split_answers(key: str, lookup: Lookup, expected: str, details: str, data: dict) -> Diagnosis | None:
+def _split_answers(key: str, lookup: Lookup, expected: str, details: str, data: dict[str, Any]) -> Diagnosis | None:
     """Some nameservers answer exactly the hub's address and others do not: Let's Encrypt may ask either."""
     per_server = lookup.by_server()
     wrong = [(server, records) for server, records in per_server if records != [expected]]
