@@ -21,7 +21,7 @@ import socket
 import threading
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable
+from typing import TYPE_CHECKING, Any, Callable, Sequence
 
 if TYPE_CHECKING:
     import paramiko
@@ -83,7 +83,7 @@ class SSHTarget(HubTarget):
     def __init__(self, host: str, *, port: int = 22, user: str = "root", key_file: str | None = None,
                  key_passphrase: str | None = None, allow_agent: bool = True, look_for_keys: bool = True,
                  sudo_password: str | None = None, accept_host_key: AcceptHostKey | None = None,
-                 pinned_host_key: str | None = None, known_hosts_files: list[str | Path] | None = None,
+                 pinned_host_key: str | None = None, known_hosts_files: Sequence[str | Path] | None = None,
                  own_known_hosts: str | Path | None = None, prefix: str = str(DEFAULT_PREFIX),
                  connect_timeout: float = 10.0, keepalive: int = 15,
                  resolve: Callable[..., list[Any]] = socket.getaddrinfo) -> None:
