@@ -153,6 +153,7 @@ class ReviewScreen(StepScreen):
         diff.update(diff_renderable(plan.diff))
         self.query_one("#actions", Static).update(
             "Actions:\n" + "\n".join(f"  {n}. {a}" for n, a in enumerate(plan.actions, 1))
+            + ("\n" + "\n".join(plan.engine.rollback_lines()) if plan.actions and plan.engine is not None else "")
             + (f"\n\n{plan.access}" if plan.access else ""))
 
     def _offer_fixes(self, problems: list[str]) -> None:
@@ -186,8 +187,9 @@ class ReviewScreen(StepScreen):
             return
         self.app.push_screen(ConfirmModal(
             "Apply to the hub?",
-            f"Apply these changes to {describe_target(self.ctx)}? config.yaml is backed up first and "
-            "restored automatically if the hub does not come back.", yes="Apply", no="Not yet"), self._confirmed)
+            f"Apply these changes to {describe_target(self.ctx)}? Every action listed runs now, in order; if "
+            "one fails (or you stop), everything done is undone and config.yaml restored.", yes="Apply",
+            no="Not yet"), self._confirmed)
 
     def _confirmed(self, decision: Confirmation | None) -> None:
         if decision and decision.confirmed and not self.applying:
