@@ -357,7 +357,8 @@ HTTPS = Section(
         Field("mode", "choice", "Certificate", "letsencrypt: TLJH's proxy gets the certificate (port 443 must reach "
               "the hub); acme-dns: the wizard issues it with DNS-01; existing: your own certificate; none: plain HTTP.",
               v.choice(HTTPS_MODES), default="letsencrypt", choices=HTTPS_MODES, required=True),
-        Field("email", "str", "Contact e-mail", "Let's Encrypt's contact for this certificate.", v.email,
+        Field("email", "str", "Contact e-mail", "Let's Encrypt's contact for this certificate (expiry and account "
+              "notices). Required for Let's Encrypt.", v.email,
               applies=_acme, example="admin@example.edu"),
         Field("extra_domains", "list", "Extra names", "More names for the same certificate.",
               v.listing(v.fqdn, "domains", max_items=50), applies=_when("mode", "letsencrypt", "acme-dns",

@@ -815,10 +815,12 @@ def exit_summary(ctx: WizardContext, finished: bool) -> str:
     from wizard.steps import STEPS
 
     session = ctx.session
-    skipped, failed = set(session.skipped_steps), set(session.state.get("failed_steps", []))
+    skipped = set(session.skipped_steps)
+    failed = set(session.state.get("failed_steps", [])) - skipped
     done = set(session.state.get("finished_steps", []))
     applied = "review" in done
-    pending = [s.title for s in STEPS[:-1] if s.id not in done and s.id not in skipped]
+    # One status per step: a step continued despite a failed check is listed as that, never also as pending.
+    pending = [s.title for s in STEPS[:-1] if s.id not in done and s.id not in skipped and s.id not in failed]
     where = "finished" if finished else f"stopped at {_step_title(session.current_step)}"
     lines = [f"tljh-wizard: {where} — {describe_target(ctx)}",
              "  applied: " + ("the reviewed plan (config.yaml, reloads)" if applied else "nothing yet"
