@@ -429,12 +429,13 @@ LIMITS = Section(
               default=False, applies=_cull_on),
         Field("total_users", "int", "Total users", "Sizing: how many people have an account.",
               v.integer(1, 100000), example="100"),
-        Field("active_share", "number", "Share active at once", "Sizing: the share of users with a server "
-              "running at the same time, usually 40-60% (50% or 0.5).", limits.active_share, default=0.5),
+        Field("active_share", "number", "Share active at once", "Sizing: the percentage of users with a server "
+              "running at the same time, usually 40-60% (written with %: 50%).", limits.active_share, default=0.5,
+              example="50%"),
         Field("disk_per_user", "str", "Disk per user", "Sizing: expected home directory size (TLJH units).",
               limits.memory_limit, default="5G"),
-        Field("headroom", "number", "Headroom", "Sizing: spare capacity on top, usually 20-40% (30% or 0.3).",
-              limits.headroom, default=0.3),
+        Field("headroom", "number", "Headroom", "Sizing: spare capacity on top, usually 20-40% (written with %: "
+              "30%).", limits.headroom, default=0.3, example="30%"),
     ),
 )
 
