@@ -41,7 +41,7 @@ class DoneScreen(StepScreen):
     def next_commands(self) -> str:
         """What to run from here, each command working on this session (the demo: against its sandbox)."""
         lines = ["Replay this setup without prompts (after the Answers and Secrets exports):",
-                 f"  {flow.replay_line()}"]
+                 f"  {flow.replay_line(ctx=self.ctx)}"]
         if self.ctx.mode != "sandbox":
             lines += ["Audit the hub every morning (cron):", f"  {flow.cron_line(self.ctx)}"]
         lines.append("Next:")
