@@ -136,7 +136,7 @@ def run(args: argparse.Namespace) -> int:  # noqa: C901 (to split: plan, preflig
             with Session.open(target.name, host=target.name) as session:
                 session.redact_also.update(secrets)
                 applier = apply.Applier(target, session, reload_timeout=args.reload_timeout,
-                                        on_progress=lambda *report: _progress(*report, mask=mask))
+                                        on_progress=lambda action, phase, detail: _progress(action, phase, detail, mask=mask))
                 result = applier.execute(current)
                 masked = applier.mask
                 if result.ok:
@@ -146,7 +146,7 @@ def run(args: argparse.Namespace) -> int:  # noqa: C901 (to split: plan, preflig
                     from wizard.sshaccess import engine as ssh_engine
 
                     ssh_outcomes = ssh_engine.execute(current.ssh, target, session,
-                                                      lambda *report: _progress(*report, mask=mask))
+                                                      lambda action, phase, detail: _progress(action, phase, detail, mask=mask))
     except ConnectError as exc:
         return _fail(str(exc))
     except (HubError, SessionError) as exc:
