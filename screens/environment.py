@@ -11,7 +11,7 @@ from textual.widgets import Button
 from screens.modals import ConfirmModal
 from screens.results import Confirmation
 from screens.step import ChecksFinished, StepScreen
-from wizard import flow
+from wizard.steps import environment as step_engine
 
 MODAL_LINES = 20
 
@@ -26,7 +26,7 @@ class EnvironmentScreen(StepScreen):
     step_id = "environment"
     intro = ("The conda environment every user shares (/opt/tljh/user). Freeze it to get an exact snapshot you can "
              "diff and restore after a bad install.")
-    check = staticmethod(flow.environment_checks)
+    check = staticmethod(step_engine.environment_checks)
 
     def compose_extra(self) -> ComposeResult:
         from wizard.walk import action
@@ -38,7 +38,7 @@ class EnvironmentScreen(StepScreen):
         if self.busy:
             return
         self.say("Base environment: planning a restore")
-        self.run_engine(flow.environment_restore_plan, done=lambda plan: self.post_message(RestorePlanned(plan)))
+        self.run_engine(step_engine.environment_restore_plan, done=lambda plan: self.post_message(RestorePlanned(plan)))
 
     @on(RestorePlanned)
     def _planned(self, event: RestorePlanned) -> None:
@@ -76,6 +76,6 @@ class EnvironmentScreen(StepScreen):
 
     def _restore(self, plan) -> None:
         """Run the confirmed plan; an engine exception is an ERROR row, never a crash of the app."""
-        self.run_engine(flow.environment_restore, plan,
+        self.run_engine(step_engine.environment_restore, plan,
                         done=lambda diagnoses: self.post_message(ChecksFinished(diagnoses, proceed=False)),
                         cancellable=False)

@@ -55,7 +55,7 @@ def test_every_step_is_declared_once_with_its_actions_and_exports():
     from screens.app import STEP_SCREENS
 
     assert set(STEP_SCREENS) == set(STEP_IDS), "every step has a screen, every screen a step"
-    from wizard.flow import CHECKS
+    from wizard.steps import CHECKS
 
     assert set(CHECKS) == set(STEP_IDS)
     assert {(a.step, a.id) for a in ACTIONS} == {("https", "issue"), ("environment", "restore")}
@@ -158,7 +158,7 @@ def test_a_warning_stops_the_step_with_recheck_and_back(tmp_path):
 def test_review_sends_the_operator_to_the_refused_answer_and_straight_back(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     kwargs, prefix = demo(tmp_path)
-    from wizard.flow import open_context
+    from wizard.context import open_context
 
     ctx = open_context("demo", **kwargs)
     for key, value in {**AUTH, "domain.reserved_ipv4": "203.0.113.10", "https.mode": "none"}.items():
@@ -187,7 +187,8 @@ def test_review_sends_the_operator_to_the_refused_answer_and_straight_back(tmp_p
 
 
 def test_environment_restore_is_offered_and_needs_confirmation(tmp_path):
-    from wizard.flow import environment_checks, open_context
+    from wizard.context import open_context
+    from wizard.steps.environment import environment_checks
 
     kwargs, prefix = demo(tmp_path)
     ctx = open_context("demo", **kwargs)

@@ -62,9 +62,9 @@ DEMO = "demo"  # the demo's session name; as a hub, the sandbox `tljh-wizard dem
 
 
 def demo_target() -> HubTarget:
-    """The demo's sandbox hub (``wizard.flow.demo_prefix``), never a host called "demo"; ``ValueError`` when the demo
+    """The demo's sandbox hub (``wizard.context.demo_prefix``), never a host called "demo"; ``ValueError`` when the demo
     has not made it yet."""
-    from wizard.flow import demo_prefix
+    from wizard.context import demo_prefix
     from wizard.hub.local import SandboxTarget
 
     prefix = demo_prefix()
