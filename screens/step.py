@@ -78,8 +78,8 @@ def step_states(ctx: WizardContext, current: str) -> dict[str, str]:
 
 
 def check_summary(diagnoses: list[Diagnosis]) -> str:
-    """One line that stays on screen at any size: "Checks: 2 ok, 1 warning, 1 not run — rows above: ↑↓ for
-    details"."""
+    """One line that stays on screen at any size (one row at 80 columns): "Checks: 1 warning, 1 not run, 2 ok —
+    Tab, ↑↓: details" (Tab reaches the table)."""
     counts = {status: sum(d.status is status for d in diagnoses) for status in Status}
     parts = [f"{counts[Status.ERROR]} failed"] if counts[Status.ERROR] else []
     if counts[Status.WARNING]:
@@ -87,7 +87,7 @@ def check_summary(diagnoses: list[Diagnosis]) -> str:
     if counts[Status.SKIPPED]:
         parts.append(f"{counts[Status.SKIPPED]} not run")
     parts.append(f"{counts[Status.OK]} ok")
-    return "Checks: " + ", ".join(parts) + " — table above: Tab to it, ↑↓ for details"
+    return "Checks: " + ", ".join(parts) + " — Tab, ↑↓: details"
 
 
 class StepScreen(Screen[StepResult]):
@@ -459,9 +459,18 @@ class StepScreen(Screen[StepResult]):
     # -- busy state & log --------------------------------------------------------------------------------------
 
     def set_busy(self, busy: bool) -> None:
+        """Next is disabled while an engine call runs; the focus it had (Enter pressed on it) comes back after, so
+        the next Enter goes on instead of falling on nothing."""
+        next_button = self.query_one("#next", Button)
+        if busy and self.app.focused is next_button:
+            self._refocus_next = True
         self.busy = busy
         self.query_one("#progress").display = busy
-        self.query_one("#next", Button).disabled = busy
+        next_button.disabled = busy
+        if not busy and (getattr(self, "_refocus_next", False) or self.app.focused is None):
+            self._refocus_next = False
+            if self.is_current:
+                next_button.focus()
 
     def cancel_work(self) -> None:
         if self.cancel_token is not None:

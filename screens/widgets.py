@@ -295,7 +295,12 @@ class DiagnosisTable(Vertical):
         for index, item in enumerate(self.diagnoses):
             table.add_row(Text(STATUS_ICONS[item.status], style=STATUS_STYLES[item.status]), Text(item.id),
                           Text(item.summary), key=str(index))
-        self._describe(0 if self.diagnoses else None)
+        # The row shown in detail, with its fix, is the first of the worst: what to act on first.
+        urgency = {Status.ERROR: 3, Status.WARNING: 2, Status.SKIPPED: 1, Status.OK: 0}
+        first = min(range(len(self.diagnoses)), key=lambda i: (-urgency[self.diagnoses[i].status], i), default=None)
+        if first:
+            table.move_cursor(row=first)
+        self._describe(first)
 
     @on(DataTable.RowHighlighted)
     def _highlighted(self, event: DataTable.RowHighlighted) -> None:

@@ -61,8 +61,8 @@ def test_the_exit_summary_gives_each_step_one_status():
     """A step continued despite a failed check is listed as that, never also as pending; a skipped step only as
     skipped."""
     from wizard.context import open_context
-    from wizard.walk import exit_summary
     from wizard.steps import STEPS
+    from wizard.walk import exit_summary
 
     ctx = open_context("admin@hub.example.edu:22")
     try:

@@ -186,7 +186,9 @@ async def test_the_e_mail_field_says_when_it_is_required(tmp_path):
 
 
 async def test_enter_goes_on_from_a_step_without_fields(tmp_path):
-    """The demo's Connect step has no field: Next has the focus, so Enter runs the checks."""
+    """The demo's Connect step has no field: Next has the focus, so Enter runs the checks, and Enter again goes on
+    once their results were shown."""
+    from screens.authenticator import AuthenticatorScreen
     from screens.connect import ConnectScreen
 
     ctx, app, _prefix = sandbox_wizard(tmp_path, "connect", {})
@@ -196,6 +198,10 @@ async def test_enter_goes_on_from_a_step_without_fields(tmp_path):
         await pilot.press("enter")
         await settle(pilot)
         assert {d.id: d.status for d in screen.diagnoses}.get("connect.ssh") is Status.OK
+        # The results stay to be read; Next had the focus before the checks and has it again: Enter goes on.
+        assert app.focused is screen.query_one("#next")
+        await pilot.press("enter")
+        await wait_for_screen(pilot, AuthenticatorScreen)
         await pilot.press("ctrl+q")
     ctx.close()
 
@@ -354,4 +360,26 @@ async def test_quit_during_the_host_key_question_ends_the_connect_worker(sshd_hu
     # The engine call holds the lock while it runs: it ended (the quit answered the question "reject").
     assert app.engine_lock.acquire(timeout=10)  # a bound against a hang, not a timing assertion
     assert ctx.facts is None and not ctx.session.answers.get("connection.host_key")
+    ctx.close()
+
+
+async def test_check_results_open_on_the_first_failure_with_its_fix(tmp_path):
+    """The row shown in detail (with its fix) is the first error, not the first row; the summary line says how many
+    of each and fits one row at 80 columns."""
+    from screens.domain import DomainScreen
+    from screens.step import check_summary
+
+    rows = [Diagnosis("dns.zone", Status.OK, "zone found"), Diagnosis("dns.resolvers", Status.WARNING, "stale"),
+            Diagnosis("dns.aaaa", Status.ERROR, "stale AAAA", fix="delete the AAAA record"),
+            Diagnosis("reach", Status.SKIPPED, "not checked")]
+    ctx, app, _prefix = sandbox_wizard(tmp_path, "domain", OAUTH)
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = await resume_at(pilot, DomainScreen)
+        screen.show_diagnoses(rows)
+        await pilot.pause()
+        details = str(screen.query_one("#checks .diagnosis-details").render())
+        assert details.startswith("dns.aaaa — error: stale AAAA") and "fix: delete the AAAA record" in details
+        summary = check_summary(rows)
+        assert summary.startswith("Checks: 1 failed, 1 warning, 1 not run, 1 ok") and len(summary) <= 70
+        await pilot.press("ctrl+q")
     ctx.close()
