@@ -7,7 +7,7 @@ from __future__ import annotations
 import pytest
 
 from screens.app import build_app
-from tests.test_https_pki import TLSServer
+from tests.rig.pki import TLSServer
 from tests.test_tui import SIZE, diagnosis_ids, rig_context, settle, wait_for_screen
 from wizard import yamlio
 from wizard.diagnosis import Status

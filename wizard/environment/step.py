@@ -6,14 +6,18 @@ Both return ``Diagnosis`` lists; ``progress(phase, message)`` receives the insta
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable
 
 from wizard.diagnosis import Diagnosis, Status
+
+if TYPE_CHECKING:
+    from wizard.hub.target import HubTarget
+
 
 Progress = Callable[[str, str], None]
 
 
-def summary_diagnoses(target) -> list[Diagnosis]:
+def summary_diagnoses(target: HubTarget) -> list[Diagnosis]:
     """What the user environment holds (one round trip), and anything that could not be read."""
     from wizard.environment.summary import StreamError, gather
 
@@ -31,7 +35,7 @@ def summary_diagnoses(target) -> list[Diagnosis]:
             *environment.problems]
 
 
-def apply_environment(target, answers: Any, local_dir: Path, host: str | None = None,
+def apply_environment(target: HubTarget, answers: Any, local_dir: Path, host: str | None = None,
                       progress: Progress | None = None) -> list[Diagnosis]:
     """Install the answers' conda then pip packages (each frozen before), then freeze if the answers ask to."""
     from wizard.environment.install import install_packages

@@ -16,7 +16,7 @@ def backups_checks(ctx: WizardContext, progress: Progress = no_progress) -> list
     from wizard.hub.target import HubError
 
     missing = ensure_target(ctx, progress)
-    if missing:
+    if missing or ctx.facts is None:  # (connected: the facts are there)
         return missing
     out = [backup.home_report(ctx.facts)]
     answers = ctx.answers
