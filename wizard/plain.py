@@ -492,6 +492,8 @@ class PlainWizard:
             return Outcome.BACK if decision == "back" else STOP
         self.say(reviewed.diff.rstrip("\n") or "config.yaml is already as the answers want it.")
         self.say("Actions:\n" + "\n".join(f"  {n}. {a}" for n, a in enumerate(reviewed.actions, 1)))
+        if reviewed.actions and reviewed.engine is not None:
+            self.say("\n".join(reviewed.engine.rollback_lines()))
         if reviewed.access:
             self.say(reviewed.access)
         if not reviewed.actions:

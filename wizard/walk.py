@@ -136,7 +136,9 @@ def _https_confirmation(ctx: WizardContext, _plan: object) -> Confirmation:
 
 
 def _restore_confirmation(_ctx: WizardContext, plan: RestorePlan) -> Confirmation:
-    return Confirmation("Restore the environment?", plan.render(), yes="Restore", no="Cancel", danger=True)
+    return Confirmation("Restore this snapshot when you apply?", plan.render() + "\nNothing changes now: the restore "
+                        "is an action of the reviewed plan, run by apply.", yes="Restore at apply", no="Cancel",
+                        danger=True)
 
 
 def _https_issue(ctx: WizardContext, progress: Progress) -> list[Diagnosis]:
@@ -162,7 +164,7 @@ ACTIONS: tuple[Action, ...] = (
            applies=lambda answers: answers.get("https.mode") not in (None, "none"),
            declined="certificate not requested: nothing run"),
     Action("restore", "environment", "Restore the newest snapshot…", _restore_confirmation, _restore,
-           prepare=_restore_plan, declined="restore not confirmed: nothing run"),
+           prepare=_restore_plan, declined="restore not confirmed: nothing planned"),
 )
 
 
