@@ -131,9 +131,12 @@ def test_replay_restores_the_newest_snapshot_first(hub, tmp_path):
     with SSHTarget(hub.host, port=hub.port, user=hub.admin.name, key_file=str(hub.client_key), allow_agent=False,
                    look_for_keys=False, known_hosts_files=[hub.known_hosts], prefix=str(hub.prefix)) as target:
         snapshot, _environment = freeze_hub(target, tmp_path / "local", host="hub.example.edu")
-    drift = subprocess.run([str(hub.prefix / "user/bin/python"), "-m", "pip", "install", "--quiet", "jupyterlab"],
-                           capture_output=True, text=True)
-    assert drift.returncode == 0 and pip_installed(hub.prefix, "jupyterlab"), drift.stderr
+    import os
+
+    clean = {key: value for key, value in os.environ.items() if not key.startswith("PIP_")}  # only pip.conf counts
+    drift = subprocess.run([str(hub.prefix / "user/bin/python"), "-m", "pip", "install", "--quiet",
+                            "ipywidgets==8.1.5"], capture_output=True, text=True, env=clean)
+    assert drift.returncode == 0 and pip_installed(hub.prefix, "ipywidgets"), drift.stderr
     public, secret = rig_documents(hub)
     public["environment"] = {"default_app": "jupyterlab", "restore": "newest", "freeze": True}
     public["backups"] = {"pull_bundle": False}
@@ -144,8 +147,8 @@ def test_replay_restores_the_newest_snapshot_first(hub, tmp_path):
     assert dry.returncode == 0, dry.stdout + dry.stderr
     assert f"1. restore the user environment to snapshot {snapshot.id}" in dry.stdout, dry.stdout
     assert "pip uninstall" in dry.stdout or "uninstall" in dry.stdout
-    assert pip_installed(hub.prefix, "jupyterlab")  # a dry run changes nothing
+    assert pip_installed(hub.prefix, "ipywidgets")  # a dry run changes nothing
     done = wizard("apply", answers, *common, "--yes")
     assert done.returncode == 0, done.stdout + done.stderr
     assert "Applied (env-restore, env-freeze" in done.stdout
-    assert pip_installed(hub.prefix, "jupyterlab") == []
+    assert pip_installed(hub.prefix, "ipywidgets") == []
