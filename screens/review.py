@@ -127,7 +127,6 @@ class ReviewScreen(StepScreen):
         self.applied = False
         self.query_one("#next", Button).label = self.next_label()
         self.query_one("#fix-steps").display = False
-        self.say("Review & apply: planning")
         self.run_engine(step_engine.plan, done=self._plan_ready)
 
     def _plan_ready(self, plan: step_engine.Plan | list[Diagnosis]) -> None:
