@@ -129,9 +129,11 @@ async def test_done_screen_exports(tmp_path, monkeypatch):
 
 
 
-async def test_environment_step_summarises_and_freezes(tmp_path):
+async def test_environment_step_summarises_and_the_freeze_waits_for_apply(tmp_path):
+    """The step only reads: Next leaves no snapshot here or on the hub; Review lists the freeze among its actions."""
     from screens.backups import BackupsScreen
     from screens.environment import EnvironmentScreen
+    from wizard.steps.review import plan
 
     ctx, app, prefix = sandbox_wizard(tmp_path, "environment", COMPLETE)
     async with app.run_test(size=SIZE) as pilot:
@@ -142,9 +144,11 @@ async def test_environment_step_summarises_and_freezes(tmp_path):
         await pilot.press("ctrl+q")
     log = (ctx.session.dir / "wizard.log").read_text()
     assert "Base environment: checks finished (ok)" in log
-    snapshots = list((ctx.session.dir / "environment").rglob("*.json"))
-    assert snapshots, "the freeze left no local snapshot"
+    assert not list((ctx.session.dir / "environment").rglob("*.json")), "the step froze before Review"
+    assert not list((prefix / "state").rglob("tljh-wizard/environment/*.json"))
     assert ctx.session.state["current_step"] == "backups" and "environment" in ctx.session.finished_steps
+    reviewed = plan(ctx)
+    assert any(action.startswith("freeze the user environment") for action in reviewed.actions), reviewed.actions
     ctx.close()
 
 
@@ -180,7 +184,10 @@ async def test_environment_restore_shows_the_plan_and_needs_confirmation(tmp_pat
     from wizard.steps.environment import environment_checks
 
     ctx, app, prefix = sandbox_wizard(tmp_path, "environment", COMPLETE)
-    assert {d.id for d in environment_checks(ctx)} >= {"environment.summary", "environment.freeze"}
+    assert "environment.summary" in {d.id for d in environment_checks(ctx)}
+    from wizard.environment.snapshot import freeze_hub
+
+    freeze_hub(ctx.hub, ctx.session.dir / "environment")  # as an apply's freeze would
     # After the freeze, someone pip-installs a package into the user environment.
     site = next((prefix / "user" / "lib").glob("python*/site-packages"))
     info = site / "left_pad-1.0.dist-info"
@@ -202,8 +209,10 @@ async def test_environment_restore_shows_the_plan_and_needs_confirmation(tmp_pat
         screen = await wait_for_screen(pilot, EnvironmentScreen)
         await settle(pilot)
         outcome = screen.diagnoses[0]
-        # The sandbox has no real pip: the uninstall step fails, and the screen says which step and why.
-        assert outcome.id == "environment.restore" and outcome.status is Status.ERROR, outcome
-        assert "step 1 of" in outcome.summary
+        # Confirmed: the restore is planned for apply (the answer and the form hold the snapshot); nothing ran.
+        assert outcome.id == "environment.restore" and outcome.status is Status.OK, outcome
+        assert "runs when you apply" in outcome.summary and info.exists()
+        snapshot = ctx.answers.get("environment.restore")
+        assert snapshot and screen.query_one("#field-environment-restore").value == snapshot
         await pilot.press("ctrl+q")
     ctx.close()
