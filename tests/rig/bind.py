@@ -50,7 +50,8 @@ Use it from any test (the plugin is listed in ``tests/conftest.py``):
 
 ``free_port()`` — a port free for both UDP and TCP on 127.0.0.1 and ::1.
 ``spare_loopback_addresses(count)`` — addresses from 127.0.0.53-127.0.0.99 whose port 53 is free (root only), so a
-zone's NS records can point at servers that answer on the standard DNS port. named listens only on addresses an
+zone's NS records can point at servers that answer on the standard DNS port. Pick and bind them while holding
+``PORT53_LOCK`` (``DnsWorld`` does), or a concurrent run may pick the same ones. named listens only on addresses an
 interface holds, so ``BindServer`` adds such an address to ``lo`` (``ip addr add``, needs iproute2 and root) for
 as long as it runs, and removes it after.
 """
@@ -59,6 +60,7 @@ from __future__ import annotations
 
 import base64
 import contextlib
+import fcntl
 import os
 import re
 import secrets
@@ -77,6 +79,7 @@ NAMED = shutil.which("named", path=os.environ.get("PATH", "") + ":/usr/sbin") or
 DNSSEC_KEYGEN = shutil.which("dnssec-keygen") or "/usr/bin/dnssec-keygen"
 DNSSEC_SIGNZONE = shutil.which("dnssec-signzone") or "/usr/bin/dnssec-signzone"
 START_DEADLINE = 15.0
+PORT53_LOCK = Path("/run/tljh-wizard-rig-port53.lock")
 
 
 class BindStartError(RuntimeError):
@@ -546,6 +549,13 @@ class DnsWorld:
         return texts
 
     def start(self) -> "DnsWorld":
+        # Concurrent test runs (pytest-xdist workers, other checkouts) pick spare addresses too: the pick and the
+        # binds on port 53 happen under one machine-wide lock, so two worlds never pick the same address.
+        with open(PORT53_LOCK, "w") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            return self._start()
+
+    def _start(self) -> "DnsWorld":
         refusing = any(spec.refusing for spec in self.specs.values())
         addresses = spare_loopback_addresses(4 if refusing else 3)
         self.nameservers = addresses[:2]
