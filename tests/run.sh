@@ -6,6 +6,9 @@
 #     culler, jupyter_server and ipykernel for the rig's real hub);
 #   - configurable-http-proxy 4 from npm in .venv/chp (the rig's real hub stands it in for Traefik).
 # Extra arguments go to pytest, e.g. `bash tests/run.sh -k dns -x`.
+# The tests run in parallel on every core (pytest-xdist, `-n auto --dist worksteal`; each worker starts its own rig
+# servers on free ports in private temp dirs). TLJH_WIZARD_TEST_WORKERS=N sets the number of workers; passing -n
+# yourself, `-p no:xdist`, --pdb or --trace runs pytest as given (`bash tests/run.sh -n 0 tests/test_x.py`: one process).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -28,4 +31,10 @@ PYTHON="${PYTHON:-python3}"
 [ -x .venv/chp/node_modules/.bin/configurable-http-proxy ] ||
     npm install --prefix .venv/chp --no-audit --no-fund --loglevel=error configurable-http-proxy@4 >/dev/null
 .venv/bin/python -m ruff check --quiet wizard screens tests bench
-exec .venv/bin/python -m pytest "$@"
+parallel=(-n "${TLJH_WIZARD_TEST_WORKERS:-auto}" --dist worksteal)
+for arg in "$@"; do
+    case "$arg" in
+        -n | -n[0-9]* | --numprocesses* | no:xdist | --pdb | --trace) parallel=() ;;
+    esac
+done
+exec .venv/bin/python -m pytest "${parallel[@]}" "$@"
