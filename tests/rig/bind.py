@@ -79,7 +79,8 @@ NAMED = shutil.which("named", path=os.environ.get("PATH", "") + ":/usr/sbin") or
 DNSSEC_KEYGEN = shutil.which("dnssec-keygen") or "/usr/bin/dnssec-keygen"
 DNSSEC_SIGNZONE = shutil.which("dnssec-signzone") or "/usr/bin/dnssec-signzone"
 START_DEADLINE = 15.0
-PORT53_LOCK = Path("/run/tljh-wizard-rig-port53.lock")
+PORT53_LOCK = Path("/run/tljh-wizard-rig-port53.lock")  # taken before NAMED_LOCK, never after
+NAMED_LOCK = Path("/run/tljh-wizard-rig-named.lock")
 
 
 class BindStartError(RuntimeError):
@@ -178,7 +179,7 @@ class BindServer:
         self.workdir = Path(workdir)
         self.zones = {name if name.endswith(".") else name + ".": text for name, text in zones.items()}
         self.addresses = list(addresses)
-        self.port = port if port is not None else free_port()
+        self.port = port  # None: a free one, picked by start()
         self.keys = dict(keys or {})
         self.ipv6 = ipv6
         self.root_hints = dict(root_hints or {})
@@ -223,6 +224,16 @@ class BindServer:
         return "\n".join(out) + "\n"
 
     def start(self) -> "BindServer":
+        # named binds its UDP listeners with SO_REUSEPORT: a second named given the same port starts "fine" and
+        # shares the queries. So the pick of a free port and the start of the named that takes it happen under one
+        # machine-wide lock (a port named holds is no longer free to the next pick).
+        with open(NAMED_LOCK, "w") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            if self.port is None:
+                self.port = free_port()
+            return self._start()
+
+    def _start(self) -> "BindServer":
         self.workdir.mkdir(parents=True, exist_ok=True)
         for index, text in enumerate(self.zones.values()):
             (self.workdir / f"zone{index}.db").write_text(text)
