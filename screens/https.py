@@ -9,14 +9,14 @@ from textual.widgets import Button
 from screens.modals import ConfirmModal
 from screens.results import Confirmation
 from screens.step import ChecksFinished, StepScreen
-from wizard import flow
+from wizard.steps import https as step_engine
 
 
 class HttpsScreen(StepScreen):
     step_id = "https"
     intro = ("letsencrypt (default): TLJH's proxy gets the certificate, staging first. acme-dns: the wizard issues "
              "it with DNS-01 over RFC 2136. existing: your own certificate and key, checked before use.")
-    check = staticmethod(flow.https_checks)
+    check = staticmethod(step_engine.https_checks)
 
     def compose_extra(self) -> ComposeResult:
         from wizard.walk import action
@@ -39,5 +39,5 @@ class HttpsScreen(StepScreen):
     def _confirmed(self, decision: Confirmation | None) -> None:
         if decision and decision.confirmed:
             self.say("HTTPS: getting the certificate")
-            self.run_engine(flow.https_issue,
+            self.run_engine(step_engine.https_issue,
                             done=lambda diagnoses: self.post_message(ChecksFinished(diagnoses, proceed=False)))

@@ -5,6 +5,7 @@
 #   - a virtual environment in .venv with the project and its test extra (JupyterHub, the authenticators, the idle
 #     culler, jupyter_server and ipykernel for the rig's real hub);
 #   - configurable-http-proxy 4 from npm in .venv/chp (the rig's real hub stands it in for Traefik).
+# Before pytest: ruff, mypy and the import contract (pyproject.toml has their settings).
 # Extra arguments go to pytest, e.g. `bash tests/run.sh -k dns -x`.
 # The tests run in parallel on every core (pytest-xdist, `-n auto --dist worksteal`; each worker starts its own rig
 # servers on free ports in private temp dirs). TLJH_WIZARD_TEST_WORKERS=N sets the number of workers; passing -n
@@ -31,6 +32,9 @@ PYTHON="${PYTHON:-python3}"
 [ -x .venv/chp/node_modules/.bin/configurable-http-proxy ] ||
     npm install --prefix .venv/chp --no-audit --no-fund --loglevel=error configurable-http-proxy@4 >/dev/null
 .venv/bin/python -m ruff check --quiet wizard screens tests bench
+# Type contract on the engine and layering contract (wizard/ never imports screens/ or Textual): pyproject.toml.
+.venv/bin/python -m mypy
+.venv/bin/lint-imports --no-logo >/dev/null || .venv/bin/lint-imports --no-logo --no-cache
 parallel=(-n "${TLJH_WIZARD_TEST_WORKERS:-auto}" --dist worksteal)
 for arg in "$@"; do
     case "$arg" in

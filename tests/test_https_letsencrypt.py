@@ -14,8 +14,8 @@ import socket
 
 import pytest
 
-from tests.test_https_install import hub_target
-from tests.test_https_pki import TestPKI, TLSServer
+from tests.rig.pki import TestPKI, TLSServer
+from tests.support.hubs import hub_target
 from wizard import yamlio
 from wizard.diagnosis import Diagnosis, Status
 from wizard.https.letsencrypt import LetsEncryptEnvironment, run_letsencrypt

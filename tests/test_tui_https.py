@@ -7,7 +7,7 @@ from __future__ import annotations
 import pytest
 
 from screens.app import build_app
-from tests.test_https_pki import TLSServer
+from tests.rig.pki import TLSServer
 from tests.test_tui import SIZE, diagnosis_ids, rig_context, settle, wait_for_screen
 from wizard import yamlio
 from wizard.diagnosis import Status
@@ -26,13 +26,14 @@ def proxy(tmp_path, sshd_hub):
 async def test_https_screen_issues_a_certificate_with_dns_01(sshd_hub, bind_server, pebble, proxy, tmp_path):
     from screens.https import HttpsScreen
     from screens.modals import ConfirmModal, ResumeModal
+    from wizard.https.issue import AcmeEnvironment
 
     hub = sshd_hub
     roots = tmp_path / "pebble-root.pem"
     roots.write_text(pebble.root_pem())
-    ctx = rig_context("tui-https", hub, {"acme_env": {
+    ctx = rig_context("tui-https", hub, acme_env=AcmeEnvironment(**{
         "ca_bundle": str(pebble.ca_cert_path), "trust_roots": str(roots), "nameserver_port": bind_server.port,
-        "verify_address": ("127.0.0.1", proxy.port), "verify_timeout": 30}})
+        "verify_address": ("127.0.0.1", proxy.port), "verify_timeout": 30}))
     for key, value in {
         "connection.key_file": str(hub.client_key), "connection.tljh_prefix": str(hub.prefix),
         "connection.host_key": hub.host_key_fingerprint, "domain.name": "tui.wizard.test",

@@ -60,8 +60,9 @@ class Field:
         spaces, other lists with ", "; a whole float drops its ".0")."""
         if value is None:
             return ""
-        if getattr(self.validate, "format", None) is not None:
-            return self.validate.format(value)
+        own_format = getattr(self.validate, "format", None)
+        if own_format is not None:
+            return str(own_format(value))
         if isinstance(value, (list, tuple)):
             return getattr(self.validate, "joiner", ", ").join(str(item) for item in value)
         if isinstance(value, dict):  # {name: [lines]} (ssh.user_keys): NAME: LINE entries, read back by its validator
@@ -225,20 +226,21 @@ def host(raw: Any) -> str:
 
 
 def ipv4(raw: Any) -> str:
-    value = _text(raw, "an IPv4 address")
-    try:
-        return str(ipaddress.IPv4Address(value))
-    except ValueError:
-        raise ValidationError(f"{_shown(value)} is not an IPv4 address; expected four numbers 0-255, "
-                              "e.g. 203.0.113.10") from None
+    return _ip_address(raw, ipaddress.IPv4Address, "IPv4", "expected four numbers 0-255, e.g. 203.0.113.10")
 
 
 def ipv6(raw: Any) -> str:
-    value = _text(raw, "an IPv6 address")
+    return _ip_address(raw, ipaddress.IPv6Address, "IPv6", "e.g. 2001:db8::10")
+
+
+def _ip_address(raw: Any, kind: type[ipaddress.IPv4Address | ipaddress.IPv6Address], name: str, hint: str) -> str:
+    """The address in its standard text form (RFC 5952 for IPv6), or the refusal naming ``name`` and ``hint``."""
+    what = f"an {name} address"
+    value = _text(raw, what)
     try:
-        return str(ipaddress.IPv6Address(value))
+        return str(kind(value))
     except ValueError:
-        raise ValidationError(f"{_shown(value)} is not an IPv6 address; e.g. 2001:db8::10") from None
+        raise ValidationError(f"{_shown(value)} is not {what}; {hint}") from None
 
 
 def integer(minimum: int | None = None, maximum: int | None = None, unit: str = "") -> Validator:
@@ -292,7 +294,7 @@ def choice(options: Sequence[str]) -> Validator:
 def listing(item: Validator, what: str, max_items: int = 1000, separators: str = r"[,\s]+") -> Validator:
     """A list: a YAML sequence, or text split on ``separators`` (commas/whitespace). Each item goes through ``item``."""
 
-    def validate(raw: Any) -> list:
+    def validate(raw: Any) -> list[Any] | Noted:
         if isinstance(raw, str):
             parts = [p for p in re.split(separators, raw.strip()) if p]
         elif isinstance(raw, (list, tuple)):
@@ -434,6 +436,17 @@ _SPEC = re.compile(
     r"(?:\[[A-Za-z0-9._-]+(?:,[A-Za-z0-9._-]+)*\])?"  # pip extras
     rf"(?:\s*{_VERSION_CLAUSE}(?:\s*,\s*{_VERSION_CLAUSE})*)?"
 )
+
+
+def snapshot_ref(raw: Any) -> str:
+    """An environment snapshot to restore at apply: its id (``20261125T180500Z``, as ``env list`` shows it) or
+    ``newest``."""
+    value = _text(raw, "a snapshot id or newest")
+    if value.lower() == "newest":
+        return "newest"
+    if not re.fullmatch(r"\d{8}T\d{6}Z(-\d{1,3})?", value):
+        raise ValidationError(f"expected a snapshot id such as 20261125T180500Z, or newest; got {value[:40]!r}")
+    return value
 
 
 def package_spec(raw: Any) -> str:

@@ -18,9 +18,21 @@ import datetime as _dt
 import difflib
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Mapping
+from typing import TYPE_CHECKING, Any, Callable, Mapping
 
 from wizard.diagnosis import Diagnosis, Status
+from wizard.mappings import section as mapping_section
+
+if TYPE_CHECKING:
+    from cryptography import x509
+
+    from wizard.answers import Answers
+    from wizard.audit.hubfacts import HubFacts, Sources
+    from wizard.environment.snapshot import Snapshot
+    from wizard.https.verify import Served
+    from wizard.hub.target import HubTarget
+    from wizard.session import Session
+
 
 DEFAULT_WARN_DAYS = 21
 CRITICAL_DAYS = 7  # fewer days left than this is an error: renewal has failed for weeks
@@ -40,13 +52,13 @@ class AuditOptions:
     tls_timeout: float = 5.0
     sources: Any = None  # wizard.audit.hubfacts.Sources: where the hub-side facts come from (default: the hub's own)
     probes: tuple[str, ...] | None = None  # run only these probes (and what they need); default all
-    extra_probes: tuple = ()  # Probes added for this run only, after PROBES (e.g. check --smoke)
+    extra_probes: tuple[Probe, ...] = ()  # Probes added for this run only, after PROBES (e.g. check --smoke)
     now: _dt.datetime | None = None
 
     def moment(self) -> _dt.datetime:
         return self.now or _dt.datetime.now(_dt.timezone.utc)
 
-    def hub_sources(self):
+    def hub_sources(self) -> Sources:
         from wizard.audit.hubfacts import Sources
 
         return self.sources or Sources()
@@ -62,7 +74,7 @@ class AuditSubject:
     local_dir: Path | None = None  # the session's directory
 
     @classmethod
-    def from_session(cls, session) -> "AuditSubject":
+    def from_session(cls, session: Session) -> "AuditSubject":
         return cls(session.name, session.answers, dict(session.state.get("records") or {}), session.dir)
 
     def stored(self, name: str) -> bytes | None:
@@ -76,10 +88,10 @@ class AuditSubject:
         return [value for value in self.answers.secret_values() if isinstance(value, str) and value]
 
 
-TargetFactory = Callable[[], Any]  # -> wizard.hub.target.HubTarget
+TargetFactory = Callable[[], "HubTarget"]
 
 
-def ssh_target(answers) -> Any:
+def ssh_target(answers: Answers) -> Any:
     """The hub over SSH from the answers (``wizard.hub.connect``); never asks about an unknown host key."""
     from wizard.hub.connect import ssh_target as connect
 
@@ -115,7 +127,7 @@ class AuditRun:
         self.subject, self.options, self.target_factory = subject, options, target_factory
         self.values: dict[str, Any] = {}
         self.timings: dict[str, float] = {}
-        self.target = None
+        self.target: HubTarget | None = None
 
     def value(self, name: str) -> Any:
         return self.values[name]
@@ -169,7 +181,7 @@ def audit(subject: AuditSubject, options: AuditOptions | None = None,
     probes = _selected([*PROBES, *options.extra_probes], options.probes)
     outcomes: dict[str, tuple[bool, list[Diagnosis]]] = {}
 
-    def execute(probe: Probe, futures: dict) -> tuple[bool, list[Diagnosis]]:
+    def execute(probe: Probe, futures: dict[str, Any]) -> tuple[bool, list[Diagnosis]]:
         for need in probe.needs:
             if need in futures and not futures[need].result()[0]:
                 reason = next((d.id for d in futures[need].result()[1] if d.status is Status.ERROR), need)
@@ -190,7 +202,7 @@ def audit(subject: AuditSubject, options: AuditOptions | None = None,
 
     try:
         with ThreadPoolExecutor(max_workers=max(1, len(probes)), thread_name_prefix="audit") as pool:
-            futures: dict = {}
+            futures: dict[str, Any] = {}
             for probe in probes:  # a probe waits only on earlier ones, and every probe has its own worker
                 futures[probe.name] = pool.submit(execute, probe, futures)
             for probe in probes:
@@ -291,7 +303,7 @@ def certificate_finding(subject: AuditSubject, options: AuditOptions) -> Diagnos
     return found
 
 
-def served_chain(served) -> list[str]:
+def served_chain(served: Served) -> list[str]:
     """The chain as a client receives it, as ``openssl s_client -showcerts`` lists it: position, subject, issuer."""
     lines = []
     for index, cert in enumerate(served.chain):
@@ -300,7 +312,8 @@ def served_chain(served) -> list[str]:
     return lines
 
 
-def renewal_verdict(leaf, subject: AuditSubject, options: AuditOptions, data: dict) -> Diagnosis:
+def renewal_verdict(leaf: x509.Certificate, subject: AuditSubject, options: AuditOptions,
+                    data: dict[str, Any]) -> Diagnosis:
     """Is the served certificate due for renewal? The CA's ARI window when the wizard issued it, else days left."""
     from wizard.https import certs
 
@@ -345,7 +358,7 @@ def _renew_hint(subject: AuditSubject) -> str:
     return "install a renewed certificate (tljh-wizard HOST, step HTTPS)"
 
 
-def issued_record(subject: AuditSubject, leaf) -> dict | None:
+def issued_record(subject: AuditSubject, leaf: x509.Certificate) -> dict[str, Any] | None:
     """What the HTTPS step recorded about the certificate it installed (``wizard.https.issue``), when that is the
     certificate served now."""
     from wizard.https.issue import RECORD
@@ -368,20 +381,21 @@ AUTHENTICATOR, LIMITS, CULLING, HUB = "audit.authenticator", "audit.limits", "au
 HUB_FACTS = "audit.hub_facts"
 
 
-def connect_probe(run: AuditRun):
+def connect_probe(run: AuditRun) -> HubTarget:
     """The session's one connection to the hub, shared by every hub probe (closed when the audit ends)."""
     from wizard.hub.target import HubError
 
     try:
-        run.target = run.target_factory()
-        if callable(getattr(run.target, "connect", None)):
-            run.target.connect()  # here, so a hub that cannot be reached is one finding, not one per probe
+        target = run.target = run.target_factory()
+        connect = getattr(target, "connect", None)  # an SSH hub's; a local one has nothing to open
+        if callable(connect):
+            connect()  # here, so a hub that cannot be reached is one finding, not one per probe
     except (HubError, ValueError) as exc:  # ValueError: the answers name no hub to connect to
         raise ProbeFailed(Diagnosis(HUB, Status.ERROR, f"cannot reach the hub: {exc}")) from None
-    return run.target
+    return target
 
 
-def facts_probe(run: AuditRun):
+def facts_probe(run: AuditRun) -> HubFacts:
     """Every hub-side fact in one round trip (``wizard.audit.hubfacts``)."""
     from wizard.audit import hubfacts
     from wizard.hub.target import HubError
@@ -393,7 +407,7 @@ def facts_probe(run: AuditRun):
                                     fix="the hub needs python3 (TLJH's installer requires it)")) from None
 
 
-def live_config(run: AuditRun) -> dict:
+def live_config(run: AuditRun) -> dict[str, Any]:
     """config.yaml on the hub over TLJH's defaults ({} when missing or unreadable)."""
     from wizard import yamlio
     from wizard.fields import ValidationError
@@ -530,7 +544,7 @@ def last_applied(subject: AuditSubject) -> tuple[str | None, str, str] | None:
     return (text if text is not None and applier.sha256(text) == digest else None), digest, shown
 
 
-def _rerender(answers, old_text: str, digest: str) -> str | None:
+def _rerender(answers: Answers, old_text: str, digest: str) -> str | None:
     """The file the apply wrote, if rendering the answers over the old file gives it again."""
     from wizard.hub import apply as applier
 
@@ -566,7 +580,7 @@ def config_policy(live_text: str | None) -> list[Diagnosis]:
 def _authenticator(config: Mapping[str, Any]) -> Diagnosis:
     from wizard.tljh import config as tljh_config
 
-    auth = config.get("auth") if isinstance(config.get("auth"), Mapping) else {}
+    auth = mapping_section(config, "auth")
     class_path = str(auth.get("type") or "")
     class_name = class_path.rsplit(".", 1)[-1]
     if class_name in tljh_config.INSECURE_CLASSES or class_path in ("dummy", "firstuse"):
@@ -581,7 +595,7 @@ def _authenticator(config: Mapping[str, Any]) -> Diagnosis:
 
 
 def _limits(config: Mapping[str, Any]) -> Diagnosis:
-    limit_values = config.get("limits") if isinstance(config.get("limits"), Mapping) else {}
+    limit_values = mapping_section(config, "limits")
     missing = [name for name in ("memory", "cpu") if limit_values.get(name) in (None, "")]
     if missing:
         return Diagnosis(LIMITS, Status.WARNING, f"no per-user {' or '.join(missing)} limit: one user can starve "
@@ -590,8 +604,7 @@ def _limits(config: Mapping[str, Any]) -> Diagnosis:
 
 
 def _culling(config: Mapping[str, Any]) -> Diagnosis:
-    services = config.get("services") if isinstance(config.get("services"), Mapping) else {}
-    cull = services.get("cull") if isinstance(services.get("cull"), Mapping) else {}
+    cull = mapping_section(config, "services", "cull")
     if cull.get("enabled") is False:
         return Diagnosis(CULLING, Status.WARNING, "idle culling is off: idle servers hold their memory forever",
                          fix="turn culling on (tljh-wizard HOST, step Limits)")
@@ -599,7 +612,7 @@ def _culling(config: Mapping[str, Any]) -> Diagnosis:
                                          f"{cull.get('every')} s)")
 
 
-def environment_drift(subject: AuditSubject, target) -> Diagnosis:
+def environment_drift(subject: AuditSubject, target: HubTarget) -> Diagnosis:
     """The live user environment against the newest snapshot (on the hub or kept locally)."""
     from wizard.environment import diff as envdiff
     from wizard.environment.summary import StreamError, gather
@@ -626,7 +639,7 @@ def environment_drift(subject: AuditSubject, target) -> Diagnosis:
                      data={"snapshot": snapshot.id, "changes": [change.render() for change in changes]})
 
 
-def newest_snapshot(subject: AuditSubject, target):
+def newest_snapshot(subject: AuditSubject, target: HubTarget) -> tuple[Snapshot | None, list[str]]:
     """(the newest intact snapshot on the hub or in the session's local copies, problems met)."""
     from wizard.environment import snapshot as snapshots
 
@@ -689,7 +702,8 @@ def bundle_dirs(subject: AuditSubject) -> list[Path]:
 # ---------------------------------------------------------------------------------------------------------------
 # TLS posture (from this machine, against the hub's address)
 
-def _served_at(subject: AuditSubject, override: str | None, default_port: int, flag: str):
+def _served_at(subject: AuditSubject, override: str | None, default_port: int,
+               flag: str) -> tuple[str, int, str] | str:
     """(host, port, domain) where the hub serves, or a reason it cannot be probed."""
     from wizard.fields import ValidationError, host_port
     from wizard.tljh.config import certificate_domains
@@ -707,12 +721,13 @@ def _served_at(subject: AuditSubject, override: str | None, default_port: int, f
     return host.strip("[]"), int(port), domains[0]
 
 
-def _https_served(answers) -> bool:
+def _https_served(answers: Answers) -> bool:
     """HTTPS is served: by TLJH's proxy (a certificate mode), or by the web server TLJH sits behind."""
     return answers.get("https.mode") not in (None, "none") or answers.get("https.web_ports") == "behind"
 
 
-def _https_probe(check: str, body):
+def _https_probe(check: str,
+                 body: Callable[[AuditRun, str, int, str], Diagnosis]) -> Callable[[AuditRun], Diagnosis]:
     def probe(run: AuditRun) -> Diagnosis:
         if not _https_served(run.subject.answers):
             return Diagnosis(check, Status.SKIPPED, "HTTPS is off: not checked (see audit.certificate)")

@@ -12,11 +12,15 @@ import io
 import json
 import re
 import zlib
-from dataclasses import dataclass, field
-from typing import Iterable
+from dataclasses import Field, dataclass, field
+from typing import TYPE_CHECKING, Any, ClassVar, Iterable, Mapping, Self
 from urllib.parse import urlsplit, urlunsplit
 
 from wizard.diagnosis import Diagnosis, Status
+
+if TYPE_CHECKING:
+    from wizard.hub.target import HubTarget
+
 
 STREAM_HEADER = b"tljh-wizard-env 1 "
 # conda's platform names for ``uname -m``, used when no record names a platform-specific subdir.
@@ -50,7 +54,7 @@ def gather_argv(prefix: str, ensure_dir: str = "") -> list[str]:
     return ["sh", "-c", _GATHER_SCRIPT, "tljh-wizard-env", str(prefix), ensure_dir]
 
 
-def gather(target, ensure_dir: str = "") -> "Environment":
+def gather(target: HubTarget, ensure_dir: str = "") -> "Environment":
     """The hub's user environment, in one round trip through ``target`` (a ``wizard.hub.target.HubTarget``).
 
     A stream that ends before gzip's end marker is an error (``StreamTruncated``), never a shorter environment.
@@ -86,11 +90,13 @@ def strip_credentials(url: str) -> str:
 class _Record:
     """A package record in a snapshot's JSON: its fields, empty ones left out; unknown keys ignored when read."""
 
-    def to_json(self) -> dict:
+    __dataclass_fields__: ClassVar[dict[str, Field[Any]]]  # every record is a dataclass
+
+    def to_json(self) -> dict[str, Any]:
         return {key: value for key, value in self.__dict__.items() if value not in ("", None)}
 
     @classmethod
-    def from_json(cls, data: dict):
+    def from_json(cls, data: Mapping[str, Any]) -> Self:
         return cls(**{key: data[key] for key in cls.__dataclass_fields__ if key in data})
 
 
@@ -415,8 +421,8 @@ def build_environment(prefix: str, machine: str, entries: dict[str, bytes | None
                 problems.append(Diagnosis("environment.pip", Status.WARNING,
                                           f"site-packages/{entry}: cannot tell its name and version; left out"))
                 continue
-            package = PipPackage(parsed[0], parsed[1], installer, _direct_url(files.get("direct_url.json")))
-            pip[package.key] = package
+            pip_package = PipPackage(parsed[0], parsed[1], installer, _direct_url(files.get("direct_url.json")))
+            pip[pip_package.key] = pip_package
 
     revisions = parse_history(history) if history is not None else []
     if history is None and conda:

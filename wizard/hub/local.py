@@ -9,14 +9,17 @@ import selectors
 import subprocess
 import threading
 import time
-from pathlib import Path
-from typing import BinaryIO
+from pathlib import Path, PurePosixPath
+from typing import IO, Sequence
 
 from wizard.hub.target import (
     DEFAULT_PREFIX,
+    ByteSink,
+    ByteSource,
     CommandCancelled,
     CommandResult,
     CommandTimeout,
+    FileWrite,
     HubTarget,
     LineSplitter,
     OutputCallback,
@@ -37,8 +40,8 @@ class LocalTarget(HubTarget):
     def _runs_as_root(self) -> bool:
         return os.geteuid() == 0
 
-    def _execute(self, argv: list[str], stdin: bytes | BinaryIO | None, deadline: float | None,
-                 on_output: OutputCallback | None, stdout_to: BinaryIO | None) -> CommandResult:
+    def _execute(self, argv: list[str], stdin: bytes | ByteSource | None, deadline: float | None,
+                 on_output: OutputCallback | None, stdout_to: ByteSink | None) -> CommandResult:
         try:
             process = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
         except FileNotFoundError as exc:
@@ -46,15 +49,18 @@ class LocalTarget(HubTarget):
         feeder = threading.Thread(target=_feed, args=(process.stdin, stdin), daemon=True, name="local-stdin")
         feeder.start()
         out, err = io.BytesIO(), io.BytesIO()
-        sinks = {process.stdout: (stdout_to or out, LineSplitter("stdout", on_output)),
-                 process.stderr: (err, LineSplitter("stderr", on_output))}
+        if process.stdout is None or process.stderr is None:  # never: both are pipes
+            raise RuntimeError("the command's output pipes are missing")
+        sinks: dict[int, tuple[ByteSink, LineSplitter]] = {
+            process.stdout.fileno(): (stdout_to or out, LineSplitter("stdout", on_output)),
+            process.stderr.fileno(): (err, LineSplitter("stderr", on_output))}
         limit = None if deadline is None else time.monotonic() + deadline
         with selectors.DefaultSelector() as selector:
             for pipe in sinks:
                 selector.register(pipe, selectors.EVENT_READ)
             while selector.get_map():
                 remaining = None if limit is None else limit - time.monotonic()
-                if remaining is not None and remaining <= 0:
+                if deadline is not None and remaining is not None and remaining <= 0:
                     _stop(process)
                     raise CommandTimeout(argv, deadline)
                 if self.cancel.is_set():
@@ -65,7 +71,7 @@ class LocalTarget(HubTarget):
                     if not chunk:
                         selector.unregister(key.fileobj)
                         continue
-                    sink, lines = sinks[key.fileobj]
+                    sink, lines = sinks[key.fd]
                     sink.write(chunk)
                     lines.feed(chunk)
         for _sink, lines in sinks.values():
@@ -75,7 +81,7 @@ class LocalTarget(HubTarget):
         return CommandResult(argv, status if status >= 0 else 128 - status, out.getvalue(), err.getvalue())
 
 
-def _stop(process: subprocess.Popen) -> None:
+def _stop(process: subprocess.Popen[bytes]) -> None:
     """TERM first: ``timeout`` and ``sudo`` pass it on to the command they run (KILL would orphan it); KILL if it
     is still there after a grace period."""
     process.terminate()
@@ -86,7 +92,7 @@ def _stop(process: subprocess.Popen) -> None:
         process.wait()
 
 
-def _feed(pipe, stdin) -> None:
+def _feed(pipe: IO[bytes], stdin: bytes | ByteSource | None) -> None:
     try:
         if isinstance(stdin, bytes):
             pipe.write(stdin)
@@ -108,7 +114,7 @@ class SandboxTarget(LocalTarget):
 
     name = "demo"
 
-    def __init__(self, prefix: str | os.PathLike, create: bool = True):
+    def __init__(self, prefix: str | os.PathLike[str], create: bool = True):
         from wizard.hub import sandbox
 
         root = Path(prefix)
@@ -121,7 +127,8 @@ class SandboxTarget(LocalTarget):
     def _runs_as_root(self) -> bool:
         return True  # the sandbox's "root" is whoever owns the tree
 
-    def write_files(self, files, *, sudo: bool = True, lock=None, timeout: float = 60.0) -> list[str]:
+    def write_files(self, files: Sequence[FileWrite], *, sudo: bool = True, lock: str | PurePosixPath | None = None,
+                    timeout: float = 60.0) -> list[str]:
         """As the hub's, without ``chown``: the sandbox's files belong to whoever runs it."""
         from dataclasses import replace
 

@@ -21,10 +21,18 @@ import socket
 import threading
 import time
 from pathlib import Path
-from typing import BinaryIO, Callable
+from typing import TYPE_CHECKING, Any, Callable, Sequence
+
+if TYPE_CHECKING:
+    import paramiko
+
+    from wizard.hub.known_hosts import Entry
 
 from wizard.hub.target import (
     DEFAULT_PREFIX,
+    KILL_GRACE,
+    ByteSink,
+    ByteSource,
     CommandCancelled,
     CommandResult,
     CommandTimeout,
@@ -32,6 +40,7 @@ from wizard.hub.target import (
     ConnectionLost,
     HostKeyChanged,
     HostKeyUnknown,
+    HubError,
     HubTarget,
     LineSplitter,
     OutputCallback,
@@ -39,9 +48,20 @@ from wizard.hub.target import (
 
 AcceptHostKey = Callable[[str, str, str], bool]  # (host as known_hosts names it, key type, SHA256 fingerprint)
 CHUNK = 65536
+# Announces the shell's pid on stderr, then becomes the command (``timeout``: the leader of its own process group).
+_MARK = b"@tljh-wizard-pid "
+_ANNOUNCE = 'echo "@tljh-wizard-pid $$" >&2; exec "$@"'
+# Kills the process group $1 leads while $1 is still a `timeout` process: TERM (timeout passes it on), then KILL.
+_KILL_GROUP = r"""p=$1
+[ "$(cat /proc/$p/comm 2>/dev/null)" = timeout ] || exit 0
+pkill -TERM -g "$p" || exit 0
+for _ in 1 2 3 4 5 6 7 8 9 10; do pgrep -g "$p" >/dev/null || exit 0; sleep 0.2; done
+pkill -KILL -g "$p"
+exit 0
+"""
 
 
-def fingerprint(key) -> str:
+def fingerprint(key: paramiko.PKey | bytes) -> str:
     """OpenSSH's ``SHA256:...`` form of a paramiko key (or of the raw key blob)."""
     blob = key if isinstance(key, bytes) else key.asbytes()
     return "SHA256:" + base64.b64encode(hashlib.sha256(blob).digest()).decode().rstrip("=")
@@ -76,9 +96,10 @@ class SSHTarget(HubTarget):
     def __init__(self, host: str, *, port: int = 22, user: str = "root", key_file: str | None = None,
                  key_passphrase: str | None = None, allow_agent: bool = True, look_for_keys: bool = True,
                  sudo_password: str | None = None, accept_host_key: AcceptHostKey | None = None,
-                 pinned_host_key: str | None = None, known_hosts_files: list[str | Path] | None = None,
+                 pinned_host_key: str | None = None, known_hosts_files: Sequence[str | Path] | None = None,
                  own_known_hosts: str | Path | None = None, prefix: str = str(DEFAULT_PREFIX),
-                 connect_timeout: float = 10.0, keepalive: int = 15, resolve=socket.getaddrinfo):
+                 connect_timeout: float = 10.0, keepalive: int = 15,
+                 resolve: Callable[..., list[Any]] = socket.getaddrinfo) -> None:
         super().__init__(prefix)
         from wizard.session import session_name
 
@@ -95,9 +116,9 @@ class SSHTarget(HubTarget):
         self.connect_timeout, self.keepalive, self._resolve = connect_timeout, keepalive, resolve
         self.connections = 0  # how many times a connection was opened (1 per session unless it dropped)
         self.host_key_fingerprint: str | None = None
-        self._client = None
+        self._client: paramiko.SSHClient | None = None
         self.revoked: dict[str, str] = {}  # @revoked host keys of the known-hosts files: fingerprint -> FILE:LINE
-        self.known_entries: list = []  # wizard.hub.known_hosts.Entry of every file, read at each connect
+        self.known_entries: list[Entry] = []  # of every known-hosts file, read at each connect
         self._connecting = threading.RLock()
 
     # --- connection --------------------------------------------------------------------------------------------
@@ -108,7 +129,7 @@ class SSHTarget(HubTarget):
 
         self._close_client()
         label = known_hosts_name(self.host, self.port)
-        pkey = self._load_key() if self.key_file else None
+        pkey = self._load_key(self.key_file) if self.key_file else None
         sock = self._open_socket()
         client = paramiko.SSHClient()
         from wizard.hub import known_hosts
@@ -126,20 +147,22 @@ class SSHTarget(HubTarget):
         # negotiating, as OpenSSH orders HostKeyAlgorithms.
         preferred = known_hosts.known_types(self.known_entries, label)
 
-        def transport(*args, **kwargs):
+        def make_transport(*args: Any, **kwargs: Any) -> paramiko.Transport:
             made = paramiko.Transport(*args, **kwargs)
             options = made.get_security_options()
             wanted = [t for t in _algorithms(preferred) if t in options.key_types]
             options.key_types = wanted + [t for t in options.key_types if t not in wanted]
             return made
 
-        client.set_missing_host_key_policy(_AskPolicy(self))
+        # Duck-typed (paramiko calls only missing_host_key): subclassing paramiko's policy would import paramiko
+        # whenever this module is imported.
+        client.set_missing_host_key_policy(_AskPolicy(self))  # type: ignore[arg-type]
         try:
             client.connect(self.host, self.port, username=self.user, pkey=pkey, sock=sock,
                            passphrase=self._passphrase, allow_agent=self.allow_agent,
                            look_for_keys=self.look_for_keys and pkey is None,
                            timeout=self.connect_timeout, banner_timeout=self.connect_timeout,
-                           auth_timeout=self.connect_timeout, transport_factory=transport)
+                           auth_timeout=self.connect_timeout, transport_factory=make_transport)
         except ConnectError:
             client.close()
             raise
@@ -160,6 +183,9 @@ class SSHTarget(HubTarget):
             kind = "timeout" if "banner" in str(exc) else "ssh"
             raise ConnectError(f"SSH with {label} failed: {exc or type(exc).__name__}", kind) from None
         transport = client.get_transport()
+        if transport is None:  # connect() returned without raising: it has a transport
+            client.close()
+            raise ConnectError(f"SSH with {label} failed: no transport after the handshake", "ssh")
         server_fp = fingerprint(transport.get_remote_server_key())
         if server_fp in self.revoked:  # also listed as known somewhere: @revoked still wins, as in OpenSSH
             client.close()
@@ -172,18 +198,20 @@ class SSHTarget(HubTarget):
         self._client = client
         self.connections += 1
 
-    def _load_key(self):
+    def _load_key(self, key_file: str) -> paramiko.PKey:
         import paramiko
 
         from wizard.files import MAX_KEY_BYTES, InputFileError, read_small
 
-        path = Path(self.key_file).expanduser()
+        path = Path(key_file).expanduser()
         try:  # a regular, small file only: paramiko reads whatever it is given, /dev/zero included
             read_small(path, MAX_KEY_BYTES, "key file")
         except InputFileError as exc:
             raise ConnectError(f"connection.key_file {exc}", "auth") from None
         try:
-            return paramiko.PKey.from_path(path, password=self._passphrase.encode() if self._passphrase else None)
+            # bytes, as paramiko hands the password to cryptography's loaders (its annotation says str)
+            return paramiko.PKey.from_path(path, password=self._passphrase.encode()  # type: ignore[arg-type]
+                                           if self._passphrase else None)
         except paramiko.PasswordRequiredException:
             raise ConnectError(f"the key {path} is protected by a passphrase: give connection.key_passphrase",
                                "auth") from None
@@ -242,7 +270,7 @@ class SSHTarget(HubTarget):
                                "(sshd may refuse this client, e.g. MaxStartups or a firewall rule)", "refused")
         return sock
 
-    def remember_host_key(self, label: str, key) -> None:
+    def remember_host_key(self, label: str, key: paramiko.PKey) -> None:
         """Append an accepted key to the wizard's own known-hosts file (0600, atomic)."""
         from wizard.files import atomic_write, private_dir
 
@@ -250,12 +278,15 @@ class SSHTarget(HubTarget):
         old = self.own_known_hosts.read_text() if self.own_known_hosts.exists() else ""
         atomic_write(self.own_known_hosts, old + f"{label} {key.get_name()} {key.get_base64()}\n")
 
-    def _transport(self):
+    def _transport(self) -> paramiko.Transport:
         with self._connecting:  # worker threads share the one connection; only one of them may (re)open it
-            client = self._client
-            if client is None or not client.get_transport() or not client.get_transport().is_active():
+            transport = self._client.get_transport() if self._client is not None else None
+            if transport is None or not transport.is_active():
                 self.connect()
-            return self._client.get_transport()
+                transport = self._client.get_transport() if self._client is not None else None
+            if transport is None:  # connect() raises rather than leave no transport
+                raise ConnectionLost(f"the connection to {self.name} is not open")
+            return transport
 
     def _close_client(self) -> None:
         if self._client is not None:
@@ -274,9 +305,10 @@ class SSHTarget(HubTarget):
     def _runs_as_root(self) -> bool:
         return self.user == "root"
 
-    def _execute(self, argv: list[str], stdin: bytes | BinaryIO | None, deadline: float | None,
-                 on_output: OutputCallback | None, stdout_to: BinaryIO | None) -> CommandResult:
-        start = stdin.tell() if stdin is not None and not isinstance(stdin, bytes) and _seekable(stdin) else None
+    def _execute(self, argv: list[str], stdin: bytes | ByteSource | None, deadline: float | None,
+                 on_output: OutputCallback | None, stdout_to: ByteSink | None) -> CommandResult:
+        rewind = stdin if isinstance(stdin, io.IOBase) and _seekable(stdin) else None
+        start = rewind.tell() if rewind is not None else None
         replayable = stdin is None or isinstance(stdin, bytes) or start is not None
         try:
             return self._exec_once(argv, stdin, deadline, on_output, stdout_to)
@@ -290,15 +322,41 @@ class SSHTarget(HubTarget):
             if not replayable or (stdout_to is not None and dropped.output_seen):
                 raise ConnectionLost(f"the connection to {self.name} dropped during `{shlex.join(argv[-3:])}`; "
                                      "it was re-opened — resume the step") from None
-            if start is not None:
-                stdin.seek(start)
+            if rewind is not None and start is not None:
+                rewind.seek(start)
             try:
                 return self._exec_once(argv, stdin, deadline, on_output, stdout_to)
             except _Dropped:
                 self.drop_connection()
                 raise ConnectionLost(f"the connection to {self.name} dropped twice; giving up") from None
 
-    def _exec_once(self, argv, stdin, deadline, on_output, stdout_to) -> CommandResult:
+    def _killable(self, command: list[str]) -> list[str]:
+        """Run under coreutils ``timeout`` (a process group of its own; ``0``: no limit) started by a shell that
+        first announces its pid on stderr and then becomes ``timeout`` — so a cancelled or overdue wait can kill
+        the whole group on the hub (``_kill_remote``) instead of leaving it to run until its timeout."""
+        if command[:1] != ["timeout"]:
+            command = ["timeout", "-k", str(KILL_GRACE), "0", *command]
+        return ["sh", "-c", _ANNOUNCE, "tljh-wizard-run", *command]
+
+    def _kill_remote(self, pid: int) -> None:
+        """Kill the process group ``pid`` leads (the ``timeout`` of a command given up on): TERM, then KILL after a
+        second, only while that pid is still a ``timeout`` process. Best effort, on a channel of its own."""
+        argv = ["sh", "-c", _KILL_GROUP, "tljh-wizard-kill", str(pid)]
+        prelude = b""
+        if not self._runs_as_root():
+            try:
+                sudo_prefix, prelude = self._sudo_argv()
+            except HubError:
+                return
+            argv = [*sudo_prefix, *argv]
+        try:
+            self._exec_once(argv, prelude or None, 15.0, None, None, honour_cancel=False)
+        except (HubError, _Dropped):
+            pass
+
+    def _exec_once(self, argv: list[str], stdin: bytes | ByteSource | None, deadline: float | None,
+                   on_output: OutputCallback | None, stdout_to: ByteSink | None,
+                   honour_cancel: bool = True) -> CommandResult:
         import paramiko
 
         try:
@@ -315,6 +373,9 @@ class SSHTarget(HubTarget):
         out_lines, err_lines = LineSplitter("stdout", on_output), LineSplitter("stderr", on_output)
         limit = None if deadline is None else time.monotonic() + deadline
         seen = False
+        announced = argv[:3] == ["sh", "-c", _ANNOUNCE] or _ANNOUNCE in argv[:8]
+        head: bytes | None = b""  # stderr until the announcement line is complete (None: done)
+        pid: int | None = None
         try:
             while True:
                 while channel.recv_ready():
@@ -324,6 +385,16 @@ class SSHTarget(HubTarget):
                     out_lines.feed(chunk)
                 while channel.recv_stderr_ready():
                     chunk = channel.recv_stderr(CHUNK)
+                    if announced and pid is None and head is not None:
+                        head += chunk
+                        if b"\n" not in head:
+                            continue
+                        line, _, chunk = head.partition(b"\n")
+                        head = None
+                        if line.startswith(_MARK):
+                            pid = int(line[len(_MARK):] or 0) or None
+                        else:
+                            chunk = line + b"\n" + chunk
                     err.write(chunk)
                     err_lines.feed(chunk)
                 # paramiko also marks the status "ready" (as -1) when the channel merely closes: only a real
@@ -342,18 +413,29 @@ class SSHTarget(HubTarget):
                     if transport.is_active():
                         break
                     raise _Dropped(seen)
-                if limit is not None and time.monotonic() > limit:
+                if deadline is not None and limit is not None and time.monotonic() > limit:
+                    self._given_up(channel, pid)
                     raise CommandTimeout(argv, deadline)
-                if self.cancel.is_set():
+                if honour_cancel and self.cancel.is_set():
+                    self._given_up(channel, pid)
                     raise CommandCancelled(argv)
                 # Wake on data, close or EOF (paramiko signals its channel's pipe); the bound only re-checks the
                 # transport's liveness and the deadline.
                 select.select([channel], [], [], 0.5)
         finally:
             channel.close()
+        if head:  # an announcement that never ended its line: keep what arrived
+            err.write(head)
+            err_lines.feed(head)
         out_lines.flush()
         err_lines.flush()
         return CommandResult(argv, channel.exit_status, out.getvalue(), err.getvalue())
+
+    def _given_up(self, channel: paramiko.Channel, pid: int | None) -> None:
+        """The wait for a command ends early: close its channel and kill what it started on the hub."""
+        channel.close()
+        if pid is not None:
+            self._kill_remote(pid)
 
 
 class HostKeyRevoked(ConnectError):
@@ -379,14 +461,14 @@ class _Dropped(Exception):
         self.output_seen = output_seen
 
 
-def _seekable(stream) -> bool:
+def _seekable(stream: io.IOBase) -> bool:
     try:
         return stream.seekable()
     except (AttributeError, OSError):
         return False
 
 
-def _feed(channel, stdin) -> None:
+def _feed(channel: paramiko.Channel, stdin: bytes | ByteSource | None) -> None:
     """Stream stdin to the channel (in a thread, so a chatty command cannot deadlock against our writes)."""
     try:
         if isinstance(stdin, bytes):
@@ -406,16 +488,17 @@ class _AskPolicy:
     def __init__(self, target: SSHTarget):
         self.target = target
 
-    def missing_host_key(self, client, hostname, key) -> None:
+    def missing_host_key(self, client: paramiko.SSHClient, hostname: str, key: paramiko.PKey) -> None:
         from wizard.hub import known_hosts
 
         target = self.target
         presented = fingerprint(key)
         verdict = known_hosts.check(target.known_entries, hostname, key.get_name(), key.asbytes())
-        if verdict.status == "revoked":
-            raise HostKeyRevoked(hostname, presented, verdict.entry.source)
-        if verdict.status == "changed":  # refused even when pinned: a known_hosts file says otherwise
-            raise HostKeyChanged(hostname, verdict.entry.fingerprint, presented, verdict.entry.source)
+        decided_by = verdict.entry  # set for every status but "unknown"
+        if verdict.status == "revoked" and decided_by is not None:
+            raise HostKeyRevoked(hostname, presented, decided_by.source)
+        if verdict.status == "changed" and decided_by is not None:  # refused even when pinned: known_hosts disagrees
+            raise HostKeyChanged(hostname, decided_by.fingerprint, presented, decided_by.source)
         if target.pinned and presented != target.pinned:
             raise HostKeyChanged(hostname, target.pinned, presented, "connection.host_key")
         if verdict.status == "known":
@@ -423,9 +506,9 @@ class _AskPolicy:
         if target.pinned:
             target.remember_host_key(hostname, key)
             return
-        if verdict.status == "ca":
+        if verdict.status == "ca" and decided_by is not None:
             raise ConnectError(
-                f"{verdict.entry.source} vouches for {hostname} with a @cert-authority line, but the wizard cannot "
+                f"{decided_by.source} vouches for {hostname} with a @cert-authority line, but the wizard cannot "
                 f"check host certificates, and will not offer the plain key {presented} instead: compare it with the "
                 "one the provider's console shows, then pin it (connection.host_key / --host-key).", "host_key")
         accept = target.accept_host_key

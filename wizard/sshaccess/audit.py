@@ -16,10 +16,18 @@ answers (admins, allowed users, per-user keys).
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from wizard.diagnosis import Diagnosis, Status
 from wizard.hub.target import HubError
 from wizard.sshaccess import engine, keys, naming
 from wizard.sshaccess import sshd as sshdmod
+
+if TYPE_CHECKING:
+    from wizard.answers import Answers
+    from wizard.audit.checks import AuditRun
+    from wizard.hub.target import HubTarget
+
 
 KEYS, OFFBOARDED, ORPHANS, PASSWORDS = "ssh.keys", "ssh.offboarded", "ssh.orphans", "ssh.passwords"
 
@@ -27,7 +35,7 @@ KEYS, OFFBOARDED, ORPHANS, PASSWORDS = "ssh.keys", "ssh.offboarded", "ssh.orphan
 _OTHER_GRANTS = ("allowed_organizations", "hosted_domain", "allowed_groups", "allow_all")
 
 
-def _allowed(answers, user: str) -> bool | None:
+def _allowed(answers: Answers, user: str) -> bool | None:
     """Is ``user`` (normalised) allowed in by the answers? None when the answers' policy cannot tell."""
     norm = naming.normalize
     if user in {norm(u) for u in answers.get("authenticator.blocked_users") or []}:
@@ -49,7 +57,7 @@ def _reverse(account: str) -> str | None:
     return None
 
 
-def findings(answers, target, paths: engine.SshdPaths | None = None) -> list[Diagnosis]:
+def findings(answers: Answers, target: HubTarget, paths: engine.SshdPaths | None = None) -> list[Diagnosis]:
     from wizard.sshaccess.answers import wanted_keys
 
     paths = paths or engine.paths_for(target)
@@ -68,8 +76,8 @@ def findings(answers, target, paths: engine.SshdPaths | None = None) -> list[Dia
         in_db = {naming.normalize(name) for name, _admin in hub_users}
         admins_now |= {naming.normalize(name) for name, admin in hub_users if admin}
         candidates |= in_db
-    for user in candidates:
-        known[naming.system_username(user)] = user
+    for candidate in candidates:
+        known[naming.system_username(candidate)] = candidate
     wanted = {naming.system_username(user): {keys.parse_public_key(line).blob for line in lines}
               for user, lines in wanted_keys(answers).items()}
     admin_blobs = {keys.parse_public_key(line).blob for line in answers.get("ssh.admin_keys") or []}
@@ -84,8 +92,9 @@ def findings(answers, target, paths: engine.SshdPaths | None = None) -> list[Dia
             continue
         managed = [e for e in entries if e.managed]
         holding.append(f"{account} ({len(entries)} key(s)" + (f", {len(managed)} the wizard's)" if managed else ")"))
-        user = known.get(account)
-        described = "; ".join(e.key.describe() for e in entries[:5]) + (" …" if len(entries) > 5 else "")
+        user: str | None = known.get(account)
+        described = "; ".join(key.describe() for key in (e.key for e in entries[:5]) if key is not None) + (
+            " …" if len(entries) > 5 else "")
         if user is None and not managed:
             orphans.append(f"{account}: {described}")
             continue
@@ -137,13 +146,13 @@ def findings(answers, target, paths: engine.SshdPaths | None = None) -> list[Dia
     return out
 
 
-def probe(run) -> list[Diagnosis]:
+def probe(run: AuditRun) -> list[Diagnosis]:
     """``check``'s probe (``wizard.audit.checks.register``): the findings over the audit's one hub connection."""
     if not applies(run.subject.answers):
         return []
     return findings(run.subject.answers, run.value("hub"))
 
 
-def applies(answers) -> bool:
+def applies(answers: Answers | None) -> bool:
     """``check`` looks at SSH access when the wizard manages it for this hub (the ``ssh`` answers)."""
-    return "ssh" not in answers.skipped and bool(answers.data.get("ssh"))
+    return answers is not None and "ssh" not in answers.skipped and bool(answers.data.get("ssh"))

@@ -14,11 +14,12 @@ import json
 import re
 from functools import lru_cache
 from importlib import resources
-from typing import Any, Mapping
+from typing import Any, Mapping, MutableMapping, cast
 
 from wizard import limits
 from wizard.answers import Answers
 from wizard.fields import ValidationError, did_you_mean
+from wizard.mappings import section as mapping_section
 
 TLJH_VERSIONS = ("2.0.0", "main")
 DEFAULT_TLJH_VERSION = "2.0.0"
@@ -100,7 +101,7 @@ def tls_paths(answers: Answers) -> tuple[str, str]:
     return f"{prefix}/state/tljh-wizard/tls/fullchain.pem", f"{prefix}/state/tljh-wizard/tls/privkey.pem"
 
 
-def render(answers: Answers, *, tljh_version: str = DEFAULT_TLJH_VERSION, staging: bool = False) -> dict:
+def render(answers: Answers, *, tljh_version: str = DEFAULT_TLJH_VERSION, staging: bool = False) -> dict[str, Any]:
     """The config.yaml the answers call for, as plain data. ``staging`` points Let's Encrypt at its staging CA."""
     config: dict[str, Any] = {}
     if answers.section("authenticator").get("type"):
@@ -144,7 +145,7 @@ def hub_names(auth: Mapping[str, Any], names: list[str] | None) -> list[str]:
     return out
 
 
-def render_auth(answers: Answers) -> dict:
+def render_auth(answers: Answers) -> dict[str, Any]:
     """``auth`` and ``users`` for the answers: the policy form the operator chose, with every trait it needs.
 
     - The grants are the operator's choices; restrictions come with the grant they need: a Google hosted domain with
@@ -194,7 +195,7 @@ def render_auth(answers: Answers) -> dict:
             "users": {key: value for key, value in users.items() if value}}
 
 
-def _render_https(answers: Answers, staging: bool) -> dict:
+def _render_https(answers: Answers, staging: bool) -> dict[str, Any]:
     https = answers.section("https")
     mode = https.get("mode")
     if https.get("web_ports") == "behind":  # another server keeps 80/443 and terminates TLS (wizard.tljh.behind)
@@ -209,7 +210,7 @@ def _render_https(answers: Answers, staging: bool) -> dict:
     return {"https": {"enabled": False}}
 
 
-def _render_limits(limit_values: Mapping[str, Any], tljh_version: str) -> dict:
+def _render_limits(limit_values: Mapping[str, Any], tljh_version: str) -> dict[str, Any]:
     """``limits`` (possibly empty: no limit) and ``services.cull``, always explicit."""
     rendered: dict[str, Any] = {}
     if limit_values.get("memory"):
@@ -229,16 +230,17 @@ def _render_limits(limit_values: Mapping[str, Any], tljh_version: str) -> dict:
 # validation
 
 @lru_cache(maxsize=None)
-def schema(version: str = DEFAULT_TLJH_VERSION) -> dict:
+def schema(version: str = DEFAULT_TLJH_VERSION) -> dict[str, Any]:
     if version not in TLJH_VERSIONS:
         raise ValidationError(f"unknown TLJH schema {version!r}; expected one of {', '.join(TLJH_VERSIONS)}")
     text = resources.files("wizard.data").joinpath(f"tljh/config-schema-{version}.json").read_text()
-    return json.loads(text)
+    return cast(dict[str, Any], json.loads(text))  # a schema shipped here: a JSON object
 
 
 @lru_cache(maxsize=None)
-def defaults() -> dict:
-    return json.loads(resources.files("wizard.data").joinpath("tljh/config-defaults.json").read_text())
+def defaults() -> dict[str, Any]:
+    return cast(dict[str, Any], json.loads(resources.files("wizard.data").joinpath("tljh/config-defaults.json")
+                                           .read_text()))  # shipped here: a JSON object
 
 
 def known_top_level_keys(version: str = DEFAULT_TLJH_VERSION) -> list[str]:
@@ -325,8 +327,8 @@ def _check_auth(auth: Any, config: Mapping[str, Any]) -> list[ValidationError]:
             errors.append(ValidationError("a class section must be a mapping of settings", f"auth.{key}"))
     if isinstance(kind, str) and kind:
         class_name = kind.rsplit(".", 1)[-1]
-        section = auth.get(class_name) if isinstance(auth.get(class_name), Mapping) else {}
-        users = config.get("users") if isinstance(config.get("users"), Mapping) else {}
+        section = mapping_section(auth, class_name)
+        users = mapping_section(config, "users")
         problem = policy_problem(class_name, section, users)
         if problem:
             errors.append(ValidationError(problem, f"auth.{class_name}"))
@@ -393,7 +395,7 @@ def update(base_text: str, rendered: Mapping[str, Any], origin: str = "config.ya
     document = yamlio.loads(base_text, origin, round_trip=True)
     if document is None:
         return dump(rendered)
-    if not isinstance(document, Mapping):
+    if not isinstance(document, MutableMapping):
         raise ValidationError(f"{origin}: expected a mapping at the top level")
     for path in _REMOVE_WHEN_UNSET:
         if path[0] in rendered and _get(rendered, path) is None:  # a section not rendered was skipped: kept
@@ -423,7 +425,7 @@ def _get(data: Any, path: tuple[str, ...]) -> Any:
     return data
 
 
-def _merge(target: dict, source: Mapping[str, Any]) -> None:
+def _merge(target: MutableMapping[str, Any], source: Mapping[str, Any]) -> None:
     for key, value in source.items():
         if isinstance(value, Mapping) and isinstance(target.get(key), dict):
             _merge(target[key], value)
