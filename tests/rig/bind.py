@@ -264,10 +264,13 @@ class BindServer:
         def ready() -> bool:
             try:
                 while waiting:
+                    # named's "all loaded, serving" line, read BEFORE the query: an empty reply to a query sent
+                    # earlier (the zone still loading; slow on a loaded machine) is only "not yet".
+                    running = re.search(r" running$", self.stderr(), re.MULTILINE) is not None
                     reply = dns.query.udp(dns.message.make_query(*waiting[0]), self.addresses[0],
                                           port=self.port, timeout=0.2)
                     if not reply.answer:
-                        if re.search(r" running$", self.stderr(), re.MULTILINE):  # named's "all loaded, serving"
+                        if running:
                             raise BindStartError(
                                 f"named is running but does not answer {waiting[0]}:\n{self.stderr()}")
                         return False
