@@ -58,7 +58,7 @@ async def tui_walk(tmp_path, world) -> None:
     from screens.app import build_app
     from screens.modals import ConfirmModal
     from screens.step import StepScreen
-    from tests.test_tui import SIZE, fill, settle, wait_for
+    from tests.support.tui import SIZE, fill, settle, wait_for
     from wizard.context import open_context
 
     answers = answers_for(world)
