@@ -157,6 +157,8 @@ class ReviewScreen(StepScreen):
         self.query_one("#diff", Static).update(diff_renderable(event.plan.diff))
         self.query_one("#actions", Static).update(
             "Actions:\n" + "\n".join(f"  {n}. {a}" for n, a in enumerate(event.plan.actions, 1))
+            + ("\n" + "\n".join(event.plan.engine.rollback_lines())
+               if event.plan.actions and event.plan.engine is not None else "")
             + (f"\n\n{event.plan.access}" if event.plan.access else ""))
 
     def after_accept(self) -> None:
@@ -172,8 +174,9 @@ class ReviewScreen(StepScreen):
             return
         self.app.push_screen(ConfirmModal(
             "Apply to the hub?",
-            f"Apply these changes to {describe_target(self.ctx)}? config.yaml is backed up first and "
-            "restored automatically if the hub does not come back.", yes="Apply", no="Not yet"), self._confirmed)
+            f"Apply these changes to {describe_target(self.ctx)}? Every action listed runs now, in order; if "
+            "one fails (or you stop), everything done is undone and config.yaml restored.", yes="Apply",
+            no="Not yet"), self._confirmed)
 
     def _confirmed(self, decision: Confirmation | None) -> None:
         if decision and decision.confirmed and not self.applying:

@@ -188,6 +188,8 @@ def test_review_sends_the_operator_to_the_refused_answer_and_straight_back(tmp_p
 
 def test_environment_restore_is_offered_and_needs_confirmation(tmp_path):
     from wizard.context import open_context
+    from wizard.environment.snapshot import freeze_hub, hub_snapshots
+    from wizard.steps.connect import ensure_target
     from wizard.steps.environment import environment_checks
 
     kwargs, prefix = demo(tmp_path)
@@ -195,7 +197,10 @@ def test_environment_restore_is_offered_and_needs_confirmation(tmp_path):
     for key, value in {**AUTH, **DOMAIN, "https.mode": "none"}.items():
         ctx.session.accept(key, value)
     ctx.session.go_to("environment", finished="connect")
-    assert {d.id for d in environment_checks(ctx)} >= {"environment.freeze"}  # the snapshot a restore goes back to
+    assert not ensure_target(ctx)
+    assert "environment.summary" in {d.id for d in environment_checks(ctx)}
+    assert hub_snapshots(ctx.target) == ([], [])  # the check only reads: the freeze is apply's
+    freeze_hub(ctx.target, ctx.session.dir / "environment")  # the snapshot a restore goes back to
     ctx.close()
     ctx.session.close()
     site = next((prefix / "user" / "lib").glob("python*/site-packages"))  # then someone pip-installs a package
@@ -205,13 +210,13 @@ def test_environment_restore_is_offered_and_needs_confirmation(tmp_path):
     (info / "INSTALLER").write_text("pip\n")
     prompter = ScriptedPrompter({"environment.freeze": False},
                                 confirms={"Resume": True, "Restore the newest snapshot": True,
-                                          "Restore the environment": False},
+                                          "Restore this snapshot": False},
                                 interrupt_at="backups.pull_bundle")
     assert run_plain("demo", prompter=prompter, **kwargs) == EXIT_INTERRUPTED
     text = "\n".join(prompter.transcript)
     assert "left-pad" in text or "left_pad" in text  # the plan, shown in full before the question
-    assert "? Restore the environment? (Restore)" in text
-    assert "restore not confirmed: nothing run" in text
+    assert "? Restore this snapshot when you apply? (Restore at apply)" in text
+    assert "restore not confirmed: nothing planned" in text
     assert info.exists()  # declined: nothing ran
     assert any(line.startswith("? Some checks were not run") for line in prompter.transcript)
 

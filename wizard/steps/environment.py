@@ -1,5 +1,5 @@
-"""Base environment: the user environment's summary, the installs and freeze the answers ask for, and the step's
-action: restore the newest snapshot."""
+"""Base environment: the user environment's summary, a dry run of the installs the answers ask for, and the step's
+action: plan a restore of the newest snapshot. Read-only: apply runs the installs, the freeze and the restore."""
 
 from __future__ import annotations
 
@@ -14,20 +14,15 @@ if TYPE_CHECKING:
 
 
 def environment_checks(ctx: WizardContext, progress: Progress = no_progress) -> list[Diagnosis]:
-    """The environment's summary, then the installs and freeze the answers ask for."""
-    from wizard.environment.step import apply_environment, summary_diagnoses
+    """The environment's summary and a dry run of the installs the answers ask for. Read-only: installs, the freeze
+    and a restore are actions of the reviewed plan, run by apply (``wizard.environment.work``)."""
+    from wizard.environment.step import dry_run_installs, summary_diagnoses
 
     missing = ensure_target(ctx, progress)
     if missing:
         return missing
     progress("environment", "reading the user environment")
-    target = ctx.hub
-    out = summary_diagnoses(target)
-    if ctx.answers.get("environment.conda_packages") or ctx.answers.get("environment.pip_packages") \
-            or ctx.answers.get("environment.freeze"):
-        out += apply_environment(target, ctx.answers, ctx.session.dir / "environment", target.name,
-                                 progress=progress)
-    return out
+    return summary_diagnoses(ctx.hub) + dry_run_installs(ctx.hub, ctx.answers, progress)
 
 
 def environment_restore_plan(ctx: WizardContext, progress: Progress = no_progress) -> RestorePlan | Diagnosis:
@@ -48,10 +43,7 @@ def environment_restore_plan(ctx: WizardContext, progress: Progress = no_progres
 
 
 def environment_restore(ctx: WizardContext, plan: RestorePlan, progress: Progress = no_progress) -> list[Diagnosis]:
-    """Run a restore plan the operator has confirmed (the confirmation happened in the front-end)."""
-    from wizard.environment.restore import execute
-
-    outcome = execute(plan, ctx.hub, confirm=lambda _plan: True,
-                      on_output=lambda stream, line: progress("restore", line))
-    return [outcome.diagnosis]
-
+    """Put the confirmed restore into the answers (``environment.restore``): apply runs it, after Review."""
+    ctx.session.accept("environment.restore", plan.snapshot.id)
+    return [Diagnosis("environment.restore", Status.OK, f"restore of snapshot {plan.snapshot.id} planned: it runs "
+                      "when you apply, after Review (nothing was changed on the hub)", details=plan.render())]

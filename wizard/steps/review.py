@@ -11,7 +11,6 @@ from wizard.diagnosis import Diagnosis, Status
 from wizard.steps.authenticator import access_preview
 from wizard.steps.connect import ensure_target
 from wizard.steps.rules import hub_tljh_version
-from wizard.steps.ssh import ssh_plan
 
 if TYPE_CHECKING:
     from wizard.hub.apply import Applier
@@ -48,42 +47,30 @@ def plan(ctx: WizardContext, progress: Progress = no_progress) -> Plan:
     missing = ensure_target(ctx, progress)
     if missing:
         return Plan("", [], [d.summary for d in missing if d.status is Status.ERROR] or ["the hub is not reachable"])
-    progress("plan", "reading config.yaml on the hub")
+    progress("plan", "reading config.yaml and the hub's state for every remote action")
+    from wizard.hub.work import PlanOptions
+
     try:
-        old_text = hub_apply.read_config(ctx.hub, require_tljh=True)
         # The smoke test ends every apply on a real hub (not the demo's sandbox); its credential is installed by the
-        # plan when the hub or the session lacks it.
+        # plan when the hub or the session lacks it. Every remote change is an action of this one plan.
         smoke = ctx.mode != "sandbox"
-        engine_plan = hub_apply.plan(answers, old_text, session=ctx.session, tljh_version=hub_tljh_version(ctx),
-                                     smoke=smoke, smoke_credential=smoke and not _smoke_ready(ctx))
+        engine_plan = hub_apply.build_plan(answers, ctx.hub, ctx.session, tljh_version=hub_tljh_version(ctx),
+                                           smoke=smoke, options=PlanOptions(sandbox=ctx.mode == "sandbox"))
     except AnswersError as exc:
         return Plan("", [], [str(e) for e in exc.errors])
     except HubError as exc:  # no TLJH under the prefix, an unreadable config.yaml, a lost link
         return Plan("", [], [str(exc)])
-    try:
-        engine_plan.ssh = ssh_plan(ctx, progress)
-    except HubError as exc:
-        return Plan("", [], [f"SSH access: {exc}"])
-    if engine_plan.ssh is not None and engine_plan.ssh.refusals:
-        return Plan("", [], [f"ssh: {reason}" for reason in engine_plan.ssh.refusals])
+    if engine_plan.refusals:
+        return Plan("", [], engine_plan.refusals)
     progress("plan", "who can log in with the new config")
     table, blocking = access_preview(ctx, engine_plan.new_text)
     if blocking:  # the preflight: nothing is written while the authenticator would refuse this config
         return Plan("", [], blocking + [table], None, table)
-    result = Plan(engine_plan.diff, [a.title for a in engine_plan.actions], [], engine_plan, table)
-    if engine_plan.ssh is not None:
-        result.actions += [title for _id, title in engine_plan.ssh.actions]
+    result = Plan(engine_plan.diff, [a.title for a in engine_plan.steps()], [], engine_plan, table)
     if engine_plan.resuming:
         result.actions.insert(0, f"(completes the unfinished apply {engine_plan.resuming['id']})")
     ctx.last_plan = result
     return result
-
-
-def _smoke_ready(ctx: WizardContext) -> bool:
-    """The session holds the smoke test's token and the hub its credential files (one round trip)."""
-    from wizard.hub import smoke
-
-    return bool(ctx.session.read_secret(smoke.SECRET_NAME)) and smoke.installed(ctx.hub)
 
 
 def apply(ctx: WizardContext, progress: Progress = no_progress,
@@ -116,14 +103,11 @@ def apply(ctx: WizardContext, progress: Progress = no_progress,
     except HubError as exc:
         return outcomes + [Diagnosis("apply", Status.ERROR, str(exc), fix="go Back and review again")]
     ctx.last_plan = None
-    if result.ok and getattr(reviewed.engine, "ssh", None) is not None:
-        from wizard.sshaccess import engine as ssh_engine
-
-        outcomes += ssh_engine.execute(reviewed.engine.ssh, ctx.hub, ctx.session,
-                                       lambda action, phase, detail: progress(action, f"{phase}: {detail}"))
-    elif getattr(reviewed.engine, "ssh", None) is not None and reviewed.engine.ssh.actions:
-        outcomes.append(Diagnosis("apply.ssh", Status.SKIPPED, "SSH access was not applied: the config.yaml part "
-                                  "failed first", fix="fix that, then apply again"))
+    outcomes += [d for d in applier.diagnoses if d.id.startswith("apply.") and d.status is not Status.OK
+                 and d.id not in {o.id for o in outcomes}]
+    if result.ok and "env-restore" in result.done:
+        # A restore planned in the Base environment step is done once: the next apply does not go back again.
+        ctx.session.accept("environment.restore", None)
     if result.ok:
         outcomes.append(Diagnosis("apply", Status.OK, result.summary()))
     else:
