@@ -8,7 +8,7 @@ import pytest
 
 from screens.app import build_app
 from tests.rig.pki import TLSServer
-from tests.test_tui import SIZE, diagnosis_ids, rig_context, settle, wait_for_screen
+from tests.support.tui import SIZE, diagnosis_ids, rig_context, settle, wait_for_screen
 from wizard import yamlio
 from wizard.diagnosis import Status
 
