@@ -56,16 +56,23 @@ def port_443_check(host: str, port: int, timeout: float) -> Diagnosis:
 
 def gate(session, dns_diagnoses: Sequence[Diagnosis], env: LetsEncryptEnvironment) -> list[Diagnosis]:
     """The preconditions for asking Let's Encrypt: DNS passes (or an explicit override, recorded), 443 reachable."""
+    return gate_findings(session.answers, dns_diagnoses, env, journal=session.journal)
+
+
+def gate_findings(answers, dns_diagnoses: Sequence[Diagnosis], env: LetsEncryptEnvironment, *,
+                  journal=None) -> list[Diagnosis]:
+    """``gate`` for ``answers``; ``journal(action, phase, **details)`` records a used DNS override (when given)."""
     from wizard.tljh.config import certificate_domains
 
-    names = certificate_domains(session.answers)
+    names = certificate_domains(answers)
     failing = [d for d in dns_diagnoses if d.status is Status.ERROR]
     if not dns_diagnoses:
         dns = Diagnosis("https.gate.dns", Status.ERROR, "the DNS check has not run", fix="run the Domain & DNS step")
     elif not failing:
         dns = Diagnosis("https.gate.dns", Status.OK, "the DNS check passes")
-    elif session.answers.get("https.dns_override"):
-        session.journal("https.dns_override", "used", failing=[d.id for d in failing])
+    elif answers.get("https.dns_override"):
+        if journal is not None:
+            journal("https.dns_override", "used", failing=[d.id for d in failing])
         dns = Diagnosis("https.gate.dns", Status.WARNING, f"the DNS check fails ({', '.join(d.id for d in failing)}) "
                         "but the override is set: proceeding, recorded in the session")
     else:
