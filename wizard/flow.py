@@ -345,30 +345,6 @@ def web_ports_findings(ctx: WizardContext, progress: Progress = _no_progress) ->
     return [finding]
 
 
-def https_issue(ctx: WizardContext, progress: Progress = _no_progress) -> list[Diagnosis]:
-    """Get and install the certificate now (after the operator confirmed): staging first, then production."""
-    answers = ctx.answers
-    mode = answers.get("https.mode")
-    if mode in (None, "none") or ctx.mode == "sandbox":
-        return [Diagnosis("https.issue", Status.SKIPPED, "no certificate to request for this hub")]
-    missing = ensure_target(ctx, progress)
-    if missing:
-        return missing
-    from wizard.https import issue, letsencrypt
-
-    try:
-        if mode == "letsencrypt":
-            dns_diagnoses = [d for d in domain_checks(ctx, progress) if d.id.startswith("dns.")]
-            env = letsencrypt.LetsEncryptEnvironment(**ctx.extras.get("letsencrypt_env", {}))
-            return letsencrypt.run_letsencrypt(ctx.session, ctx.target, dns_diagnoses, env, progress=progress)
-        env = issue.AcmeEnvironment(**ctx.extras.get("acme_env", {}))
-        run = issue.issue_and_install if mode == "acme-dns" else issue.install_existing
-        _record, verdict = run(ctx.session, ctx.target, env, progress=progress)
-        return [verdict]
-    except Exception as exc:  # every failure of the step is the operator's to read, as a failing check
-        return [Diagnosis("https.issue", Status.ERROR, ctx.redact(str(exc) or type(exc).__name__))]
-
-
 def limits_checks(ctx: WizardContext, progress: Progress = _no_progress) -> list[Diagnosis]:
     """Culling sanity and, when the sizing inputs are answered, the sizing calculator against the VM's facts."""
     from wizard import limits
