@@ -32,7 +32,7 @@ from wizard import yamlio
 def _https(prefix: Path) -> dict:
     try:
         config = yamlio.loads((prefix / "config" / "config.yaml").read_text()) or {}
-    except (OSError, ValueError):
+    except Exception:  # missing, half-written or invalid: Traefik keeps what it had
         return {}
     https = config.get("https") if isinstance(config, dict) else None
     return https if isinstance(https, dict) else {}
@@ -124,6 +124,7 @@ class PebbleTraefik:
         self.production_roots = self.tmp_path / "production-roots.pem"
         self.production_roots.write_text(production.root_pem())
         self._names: set[str] = set()
+        _https(self.prefix)  # the YAML library is imported here, not first in the watcher thread
         self._stop = threading.Event()
         self._lock = threading.Lock()
         self._thread = threading.Thread(target=self._watch, daemon=True)

@@ -99,8 +99,9 @@ class HttpsPlan:
     steps: list[HttpsAction] = field(default_factory=list)
     refusals: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)  # read-only findings worth showing with the plan
-    first_text: str | None = None  # letsencrypt: the config.yaml written first (staging CA); None: the new file
-    final_text: str = ""
+    # letsencrypt: the config.yaml written first (staging CA); None: the new file. Both hold secrets: no repr.
+    first_text: str | None = field(default=None, repr=False)
+    final_text: str = field(default="", repr=False)
     env: HttpsEnvironment = field(default_factory=HttpsEnvironment)
     answers: Any = field(default=None, repr=False)
     cert_path: str = ""
