@@ -548,3 +548,26 @@ def _finish_upload_plan(result: HttpsPlan, config_reloads_proxy: bool) -> None:
     result.steps.append(HttpsAction("https-verify", f"check the hub serves the new certificate for "
                                                     f"{', '.join(result.names)} at {where}, trusted (up to "
                                                     f"{env.verify_timeout:g} s)", AFTER))
+
+
+def dns_check(answers, *, target=None, session=None, nameserver_port: int = 53,
+              resolvers: Sequence[str] | None = None) -> list[Diagnosis]:
+    """The Domain step's DNS check for ``answers`` (``wizard.dns.check.check_domain``: every authoritative
+    nameserver, the resolvers of ``domain.resolvers`` unless ``resolvers`` are given, CAA against the accounts that
+    would order), for the gate of the ACME modes when no front-end has run it. Read-only; only the ``dns.*``
+    diagnoses."""
+    from wizard.dns.caa import known_accounts
+    from wizard.dns.check import check_domain
+
+    try:
+        accounts = known_accounts(None, target)
+    except HubError:
+        accounts = {}
+    if session is not None and answers.get("https.production_directory"):
+        from wizard.dns.caa import session_account
+
+        accounts["acme-dns"] = session_account(session.read_secret, answers.get("https.production_directory"))
+    found = check_domain(answers.get("domain.name"), answers.get("domain.reserved_ipv4"),
+                         answers.get("domain.reserved_ipv6"), resolvers=resolvers or answers.get("domain.resolvers"),
+                         nameserver_port=nameserver_port, accounts=accounts, https_mode=answers.get("https.mode"))
+    return [d for d in found if d.id.startswith("dns.")]
