@@ -54,7 +54,9 @@ def test_dry_run_against_the_sandbox_changes_no_file(tmp_path, _isolated_state):
     done = wizard("apply", answers, "--secrets", secrets, "--sandbox", hub, "--dry-run")
     assert done.returncode == 0, done.stderr
     assert "+++ config.yaml (after apply)" in done.stdout and "GitHubOAuthenticator" in done.stdout
-    assert "1. back up config.yaml" in done.stdout and "tljh-config reload hub" in done.stdout
+    assert "1. pull a backup bundle of TLJH's config/ and state/" in done.stdout
+    assert "2. freeze the user environment" in done.stdout and "3. back up config.yaml" in done.stdout
+    assert "tljh-config reload hub" in done.stdout
     assert CLIENT_SECRET not in done.stdout + done.stderr
     assert tree_state(hub) == before
     assert not (_isolated_state / "sessions").exists()
@@ -147,22 +149,29 @@ def test_demo_in_a_pseudo_terminal_reaches_the_first_screen(tmp_path):
         child.close(force=True)
 
 
-def test_work_apply_does_not_replay_is_refused_by_name_and_the_session_is_recorded(tmp_path):
+def test_https_work_apply_cannot_replay_is_refused_by_name_and_the_session_is_recorded(tmp_path):
+    from wizard.hub import work
+
+    if any(spec.startswith("wizard.https.") for spec in work.BUILDERS):
+        import pytest
+
+        pytest.skip("the HTTPS work is replayed: nothing is refused")
     public, secret = sandbox_documents()
-    public["environment"] = {"conda_packages": ["numpy"], "freeze": True}
-    public["backups"] = {"pull_bundle": True}
+    public["https"] = {"mode": "acme-dns", "email": "admin@example.edu", "tsig_server": "127.0.0.1",
+                       "tsig_zone": "example.edu.", "tsig_key_name": "k.", "tos_agreed": True}
+    secret["https"] = {"tsig_secret": "c2VjcmV0LXNlY3JldC1zZWNyZXQ="}
+    public["environment"] = {"freeze": False}
     answers, secrets = write_answers(tmp_path, public, secret)
     hub = tmp_path / "hub"
     refused = wizard("apply", answers, "--secrets", secrets, "--sandbox", hub, "--yes")
     assert refused.returncode == 2, refused.stdout + refused.stderr
-    for key in ("environment.conda_packages", "environment.freeze", "backups.pull_bundle"):
-        assert key in refused.stderr
+    assert "https.mode: acme-dns" in refused.stderr
     assert not (hub / "config" / "config.yaml").exists() or \
         "GitHubOAuthenticator" not in (hub / "config" / "config.yaml").read_text()
 
     done = wizard("apply", answers, "--secrets", secrets, "--sandbox", hub, "--yes", "--config-only", "--no-smoke")
     assert done.returncode == 0, done.stdout + done.stderr
-    assert "Not replayed by apply (--config-only): environment.conda_packages" in done.stdout
+    assert "Not replayed by apply (--config-only): https.mode" in done.stdout
     assert "GitHubOAuthenticator" in (hub / "config" / "config.yaml").read_text()
     # The replay saved its session: sessions lists it, export reads its answers back.
     listed = wizard("sessions")
@@ -172,5 +181,5 @@ def test_work_apply_does_not_replay_is_refused_by_name_and_the_session_is_record
     from wizard.session import Session
 
     with Session.open("demo", create=False, lock=False) as session:
-        assert "authenticator" in session.state["finished_steps"] and "environment" not in \
+        assert "authenticator" in session.state["finished_steps"] and "https" not in \
             session.state["finished_steps"]

@@ -219,8 +219,11 @@ def test_conda_install_goes_through_conda(hub, tmp_path):
 
 
 def test_step_summary_then_apply_installs_and_freezes(hub, tmp_path):
+    """The step only reads (the summary, a dry run of the installs); apply runs the installs and the freeze."""
     from wizard.answers import Answers
-    from wizard.environment.step import apply_environment, summary_diagnoses
+    from wizard.environment import work
+    from wizard.environment.step import dry_run_installs, summary_diagnoses
+    from wizard.hub.work import PlanOptions, WorkContext
 
     answers = Answers()
     answers.set("environment.conda_packages", ["xarray"])
@@ -228,15 +231,19 @@ def test_step_summary_then_apply_installs_and_freezes(hub, tmp_path):
     progress = []
     with connect(hub) as target:
         shown = summary_diagnoses(target)
-        results = apply_environment(target, answers, tmp_path / "local", "hub.example.edu",
-                                    progress=lambda phase, line: progress.append((phase, line)))
+        checked = dry_run_installs(target, answers)
+        assert hub_snapshots(target) == ([], []) and sample.conda_log(hub.prefix)[0][:2] == ["install", "--dry-run"]
+        planned = work.build(answers, target, None, PlanOptions(host="hub.example.edu"))
+        assert [a for a, _title in planned.actions] == ["env-conda", "env-pip", "env-freeze"]
+        context = WorkContext(target, None, tmp_path / "local", progress.append)
+        results = [planned.run(action, context) for action, _title in planned.actions]
         stored, _ = hub_snapshots(target)
     assert shown[0].summary == (f"Python {sample.PYTHON_VERSION}, {len(sample.BASE_PACKAGES)} conda packages, "
                                 "3 pip-only packages, conda revision 0")
+    assert [(d.id, d.status) for d in checked] == [("environment.conda", Status.OK), ("environment.pip", Status.OK)]
     assert [(d.id, d.status) for d in results] == [
-        ("environment.install", Status.OK), ("environment.install", Status.OK), ("environment.freeze", Status.OK)]
-    # one snapshot before each install, one after: the last holds ipywidgets
-    assert len(stored) == 3 and "ipywidgets" in {p.key for p in stored[-1].pip}
-    assert sample.conda_log(hub.prefix) == [["install", "--yes", "--prefix", f"{hub.prefix}/user", "xarray"]]
-    assert ("environment", "conda stand-in: recorded conda install --yes --prefix "
-            f"{hub.prefix}/user xarray") in progress
+        ("apply.env-conda", Status.OK), ("apply.env-pip", Status.OK), ("apply.env-freeze", Status.OK)]
+    # one snapshot before the first install, one after: the last holds ipywidgets
+    assert len(stored) == 2 and "ipywidgets" in {p.key for p in stored[-1].pip}
+    assert sample.conda_log(hub.prefix)[1:] == [["install", "--yes", "--prefix", f"{hub.prefix}/user", "xarray"]]
+    assert f"conda stand-in: recorded conda install --yes --prefix {hub.prefix}/user xarray" in progress

@@ -436,6 +436,17 @@ _SPEC = re.compile(
 )
 
 
+def snapshot_ref(raw: Any) -> str:
+    """An environment snapshot to restore at apply: its id (``20261125T180500Z``, as ``env list`` shows it) or
+    ``newest``."""
+    value = _text(raw, "a snapshot id or newest")
+    if value.lower() == "newest":
+        return "newest"
+    if not re.fullmatch(r"\d{8}T\d{6}Z(-\d{1,3})?", value):
+        raise ValidationError(f"expected a snapshot id such as 20261125T180500Z, or newest; got {value[:40]!r}")
+    return value
+
+
 def package_spec(raw: Any) -> str:
     """A package to install: ``numpy``, ``numpy=1.26``, ``pandas>=2,<3``, ``conda-forge::xarray``, ``dask[array]``.
 

@@ -382,19 +382,15 @@ def host_facts_for_sizing(ctx: WizardContext):
 
 
 def environment_checks(ctx: WizardContext, progress: Progress = _no_progress) -> list[Diagnosis]:
-    """The environment's summary, then the installs and freeze the answers ask for."""
-    from wizard.environment.step import apply_environment, summary_diagnoses
+    """The environment's summary and a dry run of the installs the answers ask for. Read-only: installs, the freeze
+    and a restore are actions of the reviewed plan, run by apply (``wizard.environment.work``)."""
+    from wizard.environment.step import dry_run_installs, summary_diagnoses
 
     missing = ensure_target(ctx, progress)
     if missing:
         return missing
     progress("environment", "reading the user environment")
-    out = summary_diagnoses(ctx.target)
-    if ctx.answers.get("environment.conda_packages") or ctx.answers.get("environment.pip_packages") \
-            or ctx.answers.get("environment.freeze"):
-        out += apply_environment(ctx.target, ctx.answers, ctx.session.dir / "environment", ctx.target.name,
-                                 progress=progress)
-    return out
+    return summary_diagnoses(ctx.target) + dry_run_installs(ctx.target, ctx.answers, progress)
 
 
 def environment_restore_plan(ctx: WizardContext, progress: Progress = _no_progress):
@@ -415,18 +411,15 @@ def environment_restore_plan(ctx: WizardContext, progress: Progress = _no_progre
 
 
 def environment_restore(ctx: WizardContext, plan, progress: Progress = _no_progress) -> list[Diagnosis]:
-    """Run a restore plan the operator has confirmed (the confirmation happened in the front-end)."""
-    from wizard.environment.restore import execute
-
-    outcome = execute(plan, ctx.target, confirm=lambda _plan: True,
-                      on_output=lambda stream, line: progress("restore", line))
-    return [outcome.diagnosis]
+    """Put the confirmed restore into the answers (``environment.restore``): apply runs it, after Review."""
+    ctx.session.accept("environment.restore", plan.snapshot.id)
+    return [Diagnosis("environment.restore", Status.OK, f"restore of snapshot {plan.snapshot.id} planned: it runs "
+                      "when you apply, after Review (nothing was changed on the hub)", details=plan.render())]
 
 
 def backups_checks(ctx: WizardContext, progress: Progress = _no_progress) -> list[Diagnosis]:
-    """Where /home lives, and the backup bundle pulled to this machine when the answers ask for it."""
+    """Where /home lives, and whether a backup bundle is pulled at apply (its first action). Read-only."""
     from wizard.hub import backup
-    from wizard.hub.target import HubError
 
     missing = ensure_target(ctx, progress)
     if missing:
@@ -434,16 +427,9 @@ def backups_checks(ctx: WizardContext, progress: Progress = _no_progress) -> lis
     out = [backup.home_report(ctx.facts)]
     answers = ctx.answers
     if answers.get("backups.pull_bundle"):
-        directory = Path(answers.get("backups.bundle_dir") or ctx.session.dir / "backups").expanduser()
-        progress("backup", "pulling TLJH's config and state")
-        try:
-            bundle = backup.pull(ctx.target, directory)
-        except (HubError, OSError) as exc:
-            out.append(Diagnosis("backups.bundle", Status.ERROR, f"the backup bundle could not be pulled: {exc}"))
-        else:
-            ctx.session.record("backups.last_bundle", {"path": str(bundle.path), "sha256": bundle.sha256})
-            out.append(Diagnosis("backups.bundle", Status.OK, f"bundle {bundle.path.name} (sha256 "
-                                 f"{bundle.sha256[:12]}…)", details=f"saved as {bundle.path} (0600)"))
+        where = answers.get("backups.bundle_dir") or ctx.session.dir / "backups"
+        out.append(Diagnosis("backups.bundle", Status.OK, f"a backup bundle is pulled to {where} as the apply's "
+                             "first action, before anything on the hub changes"))
     if not answers.get("backups.snapshots_confirmed"):
         out.append(Diagnosis("backups.snapshots", Status.WARNING, "provider snapshots of /home are not confirmed",
                              fix="schedule disk snapshots at your provider, then confirm it here"))
@@ -584,42 +570,30 @@ def plan(ctx: WizardContext, progress: Progress = _no_progress) -> Plan:
     missing = ensure_target(ctx, progress)
     if missing:
         return Plan("", [], [d.summary for d in missing if d.status is Status.ERROR] or ["the hub is not reachable"])
-    progress("plan", "reading config.yaml on the hub")
+    progress("plan", "reading config.yaml and the hub's state for every remote action")
+    from wizard.hub.work import PlanOptions
+
     try:
-        old_text = hub_apply.read_config(ctx.target, require_tljh=True)
         # The smoke test ends every apply on a real hub (not the demo's sandbox); its credential is installed by the
         # plan when the hub or the session lacks it.
         smoke = ctx.mode != "sandbox" and not ctx.extras.get("no_smoke")
-        engine_plan = hub_apply.plan(answers, old_text, session=ctx.session, tljh_version=hub_tljh_version(ctx),
-                                     smoke=smoke, smoke_credential=smoke and not _smoke_ready(ctx))
+        engine_plan = hub_apply.build_plan(answers, ctx.target, ctx.session, tljh_version=hub_tljh_version(ctx),
+                                           smoke=smoke, options=PlanOptions(sandbox=ctx.mode == "sandbox"))
     except AnswersError as exc:
         return Plan("", [], [str(e) for e in exc.errors])
     except HubError as exc:  # no TLJH under the prefix, an unreadable config.yaml, a lost link
         return Plan("", [], [str(exc)])
-    try:
-        engine_plan.ssh = ssh_plan(ctx, progress)
-    except HubError as exc:
-        return Plan("", [], [f"SSH access: {exc}"])
-    if engine_plan.ssh is not None and engine_plan.ssh.refusals:
-        return Plan("", [], [f"ssh: {reason}" for reason in engine_plan.ssh.refusals])
+    if engine_plan.refusals:
+        return Plan("", [], engine_plan.refusals)
     progress("plan", "who can log in with the new config")
     table, blocking = access_preview(ctx, engine_plan.new_text)
     if blocking:  # the preflight: nothing is written while the authenticator would refuse this config
         return Plan("", [], blocking + [table], None, table)
-    result = Plan(engine_plan.diff, [a.title for a in engine_plan.actions], [], engine_plan, table)
-    if engine_plan.ssh is not None:
-        result.actions += [title for _id, title in engine_plan.ssh.actions]
+    result = Plan(engine_plan.diff, [a.title for a in engine_plan.steps()], [], engine_plan, table)
     if engine_plan.resuming:
         result.actions.insert(0, f"(completes the unfinished apply {engine_plan.resuming['id']})")
     ctx.last_plan = result
     return result
-
-
-def _smoke_ready(ctx: WizardContext) -> bool:
-    """The session holds the smoke test's token and the hub its credential files (one round trip)."""
-    from wizard.hub import smoke
-
-    return bool(ctx.session.read_secret(smoke.SECRET_NAME)) and smoke.installed(ctx.target)
 
 
 def apply(ctx: WizardContext, progress: Progress = _no_progress,
@@ -653,14 +627,8 @@ def apply(ctx: WizardContext, progress: Progress = _no_progress,
     except HubError as exc:
         return outcomes + [Diagnosis("apply", Status.ERROR, str(exc), fix="go Back and review again")]
     ctx.last_plan = None
-    if result.ok and getattr(reviewed.engine, "ssh", None) is not None:
-        from wizard.sshaccess import engine as ssh_engine
-
-        outcomes += ssh_engine.execute(reviewed.engine.ssh, ctx.target, ctx.session,
-                                       lambda action, phase, detail: progress(action, f"{phase}: {detail}"))
-    elif getattr(reviewed.engine, "ssh", None) is not None and reviewed.engine.ssh.actions:
-        outcomes.append(Diagnosis("apply.ssh", Status.SKIPPED, "SSH access was not applied: the config.yaml part "
-                                  "failed first", fix="fix that, then apply again"))
+    outcomes += [d for d in applier.diagnoses if d.id.startswith("apply.") and d.status is not Status.OK
+                 and d.id not in {o.id for o in outcomes}]
     if result.ok:
         outcomes.append(Diagnosis("apply", Status.OK, result.summary()))
     else:

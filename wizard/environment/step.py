@@ -1,11 +1,10 @@
-"""Step 6 for the front-ends: a read-only summary for the screen, and the apply part (installs, then a freeze).
+"""Step 6 for the front-ends, read-only: the user environment's summary and a dry run of the installs.
 
-Both return ``Diagnosis`` lists; ``progress(phase, message)`` receives the installs' output line by line.
+Both return ``Diagnosis`` lists. Installs, the freeze and a restore are apply's actions (``wizard.environment.work``).
 """
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any, Callable
 
 from wizard.diagnosis import Diagnosis, Status
@@ -31,28 +30,46 @@ def summary_diagnoses(target) -> list[Diagnosis]:
             *environment.problems]
 
 
-def apply_environment(target, answers: Any, local_dir: Path, host: str | None = None,
-                      progress: Progress | None = None) -> list[Diagnosis]:
-    """Install the answers' conda then pip packages (each frozen before), then freeze if the answers ask to."""
-    from wizard.environment.install import install_packages
-    from wizard.environment.snapshot import freeze_hub
+def dry_run_argv(prefix: str, manager: str, specs: list[str]) -> list[str]:
+    """What the check runs: the install as a dry run, which resolves the packages and changes nothing
+    (``conda install --dry-run``; ``pip install --dry-run --no-cache-dir``, pip 22.2 or later)."""
+    user = f"{str(prefix).rstrip('/')}/user"
+    if manager == "conda":
+        return [f"{user}/bin/conda", "install", "--dry-run", "--yes", "--prefix", user, *specs]
+    return [f"{user}/bin/python", "-m", "pip", "install", "--dry-run", "--no-cache-dir", "--no-input", *specs]
 
-    def relay(stream: str, line: str) -> None:
-        if progress:
-            progress("environment", line)
 
+def dry_run_installs(target, answers: Any, progress: Progress | None = None) -> list[Diagnosis]:
+    """Whether the installs the answers ask for would resolve on the hub: a dry run of each (read-only). The installs
+    themselves are actions of the reviewed plan (``wizard.environment.work``)."""
+    from wizard.fields import ValidationError, package_spec
+    from wizard.hub.target import HubError
+
+    if "environment" in getattr(answers, "skipped", ()):
+        return []
     out: list[Diagnosis] = []
     for manager in ("conda", "pip"):
-        specs = answers.get(f"environment.{manager}_packages") or []
-        if specs:
-            outcome = install_packages(target, manager, list(specs), local_dir, host, on_output=relay)
-            out.append(outcome.diagnosis)
-            if outcome.diagnosis.status is Status.ERROR:
-                return out
-    if answers.get("environment.freeze"):
-        snapshot, environment = freeze_hub(target, local_dir, host)
-        out.append(Diagnosis("environment.freeze", Status.OK,
-                             f"frozen as snapshot {snapshot.id} ({len(snapshot.conda)} conda, {len(snapshot.pip)} "
-                             "pip-only packages)", data={"snapshot": snapshot.id, "checksum": snapshot.checksum}))
-        out.extend(environment.problems)
+        raw = answers.get(f"environment.{manager}_packages") or []
+        if not raw:
+            continue
+        try:
+            specs = [package_spec(spec) for spec in raw]
+        except ValidationError as exc:
+            out.append(Diagnosis(f"environment.{manager}", Status.ERROR, str(exc)))
+            continue
+        if progress:
+            progress("environment", f"{manager}: resolving {' '.join(specs)} (dry run)")
+        try:
+            result = target.run(dry_run_argv(str(target.prefix), manager, specs), sudo=True, timeout=600)
+        except HubError as exc:
+            out.append(Diagnosis(f"environment.{manager}", Status.WARNING, f"{manager} dry run did not finish: {exc}"))
+            continue
+        if result.ok:
+            out.append(Diagnosis(f"environment.{manager}", Status.OK, f"{manager} can install {' '.join(specs)}: "
+                                 "installed when you apply, after Review (the environment frozen first)"))
+        else:
+            tail = result.stderr.decode("utf-8", "replace").strip().splitlines()[-3:]
+            out.append(Diagnosis(f"environment.{manager}", Status.WARNING, f"{manager} install {' '.join(specs)} "
+                                 f"would fail on the hub (dry run: exit status {result.exit_status})",
+                                 details="\n".join(tail), fix="check the names and versions"))
     return out

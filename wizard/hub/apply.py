@@ -14,6 +14,13 @@ Executing a plan:
    configured client id and callback URL, and the idle culler runs with the configured settings.
 5. ``smoke`` (optional, ``wizard.hub.smoke``): a temporary user's server starts and runs one cell in the default
    kernel, then everything is removed; ``smoke-credential`` installs its scoped credential before the reload.
+Remote work besides config.yaml (the backup bundle, package installs, the environment's freeze or restore, SSH
+access, certificates) is part of the same plan as sub-plans (``wizard.hub.work``: the protocol): BEFORE sub-plans
+run ahead of step 1, AFTER sub-plans once step 5 passed, each action journaled and reported like the ones above, a
+stop checked between any two. ``build_plan`` makes the complete plan (config.yaml and every sub-plan) for every
+front-end: the wizard's Review, the plain wizard and ``tljh-wizard apply``. A failure or a stop anywhere rolls back
+everything done, in reverse order: the AFTER sub-plans, then config.yaml (below), then the BEFORE sub-plans.
+
 On any failure the hub's config.yaml is read back: if this apply changed it, the old bytes are written back
 (verified the same way), the proxy (if touched) and hub reloaded, and read back again. ``ApplyResult.hub_holds``
 says which file the hub holds — old, new, other, or unknown when the link is down (it is then the old or the new
@@ -37,6 +44,7 @@ from pathlib import PurePosixPath
 from typing import Any, Callable
 
 from wizard.hub.target import CommandFailed, HubError, HubTarget
+from wizard.hub.work import AFTER, RemoteWork
 
 RELOAD_TIMEOUT = 180.0
 VERIFY_TIMEOUT = 60.0
@@ -76,6 +84,7 @@ class ApplyStopped(HubError):
 class Action:
     id: str
     title: str
+    work: Any = None  # the sub-plan (wizard.hub.work.RemoteWork) this action belongs to; None: config.yaml's
 
 
 @dataclass
@@ -87,22 +96,56 @@ class Plan:
     https_changed: bool
     resuming: dict | None = None  # the unfinished apply this plan completes
     keep_backups: int = KEEP_BACKUPS  # hub-side config.yaml backups kept after this apply's own
-    ssh: Any = None  # wizard.sshaccess.engine.SshPlan: run after config.yaml's actions (wizard.sshaccess.engine)
+    work: list = field(default_factory=list)  # sub-plans of remote work (wizard.hub.work.RemoteWork), in plan order
 
     @property
     def changed(self) -> bool:
         return self.old_text != self.new_text
+
+    @property
+    def ssh(self) -> Any:
+        """The SSH access sub-plan's ``wizard.sshaccess.engine.SshPlan`` (None when the plan has none)."""
+        return next((w.plan for w in self.work if w.name == "ssh"), None)
+
+    @property
+    def refusals(self) -> list[str]:
+        """Why the plan cannot be applied (a sub-plan's refusals, each ``name: reason``); empty when it can."""
+        return [f"{w.name}: {reason}" for w in self.work for reason in w.refusals]
+
+    def steps(self) -> list[Action]:
+        """Every action in the order an apply runs them: BEFORE sub-plans, config.yaml's, AFTER sub-plans."""
+        from wizard.hub.work import BEFORE
+
+        def of(stage_before: bool) -> list[Action]:
+            return [Action(aid, title, w) for w in self.work if (w.stage == BEFORE) == stage_before
+                    for aid, title in w.actions]
+
+        return of(True) + list(self.actions) + of(False)
+
+    def action_lines(self) -> list[str]:
+        """The numbered action list as Review and ``apply --dry-run`` show it (one entry per action)."""
+        return [f"  {number}. {action.title}" for number, action in enumerate(self.steps(), 1)]
 
     def render(self) -> str:
         lines = [self.diff.rstrip("\n") if self.diff else "config.yaml: no change"]
         if self.resuming:
             lines.append(f"Resuming the unfinished apply {self.resuming['id']} (it stopped at "
                          f"{self.resuming.get('stage', 'the start')}).")
-        ssh_actions = self.ssh.actions if self.ssh is not None else []
-        lines.append("Actions:" if self.actions or ssh_actions else "Nothing to do.")
-        lines += [f"  {number}. {action.title}" for number, action in enumerate(self.actions, 1)]
-        lines += [f"  {number}. {title}" for number, (_id, title) in enumerate(ssh_actions, len(self.actions) + 1)]
+        steps = self.action_lines()
+        lines.append("Actions:" if steps else "Nothing to do.")
+        lines += steps
+        if steps:
+            lines += self.rollback_lines()
+        lines += [f"Refused: {reason}" for reason in self.refusals]
         return "\n".join(lines)
+
+    def rollback_lines(self) -> list[str]:
+        """What a failure or a stop undoes, part by part."""
+        out = ["If any action fails or you stop the apply, everything done is undone, in reverse order:"]
+        out += [f"  - {w.name}: {w.rollback}" for w in self.work if w.actions]
+        if self.actions:
+            out.append("  - config.yaml: the previous file is written back byte for byte and the hub reloaded")
+        return out
 
 
 HUB_HOLDS = ("old", "new", "other", "unknown")
@@ -126,6 +169,7 @@ class ApplyResult:
     changed_hub: bool = False  # whether this apply wrote (or may have written) config.yaml
     stopped: bool = False  # the operator stopped it (Applier.stop)
     hub_backup: str | None = None
+    work_rollback: list[str] = field(default_factory=list)  # each sub-plan rolled back: "name: undone" / problems
 
     @property
     def restore_failed(self) -> bool:
@@ -142,27 +186,35 @@ class ApplyResult:
         text = f"Apply failed: {self.error}."
         kept = (" The previous config.yaml is in the session's store"
                 + (f" and on the hub as {self.hub_backup}." if self.hub_backup else "."))
-        restore = "; ".join(self.rollback_errors)
+        config_errors = [e for e in self.rollback_errors if e.split(":", 1)[0] in _CONFIG_STEPS]
+        restore = "; ".join(config_errors)
+        work = (" Other remote work: " + "; ".join(self.work_rollback) + ".") if self.work_rollback else ""
         if self.hub_holds == "old":
-            if self.rolled_back and not self.rollback_errors:
-                return text + " The previous config.yaml was restored byte for byte and the hub reloaded."
+            if self.rolled_back and not config_errors:
+                return text + " The previous config.yaml was restored byte for byte and the hub reloaded." + work
             if self.rolled_back:
-                return text + f" The previous config.yaml was restored byte for byte, but: {restore}."
+                return text + f" The previous config.yaml was restored byte for byte, but: {restore}." + work
+            if self.work_rollback:
+                return text + " config.yaml was not changed: the hub holds the previous one." + work
             return text + " Nothing on the hub was changed: it holds the previous config.yaml."
         if self.hub_holds == "new":
             return (text + " The hub holds the NEW config.yaml: putting the previous one back failed"
                     + (f" ({restore})" if restore else "") + "." + kept
-                    + " Run apply again once the cause is fixed.")
+                    + " Run apply again once the cause is fixed." + work)
         if self.hub_holds == "unknown":
             return (text + " The hub could not be reached to tell which config.yaml it holds: it is the previous or "
                     "the new file, never part of one (the hub checks every write's size and sha256 before it "
                     "replaces anything)." + (f" Restoring failed: {restore}." if restore else "")
-                    + " Run apply again when the link is back: it finds out which and finishes or starts again.")
+                    + " Run apply again when the link is back: it finds out which and finishes or starts again."
+                    + work)
         if not self.changed_hub:
             return (text + " This apply changed nothing: config.yaml on the hub is another file than the one the "
-                    "plan was made from (changed by someone else); review it and plan again.")
+                    "plan was made from (changed by someone else); review it and plan again." + work)
         return (text + " RESTORE FAILED: config.yaml on the hub is neither the previous nor the new file"
-                + (f" ({restore})" if restore else "") + " — look at the hub now." + kept)
+                + (f" ({restore})" if restore else "") + " — look at the hub now." + kept + work)
+
+
+_CONFIG_STEPS = ("restore-config", "reload-proxy", "reload-hub")
 
 
 def sha256(text: str) -> str:
@@ -290,6 +342,8 @@ class Applier:
         self.target.cancel.set()
 
     def execute(self, plan: Plan) -> ApplyResult:
+        if plan.refusals:
+            raise ApplyError("the plan is refused: " + "; ".join(plan.refusals))
         if plan.resuming:
             record = dict(plan.resuming)
         else:
@@ -303,19 +357,28 @@ class Applier:
                       "https_changed": plan.https_changed, "status": "in-progress", "stage": "planned",
                       "started": time.time()}
         result = ApplyResult(ok=False, apply_id=record["id"])
-        if not plan.actions:
+        steps = plan.steps()
+        if not steps:
             result.ok = True
             return result
         self._mask_config_secrets(plan)
         self._save(record)
         self.log.info("apply %s: %s", record["id"], "resuming" if plan.resuming else "starting")
-        self.log.info("plan:\n%s", plan.render())
+        self.log.info("plan:\n%s", self.mask(plan.render()))
         written = bool(plan.resuming)
+        config_started = bool(plan.resuming)
+        done_work: list[Action] = []
+        action = steps[0]
         try:
-            for action in plan.actions:
+            for action in steps:
                 if self._stop.is_set():
                     raise ApplyStopped(f"stopped by the operator before {action.id}")
-                self._step(record, action, plan)
+                if action.work is None:
+                    config_started = True
+                    self._step(record, action, plan)
+                else:
+                    self._work_step(record, action, plan)
+                    done_work.append(action)
                 result.done.append(action.id)
                 written = written or action.id == "write-config"
         except HubError as error:
@@ -324,18 +387,25 @@ class Applier:
             if self._stop.is_set():
                 exc = ApplyStopped(f"stopped by the operator during {action.id}")
                 self.session.journal("stop", "done", apply_id=record["id"], during=action.id)
-            result.error = f"{action.title}: {exc}"
+            result.error = f"{action.title.splitlines()[0]}: {exc}"
             result.stopped = self._stop.is_set()
             result.hub_backup = record.get("hub_backup")
-            self.log.error("apply %s failed at %s: %s", record["id"], action.id, exc)
-            # Which file does the hub hold now? Read it back rather than guess from the failure.
-            holds = self._hub_holds(plan)
-            result.changed_hub = written or (action.id == "write-config" and holds != "old")
-            if result.changed_hub and holds != "old":
-                self._roll_back(record, plan, result)
+            self.log.error("apply %s failed at %s: %s", record["id"], action.id, self.mask(str(exc)))
+            from wizard.hub.work import BEFORE
+
+            # What was done after config.yaml's part goes first, then config.yaml, then what came before it.
+            self._roll_back_work(record, [a for a in done_work if a.work.stage != BEFORE], result)
+            holds = "old"
+            if config_started:
+                # Which file does the hub hold now? Read it back rather than guess from the failure.
                 holds = self._hub_holds(plan)
-            elif written:  # the old file is back already (someone restored it?): the running hub must match it
-                self._roll_back(record, plan, result, write=False)
+                result.changed_hub = written or (action.id == "write-config" and holds != "old")
+                if result.changed_hub and holds != "old":
+                    self._roll_back(record, plan, result)
+                    holds = self._hub_holds(plan)
+                elif written:  # the old file is back already (someone restored it?): the running hub must match
+                    self._roll_back(record, plan, result, write=False)
+            self._roll_back_work(record, [a for a in done_work if a.work.stage == BEFORE], result)
             result.hub_holds = holds
             result.rolled_back = result.rolled_back and holds == "old"
             if not result.changed_hub:
@@ -354,6 +424,64 @@ class Applier:
         result.ok = True
         result.hub_holds = "new"
         return result
+
+    def _context(self, plan: Plan, action_id: str):
+        from pathlib import Path
+
+        from wizard.hub.work import WorkContext
+
+        return WorkContext(self.target, self.session, Path(self.session.dir),
+                           lambda line: self.on_progress(action_id, "output", self.mask(str(line))), plan)
+
+    def _work_step(self, record: dict, action: Action, plan: Plan) -> None:
+        """One action of a sub-plan: journaled and reported like config.yaml's; a Diagnosis outcome is kept."""
+        from wizard.diagnosis import Diagnosis, Status
+        from wizard.hub.work import WorkFailed
+
+        self.session.journal(action.id, "intent", apply_id=record["id"], part=action.work.name)
+        self.on_progress(action.id, "start", self.mask(action.title.splitlines()[0]))
+        try:
+            outcome = action.work.run(action.id, self._context(plan, action.id))
+            if isinstance(outcome, Diagnosis) and outcome.status is Status.ERROR:
+                raise WorkFailed(outcome)
+        except HubError as exc:
+            if isinstance(exc, WorkFailed):
+                self.diagnoses.append(exc.diagnosis)
+            self.session.journal(action.id, "failed", apply_id=record["id"], error=self.mask(str(exc)))
+            self.on_progress(action.id, "failed", self.mask(str(exc)))
+            raise
+        detail = outcome.summary if isinstance(outcome, Diagnosis) else str(outcome or "")
+        if isinstance(outcome, Diagnosis):
+            self.diagnoses.append(outcome)
+        record.setdefault("work_done", []).append(action.id)
+        record["stage"] = action.id
+        self._save(record)
+        self.session.journal(action.id, "done", apply_id=record["id"], **({"detail": self.mask(detail)}
+                                                                             if detail else {}))
+        self.on_progress(action.id, "done", self.mask(detail))
+
+    def _roll_back_work(self, record: dict, done: list[Action], result: ApplyResult) -> None:
+        """Each sub-plan with actions done undoes them (``RemoteWork.roll_back``), the last sub-plan first."""
+        parts: list = []
+        for item in done:
+            if item.work not in parts:
+                parts.append(item.work)
+        for work in reversed(parts):
+            ids = [a.id for a in done if a.work is work]
+            name = f"rollback-{work.name}"
+            self.session.journal(name, "intent", apply_id=record["id"], undo=ids)
+            self.on_progress(name, "start", f"{work.name}: {work.rollback}")
+            try:
+                problems = list(work.roll_back(ids, self._context(None, name)) or [])
+            except HubError as exc:
+                problems = [str(exc)]
+            self.target.cancel.clear()
+            problems = [self.mask(p) for p in problems]
+            result.work_rollback.append(f"{work.name}: " + ("; ".join(problems) if problems else "undone"))
+            result.rollback_errors += [f"{work.name}: {p}" for p in problems]
+            self.session.journal(name, "failed" if problems else "done", apply_id=record["id"],
+                                 **({"error": "; ".join(problems)} if problems else {}))
+            self.on_progress(name, "failed" if problems else "done", "; ".join(problems))
 
     def _mask_config_secrets(self, plan: Plan) -> None:
         """Secrets of the old and the new config.yaml (not only today's answers) are masked in the log, the
@@ -510,3 +638,85 @@ def apply(target: HubTarget, answers, session, *, tljh_version: str = "2.0.0", k
     current = plan(answers, read_config(target, require_tljh=True), tljh_version=tljh_version, session=session,
                    keep_backups=keep_backups)
     return current, Applier(target, session, **options).execute(current)
+
+
+# --- the complete plan ---------------------------------------------------------------------------------------------
+
+
+def build_plan(answers, target: HubTarget, session=None, *, tljh_version: str = "2.0.0",
+               keep_backups: int = KEEP_BACKUPS, smoke: bool = False, smoke_credential: bool | None = None,
+               options=None) -> Plan:
+    """The complete plan for applying ``answers`` to ``target``: config.yaml's diff and actions, and every sub-plan of
+    remote work (``wizard.hub.work.BUILDERS``: package installs, freeze, restore, SSH access, certificates), with the
+    backup bundle first when anything changes. READ-ONLY: builders only read the hub. The one function every
+    front-end plans with (Review, the plain wizard, ``tljh-wizard apply``).
+
+    ``smoke_credential``: None = install the smoke test's credential when the hub or the session lacks it.
+    ``options``: ``wizard.hub.work.PlanOptions``. Raises ``ApplyError`` (no TLJH, config.yaml unreadable),
+    ``AnswersError`` (answers TLJH would refuse) or ``HubError`` (the link)."""
+    from pathlib import Path
+
+    from wizard.hub import work as remote
+
+    options = options or remote.PlanOptions()
+    if options.local_dir is None and session is not None:
+        options.local_dir = Path(session.dir)
+    if options.host is None:
+        options.host = target.name
+    old_text = read_config(target, require_tljh=True)
+    if smoke and smoke_credential is None:
+        smoke_credential = not smoke_ready(target, session)
+    current = plan(answers, old_text, tljh_version=tljh_version, session=session, keep_backups=keep_backups,
+                   smoke=smoke, smoke_credential=bool(smoke and smoke_credential))
+    for build in remote.builders():
+        part = build(answers, target, session, options)
+        if part is not None and (part.actions or part.refusals):
+            current.work.append(part)
+    if current.actions or any(part.actions for part in current.work):
+        from wizard.hub import backup_work
+
+        bundle = backup_work.build(answers, target, session, options)
+        if bundle is not None:
+            current.work.insert(0, bundle)
+    return current
+
+
+def smoke_ready(target: HubTarget, session) -> bool:
+    """The smoke test's credential is on the hub and its token in the session's store (else the plan installs it)."""
+    from wizard.hub import smoke as smoke_test
+
+    return session is not None and bool(session.read_secret(smoke_test.SECRET_NAME)) and smoke_test.installed(target)
+
+
+class SshWork(RemoteWork):
+    """SSH access (``wizard.sshaccess.engine``) as a sub-plan: accounts, authorized_keys, password login off, the
+    verifying login. Runs after config.yaml's part."""
+
+    name = "ssh"
+    stage = AFTER
+    rollback = ("nothing is undone here: keys written stay (the wizard's lines end with #tljh-wizard); a password-"
+                "login change that cannot be proven by a new key login reverts itself")
+
+    def __init__(self, ssh_plan):
+        super().__init__()
+        self.plan = ssh_plan
+        self.actions = list(ssh_plan.actions)
+        self.refusals = list(ssh_plan.refusals)
+        self.findings = list(ssh_plan.findings)
+
+    def run(self, action_id: str, ctx):
+        from wizard.sshaccess import engine
+
+        return engine._ACTIONS[action_id](self.plan, ctx.target)
+
+
+def build_ssh_work(answers, target: HubTarget, session, options) -> SshWork | None:
+    """The SSH access sub-plan (None without SSH answers, and on the demo's sandbox: no sshd, no accounts)."""
+    if options.sandbox:
+        return None
+    from wizard.sshaccess import engine
+
+    if options.sshd_paths is not None:
+        target.sshd_paths = options.sshd_paths
+    planned = engine.plan(answers, target)
+    return SshWork(planned) if planned is not None else None

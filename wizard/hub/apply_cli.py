@@ -40,8 +40,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="skip the smoke test at the end (a temporary user's server starting and running one "
                              "cell) and the install of its credential")
     parser.add_argument("--config-only", action="store_true",
-                        help="apply config.yaml even when the answers ask for remote work this command does not "
-                             "replay yet (named in its refusal): that work is left undone")
+                        help="apply even when the answers ask for HTTPS work this command does not replay yet "
+                             "(named in its refusal): that work is left undone")
     parser.add_argument("--hub-api-url", metavar="URL", help=argparse.SUPPRESS)  # test rigs' /hub/api stand-in
     parser.add_argument("--sshd-config", metavar="PATH", help=argparse.SUPPRESS)  # a test rig's own sshd_config
     add_target_arguments(parser, host=False)
@@ -95,41 +95,42 @@ def run(args: argparse.Namespace) -> int:  # noqa: C901 (to split: plan, preflig
         return _fail(str(exc))
     if args.hub_api_url:
         target.hub_api_url = args.hub_api_url
-    if args.sshd_config:
-        from wizard.sshaccess.engine import SshdPaths
-
-        target.sshd_paths = SshdPaths.beside(args.sshd_config)
     try:
         with target:
-            old_text = apply.read_config(target, require_tljh=True)
+            from wizard.hub.work import PlanOptions
+
             existing = _existing_session(target.name)
+            sshd_paths = None
+            if args.sshd_config:
+                from wizard.sshaccess.engine import SshdPaths
+
+                sshd_paths = SshdPaths.beside(args.sshd_config)
             try:
                 smoke = not args.no_smoke
-                current = apply.plan(answers, old_text, tljh_version=args.tljh_version, session=existing,
-                                     keep_backups=args.keep_backups, smoke=smoke,
-                                     smoke_credential=smoke and not _smoke_ready(target, existing))
+                current = apply.build_plan(answers, target, existing, tljh_version=args.tljh_version,
+                                           keep_backups=args.keep_backups, smoke=smoke,
+                                           options=PlanOptions(sandbox=bool(args.sandbox), sshd_paths=sshd_paths,
+                                                               local_dir=_local_dir(target.name, existing)))
             finally:
                 if existing is not None:
                     existing.close()
-            if not args.sandbox:  # the demo sandbox has no sshd and no accounts
-                from wizard.sshaccess import engine as ssh_engine
-
-                current.ssh = ssh_engine.plan(answers, target)
-                if current.ssh is not None and current.ssh.refusals:
-                    return _fail("SSH access cannot be applied as answered:\n"
-                                 + "\n".join(f"  ssh: {reason}" for reason in current.ssh.refusals))
+            if current.refusals:
+                return _fail("cannot be applied as answered:\n"
+                             + "\n".join(f"  {reason}" for reason in current.refusals))
             print(f"Hub: {target.name} (TLJH prefix {target.prefix})")
             print(current.render())
             for key, what in gaps:
                 print(f"Not replayed by apply{' (--config-only)' if args.config_only else ''}: {key}: {what}")
-            ssh_actions = current.ssh.actions if current.ssh is not None else []
+            steps = current.steps()
             blocked = False
-            if (args.dry_run or current.actions or ssh_actions) and not args.no_preflight:
+            if (args.dry_run or steps) and not args.no_preflight:
                 blocked = _preflight(target, answers, current.new_text)
             if blocked and not args.dry_run:
                 return _fail("not applied: the who-can-log-in preflight found errors (see above); fix the answers, "
                              "or pass --no-preflight to apply anyway")
-            if args.dry_run or not (current.actions or ssh_actions):
+            if args.dry_run or not steps:
+                if not steps and not args.dry_run:
+                    _save_replay(target.name, answers, gaps, secrets)
                 return EXIT_ERROR if blocked else EXIT_OK
             if not args.yes and not _confirm():
                 return _fail("not applied: confirm on a terminal, or pass --yes")
@@ -141,46 +142,56 @@ def run(args: argparse.Namespace) -> int:  # noqa: C901 (to split: plan, preflig
                 masked = applier.mask
                 if result.ok:
                     _record_session(session, answers, gaps)
-                ssh_outcomes = []
-                if result.ok and ssh_actions:
-                    from wizard.sshaccess import engine as ssh_engine
-
-                    ssh_outcomes = ssh_engine.execute(current.ssh, target, session,
-                                                      lambda *report: _progress(*report, mask=mask))
     except ConnectError as exc:
         return _fail(str(exc))
+    except AnswersError as exc:
+        return _fail("the answers cannot be applied:\n" + "\n".join(f"  {e}" for e in exc.errors))
     except (HubError, SessionError) as exc:
         return _fail(mask(str(exc)))
     print(masked(mask(result.summary())))
-    if result.ok:
-        from wizard.diagnosis import Status, render_line
+    from wizard.diagnosis import render_line
 
-        for outcome in ssh_outcomes:
-            print(masked(mask(render_line(outcome))))
-        return EXIT_ERROR if any(o.status is Status.ERROR for o in ssh_outcomes) else EXIT_OK
+    for finding in applier.diagnoses:
+        if finding.id.startswith("apply."):
+            print(masked(mask(render_line(finding))))
     return result.exit_code
 
 
-def replay_gaps(answers) -> list[tuple[str, str]]:
-    """Remote work the wizard does for these answers that this command does not replay: (key, what), in step order.
-    Skipped sections ask for nothing; only values the answers file sets count."""
-    def given(section: str) -> dict:  # values the file sets (a default alone asks for nothing here)
-        return {} if section in answers.skipped else dict(answers.data.get(section) or {})
+def _local_dir(name: str, existing):
+    """This machine's folder for the hub's session files (snapshots, bundles), whether or not the session exists
+    yet (a dry run creates nothing)."""
+    from pathlib import Path
 
-    https, environment, backups = given("https"), given("environment"), given("backups")
-    gaps = []
-    if https.get("mode") == "existing":
-        gaps.append(("https.mode", "existing: uploading the certificate and key files to the hub"))
-    elif https.get("mode") == "acme-dns":
-        gaps.append(("https.mode", "acme-dns: issuing the certificate (DNS-01) and installing it on the hub"))
-    for key in ("conda_packages", "pip_packages"):
-        if environment.get(key):
-            gaps.append((f"environment.{key}", "installing " + ", ".join(map(str, environment[key]))[:80]))
-    if environment.get("freeze"):
-        gaps.append(("environment.freeze", "the snapshot of the user environment"))
-    if backups.get("pull_bundle"):
-        gaps.append(("backups.pull_bundle", "pulling the backup bundle before the change"))
-    return gaps
+    if existing is not None:
+        return Path(existing.dir)
+    from wizard.session import check_name, sessions_dir
+
+    return sessions_dir() / check_name(name)
+
+
+def _save_replay(name: str, answers, gaps, secrets) -> None:
+    """A replay with nothing to do still records its session (answers, host, finished steps)."""
+    from wizard.session import Session
+
+    with Session.open(name, host=name) as session:
+        session.redact_also.update(secrets)
+        _record_session(session, answers, gaps)
+
+
+def replay_gaps(answers) -> list[tuple[str, str]]:
+    """Remote work the wizard does for these answers that this command cannot replay: (key, what), in step order.
+    Everything with a sub-plan in ``wizard.hub.work.BUILDERS`` is replayed; HTTPS work is listed here until its
+    sub-plan is registered there. Skipped sections ask for nothing."""
+    from wizard.hub.work import BUILDERS
+
+    if "https" in answers.skipped or any(spec.startswith("wizard.https.") for spec in BUILDERS):
+        return []
+    mode = (answers.data.get("https") or {}).get("mode")
+    if mode == "existing":
+        return [("https.mode", "existing: uploading the certificate and key files to the hub")]
+    if mode == "acme-dns":
+        return [("https.mode", "acme-dns: issuing the certificate (DNS-01) and installing it on the hub")]
+    return []
 
 
 def _record_session(session, answers, gaps) -> None:
@@ -195,13 +206,6 @@ def _record_session(session, answers, gaps) -> None:
     session.state["finished_steps"] = finished
     session.state["current_step"] = "done"
     session.save()
-
-
-def _smoke_ready(target, session) -> bool:
-    """The smoke test's credential is on the hub and its token in the session's store (else the plan installs it)."""
-    from wizard.hub import smoke
-
-    return session is not None and bool(session.read_secret(smoke.SECRET_NAME)) and smoke.installed(target)
 
 
 def _preflight(target, answers, new_text: str) -> bool:
@@ -250,3 +254,5 @@ def _progress(action: str, phase: str, detail: str, mask=str) -> None:
         print(f"  FAILED: {detail}", flush=True)
     elif phase == "done" and detail:
         print(f"  {detail}", flush=True)
+    elif phase == "output" and detail:
+        print(f"    {detail}", flush=True)
