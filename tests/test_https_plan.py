@@ -40,22 +40,34 @@ def wait_for(predicate, seconds=30.0):
 
 
 def test_the_stand_in_orders_staging_then_keeps_it_until_acme_json_is_cleared(sshd_hub, traefik):
+    from tests.test_https_install import hub_target
     from wizard.https.verify import check_served
 
     name = f"standin{next(_serial)}.wizard.test"
     config = sshd_hub.prefix / "config" / "config.yaml"
-    config.write_text(yamlio.dump({"https": {"enabled": True, "letsencrypt": {
-        "email": "a@wizard.test", "domains": [name], "staging": True}}}))
     staged = lambda: check_served("127.0.0.1", traefik.port, [name], "staging",  # noqa: E731
                                   staging_marker=traefik.staging_marker)
-    assert wait_for(lambda: staged().status.value == "ok"), (staged().summary, traefik.errors)
-    config.write_text(config.read_text().replace("staging: true", "staging: false"))
-    time.sleep(0.5)
-    assert staged().status.value == "ok"  # the trap: still the staging certificate
-    (sshd_hub.prefix / "state" / "acme.json").write_text("")
     produced = lambda: check_served("127.0.0.1", traefik.port, [name], "production",  # noqa: E731
                                     cafile=str(traefik.production_roots), staging_marker=traefik.staging_marker)
-    assert wait_for(lambda: produced().status.value == "ok"), (produced().summary, traefik.errors)
+    with hub_target(sshd_hub) as target:
+        def reload_proxy():
+            assert target.run([target.tljh_config, "reload", "proxy"], sudo=True).ok
+
+        config.write_text(yamlio.dump({"https": {"enabled": True, "letsencrypt": {
+            "email": "a@wizard.test", "domains": [name], "staging": True}}}))
+        time.sleep(0.3)
+        assert "default certificate" in staged().summary  # Traefik reads its settings when it starts
+        reload_proxy()
+        assert wait_for(lambda: staged().status.value == "ok"), (staged().summary, traefik.errors)
+        config.write_text(config.read_text().replace("staging: true", "staging: false"))
+        reload_proxy()
+        time.sleep(0.5)
+        assert staged().status.value == "ok"  # the trap: acme.json still holds the staging certificate
+        (sshd_hub.prefix / "state" / "acme.json").write_text("")
+        time.sleep(0.3)
+        assert staged().status.value == "ok"  # cleared while running: nothing changes until it starts again
+        reload_proxy()
+        assert wait_for(lambda: produced().status.value == "ok"), (produced().summary, traefik.errors)
     assert traefik.orders == {"staging": 1, "production": 1}
     assert json.loads((sshd_hub.prefix / "state" / "acme.json").read_text())["stage"] == "production"
 

@@ -578,7 +578,8 @@ def plan(ctx: WizardContext, progress: Progress = _no_progress) -> Plan:
         # plan when the hub or the session lacks it.
         smoke = ctx.mode != "sandbox" and not ctx.extras.get("no_smoke")
         engine_plan = hub_apply.build_plan(answers, ctx.target, ctx.session, tljh_version=hub_tljh_version(ctx),
-                                           smoke=smoke, options=PlanOptions(sandbox=ctx.mode == "sandbox"))
+                                           smoke=smoke, options=PlanOptions(sandbox=ctx.mode == "sandbox",
+                                                                            extra=https_plan_extra(ctx, progress)))
     except AnswersError as exc:
         return Plan("", [], [str(e) for e in exc.errors])
     except HubError as exc:  # no TLJH under the prefix, an unreadable config.yaml, a lost link
@@ -594,6 +595,21 @@ def plan(ctx: WizardContext, progress: Progress = _no_progress) -> Plan:
         result.actions.insert(0, f"(completes the unfinished apply {engine_plan.resuming['id']})")
     ctx.last_plan = result
     return result
+
+
+def https_plan_extra(ctx: WizardContext, progress: Progress = _no_progress) -> dict:
+    """What the HTTPS sub-plan (``wizard.https.work``) needs from this front-end: where the served certificate is
+    checked and which CAs are trusted (``ctx.extras`` "letsencrypt_env" / "acme_env", for private or test CAs), and
+    the DNS check of the ACME modes' gate — re-run when the plan is made, never trusted from an earlier step."""
+    from wizard.https.plan import HttpsEnvironment
+
+    def dns_diagnoses() -> list[Diagnosis]:
+        progress("dns", "re-running the DNS check (certificate orders are gated on it)")
+        return [d for d in domain_checks(ctx, progress) if d.id.startswith("dns.")]
+
+    return {"https_env": HttpsEnvironment(letsencrypt=dict(ctx.extras.get("letsencrypt_env", {})),
+                                          acme=dict(ctx.extras.get("acme_env", {}))),
+            "dns_diagnoses": dns_diagnoses, "tljh_version": hub_tljh_version(ctx)}
 
 
 def apply(ctx: WizardContext, progress: Progress = _no_progress,

@@ -9,9 +9,10 @@ Until a certificate is had, Traefik's built-in default certificate ("TRAEFIK DEF
 ``TraefikStandIn(prefix, tmp_path, wrong_names=False)``: the certificates come from test CAs at once ("(STAGING) Test"
 and "Test Production"; ``cas[...]``).
 
-``PebbleTraefik(prefix, tmp_path, bind, staging, production)``: the certificates are ordered from two Pebble servers
-(``tests/rig/pebble.py``; ``staging`` plays Let's Encrypt's staging directory, ``production`` the production one)
-with HTTP-01, in a background thread as Traefik does: the names get ``A 127.0.0.1`` in the test BIND, and a small
+``PebbleTraefik(prefix, tmp_path, bind, staging, production)``: like Traefik, it reads its settings and acme.json
+when it starts — at each ``tljh-config reload proxy`` the rig's stand-in records — and keeps them in memory until the
+next; the certificates are ordered from two Pebble servers (``tests/rig/pebble.py``; ``staging`` plays Let's
+Encrypt's staging directory, ``production`` the production one) with HTTP-01, in a background thread: the names get ``A 127.0.0.1`` in the test BIND, and a small
 HTTP server on each Pebble's ``http_port`` answers the challenges. ``orders`` counts the orders per stage;
 ``staging_marker`` is the staging Pebble's intermediate name (what tells a staging certificate apart);
 ``production_roots`` a file with the production Pebble's root. ``fail_production`` makes production orders fail
@@ -124,7 +125,9 @@ class PebbleTraefik:
         self.production_roots = self.tmp_path / "production-roots.pem"
         self.production_roots.write_text(production.root_pem())
         self._names: set[str] = set()
+        self._serving = None
         _https(self.prefix)  # the YAML library is imported here, not first in the watcher thread
+        self._proxy_reloads()
         self._stop = threading.Event()
         self._lock = threading.Lock()
         self._thread = threading.Thread(target=self._watch, daemon=True)
@@ -142,7 +145,7 @@ class PebbleTraefik:
         cert = x509.load_pem_x509_certificate(pebble.intermediate_pem().encode())
         return cert.subject.rfc4514_string()
 
-    # what is served
+    # what is served: Traefik's state in memory, (re)read at each start ("tljh-config reload proxy")
 
     def _stored(self) -> dict:
         acme = self.prefix / "state" / "acme.json"
@@ -156,39 +159,59 @@ class PebbleTraefik:
             return {}
 
     def choose(self):
+        with self._lock:
+            serving = self._serving
+        return serving or self.default_files
+
+    def _proxy_reloads(self) -> int:
+        from wizard.hub import sandbox
+
+        try:
+            return sum(1 for entry in sandbox.reloads(self.prefix) if entry.get("component") == "proxy")
+        except (OSError, ValueError):
+            return 0
+
+    def _start(self) -> None:
+        """What Traefik does when it starts: read its settings and acme.json; serve the stored certificate, or
+        order one (staging or production, as configured) and store it in acme.json."""
         https = _https(self.prefix)
         tls = https.get("tls") or {}
+        letsencrypt = https.get("letsencrypt") or {}
+        serving = None
         if https.get("enabled") and tls.get("cert") and tls.get("key"):
-            return tls["cert"], tls["key"]
-        stored = self._stored()
-        if https.get("enabled") and stored.get("cert"):
-            chain = self.tmp_path / f"served-{stored['stage']}.pem"
-            key = self.tmp_path / f"served-{stored['stage']}.key"
+            serving = (tls["cert"], tls["key"])
+        elif https.get("enabled") and isinstance(letsencrypt.get("domains"), list):
+            stored = self._stored()
+            if not stored.get("cert"):
+                stage = "staging" if letsencrypt.get("staging") else "production"
+                with self._lock:
+                    self._serving = None
+                try:
+                    cert, key = self._order(stage, [str(name) for name in letsencrypt["domains"]])
+                except Exception as exc:  # Traefik logs it and serves its default certificate
+                    self.errors.append(f"{stage}: {type(exc).__name__}: {exc}")
+                    return
+                stored = {"stage": stage, "cert": cert, "key": key}
+                acme = self.prefix / "state" / "acme.json"
+                acme.write_text(json.dumps(stored))
+                acme.chmod(0o600)
+            index = len(self.errors) + sum(self.orders.values())
+            chain = self.tmp_path / f"served-{stored['stage']}-{index}.pem"
+            key = self.tmp_path / f"served-{stored['stage']}-{index}.key"
             chain.write_text(stored["cert"])
             key.write_text(stored["key"])
-            return chain, key
-        return self.default_files
-
-    # ordering, as Traefik does in the background
+            serving = (chain, key)
+        with self._lock:
+            self._serving = serving
 
     def _watch(self) -> None:
+        seen = self._proxy_reloads()
+        self._start()
         while not self._stop.wait(0.1):
-            https = _https(self.prefix)
-            letsencrypt = https.get("letsencrypt") or {}
-            if not https.get("enabled") or not isinstance(letsencrypt.get("domains"), list) or https.get("tls"):
-                continue
-            if self._stored().get("cert"):
-                continue
-            stage = "staging" if letsencrypt.get("staging") else "production"
-            try:
-                cert, key = self._order(stage, [str(name) for name in letsencrypt["domains"]])
-            except Exception as exc:  # Traefik logs and retries later
-                self.errors.append(f"{stage}: {type(exc).__name__}: {exc}")
-                self._stop.wait(1.0)
-                continue
-            acme = self.prefix / "state" / "acme.json"
-            acme.write_text(json.dumps({"stage": stage, "cert": cert, "key": key}))
-            acme.chmod(0o600)
+            count = self._proxy_reloads()
+            if count != seen:
+                seen = count
+                self._start()
 
     def _order(self, stage: str, names: list[str]) -> tuple[str, str]:
         import josepy as jose

@@ -7,8 +7,9 @@ back every file the HTTPS actions changed (certificate, key, acme.json) and relo
 been restored by the apply engine; the AFTER part undoes nothing of its own (the production switch writes config.yaml,
 which the engine restores).
 
-``build(answers, target, session, options)`` is the builder (``wizard.hub.work.BUILDERS``). ``options.extra`` may
-carry ``https_env`` (a ``wizard.https.plan.HttpsEnvironment`` or its keyword dict: test CAs, the address where the
+``build(answers, target, session, options)`` is the builder (``wizard.hub.work.BUILDERS``); with Let's Encrypt the
+BEFORE part carries ``first_text``, the config.yaml that ``write-config`` writes first (the staging CA), and the AFTER
+part's ``https-production`` writes the final one. ``options.extra`` may carry ``https_env`` (a ``wizard.https.plan.HttpsEnvironment`` or its keyword dict: test CAs, the address where the
 served certificate is checked, waits), ``dns_diagnoses`` (the DNS check's diagnoses, or a callable running it: the
 gate of the ACME modes) and ``tljh_version``.
 """
@@ -28,6 +29,8 @@ class HttpsWork(RemoteWork):
 
         self.plan = plan
         self.stage = stage
+        # config.yaml's write-config writes this first (Let's Encrypt's staging CA); https-production the final file
+        self.first_text = plan.first_text if stage == BEFORE else None
         self.name = "https" if stage == BEFORE else "https-check"
         wanted = PLAN_BEFORE if stage == BEFORE else PLAN_AFTER
         self.actions = [(step.id, step.title) for step in plan.steps if step.phase == wanted]
@@ -74,8 +77,11 @@ def build(answers, target, session, options) -> list[HttpsWork] | None:
     env = extra.get("https_env")
     if not isinstance(env, HttpsEnvironment):
         env = HttpsEnvironment(**(env or {}))
-    old_text = read_config(target)
-    new_text = render_text(answers, old_text, extra.get("tljh_version") or "2.0.0")
+    if options.config is not None:
+        old_text, new_text = options.config.old_text, options.config.new_text
+    else:
+        old_text = read_config(target)
+        new_text = render_text(answers, old_text, extra.get("tljh_version") or "2.0.0")
     plan = build_plan(answers, old_text, new_text, target, session=session, env=env,
                       dns_diagnoses=extra.get("dns_diagnoses"))
     if plan is None:
