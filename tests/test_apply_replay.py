@@ -35,7 +35,7 @@ def hub_snapshot_ids(prefix: Path) -> list[str]:
 
 
 def replay_documents(hub, bundles: Path):  # noqa: F811
-    public, secret = rig_documents(hub)
+    public, secret = rig_documents(hub, https="none")  # certificates: tests/test_https_apply.py
     public["environment"] = {"default_app": "jupyterlab", "conda_packages": ["xarray"],
                              "pip_packages": ["ipywidgets==8.1.5"], "freeze": True}
     public["backups"] = {"pull_bundle": True, "bundle_dir": str(bundles)}
