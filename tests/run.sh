@@ -5,6 +5,7 @@
 #   - a virtual environment in .venv with the project and its test extra (JupyterHub, the authenticators, the idle
 #     culler, jupyter_server and ipykernel for the rig's real hub);
 #   - configurable-http-proxy 4 from npm in .venv/chp (the rig's real hub stands it in for Traefik).
+# Before pytest: ruff, mypy and the import contract (pyproject.toml has their settings).
 # Extra arguments go to pytest, e.g. `bash tests/run.sh -k dns -x`.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -28,4 +29,7 @@ PYTHON="${PYTHON:-python3}"
 [ -x .venv/chp/node_modules/.bin/configurable-http-proxy ] ||
     npm install --prefix .venv/chp --no-audit --no-fund --loglevel=error configurable-http-proxy@4 >/dev/null
 .venv/bin/python -m ruff check --quiet wizard screens tests bench
+# Type contract on the engine and layering contract (wizard/ never imports screens/ or Textual): pyproject.toml.
+.venv/bin/python -m mypy
+.venv/bin/lint-imports --no-logo >/dev/null || .venv/bin/lint-imports --no-logo --no-cache
 exec .venv/bin/python -m pytest "$@"

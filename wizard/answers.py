@@ -480,13 +480,13 @@ BACKUPS = Section(
 # --------------------------------------------------------------------------------------------------------------
 # ssh
 
-def _ssh_keys(raw: Any) -> list:
+def _ssh_keys(raw: Any) -> list[str]:
     from wizard.sshaccess.keys import key_lines
 
     return key_lines(raw)
 
 
-def _ssh_user_keys(raw: Any) -> dict:
+def _ssh_user_keys(raw: Any) -> dict[str, list[str]]:
     from wizard.sshaccess.answers import user_keys
 
     return user_keys(raw)
@@ -611,7 +611,7 @@ class Answers:
 
     # -- public / secret split ----------------------------------------------------------------------------------
 
-    def split(self) -> tuple[dict, dict]:
+    def split(self) -> tuple[dict[str, Any], dict[str, Any]]:
         """(public, secret) documents, each ``{"version": 1, section: {...}}`` without empty sections."""
         public: dict[str, Any] = {"version": VERSION}
         secret: dict[str, Any] = {"version": VERSION}

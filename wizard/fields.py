@@ -60,8 +60,9 @@ class Field:
         spaces, other lists with ", "; a whole float drops its ".0")."""
         if value is None:
             return ""
-        if getattr(self.validate, "format", None) is not None:
-            return self.validate.format(value)
+        own_format = getattr(self.validate, "format", None)
+        if own_format is not None:
+            return str(own_format(value))
         if isinstance(value, (list, tuple)):
             return getattr(self.validate, "joiner", ", ").join(str(item) for item in value)
         if isinstance(value, dict):  # {name: [lines]} (ssh.user_keys): NAME: LINE entries, read back by its validator
@@ -292,7 +293,7 @@ def choice(options: Sequence[str]) -> Validator:
 def listing(item: Validator, what: str, max_items: int = 1000, separators: str = r"[,\s]+") -> Validator:
     """A list: a YAML sequence, or text split on ``separators`` (commas/whitespace). Each item goes through ``item``."""
 
-    def validate(raw: Any) -> list:
+    def validate(raw: Any) -> list[Any] | Noted:
         if isinstance(raw, str):
             parts = [p for p in re.split(separators, raw.strip()) if p]
         elif isinstance(raw, (list, tuple)):

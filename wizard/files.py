@@ -7,7 +7,7 @@ import tempfile
 from pathlib import Path
 
 
-def private_dir(path: str | os.PathLike, tighten: bool = True) -> Path:
+def private_dir(path: str | os.PathLike[str], tighten: bool = True) -> Path:
     """Create ``path`` (and parents) as 0700; ``tighten`` also makes an existing one 0700.
 
     Pass ``tighten=False`` for a folder the operator may have chosen (the state root): it may be shared, and its
@@ -21,7 +21,7 @@ def private_dir(path: str | os.PathLike, tighten: bool = True) -> Path:
     return directory
 
 
-def atomic_write(path: str | os.PathLike, data: bytes | str, mode: int = 0o600) -> Path:
+def atomic_write(path: str | os.PathLike[str], data: bytes | str, mode: int = 0o600) -> Path:
     """Write ``data`` to ``path`` so a reader sees either the old or the new file, never a partial one.
 
     The temp file is created with ``mode`` from the start (no window where a secret is world-readable), fsynced,
@@ -61,7 +61,7 @@ class InputFileError(ValueError):
     one line naming the file."""
 
 
-def read_small(path: str | os.PathLike, limit: int = MAX_INPUT_BYTES, what: str = "file") -> bytes:
+def read_small(path: str | os.PathLike[str], limit: int = MAX_INPUT_BYTES, what: str = "file") -> bytes:
     """The bytes of a regular file of at most ``limit`` bytes. Devices (``/dev/zero``), FIFOs (opened without
     blocking), directories and larger files are refused before anything big is read: ``InputFileError``."""
     import stat

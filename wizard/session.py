@@ -258,7 +258,7 @@ class SecretFilter(logging.Filter):
         secrets = sorted(self._secrets(), key=len, reverse=True)
         record.msg, record.args = _masked(record.getMessage(), secrets), None
         if record.exc_info or record.exc_text:  # a traceback quotes values too: format it here, masked
-            text = record.exc_text or logging.Formatter().formatException(record.exc_info)
+            text = record.exc_text or (logging.Formatter().formatException(record.exc_info) if record.exc_info else "")
             record.exc_info, record.exc_text = None, _masked(text, secrets)
         if record.stack_info:
             record.stack_info = _masked(record.stack_info, secrets)
@@ -305,7 +305,7 @@ def _read_pid(fd: int) -> str:
 
 
 # The types of a saved state's fields, so a damaged file is refused when opened rather than failing later.
-_STATE_SHAPE = {"current_step": str, "finished_steps": list, "failed_steps": list, "journal": list, "records": dict,
+_STATE_SHAPE: dict[str, type | tuple[type, ...]] = {"current_step": str, "finished_steps": list, "failed_steps": list, "journal": list, "records": dict,
                 "answers": (dict, type(None))}
 
 

@@ -25,6 +25,7 @@ from typing import Any, Iterable, Mapping
 
 from wizard.diagnosis import Diagnosis, Status
 from wizard.fields import ValidationError
+from wizard.mappings import section as mapping_section
 
 PREVIEW, PREFLIGHT = "access.preview", "access.preflight"
 OUTSIDER = "outsider"
@@ -164,11 +165,11 @@ def parse_identity(text: str) -> dict:
 
 
 def _class_section(config: Mapping[str, Any]) -> tuple[str, Mapping[str, Any], Mapping[str, Any]]:
-    auth = config.get("auth") if isinstance(config.get("auth"), Mapping) else {}
+    auth = mapping_section(config, "auth")
     class_path = str(auth.get("type") or "firstuseauthenticator.FirstUseAuthenticator")
     class_name = class_path.rsplit(".", 1)[-1]
-    section = auth.get(class_name) if isinstance(auth.get(class_name), Mapping) else {}
-    users = config.get("users") if isinstance(config.get("users"), Mapping) else {}
+    section = mapping_section(auth, class_name)
+    users = mapping_section(config, "users")
     return class_name, section, users
 
 
@@ -289,7 +290,7 @@ def run_local(config: Mapping[str, Any], identities: list[dict], timeout: float 
     import sys
 
     class_name, _, _ = _class_section(config)
-    auth = config.get("auth") if isinstance(config.get("auth"), Mapping) else {}
+    auth = mapping_section(config, "auth")
     missing = local_packages_missing(str(auth.get("type") or "firstuseauthenticator.FirstUseAuthenticator"))
     if missing:
         return Preview(where="", skipped=f"no hub to run it on, and {missing} (install the authenticator packages "

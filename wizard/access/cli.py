@@ -18,6 +18,14 @@ import argparse
 import json
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from types import ModuleType
+
+    from wizard.access import Preview
+    from wizard.answers import Answers
+    from wizard.hub.target import HubTarget
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -109,7 +117,8 @@ def run(args: argparse.Namespace) -> int:
     return exit_code(findings)
 
 
-def _preview(access, answers, target, extra):
+def _preview(access: ModuleType, answers: Answers | None, target: HubTarget | None,
+             extra: list[dict[str, Any]]) -> tuple[Preview, bool]:
     from wizard.hub import apply
 
     if target is None:

@@ -31,6 +31,7 @@ import shutil
 import sys
 import tempfile
 import traceback
+from typing import Any
 
 MARK = "TLJH-WIZARD-ACCESS "
 
@@ -133,7 +134,8 @@ class _Provider:
     async def fetch(self, req, label="fetching", parse_json=True, raise_error=True, **kwargs):
         url = req.url.split("?", 1)[0]
         auth = self.auth
-        body, code = None, 200
+        body: object = None  # the JSON the provider would answer
+        code = 200
         if url == auth.token_url.split("?", 1)[0]:
             body = {"access_token": "preview-access-token", "token_type": "bearer",
                     "scope": " ".join(self.granted_scopes())}
@@ -213,7 +215,7 @@ async def _login(auth, db, identity, scratch):
 
     kind = type(auth).__mro__
     names = {cls.__name__ for cls in kind}
-    detail = {}
+    detail: dict[str, Any] = {}
     if "OAuthenticator" in names:
         provider = _Provider(auth, identity)
         auth.fetch = provider.fetch  # the instance's HTTP goes to the stub
@@ -290,7 +292,8 @@ def _decide(auth, identity, model, detail, error):
 async def run(payload):
     from traitlets import import_item
 
-    result = {"configurer": None, "constructed": False, "error": None, "verdicts": [], "authenticator": None}
+    result: dict[str, Any] = {"configurer": None, "constructed": False, "error": None, "verdicts": [],
+                              "authenticator": None}
     try:
         c, result["configurer"] = load_config(payload["config"])
     except Exception as exc:  # TLJH's configurer refused the config: the hub would not start either
@@ -328,7 +331,8 @@ async def run(payload):
             if asyncio.iscoroutine(maybe):
                 await maybe
     for identity in payload["identities"]:
-        model, detail, error = None, {}, None
+        model, error = None, None
+        detail: dict[str, Any] = {}
         try:
             model, detail = await _login(auth, db, identity, payload.get("scratch"))
         except Exception as exc:
@@ -354,7 +358,8 @@ async def run(payload):
 def main(payload_json):
     # jsonschema's optional "iri" format checker builds a grammar at import (seconds); oauthenticator imports
     # jsonschema for CILogon's config schema only. No access decision uses it: skip it so the probe stays quick.
-    sys.modules.setdefault("rfc3987_syntax", None)
+    # (None in sys.modules makes its import raise ImportError; typeshed allows only modules)
+    sys.modules.setdefault("rfc3987_syntax", None)  # type: ignore[arg-type]
     payload = json.loads(payload_json)
     scratch = tempfile.mkdtemp(prefix="tljh-wizard-access-")
     here = os.getcwd()

@@ -26,7 +26,12 @@ import re
 import tarfile
 import time
 from pathlib import Path
-from typing import Any, Iterable, Mapping
+from typing import TYPE_CHECKING, Any, Iterable, Mapping
+
+if TYPE_CHECKING:
+    from wizard.audit.hubfacts import HubFacts
+    from wizard.diagnosis import Diagnosis
+
 
 MASK = "********"
 MIN_SECRET = 4
@@ -74,7 +79,7 @@ class Scrubber:
         return value
 
 
-def members(name: str, findings: list, facts, secrets: Iterable[str]) -> dict[str, str]:
+def members(name: str, findings: list[Diagnosis], facts: HubFacts | None, secrets: Iterable[str]) -> dict[str, str]:
     """The bundle's files (path -> text), every one scrubbed."""
     from wizard.diagnosis import exit_code, render_line, worst
     from wizard.tljh.config import masked_text
@@ -107,7 +112,7 @@ def members(name: str, findings: list, facts, secrets: Iterable[str]) -> dict[st
     return {path: scrub(text) for path, text in out.items()}
 
 
-def write(path: str | os.PathLike, files: Mapping[str, str]) -> Path:
+def write(path: str | os.PathLike[str], files: Mapping[str, str]) -> Path:
     """Write ``files`` as a tar.gz at ``path``: created 0600 beside it, then renamed over it."""
     target = Path(path).expanduser()
     payload = io.BytesIO()

@@ -18,9 +18,13 @@ import datetime as _dt
 import difflib
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Mapping
+from typing import TYPE_CHECKING, Any, Callable, Mapping
+
+if TYPE_CHECKING:
+    from wizard.hub.target import HubTarget
 
 from wizard.diagnosis import Diagnosis, Status
+from wizard.mappings import section as mapping_section
 
 DEFAULT_WARN_DAYS = 21
 CRITICAL_DAYS = 7  # fewer days left than this is an error: renewal has failed for weeks
@@ -76,7 +80,7 @@ class AuditSubject:
         return [value for value in self.answers.secret_values() if isinstance(value, str) and value]
 
 
-TargetFactory = Callable[[], Any]  # -> wizard.hub.target.HubTarget
+TargetFactory = Callable[[], "HubTarget"]
 
 
 def ssh_target(answers) -> Any:
@@ -115,7 +119,7 @@ class AuditRun:
         self.subject, self.options, self.target_factory = subject, options, target_factory
         self.values: dict[str, Any] = {}
         self.timings: dict[str, float] = {}
-        self.target = None
+        self.target: HubTarget | None = None
 
     def value(self, name: str) -> Any:
         return self.values[name]
@@ -373,12 +377,13 @@ def connect_probe(run: AuditRun):
     from wizard.hub.target import HubError
 
     try:
-        run.target = run.target_factory()
-        if callable(getattr(run.target, "connect", None)):
-            run.target.connect()  # here, so a hub that cannot be reached is one finding, not one per probe
+        target = run.target = run.target_factory()
+        connect = getattr(target, "connect", None)  # an SSH hub's; a local one has nothing to open
+        if callable(connect):
+            connect()  # here, so a hub that cannot be reached is one finding, not one per probe
     except (HubError, ValueError) as exc:  # ValueError: the answers name no hub to connect to
         raise ProbeFailed(Diagnosis(HUB, Status.ERROR, f"cannot reach the hub: {exc}")) from None
-    return run.target
+    return target
 
 
 def facts_probe(run: AuditRun):
@@ -566,7 +571,7 @@ def config_policy(live_text: str | None) -> list[Diagnosis]:
 def _authenticator(config: Mapping[str, Any]) -> Diagnosis:
     from wizard.tljh import config as tljh_config
 
-    auth = config.get("auth") if isinstance(config.get("auth"), Mapping) else {}
+    auth = mapping_section(config, "auth")
     class_path = str(auth.get("type") or "")
     class_name = class_path.rsplit(".", 1)[-1]
     if class_name in tljh_config.INSECURE_CLASSES or class_path in ("dummy", "firstuse"):
@@ -581,7 +586,7 @@ def _authenticator(config: Mapping[str, Any]) -> Diagnosis:
 
 
 def _limits(config: Mapping[str, Any]) -> Diagnosis:
-    limit_values = config.get("limits") if isinstance(config.get("limits"), Mapping) else {}
+    limit_values = mapping_section(config, "limits")
     missing = [name for name in ("memory", "cpu") if limit_values.get(name) in (None, "")]
     if missing:
         return Diagnosis(LIMITS, Status.WARNING, f"no per-user {' or '.join(missing)} limit: one user can starve "
@@ -590,8 +595,7 @@ def _limits(config: Mapping[str, Any]) -> Diagnosis:
 
 
 def _culling(config: Mapping[str, Any]) -> Diagnosis:
-    services = config.get("services") if isinstance(config.get("services"), Mapping) else {}
-    cull = services.get("cull") if isinstance(services.get("cull"), Mapping) else {}
+    cull = mapping_section(config, "services", "cull")
     if cull.get("enabled") is False:
         return Diagnosis(CULLING, Status.WARNING, "idle culling is off: idle servers hold their memory forever",
                          fix="turn culling on (tljh-wizard HOST, step Limits)")

@@ -7,10 +7,15 @@ the hub.
 from __future__ import annotations
 
 from collections import Counter
-from typing import Any, Mapping
+from typing import TYPE_CHECKING, Any, Mapping
 
 from wizard.audit import hubfacts
 from wizard.diagnosis import Diagnosis, Status
+from wizard.mappings import section as mapping_section
+
+if TYPE_CHECKING:
+    from wizard.answers import Answers
+
 
 PORTS = "audit.ports"
 DISK = "audit.disk"  # audit.disk.root, audit.disk.home, audit.disk.prefix
@@ -32,7 +37,7 @@ WEB_SERVERS = {"nginx": "nginx", "apache2": "apache", "httpd": "apache", "caddy"
                "haproxy": "haproxy"}
 
 
-def _unread(check: str, found: dict, what: str) -> Diagnosis:
+def _unread(check: str, found: Mapping[str, Any], what: str) -> Diagnosis:
     return Diagnosis(check, Status.SKIPPED, f"{what} not checked: {found.get('error') or 'no source'}",
                      data={"source": found.get("source")})
 
@@ -90,7 +95,7 @@ def ports_finding(facts: hubfacts.HubFacts, config: Mapping[str, Any]) -> Diagno
                                                 f"{', '.join(map(str, missing))} in front of it",
                          fix="start the web server that forwards to TLJH (tljh-wizard HOST, step HTTPS shows its "
                              "site), or move TLJH back to 80/443", data=data)
-    https_on = bool(((config.get("https") or {}) if isinstance(config.get("https"), Mapping) else {}).get("enabled"))
+    https_on = bool(mapping_section(config, "https").get("enabled"))
     if missing and (https_on or 80 in missing):
         return Diagnosis(PORTS, Status.ERROR if https_on else Status.WARNING,
                          f"nothing listens on port {', '.join(map(str, missing))}: TLJH's proxy is not running",
@@ -104,8 +109,7 @@ def ports_finding(facts: hubfacts.HubFacts, config: Mapping[str, Any]) -> Diagno
 def _tljh_ports(config: Mapping[str, Any]) -> list[int]:
     ports = []
     for section, default in (("http", 80), ("https", 443)):
-        value = config.get(section) if isinstance(config.get(section), Mapping) else {}
-        port = value.get("port")
+        port = mapping_section(config, section).get("port")
         if isinstance(port, int) and port != default:
             ports.append(port)
     return ports
@@ -203,7 +207,7 @@ def oom_finding(facts: hubfacts.HubFacts, since: float, hours: float) -> Diagnos
                      data={"kills": [{"user": k.user, "unit": k.unit, "process": k.process} for k in kills]})
 
 
-def memory_finding(facts: hubfacts.HubFacts, config: Mapping[str, Any], answers) -> Diagnosis:
+def memory_finding(facts: hubfacts.HubFacts, config: Mapping[str, Any], answers: Answers | None) -> Diagnosis:
     """The memory limit x the users active at once against the VM's RAM now (after a resize, say), by the Limits
     step's own sizing rules (``wizard.limits.size_hub``, TLJH's resource-estimation guide). Users active at once:
     the Limits answers' total users x active share, or the servers running now when that is more."""
@@ -211,7 +215,7 @@ def memory_finding(facts: hubfacts.HubFacts, config: Mapping[str, Any], answers)
 
     meminfo = hubfacts.parse_meminfo(facts.source("meminfo").get("text") or "")
     ram = meminfo.get("MemTotal")
-    limit_values = config.get("limits") if isinstance(config.get("limits"), Mapping) else {}
+    limit_values = mapping_section(config, "limits")
     try:
         per_user = sizing.parse_memory(limit_values.get("memory")) if limit_values.get("memory") else None
     except ValueError:

@@ -252,7 +252,7 @@ class Listener:
 class HubFacts:
     """The raw answer of the script (``raw``) and what parsing it gives."""
 
-    raw: dict
+    raw: dict[str, Any]
     ports: tuple[int, ...]
     now: float
 
@@ -260,11 +260,11 @@ class HubFacts:
     def config_text(self) -> str | None:
         return self.raw.get("config_text")
 
-    def source(self, name: str) -> dict:
+    def source(self, name: str) -> dict[str, Any]:
         value = self.raw.get(name)
         return value if isinstance(value, dict) else {"text": None, "error": "missing from the hub's answer"}
 
-    def to_json(self) -> dict:
+    def to_json(self) -> dict[str, Any]:
         """The facts for a support bundle: everything but config.yaml (bundled apart, masked) and the logs."""
         return {key: value for key, value in self.raw.items() if key not in ("config_text", "logs")}
 
@@ -310,7 +310,8 @@ def parse_listeners(text: str) -> list[Listener]:
         if not port.isdigit():
             continue
         programs = [(name, int(pid)) for name, pid in _USERS.findall(line)]
-        seen, unique = set(), []
+        seen: set[tuple[str, int]] = set()
+        unique: list[tuple[str, int | None]] = []
         for program in programs:
             if program not in seen:
                 seen.add(program)
@@ -373,7 +374,7 @@ def parse_meminfo(text: str) -> dict[str, int]:
     return out
 
 
-def parse_swaps(text: str) -> list[dict]:
+def parse_swaps(text: str) -> list[dict[str, Any]]:
     """``/proc/swaps``: ``Filename Type Size Used Priority`` (sizes in KiB) after a header line."""
     out = []
     for line in text.splitlines()[1:]:

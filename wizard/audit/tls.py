@@ -80,12 +80,12 @@ def protocols_finding(host: str, port: int, server_name: str, timeout: float = 5
     return Diagnosis(PROTOCOLS, Status.OK, f"{address} refuses TLS 1.0 and 1.1", data=data)
 
 
-def _request(host: str, port: int, domain: str, path: str, *, tls: bool, timeout: float):
+def _request(host: str, port: int, domain: str, path: str, *, tls: bool, timeout: float) -> tuple[int, dict[str, str]]:
     if tls:
         context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
         context.check_hostname = False
         context.verify_mode = ssl.CERT_NONE  # trust is judged in audit.certificate; here only the headers count
-        connection = _SNIConnection(host, port, domain, context, timeout)
+        connection: http.client.HTTPConnection = _SNIConnection(host, port, domain, context, timeout)
     else:
         connection = http.client.HTTPConnection(host, port, timeout=timeout)
     try:
@@ -100,13 +100,13 @@ def _request(host: str, port: int, domain: str, path: str, *, tls: bool, timeout
 class _SNIConnection(http.client.HTTPSConnection):
     """HTTPS to an address (the reserved IP) with the domain as SNI and Host."""
 
-    def __init__(self, host, port, server_name, context, timeout):
+    def __init__(self, host: str, port: int, server_name: str, context: ssl.SSLContext, timeout: float) -> None:
         super().__init__(host, port, timeout=timeout, context=context)
-        self._server_name = server_name
+        self._server_name, self._tls_context = server_name, context
 
-    def connect(self):
+    def connect(self) -> None:
         http.client.HTTPConnection.connect(self)
-        self.sock = self._context.wrap_socket(self.sock, server_hostname=self._server_name)
+        self.sock = self._tls_context.wrap_socket(self.sock, server_hostname=self._server_name)
 
 
 def redirect_finding(host: str, port: int, domain: str, *, letsencrypt: bool, timeout: float = 5.0) -> Diagnosis:

@@ -137,8 +137,11 @@ class CaaRecord:
     def from_text(cls, text: str) -> "CaaRecord":
         """Presentation format (``0 issue "letsencrypt.org"``) -> record, parsed by dnspython."""
         import dns.rdata
+        import dns.rdtypes.ANY.CAA
 
         rdata = dns.rdata.from_text("IN", "CAA", text)
+        if not isinstance(rdata, dns.rdtypes.ANY.CAA.CAA):  # dnspython's class for the CAA type: never taken
+            raise ValueError(f"not a CAA record: {text[:80]}")
         return cls(rdata.flags, rdata.tag.decode("ascii", "replace"), rdata.value.decode("utf-8", "replace"))
 
     @property

@@ -18,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import ipaddress
 import time
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Iterable, Mapping, Sequence
 
@@ -25,6 +26,9 @@ from wizard.diagnosis import Diagnosis, Status
 from wizard.dns.caa import diagnose_caa
 
 if TYPE_CHECKING:
+    import dns.message
+    import dns.name
+
     from wizard.dns.caa import Account
 
 DEFAULT_RESOLVERS = ("1.1.1.1", "8.8.8.8", "9.9.9.9")
@@ -80,7 +84,7 @@ class Reply:
     rcode: str | None = None
     checking_disabled: bool = False  # asked with the CD flag: a validating resolver skips DNSSEC validation
     error: str = ""
-    message: object | None = None  # dns.message.Message
+    message: dns.message.Message | None = None
     seconds: float = 0.0
 
     @property
@@ -124,7 +128,7 @@ class Walk:
     loop: bool = False
 
 
-def _text(name) -> str:
+def _text(name: dns.name.Name) -> str:
     return name.to_text(omit_final_dot=True).lower()
 
 
@@ -363,14 +367,14 @@ class DnsCheck:
         self.accounts = dict(accounts or {})
         self.https_mode = https_mode
         self.probe_port = probe_port
-        self.querier: Querier | None = None
+        self.querier = Querier(timeout, deadline)  # run() starts a fresh one, its deadline counted from then
         self._zones: dict[str, asyncio.Task] = {}
         self.diagnoses: list[Diagnosis] = []
         self.seconds = 0.0
 
     @property
     def replies(self) -> list[Reply]:
-        return self.querier.replies if self.querier else []
+        return self.querier.replies
 
     # -- discovery ------------------------------------------------------------------------------------------
 
@@ -400,8 +404,9 @@ class DnsCheck:
             walk = reply.walk()
             if walk.records and not walk.hops:
                 return await self._zone_servers(candidate, reply, walk.records)
-        if all(isinstance(reply, list) for reply in replies):
-            return ZoneNotFound(name, "no resolver answered: " + describe_failures(replies[-1]))
+        failed = [reply for reply in replies if isinstance(reply, list)]
+        if failed and len(failed) == len(replies):
+            return ZoneNotFound(name, "no resolver answered: " + describe_failures(failed[-1]))
         return ZoneNotFound(name, f"no parent of {name} is a delegated zone: "
                                   + "; ".join(f"{candidate}: {r.rcode if not isinstance(r, list) else 'no answer'}"
                                               for candidate, r in zip(candidates, replies)))
@@ -447,7 +452,7 @@ class DnsCheck:
 
         hosts = [host.rstrip(".").lower() for host in ns_hosts]
         known: dict[str, list[str]] = {host: [] for host in hosts}
-        for rrset in reply.message.additional:
+        for rrset in reply.message.additional if reply.message else []:
             owner = _text(rrset.name)
             if owner in known and rrset.rdtype in (dns.rdatatype.A, dns.rdatatype.AAAA):
                 known[owner].extend(rdata.address for rdata in rrset)
@@ -881,7 +886,7 @@ def diagnose_dnssec(domain: str, zone: "Zone | ZoneNotFound", public: list[Reply
     missing RRSIGs, a DS at the parent matching no DNSKEY): issuance fails. ``data["failing"]``: {resolver: what it
     answered without validation}."""
     failing = {str(reply.server): f"SERVFAIL for {reply.qname} {reply.rdtype}; with checking disabled: "
-               + (" ".join(reply.walk().records) or reply.rcode) for reply in unvalidated if reply.answered}
+               + (" ".join(reply.walk().records) or str(reply.rcode)) for reply in unvalidated if reply.answered}
     zone_name = zone.name if isinstance(zone, Zone) else domain
     if failing:
         answering = sorted({str(reply.server) for reply in public if reply.answered})
@@ -902,7 +907,7 @@ def diagnose_dnssec(domain: str, zone: "Zone | ZoneNotFound", public: list[Reply
 
 
 def diagnose_resolvers(resolvers: list[Server], *views: tuple[Lookup, list[Reply]],
-                       dnssec_failing: set[str] = frozenset()) -> Diagnosis:
+                       dnssec_failing: AbstractSet[str] = frozenset()) -> Diagnosis:
     """``dnssec_failing``: resolvers (as text) whose failure ``dns.dnssec`` explains; not counted again here."""
     dead: dict[Server, str] = {}
     failing: dict[Server, str] = {}

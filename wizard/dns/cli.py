@@ -107,10 +107,10 @@ def _json_usage_errors(parser: argparse.ArgumentParser) -> None:
                 print(json.dumps({"error": message, "field": field}))
                 sys.exit(2)
 
-            parser.error = error
+            parser.error = error  # type: ignore[method-assign]  # this parse only: its refusal as JSON
         return parse(argv, namespace)
 
-    parser.parse_args = parse_args
+    parser.parse_args = parse_args  # type: ignore[method-assign]  # sees --json before argparse refuses
 
 
 def run(args: argparse.Namespace) -> int:

@@ -77,9 +77,10 @@ def open_hub(args: argparse.Namespace) -> Hub:
     if args.local:
         from wizard.hub.local import LocalTarget
 
-        with Session.open("local", create=True) as session:
-            directory = session.dir
+        with Session.open("local", create=True) as local_session:
+            directory = local_session.dir
         return Hub(LocalTarget(args.prefix or "/opt/tljh"), "local", directory / "snapshots")
+    session: Session | None
     try:
         session = find_session(args.hub)
     except SessionError:

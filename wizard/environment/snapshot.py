@@ -14,6 +14,7 @@ import hashlib
 import json
 import re
 import time
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -33,7 +34,7 @@ def check_id(snapshot_id: str) -> str:
     return snapshot_id
 
 
-def new_id(now: float, taken: set[str] = frozenset()) -> str:
+def new_id(now: float, taken: AbstractSet[str] = frozenset()) -> str:
     """A sortable UTC timestamp id, suffixed when one already exists for that second."""
     base = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime(now))
     candidate, counter = base, 1
@@ -140,7 +141,7 @@ def _digest(body: dict) -> str:
     return hashlib.sha256(json.dumps(body, sort_keys=True, separators=(",", ":")).encode("utf-8")).hexdigest()
 
 
-def freeze(environment: Environment, host: str, now: float | None = None, taken: set[str] = frozenset()) -> Snapshot:
+def freeze(environment: Environment, host: str, now: float | None = None, taken: AbstractSet[str] = frozenset()) -> Snapshot:
     """The snapshot of ``environment`` (as gathered by ``summary``)."""
     created = float(time.time() if now is None else now)
     conda = sorted(environment.conda.values(), key=lambda package: package.name)

@@ -12,8 +12,8 @@ import io
 import json
 import re
 import zlib
-from dataclasses import dataclass, field
-from typing import Iterable
+from dataclasses import Field, dataclass, field
+from typing import Any, ClassVar, Iterable, Mapping, Self
 from urllib.parse import urlsplit, urlunsplit
 
 from wizard.diagnosis import Diagnosis, Status
@@ -86,11 +86,13 @@ def strip_credentials(url: str) -> str:
 class _Record:
     """A package record in a snapshot's JSON: its fields, empty ones left out; unknown keys ignored when read."""
 
-    def to_json(self) -> dict:
+    __dataclass_fields__: ClassVar[dict[str, Field[Any]]]  # every record is a dataclass
+
+    def to_json(self) -> dict[str, Any]:
         return {key: value for key, value in self.__dict__.items() if value not in ("", None)}
 
     @classmethod
-    def from_json(cls, data: dict):
+    def from_json(cls, data: Mapping[str, Any]) -> Self:
         return cls(**{key: data[key] for key in cls.__dataclass_fields__ if key in data})
 
 
@@ -415,8 +417,8 @@ def build_environment(prefix: str, machine: str, entries: dict[str, bytes | None
                 problems.append(Diagnosis("environment.pip", Status.WARNING,
                                           f"site-packages/{entry}: cannot tell its name and version; left out"))
                 continue
-            package = PipPackage(parsed[0], parsed[1], installer, _direct_url(files.get("direct_url.json")))
-            pip[package.key] = package
+            pip_package = PipPackage(parsed[0], parsed[1], installer, _direct_url(files.get("direct_url.json")))
+            pip[pip_package.key] = pip_package
 
     revisions = parse_history(history) if history is not None else []
     if history is None and conda:

@@ -14,7 +14,11 @@ import hashlib
 from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Protocol, Sequence
+from typing import TYPE_CHECKING, Protocol, Sequence
+
+if TYPE_CHECKING:
+    from acme.client import ClientNetwork
+    from josepy.jwk import JWK, JWKEC
 
 from wizard.https.dnsupdate import DnsUpdateError, Rfc2136
 from wizard.https.progress import Backoff, CancelToken, Deadline, Progress, no_progress
@@ -126,12 +130,14 @@ def _retry_after(response) -> float | None:
     return max(0.0, (ClientV2.retry_after(response, 0) - _dt.datetime.now()).total_seconds())
 
 
-def _network(directory: AcmeDirectory, jwk, timeout: float):
-    import josepy as jose
+def _network(directory: AcmeDirectory, jwk: JWK | None, timeout: float) -> ClientNetwork:
     from acme import client
+    from josepy.jwa import ES256
 
-    return client.ClientNetwork(jwk, alg=jose.ES256, verify_ssl=directory.verify, user_agent=USER_AGENT,
-                                timeout=timeout)
+    # Both go to requests as they are: verify_ssl may be a CA bundle's path, timeout a float (acme annotates them as
+    # bool and int).
+    return client.ClientNetwork(jwk, alg=ES256, verify_ssl=directory.verify,  # type: ignore[arg-type]
+                                user_agent=USER_AGENT, timeout=timeout)  # type: ignore[arg-type]
 
 
 def terms_of_service(directory: AcmeDirectory, timeout: float = 30.0) -> str | None:
@@ -165,9 +171,8 @@ class AcmeDnsIssuer:
 
     # -- account ------------------------------------------------------------------------------------------------
 
-    def account_key(self):
+    def account_key(self) -> JWKEC:
         """The account key (a JWK), generated and stored 0600 the first time, reused ever after."""
-        import josepy as jose
         from cryptography.hazmat.primitives import serialization
         from cryptography.hazmat.primitives.asymmetric import ec
 
@@ -178,7 +183,9 @@ class AcmeDnsIssuer:
                                     serialization.NoEncryption())
             self.store.write_secret(ACCOUNT_KEY, pem)
             self.progress("account", "generated a new ACME account key (stored 0600 in the session)")
-        return jose.JWKEC(key=serialization.load_pem_private_key(pem, password=None))
+        from josepy.jwk import JWKEC
+
+        return JWKEC(key=serialization.load_pem_private_key(pem, password=None))
 
     def _client(self, jwk):
         """A client logged in to the directory: the stored account when there is one, else a new registration."""

@@ -7,7 +7,7 @@ from typing import Iterable, Sequence
 
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
-from cryptography.x509.oid import ExtensionOID, NameOID
+from cryptography.x509.oid import NameOID
 
 
 class PemError(ValueError):
@@ -31,7 +31,7 @@ def dump_chain(chain: Iterable[x509.Certificate]) -> bytes:
 def dns_names(cert: x509.Certificate) -> list[str]:
     """The DNS names in the subjectAltName extension (what browsers check; the subject CN is ignored by them)."""
     try:
-        extension = cert.extensions.get_extension_for_oid(ExtensionOID.SUBJECT_ALTERNATIVE_NAME)
+        extension = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName)
     except x509.ExtensionNotFound:
         return []
     return [name.lower().rstrip(".") for name in extension.value.get_values_for_type(x509.DNSName)]

@@ -53,7 +53,7 @@ class Rfc2136:
     def address(self) -> str:
         """The server's IP address (a host name is resolved once, here)."""
         try:
-            return socket.getaddrinfo(self.server, self.port, proto=socket.IPPROTO_TCP)[0][4][0]
+            return str(socket.getaddrinfo(self.server, self.port, proto=socket.IPPROTO_TCP)[0][4][0])
         except socket.gaierror as exc:
             raise DnsUpdateError(f"cannot resolve the DNS update server {self.server}: {exc.strerror}") from None
 

@@ -285,6 +285,8 @@ class HttpsPlan:
         from wizard.https import certs
         from wizard.https.issue import verify_installed
 
+        if self.fullchain is None:
+            raise HttpsActionError("no certificate to check (the order did not run)")
         leaf = certs.load_chain(self.fullchain)[0]
         verdict = verify_installed(self.names, self.env.acme, progress=report, cancel=cancel,
                                    leaf_sha256=leaf.fingerprint(hashes.SHA256()).hex())

@@ -7,6 +7,7 @@ covered). The staging marker and the trust roots are parameters, so tests use th
 
 from __future__ import annotations
 
+import _ssl
 import socket
 import ssl
 from dataclasses import dataclass, field
@@ -59,12 +60,20 @@ def _handshake(host: str, port: int, server_name: str, context: ssl.SSLContext, 
     with socket.create_connection((host, port), timeout=timeout) as raw:
         with context.wrap_socket(raw, server_hostname=server_name) as tls:
             # Python < 3.13 exposes the presented chain only on the internal object; fall back to the leaf.
-            getter = getattr(tls, "get_unverified_chain", None) or getattr(tls._sslobj, "get_unverified_chain", None)
+            getter = (getattr(tls, "get_unverified_chain", None)
+                      or getattr(getattr(tls, "_sslobj", None), "get_unverified_chain", None))
             if getter is not None:
-                ders = [cert.public_bytes(ssl._ssl.ENCODING_DER) for cert in getter()]
+                ders = [_der(cert) for cert in getter()]
             else:
-                ders = [tls.getpeercert(binary_form=True)]
+                leaf = tls.getpeercert(binary_form=True)
+                ders = [leaf] if leaf else []
     return [x509.load_der_x509_certificate(der) for der in ders]
+
+
+def _der(cert: bytes | _ssl.Certificate) -> bytes:
+    """A presented certificate as DER: Python 3.13's ``get_unverified_chain`` gives DER already, the internal object
+    of older versions gives ``_ssl.Certificate``."""
+    return cert if isinstance(cert, bytes) else cert.public_bytes(_ssl.ENCODING_DER)
 
 
 def fetch_served(host: str, port: int, server_name: str, *, cafile: str | None = None,

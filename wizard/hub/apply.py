@@ -616,7 +616,7 @@ class Applier:
         path = config_path(self.target)
         old = self.session.read_secret(f"config-{record['id']}.yaml")
         old_bytes = old if old is not None else plan.old_text.encode("utf-8")
-        steps = []
+        steps: list[tuple[str, Callable[[], object]]] = []
         if write:
             steps.append(("restore-config",
                           lambda: self.target.write_file(path, old_bytes, mode=0o600, lock=f"{path}.lock",

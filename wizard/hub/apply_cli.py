@@ -146,7 +146,7 @@ def run(args: argparse.Namespace) -> int:  # noqa: C901 (to split: plan, preflig
             with Session.open(target.name, host=target.name) as session:
                 session.redact_also.update(secrets)
                 applier = apply.Applier(target, session, reload_timeout=args.reload_timeout,
-                                        on_progress=lambda *report: _progress(*report, mask=mask))
+                                        on_progress=lambda action, phase, detail: _progress(action, phase, detail, mask=mask))
                 result = applier.execute(current)
                 masked = applier.mask
                 if result.ok:

@@ -81,7 +81,7 @@ def load(path: str | Path) -> list[Entry]:
     return parse(data.decode("utf-8", "replace"), str(path))
 
 
-def _pattern(pattern: str) -> re.Pattern:
+def _pattern(pattern: str) -> re.Pattern[str]:
     return re.compile("".join(".*" if c == "*" else "." if c == "?" else re.escape(c) for c in pattern), re.S)
 
 

@@ -10,10 +10,11 @@ import subprocess
 import threading
 import time
 from pathlib import Path
-from typing import BinaryIO
 
 from wizard.hub.target import (
     DEFAULT_PREFIX,
+    ByteSink,
+    ByteSource,
     CommandCancelled,
     CommandResult,
     CommandTimeout,
@@ -37,8 +38,8 @@ class LocalTarget(HubTarget):
     def _runs_as_root(self) -> bool:
         return os.geteuid() == 0
 
-    def _execute(self, argv: list[str], stdin: bytes | BinaryIO | None, deadline: float | None,
-                 on_output: OutputCallback | None, stdout_to: BinaryIO | None) -> CommandResult:
+    def _execute(self, argv: list[str], stdin: bytes | ByteSource | None, deadline: float | None,
+                 on_output: OutputCallback | None, stdout_to: ByteSink | None) -> CommandResult:
         try:
             process = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
         except FileNotFoundError as exc:
@@ -46,15 +47,18 @@ class LocalTarget(HubTarget):
         feeder = threading.Thread(target=_feed, args=(process.stdin, stdin), daemon=True, name="local-stdin")
         feeder.start()
         out, err = io.BytesIO(), io.BytesIO()
-        sinks = {process.stdout: (stdout_to or out, LineSplitter("stdout", on_output)),
-                 process.stderr: (err, LineSplitter("stderr", on_output))}
+        if process.stdout is None or process.stderr is None:  # never: both are pipes
+            raise RuntimeError("the command's output pipes are missing")
+        sinks: dict[int, tuple[ByteSink, LineSplitter]] = {
+            process.stdout.fileno(): (stdout_to or out, LineSplitter("stdout", on_output)),
+            process.stderr.fileno(): (err, LineSplitter("stderr", on_output))}
         limit = None if deadline is None else time.monotonic() + deadline
         with selectors.DefaultSelector() as selector:
             for pipe in sinks:
                 selector.register(pipe, selectors.EVENT_READ)
             while selector.get_map():
                 remaining = None if limit is None else limit - time.monotonic()
-                if remaining is not None and remaining <= 0:
+                if deadline is not None and remaining is not None and remaining <= 0:
                     _stop(process)
                     raise CommandTimeout(argv, deadline)
                 if self.cancel.is_set():
@@ -65,7 +69,7 @@ class LocalTarget(HubTarget):
                     if not chunk:
                         selector.unregister(key.fileobj)
                         continue
-                    sink, lines = sinks[key.fileobj]
+                    sink, lines = sinks[key.fd]
                     sink.write(chunk)
                     lines.feed(chunk)
         for _sink, lines in sinks.values():

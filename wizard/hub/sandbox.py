@@ -216,7 +216,8 @@ def _validate(config) -> str | None:
     """Validate with TLJH's schema (the 2.0.0 one a fresh install gets); return the error message or None."""
     # jsonschema imports the optional rfc3987_syntax at load time, which builds a grammar (~2 s). Format keywords
     # are not enforced by tljh-config either, so the stand-in does without it.
-    sys.modules.setdefault("rfc3987_syntax", None)
+    # (None in sys.modules makes its import raise ImportError, the import system's own rule; typeshed allows only modules)
+    sys.modules.setdefault("rfc3987_syntax", None)  # type: ignore[arg-type]
     from importlib.resources import files
 
     import jsonschema
@@ -302,7 +303,7 @@ def _reload_real(prefix: Path, component: str) -> int:
     return 0
 
 
-def _edit(prefix: Path, action: str, key: str, value: str | None) -> int:
+def _edit(prefix: Path, action: str, key: str, value: str = "") -> int:
     import fcntl
 
     from wizard import yamlio
@@ -358,7 +359,7 @@ def tljh_config_main(argv: list[str]) -> int:
     if command in ("set", "add-item", "remove-item") and len(rest) == 2:
         return _edit(prefix, command, rest[0], rest[1])
     if command == "unset" and len(rest) == 1:
-        return _edit(prefix, command, rest[0], None)
+        return _edit(prefix, command, rest[0])
     print(usage, file=sys.stderr)
     return 2
 

@@ -21,10 +21,17 @@ import socket
 import threading
 import time
 from pathlib import Path
-from typing import BinaryIO, Callable
+from typing import TYPE_CHECKING, Any, Callable
+
+if TYPE_CHECKING:
+    import paramiko
+
+    from wizard.hub.known_hosts import Entry
 
 from wizard.hub.target import (
     DEFAULT_PREFIX,
+    ByteSink,
+    ByteSource,
     CommandCancelled,
     CommandResult,
     CommandTimeout,
@@ -95,9 +102,9 @@ class SSHTarget(HubTarget):
         self.connect_timeout, self.keepalive, self._resolve = connect_timeout, keepalive, resolve
         self.connections = 0  # how many times a connection was opened (1 per session unless it dropped)
         self.host_key_fingerprint: str | None = None
-        self._client = None
+        self._client: paramiko.SSHClient | None = None
         self.revoked: dict[str, str] = {}  # @revoked host keys of the known-hosts files: fingerprint -> FILE:LINE
-        self.known_entries: list = []  # wizard.hub.known_hosts.Entry of every file, read at each connect
+        self.known_entries: list[Entry] = []  # of every known-hosts file, read at each connect
         self._connecting = threading.RLock()
 
     # --- connection --------------------------------------------------------------------------------------------
@@ -108,7 +115,7 @@ class SSHTarget(HubTarget):
 
         self._close_client()
         label = known_hosts_name(self.host, self.port)
-        pkey = self._load_key() if self.key_file else None
+        pkey = self._load_key(self.key_file) if self.key_file else None
         sock = self._open_socket()
         client = paramiko.SSHClient()
         from wizard.hub import known_hosts
@@ -126,20 +133,22 @@ class SSHTarget(HubTarget):
         # negotiating, as OpenSSH orders HostKeyAlgorithms.
         preferred = known_hosts.known_types(self.known_entries, label)
 
-        def transport(*args, **kwargs):
+        def make_transport(*args: Any, **kwargs: Any) -> paramiko.Transport:
             made = paramiko.Transport(*args, **kwargs)
             options = made.get_security_options()
             wanted = [t for t in _algorithms(preferred) if t in options.key_types]
             options.key_types = wanted + [t for t in options.key_types if t not in wanted]
             return made
 
-        client.set_missing_host_key_policy(_AskPolicy(self))
+        # Duck-typed (paramiko calls only missing_host_key): subclassing paramiko's policy would import paramiko
+        # whenever this module is imported.
+        client.set_missing_host_key_policy(_AskPolicy(self))  # type: ignore[arg-type]
         try:
             client.connect(self.host, self.port, username=self.user, pkey=pkey, sock=sock,
                            passphrase=self._passphrase, allow_agent=self.allow_agent,
                            look_for_keys=self.look_for_keys and pkey is None,
                            timeout=self.connect_timeout, banner_timeout=self.connect_timeout,
-                           auth_timeout=self.connect_timeout, transport_factory=transport)
+                           auth_timeout=self.connect_timeout, transport_factory=make_transport)
         except ConnectError:
             client.close()
             raise
@@ -160,6 +169,9 @@ class SSHTarget(HubTarget):
             kind = "timeout" if "banner" in str(exc) else "ssh"
             raise ConnectError(f"SSH with {label} failed: {exc or type(exc).__name__}", kind) from None
         transport = client.get_transport()
+        if transport is None:  # connect() returned without raising: it has a transport
+            client.close()
+            raise ConnectError(f"SSH with {label} failed: no transport after the handshake", "ssh")
         server_fp = fingerprint(transport.get_remote_server_key())
         if server_fp in self.revoked:  # also listed as known somewhere: @revoked still wins, as in OpenSSH
             client.close()
@@ -172,18 +184,20 @@ class SSHTarget(HubTarget):
         self._client = client
         self.connections += 1
 
-    def _load_key(self):
+    def _load_key(self, key_file: str) -> paramiko.PKey:
         import paramiko
 
         from wizard.files import MAX_KEY_BYTES, InputFileError, read_small
 
-        path = Path(self.key_file).expanduser()
+        path = Path(key_file).expanduser()
         try:  # a regular, small file only: paramiko reads whatever it is given, /dev/zero included
             read_small(path, MAX_KEY_BYTES, "key file")
         except InputFileError as exc:
             raise ConnectError(f"connection.key_file {exc}", "auth") from None
         try:
-            return paramiko.PKey.from_path(path, password=self._passphrase.encode() if self._passphrase else None)
+            # bytes, as paramiko hands the password to cryptography's loaders (its annotation says str)
+            return paramiko.PKey.from_path(path, password=self._passphrase.encode()  # type: ignore[arg-type]
+                                           if self._passphrase else None)
         except paramiko.PasswordRequiredException:
             raise ConnectError(f"the key {path} is protected by a passphrase: give connection.key_passphrase",
                                "auth") from None
@@ -250,12 +264,15 @@ class SSHTarget(HubTarget):
         old = self.own_known_hosts.read_text() if self.own_known_hosts.exists() else ""
         atomic_write(self.own_known_hosts, old + f"{label} {key.get_name()} {key.get_base64()}\n")
 
-    def _transport(self):
+    def _transport(self) -> paramiko.Transport:
         with self._connecting:  # worker threads share the one connection; only one of them may (re)open it
-            client = self._client
-            if client is None or not client.get_transport() or not client.get_transport().is_active():
+            transport = self._client.get_transport() if self._client is not None else None
+            if transport is None or not transport.is_active():
                 self.connect()
-            return self._client.get_transport()
+                transport = self._client.get_transport() if self._client is not None else None
+            if transport is None:  # connect() raises rather than leave no transport
+                raise ConnectionLost(f"the connection to {self.name} is not open")
+            return transport
 
     def _close_client(self) -> None:
         if self._client is not None:
@@ -274,9 +291,10 @@ class SSHTarget(HubTarget):
     def _runs_as_root(self) -> bool:
         return self.user == "root"
 
-    def _execute(self, argv: list[str], stdin: bytes | BinaryIO | None, deadline: float | None,
-                 on_output: OutputCallback | None, stdout_to: BinaryIO | None) -> CommandResult:
-        start = stdin.tell() if stdin is not None and not isinstance(stdin, bytes) and _seekable(stdin) else None
+    def _execute(self, argv: list[str], stdin: bytes | ByteSource | None, deadline: float | None,
+                 on_output: OutputCallback | None, stdout_to: ByteSink | None) -> CommandResult:
+        rewind = stdin if isinstance(stdin, io.IOBase) and _seekable(stdin) else None
+        start = rewind.tell() if rewind is not None else None
         replayable = stdin is None or isinstance(stdin, bytes) or start is not None
         try:
             return self._exec_once(argv, stdin, deadline, on_output, stdout_to)
@@ -290,8 +308,8 @@ class SSHTarget(HubTarget):
             if not replayable or (stdout_to is not None and dropped.output_seen):
                 raise ConnectionLost(f"the connection to {self.name} dropped during `{shlex.join(argv[-3:])}`; "
                                      "it was re-opened — resume the step") from None
-            if start is not None:
-                stdin.seek(start)
+            if rewind is not None and start is not None:
+                rewind.seek(start)
             try:
                 return self._exec_once(argv, stdin, deadline, on_output, stdout_to)
             except _Dropped:
@@ -412,10 +430,11 @@ class _AskPolicy:
         target = self.target
         presented = fingerprint(key)
         verdict = known_hosts.check(target.known_entries, hostname, key.get_name(), key.asbytes())
-        if verdict.status == "revoked":
-            raise HostKeyRevoked(hostname, presented, verdict.entry.source)
-        if verdict.status == "changed":  # refused even when pinned: a known_hosts file says otherwise
-            raise HostKeyChanged(hostname, verdict.entry.fingerprint, presented, verdict.entry.source)
+        decided_by = verdict.entry  # set for every status but "unknown"
+        if verdict.status == "revoked" and decided_by is not None:
+            raise HostKeyRevoked(hostname, presented, decided_by.source)
+        if verdict.status == "changed" and decided_by is not None:  # refused even when pinned: known_hosts disagrees
+            raise HostKeyChanged(hostname, decided_by.fingerprint, presented, decided_by.source)
         if target.pinned and presented != target.pinned:
             raise HostKeyChanged(hostname, target.pinned, presented, "connection.host_key")
         if verdict.status == "known":
@@ -423,9 +442,9 @@ class _AskPolicy:
         if target.pinned:
             target.remember_host_key(hostname, key)
             return
-        if verdict.status == "ca":
+        if verdict.status == "ca" and decided_by is not None:
             raise ConnectError(
-                f"{verdict.entry.source} vouches for {hostname} with a @cert-authority line, but the wizard cannot "
+                f"{decided_by.source} vouches for {hostname} with a @cert-authority line, but the wizard cannot "
                 f"check host certificates, and will not offer the plain key {presented} instead: compare it with the "
                 "one the provider's console shows, then pin it (connection.host_key / --host-key).", "host_key")
         accept = target.accept_host_key

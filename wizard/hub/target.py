@@ -42,7 +42,10 @@ import shlex
 import threading
 from dataclasses import dataclass
 from pathlib import PurePosixPath
-from typing import BinaryIO, Callable, Sequence
+from typing import TYPE_CHECKING, Callable, Protocol, Self, Sequence
+
+if TYPE_CHECKING:
+    from wizard.sshaccess.engine import SshdPaths
 
 DEFAULT_PREFIX = PurePosixPath("/opt/tljh")
 DEFAULT_TIMEOUT = 60.0
@@ -51,6 +54,19 @@ TIMEOUT_STATUS = 124  # exit status of coreutils `timeout` when it had to stop t
 LOCK_BUSY_STATUS = 75  # what `flock` exits with here when the lock stays held (EX_TEMPFAIL)
 
 OutputCallback = Callable[[str, str], None]
+
+
+class ByteSource(Protocol):
+    """What ``run`` reads a command's stdin from: a binary file object, or anything with its ``read``. A seekable
+    file object (``io.IOBase.seekable()``) is read again from where it started when the connection is re-opened."""
+
+    def read(self, size: int = -1, /) -> bytes: ...
+
+
+class ByteSink(Protocol):
+    """Where ``run(stdout_to=...)`` writes a command's stdout: a binary file object, or anything with its ``write``."""
+
+    def write(self, data: bytes, /) -> int: ...
 
 
 class HubError(Exception):
@@ -247,6 +263,8 @@ class HubTarget(abc.ABC):
 
     name: str = "hub"
     hub_api_url: str | None = None
+    # sshd's files on this hub (None: the standard ones; a test rig's sshd has its own): ``wizard.sshaccess.engine``.
+    sshd_paths: SshdPaths | None = None
 
     def __init__(self, prefix: str | PurePosixPath = DEFAULT_PREFIX):
         self.prefix = PurePosixPath(prefix)
@@ -266,8 +284,8 @@ class HubTarget(abc.ABC):
         """Whether commands already run as root on the hub (then ``sudo=True`` adds nothing)."""
 
     @abc.abstractmethod
-    def _execute(self, argv: list[str], stdin: bytes | BinaryIO | None, deadline: float | None,
-                 on_output: OutputCallback | None, stdout_to: BinaryIO | None) -> CommandResult:
+    def _execute(self, argv: list[str], stdin: bytes | ByteSource | None, deadline: float | None,
+                 on_output: OutputCallback | None, stdout_to: ByteSink | None) -> CommandResult:
         """Run ``argv`` as given, once; wait at most ``deadline`` seconds (``None``: no limit)."""
 
     def close(self) -> None:  # noqa: B027 (a default, not an abstract method)
@@ -306,9 +324,9 @@ class HubTarget(abc.ABC):
 
     # --- the interface -------------------------------------------------------------------------------------------
 
-    def run(self, argv: Sequence[str], *, stdin: bytes | BinaryIO | None = None, sudo: bool = False,
+    def run(self, argv: Sequence[str], *, stdin: bytes | ByteSource | None = None, sudo: bool = False,
             timeout: float | None = DEFAULT_TIMEOUT, on_output: OutputCallback | None = None,
-            stdout_to: BinaryIO | None = None, check: bool = False) -> CommandResult:
+            stdout_to: ByteSink | None = None, check: bool = False) -> CommandResult:
         argv = [str(arg) for arg in argv]
         command = list(argv)
         if timeout is not None:
@@ -388,17 +406,17 @@ class HubTarget(abc.ABC):
             raise CommandFailed(result)
         return notes
 
-    def __enter__(self):
+    def __enter__(self) -> Self:
         return self
 
-    def __exit__(self, *exc):
+    def __exit__(self, *exc: object) -> None:
         self.close()
 
 
 class _Prepended(io.RawIOBase):
     """stdin with a prelude (the sudo password line) ahead of the caller's data."""
 
-    def __init__(self, prelude: bytes, rest: BinaryIO):
+    def __init__(self, prelude: bytes, rest: ByteSource):
         super().__init__()
         self._parts = [io.BytesIO(prelude), rest]
 

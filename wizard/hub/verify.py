@@ -27,6 +27,7 @@ from importlib.resources import files
 from typing import Any
 
 from wizard.diagnosis import Diagnosis, Status
+from wizard.mappings import section as mapping_section
 
 OAUTH_SERVICES = {"GitHubOAuthenticator": "GitHub", "GoogleOAuthenticator": "Google",
                   "GenericOAuthenticator": "OAuth 2.0"}
@@ -65,7 +66,7 @@ def expectations(config_text: str, api_url: str) -> dict:
     auth = config.get("auth") or {}
     kind = str(auth.get("type") or "")
     class_name = ENTRY_POINTS.get(kind, kind.rsplit(".", 1)[-1].rsplit(":", 1)[-1])
-    section = auth.get(class_name) if isinstance(auth.get(class_name), dict) else {}
+    section = mapping_section(auth, class_name)
     base = api_url[: -len("/hub/api")] if api_url.endswith("/hub/api") else api_url.rsplit("/hub/", 1)[0]
     expected: dict[str, Any] = {"api_url": api_url, "base": base, "class": class_name}
     if class_name in OAUTH_SERVICES or "client_id" in section:

@@ -68,8 +68,8 @@ def findings(answers, target, paths: engine.SshdPaths | None = None) -> list[Dia
         in_db = {naming.normalize(name) for name, _admin in hub_users}
         admins_now |= {naming.normalize(name) for name, admin in hub_users if admin}
         candidates |= in_db
-    for user in candidates:
-        known[naming.system_username(user)] = user
+    for candidate in candidates:
+        known[naming.system_username(candidate)] = candidate
     wanted = {naming.system_username(user): {keys.parse_public_key(line).blob for line in lines}
               for user, lines in wanted_keys(answers).items()}
     admin_blobs = {keys.parse_public_key(line).blob for line in answers.get("ssh.admin_keys") or []}
@@ -84,8 +84,9 @@ def findings(answers, target, paths: engine.SshdPaths | None = None) -> list[Dia
             continue
         managed = [e for e in entries if e.managed]
         holding.append(f"{account} ({len(entries)} key(s)" + (f", {len(managed)} the wizard's)" if managed else ")"))
-        user = known.get(account)
-        described = "; ".join(e.key.describe() for e in entries[:5]) + (" …" if len(entries) > 5 else "")
+        user: str | None = known.get(account)
+        described = "; ".join(key.describe() for key in (e.key for e in entries[:5]) if key is not None) + (
+            " …" if len(entries) > 5 else "")
         if user is None and not managed:
             orphans.append(f"{account}: {described}")
             continue

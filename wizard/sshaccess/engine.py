@@ -61,7 +61,7 @@ class SshdPaths:
 
 
 def paths_for(target) -> SshdPaths:
-    return getattr(target, "sshd_paths", None) or SshdPaths()
+    return target.sshd_paths or SshdPaths()
 
 
 def _sha(text: str) -> str:
@@ -303,7 +303,7 @@ def _plan_password(result: SshPlan, survey: dict, target) -> None:
     paths = result.paths
     method = operator_auth(target)
     if method != "publickey":
-        how = {None: "in a way the wizard cannot see (on the hub itself?)"}.get(method, f"with {method}")
+        how = "in a way the wizard cannot see (on the hub itself?)" if method is None else f"with {method}"
         result.refusals.append(f"password login stays on: your own connection logged in {how}; connect with a key "
                                "first, so turning passwords off cannot lock you out")
         return
@@ -524,6 +524,8 @@ def offered_methods(target) -> list[str] | None:
 
 
 def _verify(plan: SshPlan, target) -> Diagnosis:
+    if plan.verify is None:
+        return Diagnosis("apply.ssh-verify", Status.SKIPPED, "no login to verify with")
     account, how = plan.verify
     probe = clone_target(target, user=account)
     from wizard.hub.target import ConnectError

@@ -298,11 +298,10 @@ def merge(text: str, wanted: Iterable[PublicKey]) -> Merge:
     removed: list[PublicKey] = []
     for line in text.splitlines():
         entry = parse_entry(line)
-        if entry.managed and entry.blob not in blobs:
-            removed.append(entry.key)
-            continue
-        if entry.managed and entry.blob in present:  # a duplicate of the wizard's own line
-            removed.append(entry.key)
+        key = entry.key
+        # the wizard's line for a key no longer wanted, or a duplicate of the wizard's own line
+        if entry.managed and key is not None and (key.blob not in blobs or key.blob in present):
+            removed.append(key)
             continue
         if entry.blob is not None:  # with options too: sshd uses the first line with the key, so the operator's
             present.add(entry.blob)  # own restricted line (restrict, from=...) keeps deciding; none is added

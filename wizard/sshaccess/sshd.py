@@ -113,10 +113,11 @@ def login_verdict(config: Mapping[str, list[str]], user: str, groups: Iterable[s
     if allow:
         matches = [(pattern, _user_matches(pattern, user, host, addr)) for pattern in allow]
         hits = [(pattern, host_part) for pattern, (matched, host_part) in matches if matched]
+        only_from = [host_part for _pattern, host_part in hits if host_part]
         if not hits:
             verdict.problems.append(f"AllowUsers {' '.join(allow)} does not list {user}")
-        elif all(host_part for _pattern, host_part in hits) and host is None and addr is None:
-            verdict.notes.append(f"AllowUsers lets {user} in only from {', '.join(h for _p, h in hits)}")
+        elif len(only_from) == len(hits) and host is None and addr is None:
+            verdict.notes.append(f"AllowUsers lets {user} in only from {', '.join(only_from)}")
     for pattern in config.get("denygroups", []):
         hit = [group for group in groups if match_pattern(group, pattern)]
         if hit:

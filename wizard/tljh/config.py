@@ -14,11 +14,12 @@ import json
 import re
 from functools import lru_cache
 from importlib import resources
-from typing import Any, Mapping
+from typing import Any, Mapping, MutableMapping
 
 from wizard import limits
 from wizard.answers import Answers
 from wizard.fields import ValidationError, did_you_mean
+from wizard.mappings import section as mapping_section
 
 TLJH_VERSIONS = ("2.0.0", "main")
 DEFAULT_TLJH_VERSION = "2.0.0"
@@ -325,8 +326,8 @@ def _check_auth(auth: Any, config: Mapping[str, Any]) -> list[ValidationError]:
             errors.append(ValidationError("a class section must be a mapping of settings", f"auth.{key}"))
     if isinstance(kind, str) and kind:
         class_name = kind.rsplit(".", 1)[-1]
-        section = auth.get(class_name) if isinstance(auth.get(class_name), Mapping) else {}
-        users = config.get("users") if isinstance(config.get("users"), Mapping) else {}
+        section = mapping_section(auth, class_name)
+        users = mapping_section(config, "users")
         problem = policy_problem(class_name, section, users)
         if problem:
             errors.append(ValidationError(problem, f"auth.{class_name}"))
@@ -393,7 +394,7 @@ def update(base_text: str, rendered: Mapping[str, Any], origin: str = "config.ya
     document = yamlio.loads(base_text, origin, round_trip=True)
     if document is None:
         return dump(rendered)
-    if not isinstance(document, Mapping):
+    if not isinstance(document, MutableMapping):
         raise ValidationError(f"{origin}: expected a mapping at the top level")
     for path in _REMOVE_WHEN_UNSET:
         if path[0] in rendered and _get(rendered, path) is None:  # a section not rendered was skipped: kept
@@ -423,7 +424,7 @@ def _get(data: Any, path: tuple[str, ...]) -> Any:
     return data
 
 
-def _merge(target: dict, source: Mapping[str, Any]) -> None:
+def _merge(target: MutableMapping[str, Any], source: Mapping[str, Any]) -> None:
     for key, value in source.items():
         if isinstance(value, Mapping) and isinstance(target.get(key), dict):
             _merge(target[key], value)
