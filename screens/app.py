@@ -15,7 +15,8 @@ from textual.app import App
 from textual.binding import Binding
 
 from screens.results import Back, Next, Skip, Start
-from wizard.flow import WizardContext, describe_target, resume_question
+from wizard.context import WizardContext, describe_target
+from wizard.walk import resume_question
 
 # step id -> "module:Class"; screens are imported when their step comes up, so the first screen shows fast.
 STEP_SCREENS = {
@@ -26,7 +27,7 @@ STEP_SCREENS = {
     "limits": "screens.limits:LimitsScreen",
     "environment": "screens.environment:EnvironmentScreen",
     "backups": "screens.backups:BackupsScreen",
-    "ssh": "screens.ssh_access:SshAccessScreen",
+    "ssh": "screens.ssh:SshAccessScreen",
     "review": "screens.review:ReviewScreen",
     "done": "screens.done:DoneScreen",
 }

@@ -5,17 +5,16 @@ from __future__ import annotations
 from screens.modals import ConfirmModal
 from screens.results import Confirmation
 from screens.step import StepScreen
-from wizard import flow
 from wizard.answers import INSECURE_TYPES
+from wizard.steps import authenticator as step_engine
 
 
 class AuthenticatorScreen(StepScreen):
     step_id = "authenticator"
     intro = ("How people log in, and who may. Every real authenticator needs an access policy: allowed users, "
              "organizations, domains or groups — or an explicitly confirmed allow-all.")
-    hidden_fields = {"authenticator": {"insecure_confirmed"}}
     # the callback URL to register, a switch's consequences, and who can log in (the hub's own authenticator code)
-    check = staticmethod(flow.access_checks)
+    check = staticmethod(step_engine.access_checks)
 
     def compose_extra(self):
         from textual.widgets import Static
@@ -42,10 +41,6 @@ class AuthenticatorScreen(StepScreen):
         url = callback_url(domain) if domain else "https://YOUR-DOMAIN/hub/oauth_callback"
         line.update(f"Register this callback URL in the OAuth app: {url}"
                     + ("" if domain else " (YOUR-DOMAIN: the name you give at Domain & DNS)"))
-
-    def section_errors(self):
-        # insecure_confirmed is asked by the modal after this, not in the form
-        return [e for e in super().section_errors() if e.key != "authenticator.insecure_confirmed"]
 
     def action_next(self) -> None:
         """An insecure type is confirmed *before* any answer is saved: "Choose another" keeps every saved answer

@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 from screens.step import StepScreen
-from wizard import flow
+from wizard.steps import domain as step_engine
 
 
 class DomainScreen(StepScreen):
     step_id = "domain"
     intro = ("The name people will use and the VM's reserved (static) IP. The checks ask every authoritative "
              "nameserver and the public resolvers, the way Let's Encrypt will see the name.")
-    check = staticmethod(flow.domain_checks)
+    check = staticmethod(step_engine.domain_checks)
 
     def on_mount(self) -> None:
         super().on_mount()

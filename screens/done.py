@@ -10,8 +10,10 @@ from textual.containers import Horizontal
 from textual.widgets import Button, Input, Label, Static
 
 from screens.step import StepScreen
-from wizard import flow
+from wizard.context import describe_target
 from wizard.steps import STEPS
+from wizard.steps import done as step_engine
+from wizard.steps.ssh import ssh_done_lines
 from wizard.walk import EXPORT_DIR, EXPORTS
 
 _MARK = {"ok": "✔", "warning": "!", "error": "✘"}
@@ -34,18 +36,18 @@ class DoneScreen(StepScreen):
                 yield Button(SHORT_LABELS.get(item.kind, item.label), id=f"export-{item.kind}",
                              disabled=not item.available())
         yield Static("", id="export-result", markup=False)
-        yield Static("SSH access:\n" + "\n".join(f"  {line}" for line in flow.ssh_done_lines(self.ctx)),
+        yield Static("SSH access:\n" + "\n".join(f"  {line}" for line in ssh_done_lines(self.ctx)),
                      id="ssh-logins", markup=False)
         yield Static(self.next_commands(), id="cron", markup=False)
 
     def next_commands(self) -> str:
         """What to run from here, each command working on this session (the demo: against its sandbox)."""
         lines = ["Replay this setup without prompts (after the Answers and Secrets exports):",
-                 f"  {flow.replay_line()}"]
+                 f"  {step_engine.replay_line()}"]
         if self.ctx.mode != "sandbox":
-            lines += ["Audit the hub every morning (cron):", f"  {flow.cron_line(self.ctx)}"]
+            lines += ["Audit the hub every morning (cron):", f"  {step_engine.cron_line(self.ctx)}"]
         lines.append("Next:")
-        lines += [f"  {command}  — {text}" for command, text in flow.followups(self.ctx)]
+        lines += [f"  {command}  — {text}" for command, text in step_engine.followups(self.ctx)]
         return "\n".join(lines)
 
     def next_label(self) -> str:
@@ -59,7 +61,7 @@ class DoneScreen(StepScreen):
     def _read_hub_config(self) -> None:
         """Done says what the hub holds now, read again, not what the apply reported earlier."""
         try:
-            state = flow.hub_config_state(self.ctx)
+            state = step_engine.hub_config_state(self.ctx)
             text = f"{_MARK.get(state.status, '?')} {state.summary}"
         except Exception as exc:  # shown, never a crash
             text = self.ctx.redact(f"? config.yaml on the hub could not be read again: {exc}")
@@ -78,7 +80,7 @@ class DoneScreen(StepScreen):
                      else "continued despite a failed check" if item.id in session.state["failed_steps"]
                      else "done" if item.id in session.state["finished_steps"] else "not done")
             groups.setdefault(state, []).append(item.title)
-        return "\n".join([f"Hub: {flow.describe_target(self.ctx)}"]
+        return "\n".join([f"Hub: {describe_target(self.ctx)}"]
                          + [f"  {state}: {', '.join(titles)}" for state, titles in groups.items()])
 
     @on(Button.Pressed, "#exports Button")
@@ -88,12 +90,12 @@ class DoneScreen(StepScreen):
         result = self.query_one("#export-result", Static)
         try:
             if kind == "z2jh":  # the chart's values and its secrets overlay, as `export --format z2jh --secrets`
-                values, secrets = flow.export_z2jh(self.ctx, directory)
+                values, secrets = step_engine.export_z2jh(self.ctx, directory)
                 text = (f"✔ wrote {values} and {secrets} (0600, the chart's secrets overlay): "
                         "helm upgrade --install … --values values.yaml --values secrets.yaml")
                 path = values
             else:
-                path = flow.export(self.ctx, kind, directory)
+                path = step_engine.export(self.ctx, kind, directory)
                 text = f"✔ wrote {path}" + (" (0600)" if kind == "secrets" else "")
         except Exception as exc:  # a refused export is a message, never a crash
             result.update(self.ctx.redact(f"✘ {EXPORT_LABELS[kind]}: {exc}"[:300]))

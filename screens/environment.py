@@ -1,5 +1,6 @@
-"""Step 6, Base environment: the user environment's summary, optional installs, a freeze, and a restore of the
-newest snapshot (its plan shown in full and confirmed first)."""
+"""Step 6, Base environment: the user environment's summary, a dry run of the installs asked for, and a restore of
+the newest snapshot (its plan shown in full and confirmed first). Read-only: installs, the freeze and a restore are
+actions of the reviewed plan, run by apply."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from textual.widgets import Button
 from screens.modals import ConfirmModal
 from screens.results import Confirmation
 from screens.step import ChecksFinished, StepScreen
-from wizard import flow
+from wizard.steps import environment as step_engine
 
 MODAL_LINES = 20
 
@@ -25,8 +26,9 @@ class RestorePlanned(Message):
 class EnvironmentScreen(StepScreen):
     step_id = "environment"
     intro = ("The conda environment every user shares (/opt/tljh/user). Freeze it to get an exact snapshot you can "
-             "diff and restore after a bad install.")
-    check = staticmethod(flow.environment_checks)
+             "diff and restore after a bad install. Installs, the freeze and a restore run when you apply, after "
+             "Review; this step only reads the hub.")
+    check = staticmethod(step_engine.environment_checks)
 
     def compose_extra(self) -> ComposeResult:
         from wizard.walk import action
@@ -38,7 +40,7 @@ class EnvironmentScreen(StepScreen):
         if self.busy:
             return
         self.say("Base environment: planning a restore")
-        self.run_engine(flow.environment_restore_plan, done=lambda plan: self.post_message(RestorePlanned(plan)))
+        self.run_engine(step_engine.environment_restore_plan, done=lambda plan: self.post_message(RestorePlanned(plan)))
 
     @on(RestorePlanned)
     def _planned(self, event: RestorePlanned) -> None:
@@ -75,7 +77,14 @@ class EnvironmentScreen(StepScreen):
         self._restore(plan)
 
     def _restore(self, plan) -> None:
-        """Run the confirmed plan; an engine exception is an ERROR row, never a crash of the app."""
-        self.run_engine(flow.environment_restore, plan,
-                        done=lambda diagnoses: self.post_message(ChecksFinished(diagnoses, proceed=False)),
-                        cancellable=False)
+        """Put the confirmed restore into the answers (apply runs it after Review; nothing changes now) and show it
+        in the form; an engine exception is an ERROR row, never a crash of the app."""
+        def done(diagnoses) -> None:
+            from textual.widgets import Input
+
+            chosen = self.ctx.answers.get("environment.restore")
+            if chosen:
+                self.query_one("#field-environment-restore", Input).value = str(chosen)
+            self.post_message(ChecksFinished(diagnoses, proceed=False))
+
+        self.run_engine(step_engine.environment_restore, plan, done=done)

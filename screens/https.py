@@ -4,7 +4,7 @@ the certificate is ordered and installed by apply, after Review, as actions of t
 from __future__ import annotations
 
 from screens.step import StepScreen
-from wizard import flow
+from wizard.steps import https as step_engine
 
 
 class HttpsScreen(StepScreen):
@@ -12,4 +12,4 @@ class HttpsScreen(StepScreen):
     intro = ("letsencrypt (default): TLJH's proxy gets the certificate, staging first. acme-dns: the wizard issues "
              "it with DNS-01 over RFC 2136. existing: your own certificate and key, checked before use. Nothing is "
              "requested or installed here: apply does it, after Review.")
-    check = staticmethod(flow.https_checks)
+    check = staticmethod(step_engine.https_checks)

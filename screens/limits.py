@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from screens.step import StepScreen
-from wizard import flow
+from wizard.steps import limits as step_engine
 
 
 class LimitsScreen(StepScreen):
     step_id = "limits"
     intro = ("Per-user memory and CPU, and idle culling. Give the number of users to size the VM with TLJH's own "
              "formulas against its real RAM, CPUs and disk.")
-    check = staticmethod(flow.limits_checks)
+    check = staticmethod(step_engine.limits_checks)

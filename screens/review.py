@@ -15,12 +15,13 @@ from textual.widgets import Button, Static
 from screens.modals import ConfirmModal
 from screens.results import Confirmation, Next
 from screens.step import ChecksFinished, StepScreen
-from wizard import flow
+from wizard.context import WizardContext, describe_target
 from wizard.diagnosis import Diagnosis, Status, worst
+from wizard.steps import review as step_engine
 
 
 class PlanReady(Message):
-    def __init__(self, plan: flow.Plan | None, error: str = "") -> None:
+    def __init__(self, plan: step_engine.Plan | None, error: str = "") -> None:
         super().__init__()
         self.plan = plan
         self.error = error
@@ -29,12 +30,12 @@ class PlanReady(Message):
 class ReviewScreen(StepScreen):
     step_id = "review"
     intro = "What will change on the hub. Secrets are masked. Nothing is written until you apply."
-    check = staticmethod(flow.apply)
+    check = staticmethod(step_engine.apply)
     BINDINGS = [Binding("ctrl+x", "stop_apply", "Stop and roll back", priority=True)]
 
-    def __init__(self, ctx: flow.WizardContext) -> None:
+    def __init__(self, ctx: WizardContext) -> None:
         super().__init__(ctx)
-        self.plan: flow.Plan | None = None
+        self.plan: step_engine.Plan | None = None
         self.applied = False
         self.applying = False  # an apply is running: the screen cannot be left
         self._applier = None
@@ -128,7 +129,7 @@ class ReviewScreen(StepScreen):
     @work(thread=True, exclusive=True, group="checks", name="plan")
     def _plan_worker(self) -> None:
         try:
-            plan = flow.plan(self.ctx)
+            plan = step_engine.plan(self.ctx)
         except Exception as exc:  # shown, never a crash
             self.post_message(PlanReady(None, self.ctx.redact(f"{type(exc).__name__}: {exc}")))
             return
@@ -156,6 +157,8 @@ class ReviewScreen(StepScreen):
         self.query_one("#diff", Static).update(diff_renderable(event.plan.diff))
         self.query_one("#actions", Static).update(
             "Actions:\n" + "\n".join(f"  {n}. {a}" for n, a in enumerate(event.plan.actions, 1))
+            + ("\n" + "\n".join(event.plan.engine.rollback_lines())
+               if event.plan.actions and event.plan.engine is not None else "")
             + (f"\n\n{event.plan.access}" if event.plan.access else ""))
 
     def after_accept(self) -> None:
@@ -171,8 +174,9 @@ class ReviewScreen(StepScreen):
             return
         self.app.push_screen(ConfirmModal(
             "Apply to the hub?",
-            f"Apply these changes to {flow.describe_target(self.ctx)}? config.yaml is backed up first and "
-            "restored automatically if the hub does not come back.", yes="Apply", no="Not yet"), self._confirmed)
+            f"Apply these changes to {describe_target(self.ctx)}? Every action listed runs now, in order; if "
+            "one fails (or you stop), everything done is undone and config.yaml restored.", yes="Apply",
+            no="Not yet"), self._confirmed)
 
     def _confirmed(self, decision: Confirmation | None) -> None:
         if decision and decision.confirmed and not self.applying:
@@ -184,7 +188,7 @@ class ReviewScreen(StepScreen):
     def _apply_worker(self) -> None:
         """Runs to its end whatever the screen does (its group is never cancelled by navigation)."""
         try:
-            diagnoses = flow.apply(self.ctx, self._progress_from_thread, started=self._started)
+            diagnoses = step_engine.apply(self.ctx, self._progress_from_thread, started=self._started)
         except Exception as exc:  # an engine failure is shown as a failing check, never a crash of the UI
             diagnoses = [Diagnosis("apply.error", Status.ERROR, self.ctx.redact(f"{type(exc).__name__}: {exc}"))]
         self.post_message(ChecksFinished(diagnoses, False))

@@ -26,9 +26,9 @@ from textual.widgets import Button, Footer, Input, ProgressBar, Static
 
 from screens.results import Back, Next, Skip, StepResult
 from screens.widgets import DiagnosisTable, FieldForm, LogPanel, StepIndicator
+from wizard.context import WizardContext
 from wizard.diagnosis import Diagnosis, Status, worst
 from wizard.fields import ValidationError
-from wizard.flow import WizardContext
 from wizard.steps import STEPS, Step
 
 
@@ -95,8 +95,6 @@ class StepScreen(Screen[StepResult]):
 
     step_id: ClassVar[str] = ""
     intro: ClassVar[str] = ""
-    # Fields rendered by other means (a modal, or the screen itself), per section: {"authenticator": {"x"}}.
-    hidden_fields: ClassVar[dict[str, set[str]]] = {}
     # Checks with an error stop Next until fixed (connect), or need a second Next to continue anyway.
     hard_gate: ClassVar[bool] = False
     # Stay on the step after checks that all passed, so their results can be read (connect: the host facts).
@@ -151,7 +149,11 @@ class StepScreen(Screen[StepResult]):
         yield Footer()
 
     def hidden(self, section: str) -> set[str]:
-        return set(self.hidden_fields.get(section, ()))
+        """Fields the form does not show: asked by other means (a modal), or not at all in this run's mode
+        (``wizard.steps.rules.hidden_fields``, which the plain prompts read too)."""
+        from wizard.steps.rules import hidden_fields
+
+        return set(hidden_fields(self.ctx, section))
 
     def compose_extra(self) -> ComposeResult:
         yield from ()
@@ -306,22 +308,11 @@ class StepScreen(Screen[StepResult]):
         return True
 
     def section_errors(self) -> list[ValidationError]:
-        """The cross-field rules of this step's sections, limited to keys the step itself asks."""
-        from wizard.answers import SECTIONS
+        """What stops this step's answers being accepted (``wizard.steps.rules.section_errors``, the same judgement
+        the plain prompts make)."""
+        from wizard.steps.rules import section_errors
 
-        answers = self.ctx.answers
-        errors = []
-        from wizard.flow import entry_errors
-
-        for name in self.step.sections:
-            spec = SECTIONS[name]
-            values = answers.section(name)
-            for item in spec.fields:
-                if item.required and item.applies(values) and values.get(item.name) in (None, "", []):
-                    errors.append(ValidationError("a value is required", f"{name}.{item.name}"))
-            errors.extend(e for e in spec.rules(values, answers) if e.key.startswith(name + "."))
-            errors.extend(entry_errors(self.ctx, name))
-        return errors
+        return [error for name in self.step.sections for error in section_errors(self.ctx, name)]
 
     def after_accept(self) -> None:
         """By default: run the step's checks, then go on when they all pass; otherwise show them first."""

@@ -278,20 +278,20 @@ def test_the_note_reaches_the_operator_of_apply(tmp_path):
 def test_the_authenticator_step_shows_the_callback_url_and_a_switch_warning():
     from types import SimpleNamespace
 
-    from wizard import flow
+    from wizard.steps import authenticator
 
     answers = answers_with({"type": "native", "admin_users": ["alice"]})
     facts = SimpleNamespace(config={"auth": {"type": "firstuseauthenticator.FirstUseAuthenticator"}},
                             config_text="")
     ctx = SimpleNamespace(answers=answers, facts=facts, target=None, redact=lambda text: text)
-    found = {d.id: d for d in flow.access_checks(ctx)}
+    found = {d.id: d for d in authenticator.access_checks(ctx)}
     assert found["access.switch"].status is Status.WARNING and "import_from_firstuse" in found["access.switch"].fix
     answers.set("authenticator.import_from_firstuse", True)
-    assert {d.id: d for d in flow.access_checks(ctx)}["access.switch"].status is Status.OK
+    assert {d.id: d for d in authenticator.access_checks(ctx)}["access.switch"].status is Status.OK
 
     github = answers_with({"type": "github", "client_id": "c", "allowed_users": ["alice"]}, skip=["https"])
     ctx = SimpleNamespace(answers=github, facts=None, target=None, redact=lambda text: text)
-    found = {d.id: d for d in flow.access_checks(ctx)}
+    found = {d.id: d for d in authenticator.access_checks(ctx)}
     assert found["access.callback"].summary.endswith("http://hub.example.edu/hub/oauth_callback")
     assert found["access.preview"].status is Status.OK
 

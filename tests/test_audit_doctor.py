@@ -466,8 +466,10 @@ def test_behind_another_server_renders_tljhs_documented_port_keys_and_validates(
 
 
 def test_the_https_step_names_the_program_on_80_443_and_offers_the_ways_out(sshd_hub, tmp_path):
-    from wizard import flow
+    from wizard.context import RunOptions, WizardContext
     from wizard.session import Session
+    from wizard.steps.https import https_checks
+    from wizard.steps.review import plan
 
     http_port, https_port = free_port(), free_port()
     other = NamedListener("apache2", http_port, https_port)
@@ -477,8 +479,8 @@ def test_the_https_step_names_the_program_on_80_443_and_offers_the_ways_out(sshd
                                "https.mode": "existing", "https.cert_path": str(tmp_path / "missing.pem"),
                                "https.key_path": str(tmp_path / "missing.key")}.items():
                 session.accept(key, value)
-            ctx = flow.WizardContext(session, target=target, extras={"web_ports": (http_port, https_port)})
-            found = {d.id: d for d in flow.https_checks(ctx)}
+            ctx = WizardContext(session, target=target, options=RunOptions(web_ports=(http_port, https_port)))
+            found = {d.id: d for d in https_checks(ctx)}
             assert found[host.PORTS].status is Status.ERROR
             assert f"apache2 (pid {other.pid}) on port {http_port} and {https_port}" in found[host.PORTS].summary
             assert "Ports 80/443 = behind" in found[host.PORTS].fix
@@ -486,20 +488,20 @@ def test_the_https_step_names_the_program_on_80_443_and_offers_the_ways_out(sshd
             assert "ProxyPass / http://127.0.0.1:8080/" in found[host.PORTS].details
 
             session.accept("https.web_ports", "stop")
-            stop = {d.id: d for d in flow.https_checks(ctx)}[host.PORTS]
+            stop = {d.id: d for d in https_checks(ctx)}[host.PORTS]
             assert stop.status is Status.WARNING and "systemctl disable --now apache2" in stop.fix
             # Review refuses to plan while it holds them (from the step's own check: no other round trip)
             trips = target.round_trips
-            held = [p for p in flow.plan(ctx).problems if p.startswith("https.web_ports:")]
+            held = [p for p in plan(ctx).problems if p.startswith("https.web_ports:")]
             assert held and "apache2 holds ports 80/443" in held[0] and target.round_trips == trips
 
             session.accept("https.mode", "none")
             session.accept("https.web_ports", "behind")
             session.accept("https.front_server", "apache")
-            (behind,) = flow.https_checks(ctx)
+            (behind,) = https_checks(ctx)
             assert behind.id == "https.behind" and behind.status is Status.OK
             assert f"ServerName {DOMAIN}" in behind.details and "ws://127.0.0.1:8080/" in behind.details
-            assert not [p for p in flow.plan(ctx).problems if p.startswith("https.web_ports:")]
+            assert not [p for p in plan(ctx).problems if p.startswith("https.web_ports:")]
     finally:
         other.close()
 

@@ -67,7 +67,7 @@ def test_the_engine_and_cli_import_no_heavy_library():
 @pytest.mark.parametrize("name", [n for n in cli.COMMANDS])
 def test_command_modules_import_no_heavy_library_at_import_time(name):
     module = cli.COMMANDS[name][0]
-    if not cli._available(module):
+    if not cli.engine_available(module):
         pytest.skip(f"{module} is not built yet")
     allowed = {"demo": ("textual",)}.get(name, ())
     code = (f"import sys, {module}; "

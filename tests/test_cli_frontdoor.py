@@ -128,7 +128,7 @@ def test_plain_mistyped_command_in_a_pty(tmp_path, _isolated_state):
 def test_plain_limits_refuses_a_fractional_cpu_for_tljh_2_0_0(tmp_path, _isolated_state):
     """The demo's hub runs TLJH 2.0.0: CPU 0.5 is refused at the Limits prompt (the field, the problem, the
     accepted form), not accepted there and refused later at Review."""
-    from wizard.flow import open_context
+    from wizard.context import open_context
 
     ctx = open_context(None, mode="sandbox", prefill={"connection.host": "localhost"})
     for key, value in {"authenticator.type": "github", "authenticator.client_id": "cid",

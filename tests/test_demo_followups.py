@@ -24,7 +24,9 @@ ANSWERS = {"authenticator.type": "github", "authenticator.client_id": "demo-clie
 
 @pytest.mark.skipif(shutil.which("unshare") is None or os.geteuid() != 0, reason="needs unshare --net (root)")
 def test_every_suggested_command_for_the_demo_exits_0_offline(tmp_path, monkeypatch, _isolated_state):
-    from wizard.flow import exit_summary, followups, open_context
+    from wizard.context import open_context
+    from wizard.steps.done import followups
+    from wizard.walk import exit_summary
 
     monkeypatch.chdir(tmp_path)
     prompter = ScriptedPrompter(ANSWERS, confirms={"Set up Base environment": False, "Set up SSH access": False,

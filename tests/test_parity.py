@@ -59,7 +59,7 @@ async def tui_walk(tmp_path, world) -> None:
     from screens.modals import ConfirmModal
     from screens.step import StepScreen
     from tests.test_tui import SIZE, fill, settle, wait_for
-    from wizard.flow import open_context
+    from wizard.context import open_context
 
     answers = answers_for(world)
     ctx = open_context(None, mode="sandbox", prefill={"connection.host": "localhost"})

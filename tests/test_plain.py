@@ -226,7 +226,7 @@ def test_plain_mode_never_imports_textual(tmp_path):
     code = f"""
 import sys
 from wizard.plain import ScriptedPrompter, run_plain
-import screens.wizard_cli, screens.demo_cli
+import wizard.wizard_cli, wizard.demo_cli
 prompter = ScriptedPrompter({AUTH!r} | {{"domain.name": "hub.example.edu", "domain.reserved_ipv4": "203.0.113.10",
                             "domain.resolvers": "127.0.0.1:9"}},
                             confirms={{"Set up HTTPS": True, "Set up": False, "Apply these": True}},

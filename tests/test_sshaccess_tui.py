@@ -12,8 +12,8 @@ from tests.rig.bind import free_port
 from tests.test_sshaccess_rig import tljh_system_username
 from tests.test_tui import SIZE, fill, settle, wait_for_screen
 from tests.test_tui_sandbox import resume
+from wizard.context import RunOptions, open_context
 from wizard.diagnosis import Status
-from wizard.flow import open_context
 from wizard.hub import sandbox
 
 
@@ -21,7 +21,7 @@ async def test_ssh_step_reviewed_applied_and_verified(access_sshd, hub_names, tm
     from screens.done import DoneScreen
     from screens.modals import ConfirmModal
     from screens.review import ReviewScreen
-    from screens.ssh_access import SshAccessScreen
+    from screens.ssh import SshAccessScreen
     from wizard.sshaccess.keys import parse_public_key
 
     monkeypatch.chdir(tmp_path)
@@ -35,8 +35,8 @@ async def test_ssh_step_reviewed_applied_and_verified(access_sshd, hub_names, tm
     ctx = open_context(None, mode="ssh", prefill={
         "connection.host": rig.host, "connection.port": rig.port, "connection.user": rig.operator,
         "connection.key_file": str(rig.client_key), "connection.tljh_prefix": str(prefix)})
-    ctx.extras.update({"known_hosts": [str(rig.known_hosts)], "hub_api_url": api.url, "sshd_paths": rig.paths(),
-                       "metadata_base": f"http://127.0.0.1:{free_port()}", "skip_reachability": True})
+    ctx.options = RunOptions(known_hosts=[str(rig.known_hosts)], hub_api_url=api.url, sshd_paths=rig.paths(),
+                             metadata_base=f"http://127.0.0.1:{free_port()}", skip_reachability=True)
     for key, value in {"authenticator.type": "github", "authenticator.client_id": "tui-client",
                        "authenticator.client_secret": "tui-Secret-9d1", "authenticator.allowed_users": admin,
                        "authenticator.admin_users": admin, "domain.name": "hub.example.edu",
@@ -102,7 +102,7 @@ def test_plain_prompts_for_the_ssh_step_apply_and_verify(access_sshd, hub_names,
     ctx = open_context(None, mode="ssh", prefill={
         "connection.host": rig.host, "connection.port": rig.port, "connection.user": rig.operator,
         "connection.key_file": str(rig.client_key), "connection.tljh_prefix": str(prefix)})
-    ctx.extras.update({"known_hosts": [str(rig.known_hosts)], "hub_api_url": api.url, "sshd_paths": rig.paths()})
+    ctx.options = RunOptions(known_hosts=[str(rig.known_hosts)], hub_api_url=api.url, sshd_paths=rig.paths())
     for key, value in {"authenticator.type": "native", "authenticator.admin_users": admin,
                        "domain.name": "hub.example.edu", "domain.reserved_ipv4": "203.0.113.10",
                        "https.mode": "none"}.items():

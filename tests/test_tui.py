@@ -12,8 +12,8 @@ import pytest
 from screens.app import build_app
 from tests.rig.bind import DnsWorld, ZoneSpec, free_port
 from wizard import yamlio
+from wizard.context import RunOptions, WizardContext, open_context
 from wizard.diagnosis import Diagnosis, Status
-from wizard.flow import WizardContext, open_context
 from wizard.hub import sandbox
 
 HUB_V4 = "203.0.113.10"
@@ -74,12 +74,12 @@ async def go_on(pilot, screen) -> None:
         await pilot.pause()
 
 
-def rig_context(session_name: str, hub, extras: dict | None = None) -> WizardContext:
-    ctx = open_context(session_name, mode="ssh", prefill={
-        "connection.host": hub.host, "connection.port": hub.port, "connection.user": hub.admin.name})
-    ctx.extras.update({"hub_api_url": hub.hub_api_url, "metadata_base": f"http://127.0.0.1:{free_port()}",
-                       "skip_reachability": True, **(extras or {})})
-    return ctx
+def rig_context(session_name: str, hub, **options) -> WizardContext:
+    """A context for the sshd hub rig; ``options``: more ``RunOptions`` fields."""
+    return open_context(session_name, mode="ssh", prefill={
+        "connection.host": hub.host, "connection.port": hub.port, "connection.user": hub.admin.name},
+        options=RunOptions(hub_api_url=hub.hub_api_url, metadata_base=f"http://127.0.0.1:{free_port()}",
+                           skip_reachability=True, **options))
 
 
 def diagnosis_ids(screen) -> dict[str, Status]:
@@ -111,20 +111,22 @@ async def test_whole_flow_against_the_sshd_hub_applies_config(sshd_hub, dns_worl
     from screens.limits import LimitsScreen
     from screens.modals import ConfirmModal, HostKeyModal
     from screens.review import ReviewScreen
-    from screens.ssh_access import SshAccessScreen
+    from screens.ssh import SshAccessScreen
 
     monkeypatch.chdir(tmp_path)
     from tests.rig.traefik import TraefikStandIn
 
     hub = sshd_hub
+    from wizard.https.letsencrypt import LetsEncryptEnvironment
+
     # TLJH's proxy: Let's Encrypt's staging CA, then production, played by test CAs (tests/rig/traefik.py)
     (tmp_path / "traefik").mkdir()
     traefik = TraefikStandIn(hub.prefix, tmp_path / "traefik")
     request.addfinalizer(traefik.close)
     (tmp_path / "roots.pem").write_bytes(traefik.cas["production"].root_pem)
-    ctx = rig_context("tui-flow", hub, {"letsencrypt_env": {
-        "verify_address": ("127.0.0.1", traefik.port), "trust_roots": str(tmp_path / "roots.pem"),
-        "staging_timeout": 30, "production_timeout": 30}})
+    ctx = rig_context("tui-flow", hub, letsencrypt_env=LetsEncryptEnvironment(
+        verify_address=("127.0.0.1", traefik.port), trust_roots=str(tmp_path / "roots.pem"), staging_timeout=30,
+        production_timeout=30))
     sentinels = (CLIENT_SECRET, hub.key_passphrase, hub.sudo_password)
     screenshots = []
     app = build_app(ctx)
@@ -167,8 +169,7 @@ async def test_whole_flow_against_the_sshd_hub_applies_config(sshd_hub, dns_worl
              domain__resolvers=", ".join(dns_world.resolvers))
         await go_on(pilot, screen)
         screen = await wait_for_screen(pilot, HttpsScreen)
-        assert ctx.extras["dns_diagnoses"] and all(
-            d.status is not Status.ERROR for d in ctx.extras["dns_diagnoses"])
+        assert ctx.dns_diagnoses and all(d.status is not Status.ERROR for d in ctx.dns_diagnoses)
 
         fill(screen, https__mode="letsencrypt", https__email="admin@example.edu")
         await go_on(pilot, screen)
@@ -305,7 +306,7 @@ async def test_keys_are_handled_while_a_5_s_remote_command_runs(sshd_hub, monkey
                        "connection.host_key": hub.host_key_fingerprint}.items():
         ctx.session.accept(key, value)
     ctx.session.go_to("limits")
-    from wizard.flow import connect
+    from wizard.steps.connect import connect
 
     assert {d.status for d in connect(ctx)} == {Status.OK}  # the session's one connection, open before the test
     app = build_app(ctx)

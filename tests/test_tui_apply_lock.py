@@ -9,11 +9,11 @@ import pytest
 from screens.app import build_app
 from tests.test_tui import SIZE, settle, wait_for, wait_for_screen
 from tests.test_tui_sandbox import COMPLETE, resume, sandbox_wizard
-from wizard import flow
+from wizard.context import open_context
 from wizard.diagnosis import Status
-from wizard.flow import open_context
 from wizard.hub import apply as hub_apply
 from wizard.hub import sandbox
+from wizard.steps import done as done_step
 
 
 async def start_apply(pilot):
@@ -99,7 +99,7 @@ async def test_done_reads_the_hubs_config_again(tmp_path):
         await pilot.press("ctrl+q")
     # Changed on the hub since: Done says so.
     (prefix / "config" / "config.yaml").write_text(sandbox.PRISTINE_CONFIG)
-    state = flow.hub_config_state(ctx)
+    state = done_step.hub_config_state(ctx)
     assert state.status is Status.ERROR and "the file from before apply" in state.summary
     ctx.close()
 

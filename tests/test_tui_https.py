@@ -50,13 +50,16 @@ def prepare(ctx, hub, bind_server, pebble, label: str) -> str:
     return name
 
 
-def extras(bind_server, pebble, proxy, tmp_path) -> dict:
+def options(bind_server, pebble, proxy, tmp_path) -> dict:
+    """``RunOptions`` fields: the test CA, the stand-in proxy's address, the test BIND's port."""
+    from wizard.https.issue import AcmeEnvironment
+
     roots = tmp_path / "pebble-root.pem"
     roots.write_text(pebble.root_pem())
-    return {"acme_env": {"ca_bundle": str(pebble.ca_cert_path), "trust_roots": str(roots),
-                         "nameserver_port": bind_server.port, "verify_address": ("127.0.0.1", proxy.port),
-                         "verify_timeout": 30},
-            "dns_options": {"nameserver_port": bind_server.port}, "no_smoke": True}
+    return {"acme_env": AcmeEnvironment(ca_bundle=str(pebble.ca_cert_path), trust_roots=str(roots),
+                                        nameserver_port=bind_server.port, verify_address=("127.0.0.1", proxy.port),
+                                        verify_timeout=30),
+            "nameserver_port": bind_server.port}
 
 
 def untouched(hub, ctx, bind_server, pebble, name: str, config_before: bytes, orders_before: int) -> None:
@@ -75,7 +78,7 @@ async def test_tui_reaches_review_without_issuing_then_apply_issues(sshd_hub, bi
     from screens.review import ReviewScreen
 
     hub = sshd_hub
-    ctx = rig_context("tui-https", hub, extras(bind_server, pebble, proxy, tmp_path))
+    ctx = rig_context("tui-https", hub, **options(bind_server, pebble, proxy, tmp_path))
     name = prepare(ctx, hub, bind_server, pebble, "tui")
     config_before = (hub.prefix / "config" / "config.yaml").read_bytes()
     orders_before = pebble.server.output().count("POST /order-plz")
@@ -98,7 +101,7 @@ async def test_tui_reaches_review_without_issuing_then_apply_issues(sshd_hub, bi
             await pilot.pause()
             await settle(pilot)
         # the HTTPS step ran its checks (the DNS gate passed) and moved on
-        assert ctx.extras["dns_diagnoses"] and all(d.status.value != "error" for d in ctx.extras["dns_diagnoses"])
+        assert ctx.dns_diagnoses and all(d.status.value != "error" for d in ctx.dns_diagnoses)
         screen = await wait_for_screen(pilot, ReviewScreen)
         await settle(pilot)
         assert screen.plan is not None and not screen.plan.problems, screen.plan and screen.plan.problems
@@ -126,7 +129,7 @@ async def test_tui_reaches_review_without_issuing_then_apply_issues(sshd_hub, bi
 
 
 def test_plain_reaches_review_without_issuing(sshd_hub, bind_server, pebble, proxy, tmp_path, monkeypatch):
-    from wizard.flow import open_context
+    from wizard.context import open_context
     from wizard.plain import EXIT_STOPPED, ScriptedPrompter, run_plain
 
     monkeypatch.chdir(tmp_path)
@@ -142,11 +145,12 @@ def test_plain_reaches_review_without_issuing(sshd_hub, bind_server, pebble, pro
     prompter = ScriptedPrompter(confirms={"Resume": True, "Apply these changes": False},
                                 choices={"A check failed": "continue"})
     from tests.rig.bind import free_port
+    from wizard.context import RunOptions
 
-    options = {"hub_api_url": hub.hub_api_url, "skip_reachability": True,
-               "metadata_base": f"http://127.0.0.1:{free_port()}", **extras(bind_server, pebble, proxy,
-                                                                                   tmp_path)}
-    code = run_plain(session_name, mode="ssh", prefill={}, prompter=prompter, extras=options)
+    run_options = RunOptions(hub_api_url=hub.hub_api_url, skip_reachability=True,
+                             metadata_base=f"http://127.0.0.1:{free_port()}",
+                             **options(bind_server, pebble, proxy, tmp_path))
+    code = run_plain(session_name, mode="ssh", prefill={}, prompter=prompter, options=run_options)
     transcript = "\n".join(prompter.transcript)
     assert code == EXIT_STOPPED, transcript
     assert "order the certificate for" in transcript and "upload the chain" in transcript, transcript

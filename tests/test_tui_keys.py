@@ -173,12 +173,12 @@ async def test_choose_another_after_a_type_switch_keeps_the_oauth_secret(tmp_pat
 async def test_an_exception_in_the_restore_worker_is_an_error_row(tmp_path, monkeypatch):
     from screens.environment import EnvironmentScreen
     from screens.modals import ConfirmModal
-    from wizard import flow
+    from wizard.steps import environment
 
     def broken_plan(ctx, progress):
         raise RuntimeError("the snapshot store is unreadable")
 
-    monkeypatch.setattr(flow, "environment_restore_plan", broken_plan)
+    monkeypatch.setattr(environment, "environment_restore_plan", broken_plan)
     ctx, app, _prefix = sandbox_wizard(tmp_path, "environment", OAUTH)
     async with app.run_test(size=SIZE) as pilot:
         screen = await resume_at(pilot, EnvironmentScreen)

@@ -6,8 +6,8 @@ from __future__ import annotations
 from screens.app import build_app
 from tests.test_tui import SIZE, fill, settle, wait_for, wait_for_screen
 from wizard import yamlio
+from wizard.context import RunOptions, open_context
 from wizard.diagnosis import Status
-from wizard.flow import open_context
 from wizard.hub import sandbox
 
 SECRET = "sandbox-client-Secret-5c2e"
@@ -154,9 +154,9 @@ async def test_local_mode_connects_to_this_machine(tmp_path):
     from screens.connect import ConnectScreen
 
     prefix = sandbox.create_tree(tmp_path / "opt-tljh")
-    ctx = open_context(None, mode="local", prefill={"connection.host": "localhost"})
+    ctx = open_context(None, mode="local", prefill={"connection.host": "localhost"},
+                       options=RunOptions(metadata_base="http://127.0.0.1:9"))
     assert ctx.session.name == "local"
-    ctx.extras["metadata_base"] = "http://127.0.0.1:9"
     app = build_app(ctx)
     async with app.run_test(size=SIZE) as pilot:
         await pilot.press("enter")
@@ -177,7 +177,7 @@ async def test_local_mode_connects_to_this_machine(tmp_path):
 async def test_environment_restore_shows_the_plan_and_needs_confirmation(tmp_path):
     from screens.environment import EnvironmentScreen
     from screens.modals import ConfirmModal
-    from wizard.flow import environment_checks
+    from wizard.steps.environment import environment_checks
 
     ctx, app, prefix = sandbox_wizard(tmp_path, "environment", COMPLETE)
     assert {d.id for d in environment_checks(ctx)} >= {"environment.summary", "environment.freeze"}

@@ -17,7 +17,7 @@ from textual.widgets import Input
 
 from screens.app import build_app
 from tests.test_tui import fill, settle, wait_for, wait_for_screen
-from wizard.flow import open_context
+from wizard.context import open_context
 
 SIZES = {"80x24": (80, 24), "120x40": (120, 40)}
 
@@ -250,7 +250,7 @@ README_KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIKliLgpNHkbRxLHbGIKl8p2Dbuf0YU
 
 
 def test_ssh_access_refuses_a_forced_command_and_a_name_tljh_cannot_use(snap_compare, size):
-    from screens.ssh_access import SshAccessScreen
+    from screens.ssh import SshAccessScreen
 
     _ctx, app = wizard_at("ssh", COMPLETE)
 

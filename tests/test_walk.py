@@ -55,7 +55,7 @@ def test_every_step_is_declared_once_with_its_actions_and_exports():
     from screens.app import STEP_SCREENS
 
     assert set(STEP_SCREENS) == set(STEP_IDS), "every step has a screen, every screen a step"
-    from wizard.flow import CHECKS
+    from wizard.steps import CHECKS
 
     assert set(CHECKS) == set(STEP_IDS)
     # Steps change nothing on the hub: certificates are ordered and installed by apply (wizard.https.work)
@@ -152,7 +152,7 @@ def test_a_warning_stops_the_step_with_recheck_and_back(tmp_path):
 def test_review_sends_the_operator_to_the_refused_answer_and_straight_back(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     kwargs, prefix = demo(tmp_path)
-    from wizard.flow import open_context
+    from wizard.context import open_context
 
     ctx = open_context("demo", **kwargs)
     for key, value in {**AUTH, "domain.reserved_ipv4": "203.0.113.10", "https.mode": "none"}.items():
@@ -181,14 +181,20 @@ def test_review_sends_the_operator_to_the_refused_answer_and_straight_back(tmp_p
 
 
 def test_environment_restore_is_offered_and_needs_confirmation(tmp_path):
-    from wizard.flow import environment_checks, open_context
+    from wizard.context import open_context
+    from wizard.environment.snapshot import freeze_hub, hub_snapshots
+    from wizard.steps.connect import ensure_target
+    from wizard.steps.environment import environment_checks
 
     kwargs, prefix = demo(tmp_path)
     ctx = open_context("demo", **kwargs)
     for key, value in {**AUTH, **DOMAIN, "https.mode": "none"}.items():
         ctx.session.accept(key, value)
     ctx.session.go_to("environment", finished="connect")
-    assert {d.id for d in environment_checks(ctx)} >= {"environment.freeze"}  # the snapshot a restore goes back to
+    assert not ensure_target(ctx)
+    assert "environment.summary" in {d.id for d in environment_checks(ctx)}
+    assert hub_snapshots(ctx.target) == ([], [])  # the check only reads: the freeze is apply's
+    freeze_hub(ctx.target, ctx.session.dir / "environment")  # the snapshot a restore goes back to
     ctx.close()
     ctx.session.close()
     site = next((prefix / "user" / "lib").glob("python*/site-packages"))  # then someone pip-installs a package
@@ -198,13 +204,13 @@ def test_environment_restore_is_offered_and_needs_confirmation(tmp_path):
     (info / "INSTALLER").write_text("pip\n")
     prompter = ScriptedPrompter({"environment.freeze": False},
                                 confirms={"Resume": True, "Restore the newest snapshot": True,
-                                          "Restore the environment": False},
+                                          "Restore this snapshot": False},
                                 interrupt_at="backups.pull_bundle")
     assert run_plain("demo", prompter=prompter, **kwargs) == EXIT_INTERRUPTED
     text = "\n".join(prompter.transcript)
     assert "left-pad" in text or "left_pad" in text  # the plan, shown in full before the question
-    assert "? Restore the environment? (Restore)" in text
-    assert "restore not confirmed: nothing run" in text
+    assert "? Restore this snapshot when you apply? (Restore at apply)" in text
+    assert "restore not confirmed: nothing planned" in text
     assert info.exists()  # declined: nothing ran
     assert any(line.startswith("? Some checks were not run") for line in prompter.transcript)
 

@@ -17,14 +17,14 @@ from __future__ import annotations
 
 import argparse
 import importlib
-import importlib.util
 import sys
 
 from wizard import __version__
+from wizard.context import engine_available
 
 # name -> (module, one-line help)
 COMMANDS: dict[str, tuple[str, str]] = {
-    "demo": ("screens.demo_cli", "run the whole wizard against a sandbox hub on this machine"),
+    "demo": ("wizard.demo_cli", "run the whole wizard against a sandbox hub on this machine"),
     "apply": ("wizard.hub.apply_cli", "apply an answers file to a hub without prompts"),
     "export": ("wizard.export", "export answers as answers.yaml, TLJH config.yaml or Z2JH Helm values"),
     "sessions": ("wizard.sessions_cli", "list saved sessions, or forget one"),
@@ -36,7 +36,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "restore-backup": ("wizard.hub.restore_cli", "put a backup bundle back on the hub"),
     "env": ("wizard.environment.cli", "freeze, list, diff or restore the user environment"),
 }
-WIZARD_MODULE = "screens.wizard_cli"
+WIZARD_MODULE = "wizard.wizard_cli"
 
 # code -> meaning; --help prints these lines and the README's table must list the same codes (tests/test_cli.py).
 EXIT_CODES: dict[int, str] = {
@@ -55,18 +55,11 @@ exit codes:
 """ + "\n".join(f"  {code:<5} {text}" for code, text in EXIT_CODES.items())
 
 
-def _available(module: str) -> bool:
-    try:
-        return importlib.util.find_spec(module) is not None
-    except ModuleNotFoundError:
-        return False
-
-
 def _parser(prog: str, description: str, module: str | None) -> tuple[argparse.ArgumentParser, object | None]:
     parser = argparse.ArgumentParser(prog=prog, description=description,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     loaded = None
-    if module and _available(module):
+    if module and engine_available(module):
         loaded = importlib.import_module(module)
         loaded.add_arguments(parser)
     else:

@@ -12,10 +12,13 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Any, Callable, Protocol, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Protocol, Sequence
 
 from wizard.diagnosis import Diagnosis, Status, worst
 from wizard.fields import Field, ValidationError
+
+if TYPE_CHECKING:
+    from wizard.context import Mode, RunOptions
 
 EXIT_DONE, EXIT_ERROR, EXIT_STOPPED, EXIT_INTERRUPTED = 0, 2, 3, 130
 
@@ -245,9 +248,8 @@ class PlainWizard:
         return bool(answer)
 
     def run(self) -> int:
-        from wizard.flow import resume_question
         from wizard.steps import STEP_IDS
-        from wizard.walk import Outcome, advance, first_step
+        from wizard.walk import Outcome, advance, first_step, resume_question
 
         self.ctx.host_key_prompt = self.ask_host_key
         question = resume_question(self.ctx)
@@ -314,47 +316,25 @@ class PlainWizard:
             self.clear_inapplicable(section)
         return self.run_checks(step_id)
 
-    def hidden(self, section: str) -> set[str]:
-        hidden = {"insecure_confirmed"} if section == "authenticator" else set()
-        if section == "connection" and self.ctx.mode != "ssh":
-            hidden |= {"host", "port", "user", "key_file", "key_passphrase", "host_key"}
-            if self.ctx.mode == "sandbox":
-                hidden |= {"sudo_password", "tljh_prefix"}
-        return hidden
-
     def ask_section(self, name: str) -> None:
         """Ask every applicable field in order, saving each answer; then re-ask what the cross-field rules refuse.
         Answers the current choices do not use stay saved until the step is confirmed (a type switch can be
         undone without losing them)."""
         from wizard.answers import SECTIONS
+        from wizard.steps.rules import hidden_fields, section_errors
 
         spec = SECTIONS[name]
-        hidden = self.hidden(name)
+        hidden = hidden_fields(self.ctx, name)
         for item in spec.fields:
             if item.name not in hidden and item.applies(self.session.answers.section(name)):
                 self.ask_field(f"{name}.{item.name}", item)
         for _attempt in range(3):
-            errors = self.section_errors(name, hidden)
+            errors = section_errors(self.ctx, name)
             if not errors:
                 return
             for error in errors:
                 self.say(f"  ✘ {error}")
                 self.ask_field(error.key, spec.field(error.key.partition(".")[2]))
-
-    def section_errors(self, name: str, hidden: set[str]) -> list[ValidationError]:
-        from wizard.answers import SECTIONS
-
-        spec = SECTIONS[name]
-        answers = self.session.answers
-        values = answers.section(name)
-        errors = [ValidationError("a value is required", f"{name}.{f.name}") for f in spec.fields
-                  if f.required and f.applies(values) and values.get(f.name) in (None, "", [])]
-        errors += [e for e in spec.rules(values, answers)
-                   if e.key.startswith(name + ".") and e.key.partition(".")[2] not in hidden]
-        from wizard.flow import entry_errors
-
-        errors += entry_errors(self.ctx, name)  # what only the hub's facts tell (TLJH 2.0.0: whole CPUs)
-        return errors
 
     def clear_inapplicable(self, name: str) -> None:
         from wizard.answers import SECTIONS
@@ -378,7 +358,7 @@ class PlainWizard:
                 value = spec.check(raw, key)
             except ValidationError as exc:
                 return exc.message
-            from wizard.flow import entry_error
+            from wizard.steps.rules import entry_error
 
             refused = entry_error(self.ctx, key, value)  # what the hub's facts tell (TLJH 2.0.0: whole CPUs)
             return refused.message if refused else None
@@ -413,7 +393,7 @@ class PlainWizard:
 
     def run_checks(self, step_id: str):
         """The step's checks, then its extra actions; a result that needs reading stops for a decision."""
-        from wizard.flow import CHECKS
+        from wizard.steps import CHECKS
         from wizard.walk import Outcome, pauses
 
         check = CHECKS.get(step_id)
@@ -493,12 +473,12 @@ class PlainWizard:
         return self.prompter.confirm("Accept and remember this host key?", default=False) is True
 
     def review(self):
-        from wizard import flow
+        from wizard.context import describe_target
         from wizard.diagnosis import Status as S
-        from wizard.steps import step
+        from wizard.steps import review, step
         from wizard.walk import Outcome, steps_to_fix
 
-        reviewed = flow.plan(self.ctx, self.progress)
+        reviewed = review.plan(self.ctx, self.progress)
         if reviewed.problems:
             self.say("Not ready to apply — these answers are missing or wrong:")
             for problem in reviewed.problems:
@@ -512,23 +492,27 @@ class PlainWizard:
             return Outcome.BACK if decision == "back" else STOP
         self.say(reviewed.diff.rstrip("\n") or "config.yaml is already as the answers want it.")
         self.say("Actions:\n" + "\n".join(f"  {n}. {a}" for n, a in enumerate(reviewed.actions, 1)))
+        if reviewed.actions and reviewed.engine is not None:
+            self.say("\n".join(reviewed.engine.rollback_lines()))
         if reviewed.access:
             self.say(reviewed.access)
         if not reviewed.actions:
             return Outcome.NEXT
-        if not self.confirm(f"Apply these changes to {flow.describe_target(self.ctx)}?", default=False):
+        if not self.confirm(f"Apply these changes to {describe_target(self.ctx)}?", default=False):
             return STOP
-        outcomes = flow.apply(self.ctx, self.progress)
+        outcomes = review.apply(self.ctx, self.progress)
         self.say(diagnosis_table(outcomes))
         return Outcome.NEXT if worst(outcomes) is not S.ERROR else STOP
 
     def done(self):
-        from wizard import flow
+        from wizard.context import describe_target
+        from wizard.steps import done
+        from wizard.steps.ssh import ssh_done_lines
         from wizard.walk import EXPORT_DIR, EXPORTS, Outcome, write_export
 
-        self.say(f"The hub {flow.describe_target(self.ctx)} is set up.")
+        self.say(f"The hub {describe_target(self.ctx)} is set up.")
         try:  # what the hub holds now, read again (as the full-screen Done step shows it)
-            state = flow.hub_config_state(self.ctx)
+            state = done.hub_config_state(self.ctx)
             self.say(f"  {state.status.value.upper()}: {state.summary}")
         except Exception as exc:  # shown, never a traceback
             self.say(f"  config.yaml on the hub could not be read again: {exc}")
@@ -542,28 +526,27 @@ class PlainWizard:
                                                                                          directory)))
                 except Exception as exc:  # a refused export is a message, never a traceback
                     self.say(f"  ✘ {item.label}: {exc}")
-        self.say("SSH access:\n" + "\n".join(f"  {line}" for line in flow.ssh_done_lines(self.ctx)))
-        self.say(f"Replay this setup without prompts:\n  {flow.replay_line(str(directory))}")
+        self.say("SSH access:\n" + "\n".join(f"  {line}" for line in ssh_done_lines(self.ctx)))
+        self.say(f"Replay this setup without prompts:\n  {done.replay_line(str(directory))}")
         if self.ctx.mode != "sandbox":
-            self.say("Audit the hub every morning (cron):\n  " + flow.cron_line(self.ctx))
+            self.say("Audit the hub every morning (cron):\n  " + done.cron_line(self.ctx))
         return Outcome.NEXT
 
 
-def run_plain(name: str | None, *, mode: str, prefill: dict, sandbox_prefix=None, prompter: Prompter | None = None,
-              extras: dict | None = None) -> int:
+def run_plain(name: str | None, *, mode: Mode, prefill: dict[str, object], sandbox_prefix: Path | None = None,
+              prompter: Prompter | None = None, options: RunOptions | None = None) -> int:
     """The plain wizard over session ``name``. Ctrl-C stops with one line saying where, never a traceback."""
-    from wizard.flow import open_context
+    from wizard.context import open_context
 
     if prompter is None and not (sys.stdin.isatty() and sys.stdout.isatty()):
         print("tljh-wizard --plain asks questions on a terminal; without one, replay an answers file: "
               "tljh-wizard apply answers.yaml --secrets secrets.yaml", file=sys.stderr)
         return EXIT_ERROR
-    ctx = open_context(name, mode=mode, prefill=prefill, sandbox_prefix=sandbox_prefix)
-    ctx.extras.update(extras or {})
+    ctx = open_context(name, mode=mode, prefill=prefill, sandbox_prefix=sandbox_prefix, options=options)
     wizard = PlainWizard(ctx, prompter or QuestionaryPrompter())
     try:
         code = wizard.run()
-        from wizard.flow import exit_summary
+        from wizard.walk import exit_summary
 
         wizard.say(exit_summary(ctx, finished=code == EXIT_DONE))
         return code

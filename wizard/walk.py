@@ -8,18 +8,29 @@
 - ``pauses``: whether a step's check results must be shown before going on.
 - ``step_for_key``: the step that asks an answer key (Review sends the operator back there).
 
-The order of the steps themselves is ``wizard.steps.STEPS``; a new step is one entry there (and one screen, one
-check in ``wizard.flow.CHECKS``); an extra action of a step is one ``Action`` here. Nothing here imports a UI.
+- ``resume_question`` / ``exit_summary``: how a run starts again and what it says when it ends.
+
+The order of the steps themselves is ``wizard.steps.STEPS``; a new step is one entry there, one module of engine
+calls in ``wizard/steps/`` (its check in ``wizard.steps.CHECKS``), one screen in ``screens/``; an extra action of a
+step is one ``Action`` here. Nothing here imports a UI.
 """
 
 from __future__ import annotations
 
 import enum
+import time
 from dataclasses import dataclass
-from typing import Any, Callable
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Callable
 
+from wizard.context import Progress, WizardContext, describe_target, engine_available, no_progress
 from wizard.diagnosis import Diagnosis, Status
 from wizard.steps import STEP_IDS, STEPS, next_step, previous_step
+
+if TYPE_CHECKING:
+    from wizard.answers import Answers
+    from wizard.environment.restore import RestorePlan
+    from wizard.session import Session
 
 
 class Outcome(enum.Enum):
@@ -30,7 +41,7 @@ class Outcome(enum.Enum):
     SKIP = "skip"
 
 
-def first_step(session, resume: bool) -> str:
+def first_step(session: Session, resume: bool) -> str:
     """The step a run starts at: the saved one when resuming, else the first (answers are kept either way)."""
     if resume:
         return session.current_step
@@ -38,7 +49,7 @@ def first_step(session, resume: bool) -> str:
     return STEP_IDS[0]
 
 
-def advance(session, step_id: str, outcome: Outcome, *, failed: bool = False,
+def advance(session: Session, step_id: str, outcome: Outcome, *, failed: bool = False,
             return_to: str | None = None) -> str | None:
     """Record how ``step_id`` ended and return the step to show next (None: the walk is over).
 
@@ -108,36 +119,38 @@ class Action:
     id: str
     step: str
     label: str
-    confirmation: Callable[[Any, Any], Confirmation]
+    confirmation: Callable[[WizardContext, Any], Confirmation]
     run: Callable[..., list[Diagnosis]]
     prepare: Callable[..., Any] | None = None
-    applies: Callable[[Any], bool] = lambda answers: True
+    applies: Callable[[Answers], bool] = lambda answers: True
     declined: str = "not confirmed: nothing run"
 
 
-def _restore_confirmation(_ctx, plan) -> Confirmation:
-    return Confirmation("Restore the environment?", plan.render(), yes="Restore", no="Cancel", danger=True)
+def _restore_confirmation(_ctx: WizardContext, plan: RestorePlan) -> Confirmation:
+    return Confirmation("Restore this snapshot when you apply?", plan.render() + "\nNothing changes now: the restore "
+                        "is an action of the reviewed plan, run by apply.", yes="Restore at apply", no="Cancel",
+                        danger=True)
 
 
-def _restore_plan(ctx, progress):
-    from wizard import flow
+def _restore_plan(ctx: WizardContext, progress: Progress) -> RestorePlan | Diagnosis:
+    from wizard.steps import environment
 
-    return flow.environment_restore_plan(ctx, progress)
+    return environment.environment_restore_plan(ctx, progress)
 
 
-def _restore(ctx, plan, progress):
-    from wizard import flow
+def _restore(ctx: WizardContext, plan: RestorePlan, progress: Progress) -> list[Diagnosis]:
+    from wizard.steps import environment
 
-    return flow.environment_restore(ctx, plan, progress)
+    return environment.environment_restore(ctx, plan, progress)
 
 
 ACTIONS: tuple[Action, ...] = (
     Action("restore", "environment", "Restore the newest snapshot…", _restore_confirmation, _restore,
-           prepare=_restore_plan, declined="restore not confirmed: nothing run"),
+           prepare=_restore_plan, declined="restore not confirmed: nothing planned"),
 )
 
 
-def actions(step_id: str, answers=None) -> list[Action]:
+def actions(step_id: str, answers: Answers | None = None) -> list[Action]:
     """The extra actions of a step (those that apply to ``answers`` when given), in the order they are offered."""
     return [a for a in ACTIONS if a.step == step_id and (answers is None or a.applies(answers))]
 
@@ -149,12 +162,12 @@ def action(step_id: str, action_id: str) -> Action:
     raise KeyError(f"{step_id}.{action_id}")
 
 
-def run_action(ctx, item: Action, confirm: Callable[[Confirmation], bool], progress=None) -> list[Diagnosis]:
+def run_action(ctx: WizardContext, item: Action, confirm: Callable[[Confirmation], bool],
+               progress: Progress = no_progress) -> list[Diagnosis]:
     """Prepare, confirm and run ``item`` (blocking; the plain front-end calls this, the screens run the same pieces
     in workers). A plan with nothing to do runs without a question; a declined confirmation runs nothing and says so
     (a SKIPPED diagnosis)."""
-    progress = progress or (lambda phase, message: None)
-    args: tuple = ()
+    args: tuple[Any, ...] = ()
     plan = None
     if item.prepare is not None:
         plan = item.prepare(ctx, progress)
@@ -175,7 +188,7 @@ def run_action(ctx, item: Action, confirm: Callable[[Confirmation], bool], progr
 
 @dataclass(frozen=True)
 class Export:
-    """One file the Done step offers to write (``wizard.flow.export(ctx, kind, directory)``)."""
+    """One file the Done step offers to write (``wizard.steps.done.export(ctx, kind, directory)``)."""
 
     kind: str
     label: str
@@ -183,8 +196,6 @@ class Export:
     def available(self) -> bool:
         if self.kind != "z2jh":
             return True
-        from wizard.flow import engine_available
-
         return engine_available("wizard.z2jh")
 
 
@@ -197,21 +208,21 @@ EXPORTS: tuple[Export, ...] = (
 EXPORT_DIR = "tljh-wizard-exports"
 
 
-def write_export(ctx, kind: str, directory) -> list:
-    """Write one export into ``directory`` (``wizard.flow.export``); the Z2JH one is the chart's values and its
-    secrets overlay in a folder of their own (``wizard.flow.export_z2jh``). Returns the paths written."""
-    from wizard import flow
+def write_export(ctx: WizardContext, kind: str, directory: Path) -> list[Path]:
+    """Write one export into ``directory`` (``wizard.steps.done.export``); the Z2JH one is the chart's values and
+    its secrets overlay in a folder of their own (``wizard.steps.done.export_z2jh``). Returns the paths written."""
+    from wizard.steps import done
 
     if kind == "z2jh":
-        return list(flow.export_z2jh(ctx, directory))
-    return [flow.export(ctx, kind, directory)]
+        return list(done.export_z2jh(ctx, directory))
+    return [done.export(ctx, kind, directory)]
 
 
 # ---------------------------------------------------------------------------------------------------------------
 # values offered from the host facts
 
 
-def suggestions(ctx, step_id: str) -> dict[str, Any]:
+def suggestions(ctx: WizardContext, step_id: str) -> dict[str, Any]:
     """Values a step offers for unanswered fields from the host facts: the reserved IPv4 is the public IPv4 the hub
     reports (``wizard.hub.facts``: metadata service or the outbound address). Shown, never saved until accepted."""
     out: dict[str, Any] = {}
@@ -228,3 +239,66 @@ def steps_to_fix(problems: list[str]) -> list[str]:
     ``section.field: message`` (``wizard.fields.ValidationError``) or ``section: message``."""
     found = {step_for_key(line.partition(":")[0].strip()) for line in problems}
     return [item for item in STEP_IDS if item in found]
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# where a run starts and how it ends
+
+
+def exit_summary(ctx: WizardContext, finished: bool) -> str:
+    """What a front-end prints when the wizard ends (quit or done): what was applied, what is pending, and the
+    commands that go on from here (each one works on this session: ``followups``)."""
+    from wizard.steps.done import followups, replay_line
+
+    session = ctx.session
+    skipped, failed = set(session.skipped_steps), set(session.state.get("failed_steps", []))
+    done = set(session.state.get("finished_steps", []))
+    applied = "review" in done
+    pending = [s.title for s in STEPS[:-1] if s.id not in done and s.id not in skipped]
+    where = "finished" if finished else f"stopped at {_step_title(session.current_step)}"
+    lines = [f"tljh-wizard: {where} — {describe_target(ctx)}",
+             "  applied: " + ("the reviewed plan (config.yaml, reloads)" if applied else "nothing yet"
+                              + (" (the demo's sandbox only)" if ctx.mode == "sandbox" else ""))]
+    if skipped:
+        lines.append("  skipped (the hub keeps its own settings): " + ", ".join(
+            s.title for s in STEPS if s.id in skipped))
+    if failed:
+        lines.append("  continued despite a failed check: " + ", ".join(s.title for s in STEPS if s.id in failed))
+    if pending:
+        lines.append("  pending: " + ", ".join(pending))
+    lines.append("  next:")
+    lines += [f"    {command}   # {text}" for command, text in followups(ctx)]
+    if finished or applied:
+        lines.append(f"    {replay_line()}   # replay without prompts (after Done's Answers and Secrets exports)")
+    return "\n".join(lines)
+
+
+def _step_title(step_id: str | None) -> str:
+    from wizard.steps import step
+
+    try:
+        return step(step_id).title if step_id else "the start"
+    except KeyError:
+        return str(step_id)
+
+
+def ago(timestamp: float, now: float | None = None) -> str:
+    """'2 h ago' style for the resume prompt."""
+    seconds = max(0, (now or time.time()) - timestamp)
+    for unit, size in (("d", 86400), ("h", 3600), ("min", 60)):
+        if seconds >= size:
+            return f"{int(seconds // size)} {unit} ago"
+    return "just now"
+
+
+def resume_question(ctx: WizardContext) -> str | None:
+    """'Resume hub.example.edu at HTTPS, stopped 2 h ago?' when the session stopped part-way, else None."""
+    from wizard.steps import step
+
+    session = ctx.session
+    current = session.current_step
+    if current == STEP_IDS[0] and not session.finished_steps:
+        return None
+    host = "the demo hub" if ctx.mode == "sandbox" else (session.answers.get("connection.host") or session.name)
+    return f"Resume {host} at {step(current).title}, stopped {ago(session.state['updated'])}?"
+

@@ -16,6 +16,7 @@ Snapshots taken stay: they are records, not changes to the environment.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from wizard.diagnosis import Diagnosis, Status
 from wizard.hub.work import BEFORE, RemoteWork, WorkFailed
@@ -27,19 +28,16 @@ NEWEST = "newest"
 class EnvironmentWork(RemoteWork):
     name = "environment"
     stage = BEFORE
-    @property
-    def rollback(self) -> str:
-        if any(aid in ("env-restore", "env-conda", "env-pip") for aid, _title in self.actions):
-            return ("the user environment goes back to the snapshot frozen before its first change (conda revision "
-                    "or exact builds, pip pins); snapshots taken stay")
-        return "nothing to undo: a snapshot only records the environment (it stays)"
+    rollback = "nothing to undo: a snapshot only records the environment (it stays)"
+    CHANGING = ("the user environment goes back to the snapshot frozen before its first change (conda revision or "
+                "exact builds, pip pins); snapshots taken stay")
 
     def __init__(self, prefix: str, host: str):
         super().__init__()
         self.prefix, self.host = prefix, host
         self.specs: dict[str, list[str]] = {}
-        self.restore_plan = None
-        self.before = None  # the snapshot frozen before the first change (the rollback's target)
+        self.restore_plan: Any = None  # wizard.environment.restore.RestorePlan
+        self.before: Any = None  # the snapshot frozen before the first change (the rollback's target)
 
     def run(self, action_id: str, ctx):
         local = Path(ctx.local_dir) / "environment"
@@ -118,6 +116,12 @@ def requested(answers) -> bool:
                 or answers.get("environment.freeze") or answers.get("environment.restore"))
 
 
+def _changes(work: EnvironmentWork) -> None:
+    """A plan that changes packages says so in what its rollback does."""
+    if any(aid in ("env-restore", "env-conda", "env-pip") for aid, _title in work.actions):
+        work.rollback = EnvironmentWork.CHANGING
+
+
 def build(answers, target, session, options) -> EnvironmentWork | None:
     """The environment's sub-plan for these answers on this hub (read-only: at most two round trips, the live
     environment and the snapshots on the hub). None when the answers ask for nothing."""
@@ -182,6 +186,7 @@ def build(answers, target, session, options) -> EnvironmentWork | None:
     if work.specs.get("pip"):
         work.actions.append(("env-pip", f"pip install {' '.join(work.specs['pip'])} into {user} (the environment "
                              "frozen first)"))
+    _changes(work)
     if answers.get("environment.freeze"):
         from wizard.environment.diff import PackageSet, diff
 

@@ -431,7 +431,7 @@ class Applier:
         result.hub_holds = "new"
         return result
 
-    def _context(self, plan: Plan, action_id: str):
+    def _context(self, plan: Plan | None, action_id: str) -> Any:
         from pathlib import Path
 
         from wizard.hub.work import WorkContext

@@ -30,6 +30,7 @@ if TYPE_CHECKING:
 
 from wizard.hub.target import (
     DEFAULT_PREFIX,
+    KILL_GRACE,
     ByteSink,
     ByteSource,
     CommandCancelled,
@@ -39,6 +40,7 @@ from wizard.hub.target import (
     ConnectionLost,
     HostKeyChanged,
     HostKeyUnknown,
+    HubError,
     HubTarget,
     LineSplitter,
     OutputCallback,
@@ -46,6 +48,17 @@ from wizard.hub.target import (
 
 AcceptHostKey = Callable[[str, str, str], bool]  # (host as known_hosts names it, key type, SHA256 fingerprint)
 CHUNK = 65536
+# Announces the shell's pid on stderr, then becomes the command (``timeout``: the leader of its own process group).
+_MARK = b"@tljh-wizard-pid "
+_ANNOUNCE = 'echo "@tljh-wizard-pid $$" >&2; exec "$@"'
+# Kills the process group $1 leads while $1 is still a `timeout` process: TERM (timeout passes it on), then KILL.
+_KILL_GROUP = r"""p=$1
+[ "$(cat /proc/$p/comm 2>/dev/null)" = timeout ] || exit 0
+pkill -TERM -g "$p" || exit 0
+for _ in 1 2 3 4 5 6 7 8 9 10; do pgrep -g "$p" >/dev/null || exit 0; sleep 0.2; done
+pkill -KILL -g "$p"
+exit 0
+"""
 
 
 def fingerprint(key) -> str:
@@ -316,7 +329,31 @@ class SSHTarget(HubTarget):
                 self.drop_connection()
                 raise ConnectionLost(f"the connection to {self.name} dropped twice; giving up") from None
 
-    def _exec_once(self, argv, stdin, deadline, on_output, stdout_to) -> CommandResult:
+    def _killable(self, command: list[str]) -> list[str]:
+        """Run under coreutils ``timeout`` (a process group of its own; ``0``: no limit) started by a shell that
+        first announces its pid on stderr and then becomes ``timeout`` — so a cancelled or overdue wait can kill
+        the whole group on the hub (``_kill_remote``) instead of leaving it to run until its timeout."""
+        if command[:1] != ["timeout"]:
+            command = ["timeout", "-k", str(KILL_GRACE), "0", *command]
+        return ["sh", "-c", _ANNOUNCE, "tljh-wizard-run", *command]
+
+    def _kill_remote(self, pid: int) -> None:
+        """Kill the process group ``pid`` leads (the ``timeout`` of a command given up on): TERM, then KILL after a
+        second, only while that pid is still a ``timeout`` process. Best effort, on a channel of its own."""
+        argv = ["sh", "-c", _KILL_GROUP, "tljh-wizard-kill", str(pid)]
+        prelude = b""
+        if not self._runs_as_root():
+            try:
+                sudo_prefix, prelude = self._sudo_argv()
+            except HubError:
+                return
+            argv = [*sudo_prefix, *argv]
+        try:
+            self._exec_once(argv, prelude or None, 15.0, None, None, honour_cancel=False)
+        except (HubError, _Dropped):
+            pass
+
+    def _exec_once(self, argv, stdin, deadline, on_output, stdout_to, honour_cancel=True) -> CommandResult:
         import paramiko
 
         try:
@@ -333,6 +370,9 @@ class SSHTarget(HubTarget):
         out_lines, err_lines = LineSplitter("stdout", on_output), LineSplitter("stderr", on_output)
         limit = None if deadline is None else time.monotonic() + deadline
         seen = False
+        announced = argv[:3] == ["sh", "-c", _ANNOUNCE] or _ANNOUNCE in argv[:8]
+        head: bytes | None = b""  # stderr until the announcement line is complete (None: done)
+        pid: int | None = None
         try:
             while True:
                 while channel.recv_ready():
@@ -342,6 +382,16 @@ class SSHTarget(HubTarget):
                     out_lines.feed(chunk)
                 while channel.recv_stderr_ready():
                     chunk = channel.recv_stderr(CHUNK)
+                    if announced and pid is None and head is not None:
+                        head += chunk
+                        if b"\n" not in head:
+                            continue
+                        line, _, chunk = head.partition(b"\n")
+                        head = None
+                        if line.startswith(_MARK):
+                            pid = int(line[len(_MARK):] or 0) or None
+                        else:
+                            chunk = line + b"\n" + chunk
                     err.write(chunk)
                     err_lines.feed(chunk)
                 # paramiko also marks the status "ready" (as -1) when the channel merely closes: only a real
@@ -361,17 +411,28 @@ class SSHTarget(HubTarget):
                         break
                     raise _Dropped(seen)
                 if limit is not None and time.monotonic() > limit:
+                    self._given_up(channel, pid)
                     raise CommandTimeout(argv, deadline)
-                if self.cancel.is_set():
+                if honour_cancel and self.cancel.is_set():
+                    self._given_up(channel, pid)
                     raise CommandCancelled(argv)
                 # Wake on data, close or EOF (paramiko signals its channel's pipe); the bound only re-checks the
                 # transport's liveness and the deadline.
                 select.select([channel], [], [], 0.5)
         finally:
             channel.close()
+        if head:  # an announcement that never ended its line: keep what arrived
+            err.write(head)
+            err_lines.feed(head)
         out_lines.flush()
         err_lines.flush()
         return CommandResult(argv, channel.exit_status, out.getvalue(), err.getvalue())
+
+    def _given_up(self, channel, pid: int | None) -> None:
+        """The wait for a command ends early: close its channel and kill what it started on the hub."""
+        channel.close()
+        if pid is not None:
+            self._kill_remote(pid)
 
 
 class HostKeyRevoked(ConnectError):

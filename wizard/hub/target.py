@@ -22,7 +22,9 @@ Contract, for code written against it:
   (``LockBusy`` if another process keeps it). The hub renames the temp file only when its size and sha256 are the
   ones sent (``TransferIncomplete`` otherwise: a cut link never leaves a partial file). One round trip each.
 - ``cancel``: a ``threading.Event``; set from another thread, the command running now is given up on
-  (``CommandCancelled``; the SSH channel or the local process is closed) — the apply's "stop and roll back".
+  (``CommandCancelled``) and stopped on the hub: a local process is terminated; over SSH every command runs in a
+  process group of its own (coreutils ``timeout``, whose id it announces first), which a second command kills
+  (TERM, then KILL) — the apply's "stop and roll back" leaves nothing the wizard started running on the hub.
 - ``prefix``: TLJH's install prefix on the hub (``/opt/tljh`` unless told otherwise); ``tljh_config`` the path of
   ``tljh-config`` under it.
 - ``hub_api_url``: where the hub's ``/hub/api`` answers, as seen from the hub (``None``: derived from config.yaml's
@@ -288,6 +290,11 @@ class HubTarget(abc.ABC):
                  on_output: OutputCallback | None, stdout_to: ByteSink | None) -> CommandResult:
         """Run ``argv`` as given, once; wait at most ``deadline`` seconds (``None``: no limit)."""
 
+    def _killable(self, command: list[str]) -> list[str]:
+        """The command as run, arranged so a cancelled wait can stop it on the hub (``SSHTarget``: under its own
+        process group, its id announced first). The default: as is (a local process is stopped directly)."""
+        return command
+
     def close(self) -> None:  # noqa: B027 (a default, not an abstract method)
         """Release the connection; the default has nothing to release."""
 
@@ -331,6 +338,7 @@ class HubTarget(abc.ABC):
         command = list(argv)
         if timeout is not None:
             command = ["timeout", "-k", str(KILL_GRACE), f"{timeout:g}", *command]
+        command = self._killable(command)
         prelude = b""
         if sudo:
             sudo_prefix, prelude = self._sudo_argv()

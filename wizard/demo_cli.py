@@ -1,6 +1,6 @@
 """``tljh-wizard demo [--plain]``: the whole wizard against a sandbox hub on this machine (no server needed).
 
-The sandbox lives beside the demo session (``screens.flow.demo_prefix``) and is created on first use.
+The sandbox lives beside the demo session (``wizard.context.demo_prefix``) and is created on first use.
 """
 
 from __future__ import annotations
@@ -13,6 +13,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from screens.wizard_cli import launch
+    from wizard.wizard_cli import launch
 
     return launch(None, mode="sandbox", prefill={"connection.host": "localhost"}, plain=args.plain)

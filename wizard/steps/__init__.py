@@ -1,11 +1,23 @@
-"""The wizard's steps, in order (DESIGN.md): which answer sections each one asks, and whether it may be skipped.
+"""The wizard's steps, in order (DESIGN.md): which answer sections each one asks, whether it may be skipped, and
+the engine calls each one makes.
 
-Both front-ends (Textual screens and the plain prompts) walk this list; sessions record progress by step id.
+Both front-ends (Textual screens and the plain prompts) walk this list; sessions record progress by step id. Each
+step's engine calls live in a module of its own named after the step (``wizard/steps/connect.py`` ...
+``done.py``; the Textual screen of the same step is ``screens/<step>.py``); they block, import no UI, take the run's
+``wizard.context.WizardContext`` and a progress callback, and return ``Diagnosis`` lists. ``CHECKS`` names each
+step's checks; ``rules`` holds the step-level validation both front-ends apply; ``wizard.walk`` the walk between
+the steps and their extra actions. Importing this package is cheap: every engine is imported inside the function
+that uses it.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, Callable
+
+if TYPE_CHECKING:
+    from wizard.context import Progress, WizardContext
+    from wizard.diagnosis import Diagnosis
 
 
 @dataclass(frozen=True)
@@ -54,3 +66,27 @@ def next_step(step_id: str) -> str | None:
 def previous_step(step_id: str) -> str | None:
     index = STEP_IDS.index(step_id)
     return STEP_IDS[index - 1] if index > 0 else None
+
+
+# Each step's checks (None: the step has none of its own). Both front-ends run the same function for a step.
+Check = Callable[["WizardContext", "Progress"], "list[Diagnosis]"]
+
+
+def _checks() -> dict[str, Check | None]:
+    from wizard.steps import authenticator, backups, connect, domain, environment, https, limits, ssh
+
+    return {
+        "connect": connect.connect,
+        "authenticator": authenticator.access_checks,
+        "domain": domain.domain_checks,
+        "https": https.https_checks,
+        "limits": limits.limits_checks,
+        "environment": environment.environment_checks,
+        "backups": backups.backups_checks,
+        "ssh": ssh.ssh_checks,
+        "review": None,
+        "done": None,
+    }
+
+
+CHECKS: dict[str, Check | None] = _checks()

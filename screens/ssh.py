@@ -5,7 +5,7 @@ the changes are actions of the reviewed plan."""
 from __future__ import annotations
 
 from screens.step import StepScreen
-from wizard import flow
+from wizard.steps import ssh as step_engine
 
 
 class SshAccessScreen(StepScreen):
@@ -14,4 +14,4 @@ class SshAccessScreen(StepScreen):
              "that person in with ssh jupyter-<name>@hub. Admins' accounts have passwordless sudo, so an admin key "
              "is root on the hub: a way in that does not depend on the web login. Keys are installed on Apply; "
              "password login is turned off only after a new key login is proven.")
-    check = staticmethod(flow.ssh_checks)
+    check = staticmethod(step_engine.ssh_checks)
