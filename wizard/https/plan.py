@@ -113,6 +113,7 @@ class HttpsPlan:
     apply_id: str = ""
     verdicts: list[Diagnosis] = field(default_factory=list)
     prefix: str = "/opt/tljh"  # the hub's TLJH prefix
+    override: list[str] = field(default_factory=list)  # failing DNS checks passed by https.dns_override
 
     @property
     def actions(self) -> list[tuple[str, str]]:
@@ -143,6 +144,9 @@ class HttpsPlan:
 
         report = progress or (lambda phase, message: None)
         token = cancel if cancel is not None else CancelToken(getattr(target, "cancel", None))
+        if self.override and session is not None:  # the operator's override of the DNS gate, recorded once
+            session.journal("https.dns_override", "used", failing=self.override)
+            self.override = []
         handler = getattr(self, "_" + action_id.replace("-", "_"))
         try:
             return handler(target, session, report, token)
@@ -424,19 +428,17 @@ def build(answers, old_text: str, new_text: str, target, *, session=None, env: H
 
 
 def _gate(result: HttpsPlan, session, dns_diagnoses, port_443: bool) -> None:
-    """The DNS check passes (or the recorded override) and, for Let's Encrypt, port 443 reaches the hub."""
+    """The DNS check passes (or the override, recorded in the session when the first action runs) and, for Let's
+    Encrypt, port 443 reaches the hub."""
     from wizard.https.letsencrypt import gate_findings
-
-    def journal(*args, **kwargs) -> None:
-        try:
-            session.journal(*args, **kwargs)
-        except Exception:  # a read-only session (a dry run) records nothing
-            pass
 
     diagnoses = dns_diagnoses() if callable(dns_diagnoses) else list(dns_diagnoses or [])
     diagnoses = [d for d in diagnoses if d.id.startswith("dns.")]
-    findings = gate_findings(result.answers, diagnoses, result.env.letsencrypt,
-                             journal=journal if session is not None else None)
+
+    def journal(action: str, phase: str, **details) -> None:
+        result.override = list(details.get("failing") or [])
+
+    findings = gate_findings(result.answers, diagnoses, result.env.letsencrypt, journal=journal)
     if not port_443:
         findings = [d for d in findings if d.id != "https.port443"]
     for finding in findings:
