@@ -32,9 +32,9 @@ sys.path[0] = str(Path(__file__).resolve().parent.parent)
 from tests.answers_samples import documents  # noqa: E402
 from tests.rig.bind import DnsWorld, ZoneSpec  # noqa: E402
 from tests.rig.latency import TcpDelayRelay  # noqa: E402
+from tests.rig.pki import TestPKI  # noqa: E402
 from tests.rig.sshd import running_sshd  # noqa: E402
 from tests.rig.web import WebFront  # noqa: E402
-from tests.test_https_pki import TestPKI  # noqa: E402
 from wizard.answers import Answers  # noqa: E402
 from wizard.audit import checks, hubfacts  # noqa: E402
 from wizard.hub.ssh import SSHTarget  # noqa: E402

@@ -8,6 +8,7 @@ pytest_plugins = [
     "tests.rig.pebble",
     "tests.rig.sshd",
     "tests.rig.sshd_access",
+    "tests.rig.userenv",
 ]
 
 

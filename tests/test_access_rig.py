@@ -8,7 +8,7 @@ import json
 import subprocess
 import sys
 
-from tests.test_apply import config_file, rig_documents, rig_target
+from tests.support.hubs import config_file, rig_documents, rig_target
 from wizard import access, yamlio
 from wizard.answers import Answers
 from wizard.diagnosis import Status

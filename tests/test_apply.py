@@ -11,48 +11,11 @@ from pathlib import Path
 
 import pytest
 
+from tests.support.hubs import CLIENT_SECRET, config_file, rig_answers, rig_documents, rig_target
 from wizard import yamlio
 from wizard.answers import Answers
-from wizard.hub import apply, connect, sandbox
+from wizard.hub import apply, sandbox
 from wizard.session import Session
-
-CLIENT_SECRET = "SENTINEL-client-secret-apply-81c4"
-
-
-def rig_documents(hub, user=None, auth=None, https="letsencrypt"):
-    user = user or hub.admin
-    public = {
-        "version": 1,
-        "connection": {"host": hub.host, "port": hub.port, "user": user.name, "key_file": str(hub.client_key),
-                       "host_key": hub.host_key_fingerprint, "tljh_prefix": str(hub.prefix)},
-        "authenticator": auth or {"type": "github", "client_id": "gh-client-id",
-                                  "allowed_organizations": ["example-org"], "admin_users": ["alice"]},
-        "domain": {"name": "hub.example.edu", "reserved_ipv4": "203.0.113.10", "ip_reserved_confirmed": True},
-        "https": {"mode": "letsencrypt", "email": "admin@example.edu"} if https == "letsencrypt" else {"mode": https},
-        "limits": {"memory": "2G", "cpu": 1, "cull_timeout": 3600, "cull_every": 300},
-        "environment": {"default_app": "jupyterlab"},
-    }
-    secret = {"version": 1, "authenticator": {"client_secret": CLIENT_SECRET}}
-    if user.sudo_password:
-        secret["connection"] = {"sudo_password": user.sudo_password}
-    return public, secret
-
-
-def rig_answers(hub, **options) -> Answers:
-    answers = Answers.from_documents(*rig_documents(hub, **options))
-    answers.require_complete()
-    return answers
-
-
-def rig_target(hub, answers):
-    target = connect.ssh_target(answers.section("connection"), known_hosts=[str(hub.known_hosts)], interactive=False)
-    target.allow_agent = target.look_for_keys = False
-    target.hub_api_url = hub.hub_api_url
-    return target
-
-
-def config_file(hub) -> Path:
-    return hub.prefix / "config" / "config.yaml"
 
 
 def sha(data: bytes) -> str:

@@ -2,40 +2,13 @@
 `tljh-wizard demo` in a pseudo-terminal."""
 
 import os
-import subprocess
 import sys
 from pathlib import Path
 
-from tests.test_apply import CLIENT_SECRET, rig_documents
+from tests.support.cli import wizard, write_answers
+from tests.support.hubs import CLIENT_SECRET, rig_documents, sandbox_documents
 from wizard import yamlio
 from wizard.hub import sandbox
-
-WIZARD = [sys.executable, "-m", "wizard"]
-
-
-def wizard(*argv, stdin=None, timeout=120):
-    return subprocess.run([*WIZARD, *map(str, argv)], capture_output=True, text=True, timeout=timeout,
-                          stdin=subprocess.DEVNULL if stdin is None else stdin)
-
-
-def write_answers(tmp_path, public, secret):
-    (tmp_path / "answers.yaml").write_text(yamlio.dump(public))
-    (tmp_path / "secrets.yaml").write_text(yamlio.dump(secret))
-    os.chmod(tmp_path / "secrets.yaml", 0o600)
-    return tmp_path / "answers.yaml", tmp_path / "secrets.yaml"
-
-
-def sandbox_documents():
-    """Answers for the sandbox: no connection section is needed with --sandbox."""
-    public = {
-        "version": 1,
-        "authenticator": {"type": "github", "client_id": "gh-client-id", "allowed_organizations": ["example-org"],
-                          "admin_users": ["alice"]},
-        "domain": {"name": "hub.example.edu", "reserved_ipv4": "203.0.113.10", "ip_reserved_confirmed": True},
-        "https": {"mode": "letsencrypt", "email": "admin@example.edu"},
-        "limits": {"memory": "2G", "cpu": 1},
-    }
-    return public, {"version": 1, "authenticator": {"client_secret": CLIENT_SECRET}}
 
 
 def tree_state(root: Path) -> dict:

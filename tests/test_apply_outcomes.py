@@ -9,7 +9,8 @@ import json
 
 import pytest
 
-from tests.test_apply_cli import CLIENT_SECRET, sandbox_documents, wizard, write_answers
+from tests.support.cli import wizard, write_answers
+from tests.support.hubs import CLIENT_SECRET, sandbox_documents
 from wizard.answers import Answers
 from wizard.hub import apply, sandbox
 from wizard.hub.local import LocalTarget, SandboxTarget

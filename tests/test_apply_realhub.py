@@ -11,7 +11,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from tests.test_apply import CLIENT_SECRET, config_file, rig_answers, rig_target
+from tests.support.hubs import CLIENT_SECRET, config_file, rig_answers, rig_target
 from wizard.diagnosis import Status
 from wizard.environment import cli as env_cli
 from wizard.hub import apply, services, smoke

@@ -12,7 +12,7 @@ import time
 import pytest
 
 from tests.answers_samples import SENTINELS, documents
-from tests.test_https_pki import NOW, TestPKI
+from tests.rig.pki import NOW, TestPKI
 from wizard import cli, yamlio
 from wizard.answers import Answers
 from wizard.audit import checks

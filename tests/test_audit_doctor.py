@@ -17,8 +17,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.rig.pki import TestPKI
 from tests.rig.web import WebFront
-from tests.test_https_pki import TestPKI
 from wizard.audit import checks, host, hubfacts, tls
 from wizard.diagnosis import Status
 from wizard.hub.ssh import SSHTarget

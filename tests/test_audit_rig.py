@@ -4,7 +4,7 @@ before and after every check.
 
 The setup is the wizard's own engines end to end: a certificate issued by Pebble through DNS-01 on BIND and installed
 on the hub (``wizard.https.issue``), the answers applied, the environment frozen and a backup bundle pulled. The
-hub's proxy is ``TLSServer`` (tests/test_https_pki.py), a stand-in for Traefik that serves whatever certificate
+hub's proxy is ``TLSServer`` (tests/rig/pki.py), a stand-in for Traefik that serves whatever certificate
 config.yaml's ``https.tls`` files hold at each handshake.
 """
 
@@ -21,8 +21,8 @@ import pytest
 
 from tests.rig.bind import BindFixture, BindServer, new_tsig_secret, zone_text
 from tests.rig.pebble import PebbleFixture, PebbleServer
+from tests.rig.pki import TestPKI, TLSServer
 from tests.rig.web import WebFront
-from tests.test_https_pki import TestPKI, TLSServer
 from wizard.environment import sample
 from wizard.environment.snapshot import freeze_hub
 from wizard.hub import apply, backup

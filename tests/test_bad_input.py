@@ -9,7 +9,8 @@ import threading
 import pytest
 
 from bench.bad_input import inputs
-from tests.test_apply_cli import sandbox_documents, wizard, write_answers
+from tests.support.cli import wizard, write_answers
+from tests.support.hubs import sandbox_documents
 from wizard import yamlio
 from wizard.answers import Answers, AnswersError
 from wizard.fields import ValidationError

@@ -7,6 +7,7 @@ import subprocess
 
 import pytest
 
+from tests.support.userenv import EXPECTED_DRIFT, conda_drift
 from wizard.diagnosis import Status
 from wizard.environment import sample
 from wizard.environment.diff import PackageSet, diff, render
@@ -198,12 +199,7 @@ def test_snapshot_round_trip_and_checksum(prefix, tmp_path):
 def drift(prefix):
     """Add, remove and upgrade a package (conda) and add, remove and upgrade one with pip."""
     user = prefix / "user"
-    sample.write_record(user, sample.conda_record("xarray", "2024.9.0", "pyhd8ed1ab_1", 1, python_package=True))
-    sample.remove_record(user, "tornado")
-    sample.remove_record(user, "numpy")
-    sample.write_record(user, sample.conda_record("numpy", "2.1.3", "py311h71ddf71_0", 0, python_package=True))
-    sample.append_history(user, "2024-11-02 08:30:00", "conda install xarray numpy=2.1.3",
-                          ["+conda-forge/noarch::xarray-2024.9.0-pyhd8ed1ab_1"])
+    conda_drift(user, ["+conda-forge/noarch::xarray-2024.9.0-pyhd8ed1ab_1"])
     site = next(user.glob("lib/python*/site-packages"))
     shutil.rmtree(site / "nbgitpuller-1.2.1.dist-info")
     wheels = prefix.parent / "drift-wheels"
@@ -216,14 +212,7 @@ def test_diff_says_exactly_what_changed(prefix):
     drift(prefix)
     after = gather_here(prefix)
     changes = diff(PackageSet.of_snapshot(before), PackageSet.of_environment(after))
-    assert [change.render() for change in changes] == [
-        "~ numpy 2.1.2=py311h71ddf71_0 -> 2.1.3=py311h71ddf71_0 (conda)",
-        "- tornado 6.4.1=py311h9ecbd09_1 (conda)",
-        "+ xarray 2024.9.0=pyhd8ed1ab_1 (conda)",
-        "+ ipywidgets 8.1.5 (pip)",
-        "~ jupyterlab 4.2.5 -> 4.3.0 (pip)",
-        "- nbgitpuller 1.2.1 (pip)",
-    ]
+    assert [change.render() for change in changes] == EXPECTED_DRIFT
     text = render(changes, PackageSet.of_snapshot(before), PackageSet.of_environment(after))
     assert text.startswith(f"from snapshot {before.id} to live environment: 2 added, 2 removed, 2 changed\n")
     assert diff(PackageSet.of_snapshot(before), PackageSet.of_snapshot(before)) == []

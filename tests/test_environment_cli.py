@@ -1,11 +1,12 @@
-"""``tljh-wizard env ...`` end to end against the sshd rig (same hub environment as test_environment_hub)."""
+"""``tljh-wizard env ...`` end to end against the sshd rig's hub with a sample user environment
+(``tests/rig/userenv.py``)."""
 
 import json
 import shutil
 
 import pytest
 
-from tests.test_environment_hub import EXPECTED_DRIFT, drift, hub, pristine_user  # noqa: F401 (fixtures)
+from tests.support.userenv import EXPECTED_DRIFT, drift_with_pip
 from wizard.cli import main
 from wizard.environment import sample
 
@@ -16,83 +17,84 @@ def env(hub, *words):
                  "--known-hosts", str(hub.known_hosts), "--prefix", str(hub.prefix), *rest])
 
 
-def test_freeze_list_diff_restore(hub, capsys, monkeypatch):
-    assert env(hub, "freeze", "--json") == 0
+def test_freeze_list_diff_restore(env_hub, capsys, monkeypatch):
+    assert env(env_hub, "freeze", "--json") == 0
     frozen = json.loads(capsys.readouterr().out)
     assert frozen["conda"] == len(sample.BASE_PACKAGES) and frozen["pip"] == 3 and frozen["problems"] == []
     snapshot_id = frozen["id"]
 
-    assert env(hub, "list") == 0
+    assert env(env_hub, "list") == 0
     out = capsys.readouterr().out.splitlines()
     assert out[0].split() == ["SNAPSHOT", "CREATED", "CONDA", "PIP", "REV", "WHERE"]
     assert out[1].startswith(snapshot_id) and out[1].endswith("hub+local")
 
-    assert env(hub, "diff", snapshot_id) == 0
+    assert env(env_hub, "diff", snapshot_id) == 0
     assert capsys.readouterr().out == f"from snapshot {snapshot_id} to live environment: no differences\n"
 
-    drift(hub.prefix)
-    assert env(hub, "diff", snapshot_id) == 1
+    drift_with_pip(env_hub.prefix)
+    assert env(env_hub, "diff", snapshot_id) == 1
     assert capsys.readouterr().out.splitlines()[1:] == EXPECTED_DRIFT
 
     # Not a terminal and no --yes: the plan is shown, nothing runs.
     monkeypatch.setattr("sys.stdin.isatty", lambda: False)
-    assert env(hub, "restore", snapshot_id) == 2
+    assert env(env_hub, "restore", snapshot_id) == 2
     captured = capsys.readouterr()
     assert "Commands, in order:" in captured.out and "--revision 0" in captured.out
     assert "rerun with --yes" in captured.err
-    assert sample.conda_log(hub.prefix) == []
+    assert sample.conda_log(env_hub.prefix) == []
 
-    assert env(hub, "restore", snapshot_id, "--yes") == 0
+    assert env(env_hub, "restore", snapshot_id, "--yes") == 0
     out = capsys.readouterr().out
     assert f"restored to snapshot {snapshot_id} (3 step(s))" in out
     assert "    conda stand-in: recorded conda install" in out
-    assert len(sample.conda_log(hub.prefix)) == 1
+    assert len(sample.conda_log(env_hub.prefix)) == 1
 
     # Three snapshots now: the first, and one taken before each restore attempt.
-    assert env(hub, "list", "--json") == 0
+    assert env(env_hub, "list", "--json") == 0
     listed = json.loads(capsys.readouterr().out)
     assert len(listed["snapshots"]) == 3 and listed["damaged"] == []
 
 
-def test_damaged_local_copy_is_replaced_from_the_hub(hub, capsys, tmp_path):
-    assert env(hub, "freeze", "--json") == 0
+def test_damaged_local_copy_is_replaced_from_the_hub(env_hub, capsys, tmp_path):
+    assert env(env_hub, "freeze", "--json") == 0
     frozen = json.loads(capsys.readouterr().out)
     local = tmp_path / "wizard-state" / "sessions"
     copy = next(local.glob(f"*/snapshots/{frozen['id']}.json"))
     copy.write_bytes(copy.read_bytes().replace(b'"numpy"', b'"numpy-evil"'))
-    assert env(hub, "list") == 1
+    assert env(env_hub, "list") == 1
     assert "checksum mismatch" in capsys.readouterr().out
-    assert env(hub, "diff", frozen["id"]) == 0
+    assert env(env_hub, "diff", frozen["id"]) == 0
     assert b"numpy-evil" not in copy.read_bytes()
 
 
-def test_unknown_host_key_is_refused(hub, capsys, tmp_path):
+def test_unknown_host_key_is_refused(env_hub, capsys, tmp_path):
     empty = tmp_path / "empty_known_hosts"
     empty.write_text("")
+    hub = env_hub
     code = main(["env", "summary", f"{hub.admin.name}@{hub.host}:{hub.port}", "--key", str(hub.client_key),
-                 "--known-hosts", str(empty), "--prefix", str(hub.prefix)])
+                 "--known-hosts", str(empty), "--prefix", str(env_hub.prefix)])
     assert code == 2
-    assert hub.host_key_fingerprint in capsys.readouterr().err
+    assert env_hub.host_key_fingerprint in capsys.readouterr().err
 
 
-def test_summary(hub, capsys):
-    assert env(hub, "summary") == 0
+def test_summary(env_hub, capsys):
+    assert env(env_hub, "summary") == 0
     out = capsys.readouterr().out.splitlines()
     assert out[2] == f"{len(sample.BASE_PACKAGES)} conda packages, 3 pip-only packages"
 
 
 @pytest.mark.parametrize("spec", ["--index-url=http://192.0.2.1/simple", "numpy;id"])
-def test_install_refuses_options_and_shell(hub, capsys, spec):
-    assert env(hub, "install", "--pip", "--", spec) == 2
+def test_install_refuses_options_and_shell(env_hub, capsys, spec):
+    assert env(env_hub, "install", "--pip", "--", spec) == 2
     assert "package name" in capsys.readouterr().err
 
 
-def test_install_freezes_before_and_after(hub, capsys):
-    assert env(hub, "install", "--pip", "--freeze-after", "ipywidgets==8.1.5") == 0
+def test_install_freezes_before_and_after(env_hub, capsys):
+    assert env(env_hub, "install", "--pip", "--freeze-after", "ipywidgets==8.1.5") == 0
     out = capsys.readouterr().out
     assert "==> frozen the environment as snapshot" in out
     assert "    Successfully installed ipywidgets-8.1.5" in out
-    assert env(hub, "list", "--json") == 0
+    assert env(env_hub, "list", "--json") == 0
     listed = json.loads(capsys.readouterr().out)["snapshots"]
     assert [s["pip"] for s in listed] == [3, 4]
 

@@ -5,12 +5,12 @@ conda itself cannot run here (no channel): ``PREFIX/user/bin/conda`` is a stand-
 given (``sample.install_conda_standin``); pip is the real one."""
 
 import json
-import shutil
 import stat
 from pathlib import Path
 
 import pytest
 
+from tests.support.userenv import EXPECTED_DRIFT, drift_with_pip
 from wizard.diagnosis import Status
 from wizard.environment import sample
 from wizard.environment.diff import PackageSet, diff
@@ -20,25 +20,11 @@ from wizard.environment.snapshot import Snapshot, freeze_hub, hub_dir, hub_snaps
 from wizard.environment.summary import gather
 from wizard.hub.ssh import SSHTarget
 
-DRIFT_WHEELS = [("jupyterlab", "4.3.0"), ("ipywidgets", "8.1.5")]
-
-
-@pytest.fixture(scope="session")
-def pristine_user(tmp_path_factory):
-    root = tmp_path_factory.mktemp("hub-env")
-    wheels = root / "wheels"
-    for name, version in DRIFT_WHEELS:
-        sample.build_wheel(wheels, name, version)
-    user = sample.create_user_environment(root / "user", wheel_dir=wheels, with_pip=True)
-    sample.install_conda_standin(user)
-    return user
-
 
 @pytest.fixture
-def hub(sshd_hub, pristine_user):
-    shutil.rmtree(sshd_hub.prefix / "user")
-    sample.clone(pristine_user, sshd_hub.prefix / "user")
-    return sshd_hub
+def hub(env_hub):
+    """The rig's hub with a sample user environment (``tests/rig/userenv.py``)."""
+    return env_hub
 
 
 def connect(hub, user=None, sudo_password=None):
@@ -95,39 +81,11 @@ def test_corrupt_record_is_reported_and_the_freeze_goes_on(hub, tmp_path):
     assert snapshot.problems == [environment.problems[0].summary]
 
 
-def drift(prefix):
-    """On the hub: conda adds xarray, removes tornado, upgrades numpy; pip upgrades jupyterlab, adds ipywidgets and
-    removes nbgitpuller (the real pip, from the local wheels)."""
-    import os
-    import subprocess
-
-    user = prefix / "user"
-    sample.write_record(user, sample.conda_record("xarray", "2024.9.0", "pyhd8ed1ab_1", 1, python_package=True))
-    sample.remove_record(user, "tornado")
-    sample.remove_record(user, "numpy")
-    sample.write_record(user, sample.conda_record("numpy", "2.1.3", "py311h71ddf71_0", 0, python_package=True))
-    sample.append_history(user, "2024-11-02 08:30:00", "conda install xarray numpy=2.1.3", ["+xarray", "+numpy"])
-    pip = [str(user / "bin/python"), "-m", "pip", "--quiet"]
-    clean = {key: value for key, value in os.environ.items() if not key.startswith("PIP_")}  # only pip.conf counts
-    subprocess.run([*pip, "install", "jupyterlab==4.3.0", "ipywidgets==8.1.5"], check=True, env=clean)
-    subprocess.run([*pip, "uninstall", "--yes", "nbgitpuller"], check=True, env=clean)
-
-
-EXPECTED_DRIFT = [
-    "~ numpy 2.1.2=py311h71ddf71_0 -> 2.1.3=py311h71ddf71_0 (conda)",
-    "- tornado 6.4.1=py311h9ecbd09_1 (conda)",
-    "+ xarray 2024.9.0=pyhd8ed1ab_1 (conda)",
-    "+ ipywidgets 8.1.5 (pip)",
-    "~ jupyterlab 4.2.5 -> 4.3.0 (pip)",
-    "- nbgitpuller 1.2.1 (pip)",
-]
-
-
 def test_diff_snapshot_against_live_and_between_snapshots(hub, tmp_path):
     local = tmp_path / "local"
     with connect(hub) as target:
         before, _ = freeze_hub(target, local, now=1764000000)
-        drift(hub.prefix)
+        drift_with_pip(hub.prefix)
         live = gather(target)
         assert [c.render() for c in diff(PackageSet.of_snapshot(before), PackageSet.of_environment(live))] \
             == EXPECTED_DRIFT
@@ -142,7 +100,7 @@ def test_restore_runs_the_plan_through_the_target_after_confirmation(hub, tmp_pa
     local = tmp_path / "local"
     with connect(hub) as target:
         before, _ = freeze_hub(target, local)
-        drift(hub.prefix)
+        drift_with_pip(hub.prefix)
         plan = plan_restore(before, gather(target))
         assert plan.method == "revision"
         shown, progress = [], []
@@ -163,7 +121,7 @@ def test_restore_runs_the_plan_through_the_target_after_confirmation(hub, tmp_pa
 def test_restore_by_explicit_lock_uploads_the_lock_root_only(hub, tmp_path):
     with connect(hub) as target:
         before, _ = freeze_hub(target, tmp_path / "local")
-        drift(hub.prefix)
+        drift_with_pip(hub.prefix)
         (hub.prefix / "user/conda-meta/history").write_text("==> 2025-01-05 10:00:00 <==\n# cmd: conda create\n")
         plan = plan_restore(before, gather(target))
         outcome = execute(plan, target, confirm=lambda p: True)
@@ -183,7 +141,7 @@ def test_restore_by_explicit_lock_uploads_the_lock_root_only(hub, tmp_path):
 def test_restore_without_confirmation_runs_nothing(hub, tmp_path):
     with connect(hub) as target:
         before, _ = freeze_hub(target, tmp_path / "local")
-        drift(hub.prefix)
+        drift_with_pip(hub.prefix)
         plan = plan_restore(before, gather(target))
         trips = target.round_trips
         outcome = execute(plan, target, confirm=lambda p: False)

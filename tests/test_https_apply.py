@@ -24,9 +24,9 @@ import sys
 import pytest
 
 from tests.rig.pebble import PebbleFixture, PebbleServer
+from tests.rig.pki import TestPKI
 from tests.rig.traefik import PebbleTraefik, TraefikStandIn
-from tests.test_apply import rig_documents
-from tests.test_https_pki import TestPKI
+from tests.support.hubs import rig_documents
 from wizard import yamlio
 from wizard.hub import sandbox
 

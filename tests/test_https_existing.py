@@ -6,7 +6,7 @@ import datetime as dt
 
 import pytest
 
-from tests.test_https_pki import NOW, TestPKI
+from tests.rig.pki import NOW, TestPKI
 from wizard.diagnosis import Status, worst
 from wizard.https.existing import check_existing, check_existing_files
 

@@ -7,16 +7,11 @@ import stat
 
 import pytest
 
-from tests.test_https_pki import TestPKI
+from tests.rig.pki import TestPKI
+from tests.support.hubs import hub_target
 from wizard import yamlio
 from wizard.https.install import InstallError, install_certificate
 from wizard.hub import sandbox
-from wizard.hub.ssh import SSHTarget
-
-
-def hub_target(hub):
-    return SSHTarget(hub.host, port=hub.port, user=hub.admin.name, key_file=str(hub.client_key), allow_agent=False,
-                     look_for_keys=False, known_hosts_files=[hub.known_hosts], prefix=str(hub.prefix))
 
 
 def test_install_writes_files_sets_tls_and_reloads_the_proxy(sshd_hub):

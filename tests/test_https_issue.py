@@ -1,6 +1,6 @@
 """Mode acme-dns end to end on the fixtures: Pebble issues (staging run, then production), BIND carries the
 challenges, the sshd hub receives the certificate, a stand-in for TLJH's Traefik serves the installed files, and
-``renew`` replaces them when due. Also mode existing's install."""
+``renew`` replaces them when due (the engine, then ``tljh-wizard renew``). Also mode existing's install."""
 
 from __future__ import annotations
 
@@ -12,9 +12,10 @@ import pytest
 from cryptography import x509
 from cryptography.x509 import verification
 
-from tests.test_https_install import hub_target
-from tests.test_https_pki import TestPKI, TLSServer
+from tests.rig.pki import TestPKI, TLSServer
+from tests.support.hubs import hub_target
 from wizard import yamlio
+from wizard.cli import main
 from wizard.diagnosis import Status
 from wizard.https import issue
 from wizard.https.acme_dns import ACCOUNT_KEY
@@ -165,3 +166,59 @@ def test_existing_certificate_with_problems_never_reaches_the_hub(session, sshd_
     message = str(refused.value)
     assert "does not match" in message and "does not cover" in message and "intermediate" in message
     assert not tls_dir.exists()
+
+
+# --------------------------------------------------------------------------------------------------------------
+# ``tljh-wizard renew SESSION [--force]``: renews when due, leaves things alone when not, exits non-zero on failure
+
+
+@pytest.fixture
+def issued(session, sshd_hub, env, tls_dir):
+    """A session whose certificate was issued and installed, then closed (renew opens it itself)."""
+    session.accept("connection.host_key", sshd_hub.host_key_fingerprint)
+    with hub_target(sshd_hub) as target:
+        issue.issue_and_install(session, target, env)
+    name = session.name
+    session.close()
+    return name
+
+
+def renew_argv(name, env, *extra):
+    host, port = env.verify_address
+    return ["renew", name, "--ca-bundle", env.ca_bundle, "--trust-roots", env.trust_roots,
+            "--dns-port", str(env.nameserver_port), "--verify-address", f"{host}:{port}", *extra]
+
+
+def test_renew_is_a_no_op_until_due_and_force_renews(issued, env, tls_dir, capsys):
+    before = (tls_dir / "fullchain.pem").read_bytes()
+    assert main(renew_argv(issued, env)) == 0
+    assert capsys.readouterr().out.startswith("OK       https.renew: not due: renewal time ")
+    assert (tls_dir / "fullchain.pem").read_bytes() == before
+    assert main(renew_argv(issued, env, "--force")) == 0
+    assert capsys.readouterr().out.startswith("OK       https.renew: renewed: valid until ")
+    assert (tls_dir / "fullchain.pem").read_bytes() != before
+
+
+def test_renew_when_due(issued, env, tls_dir):
+    with Session.open(issued) as reopened:
+        record = reopened.record("https.certificate")
+        reopened.record("https.certificate", {**record, "renewal_time": "2000-01-01T00:00:00+00:00"})
+    before = (tls_dir / "fullchain.pem").read_bytes()
+    assert main(renew_argv(issued, env)) == 0
+    assert (tls_dir / "fullchain.pem").read_bytes() != before
+
+
+def test_a_failed_renewal_exits_2_and_keeps_the_old_certificate(issued, env, tls_dir, capsys):
+    with Session.open(issued) as reopened:
+        reopened.accept("https.tsig_secret", "d3Jvbmcgc2VjcmV0IHdyb25nIHNlY3JldCB3cm9uZyE=")
+    before = (tls_dir / "fullchain.pem").read_bytes()
+    assert main(renew_argv(issued, env, "--force")) == 2
+    out = capsys.readouterr().out
+    assert out.startswith("ERROR    https.renew: renewal failed: ") and "BADSIG" in out
+    assert "d3Jvbmcgc2VjcmV0" not in out
+    assert (tls_dir / "fullchain.pem").read_bytes() == before
+
+
+def test_renew_of_an_unknown_session_exits_2(capsys):
+    assert main(["renew", "nobody@nowhere.test:22"]) == 2
+    assert "no session named" in capsys.readouterr().err

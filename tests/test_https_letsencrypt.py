@@ -15,7 +15,7 @@ import socket
 import pytest
 
 from tests.rig.traefik import TraefikStandIn
-from tests.test_https_install import hub_target
+from tests.support.hubs import hub_target
 from wizard import yamlio
 from wizard.answers import Answers
 from wizard.diagnosis import Diagnosis, Status
@@ -128,7 +128,7 @@ def test_the_dns_override_is_explicit_and_recorded(sshd_hub, traefik, session, t
     answers = answers_for(sshd_hub, **{"https.dns_override": True})
     with hub_target(sshd_hub) as target:
         plan = planned(sshd_hub, target, answers, session, environment(traefik, tmp_path), dns=DNS_FAILING)
-        assert not plan.refusals and "override is set" in plan.notes[0]
+        assert not plan.refusals and "override is set" in plan.notes[0].summary
         assert not [e for e in session.state["journal"] if e["action"] == "https.dns_override"]  # planning: read-only
         plan.execute("https-acme-backup", target, session)
     assert [e for e in session.state["journal"] if e["action"] == "https.dns_override"][0]["failing"] == ["dns.aaaa"]

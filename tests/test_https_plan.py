@@ -40,7 +40,7 @@ def wait_for(predicate, seconds=30.0):
 
 
 def test_the_stand_in_orders_staging_then_keeps_it_until_acme_json_is_cleared(sshd_hub, traefik):
-    from tests.test_https_install import hub_target
+    from tests.support.hubs import hub_target
     from wizard.https.verify import check_served
 
     name = f"standin{next(_serial)}.wizard.test"
@@ -108,8 +108,8 @@ def build_for(hub, target, answers, tmp_path, verify_port):
 def test_existing_upload_is_verified_and_rolled_back(sshd_hub, tmp_path):
     import stat
 
-    from tests.test_https_install import hub_target
-    from tests.test_https_pki import TestPKI
+    from tests.rig.pki import TestPKI
+    from tests.support.hubs import hub_target
     from wizard.https import plan as https_plan
 
     tls = sshd_hub.prefix / "state" / "tljh-wizard" / "tls"
@@ -129,8 +129,8 @@ def test_existing_upload_is_verified_and_rolled_back(sshd_hub, tmp_path):
 
 
 def test_existing_files_replace_older_ones_which_a_rollback_puts_back(sshd_hub, tmp_path):
-    from tests.test_https_install import hub_target
-    from tests.test_https_pki import TestPKI, TLSServer
+    from tests.rig.pki import TestPKI, TLSServer
+    from tests.support.hubs import hub_target
 
     tls = sshd_hub.prefix / "state" / "tljh-wizard" / "tls"
     tls.mkdir(parents=True)
@@ -157,8 +157,8 @@ def test_existing_files_replace_older_ones_which_a_rollback_puts_back(sshd_hub, 
 
 
 def test_existing_files_the_hub_already_holds_are_not_uploaded_again(sshd_hub, tmp_path):
-    from tests.test_https_install import hub_target
-    from tests.test_https_pki import TestPKI
+    from tests.rig.pki import TestPKI
+    from tests.support.hubs import hub_target
 
     answers, leaf = existing_answers(sshd_hub, tmp_path, TestPKI("Operator"))
     tls = sshd_hub.prefix / "state" / "tljh-wizard" / "tls"
@@ -167,12 +167,12 @@ def test_existing_files_the_hub_already_holds_are_not_uploaded_again(sshd_hub, t
     (tls / "privkey.pem").write_bytes(leaf.key_pem)
     with hub_target(sshd_hub) as target:
         plan, _old = build_for(sshd_hub, target, answers, tmp_path, 9)
-    assert plan.steps == [] and "nothing to upload" in plan.notes[0]
+    assert plan.steps == [] and "nothing to upload" in plan.notes[0].summary
 
 
 def test_bad_existing_files_refuse_the_plan_and_nothing_is_read_into_it(sshd_hub, tmp_path):
-    from tests.test_https_install import hub_target
-    from tests.test_https_pki import TestPKI
+    from tests.rig.pki import TestPKI
+    from tests.support.hubs import hub_target
 
     answers, _leaf = existing_answers(sshd_hub, tmp_path, TestPKI("Operator"), name="hub.wizard.test")
     answers.set("domain.name", "other.wizard.test")

@@ -6,7 +6,7 @@ import socket
 
 import pytest
 
-from tests.test_https_pki import TestPKI, TLSServer
+from tests.rig.pki import TestPKI, TLSServer
 from wizard.diagnosis import Status
 from wizard.https.progress import Backoff, Cancelled, CancelToken
 from wizard.https.verify import Unreachable, check_served, fetch_served, wait_for_served

@@ -40,7 +40,8 @@ def test_sandbox_target_creates_the_tree_and_runs_its_tljh_config(tmp_path):
 
 def test_local_apply_with_answers_prefix(tmp_path):
     """``--local`` on a hub: the answers' connection.tljh_prefix names the TLJH tree."""
-    from tests.test_apply_cli import sandbox_documents, wizard, write_answers
+    from tests.support.cli import wizard, write_answers
+    from tests.support.hubs import sandbox_documents
 
     prefix = sandbox.create_tree(tmp_path / "opt-tljh")
     public, secret = sandbox_documents()

@@ -13,10 +13,9 @@ from pathlib import Path
 import pytest
 
 from tests.rig.cutproxy import CutProxy
-from tests.test_apply import rig_documents
-from tests.test_apply_cli import wizard, write_answers
-from tests.test_https_install import hub_target
-from tests.test_https_pki import TestPKI
+from tests.rig.pki import TestPKI
+from tests.support.cli import wizard, write_answers
+from tests.support.hubs import hub_target, rig_documents
 from wizard.https.install import InstallError, install_certificate
 from wizard.hub import sandbox
 from wizard.hub.local import LocalTarget

@@ -109,7 +109,7 @@ def test_the_engine_stop_rolls_back(tmp_path, when):
     """Applier.stop() from another thread: before any action, or while a reload hangs."""
     import threading
 
-    from tests.test_apply_cli import sandbox_documents
+    from tests.support.hubs import sandbox_documents
     from wizard.answers import Answers
     from wizard.hub.local import SandboxTarget
     from wizard.session import Session

@@ -14,7 +14,7 @@ import jsonschema
 import pytest
 
 from tests.answers_samples import SENTINELS, combinations, documents
-from tests.test_https_pki import TestPKI
+from tests.rig.pki import TestPKI
 from wizard import yamlio, z2jh
 from wizard.answers import Answers
 from wizard.fields import ValidationError

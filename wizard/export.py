@@ -10,6 +10,7 @@ import argparse
 import importlib.util
 import sys
 from pathlib import Path
+from typing import Any
 
 from wizard.answers import Answers
 from wizard.fields import ValidationError
@@ -91,7 +92,7 @@ def render_tljh(answers: Answers, tljh_version: str, base_text: str | None, incl
     return text
 
 
-def _redact(data, secrets: set):
+def _redact(data: Any, secrets: set[Any]) -> Any:
     if isinstance(data, dict):
         return {key: _redact(value, secrets) for key, value in data.items()}
     if isinstance(data, list):

@@ -226,20 +226,21 @@ def host(raw: Any) -> str:
 
 
 def ipv4(raw: Any) -> str:
-    value = _text(raw, "an IPv4 address")
-    try:
-        return str(ipaddress.IPv4Address(value))
-    except ValueError:
-        raise ValidationError(f"{_shown(value)} is not an IPv4 address; expected four numbers 0-255, "
-                              "e.g. 203.0.113.10") from None
+    return _ip_address(raw, ipaddress.IPv4Address, "IPv4", "expected four numbers 0-255, e.g. 203.0.113.10")
 
 
 def ipv6(raw: Any) -> str:
-    value = _text(raw, "an IPv6 address")
+    return _ip_address(raw, ipaddress.IPv6Address, "IPv6", "e.g. 2001:db8::10")
+
+
+def _ip_address(raw: Any, kind: type[ipaddress.IPv4Address | ipaddress.IPv6Address], name: str, hint: str) -> str:
+    """The address in its standard text form (RFC 5952 for IPv6), or the refusal naming ``name`` and ``hint``."""
+    what = f"an {name} address"
+    value = _text(raw, what)
     try:
-        return str(ipaddress.IPv6Address(value))
+        return str(kind(value))
     except ValueError:
-        raise ValidationError(f"{_shown(value)} is not an IPv6 address; e.g. 2001:db8::10") from None
+        raise ValidationError(f"{_shown(value)} is not {what}; {hint}") from None
 
 
 def integer(minimum: int | None = None, maximum: int | None = None, unit: str = "") -> Validator:

@@ -395,52 +395,42 @@ def _check_against_host(inputs: SizingInputs, sizing: Sizing, host: HostFacts) -
                 f"or use {suggestion}",
             data={"limit": inputs.memory_per_user, "host_ram": host.ram},
         ))
-    elif sizing.ram > host.ram:
-        out.append(Diagnosis(
-            "limits.ram", Status.WARNING,
+    else:
+        out.append(_needed(
+            "limits.ram", sizing.ram, host.ram, "host_ram",
+            f"{format_gb(sizing.ram)} RAM needed of {format_gb(host.ram)}",
             f"{sizing.concurrent_users} concurrent users need {format_gb(sizing.ram)} RAM; the VM has "
             f"{format_gb(host.ram)}",
             details="Users whose servers start past that point are killed when they reach memory the VM lacks.",
-            fix=f"lower the memory limit or the expected active share, or use {suggestion}",
-            data={"required": sizing.ram, "host_ram": host.ram},
-        ))
-    else:
-        out.append(Diagnosis(
-            "limits.ram", Status.OK,
-            f"{format_gb(sizing.ram)} RAM needed of {format_gb(host.ram)}",
-            data={"required": sizing.ram, "host_ram": host.ram},
-        ))
+            fix=f"lower the memory limit or the expected active share, or use {suggestion}"))
     if host.cpus is None:
         out.append(Diagnosis("limits.cpu", Status.SKIPPED, "the VM's CPU count is unknown; CPU not checked"))
-    elif sizing.cpus > host.cpus:
-        out.append(Diagnosis(
-            "limits.cpu", Status.WARNING,
+    else:
+        out.append(_needed(
+            "limits.cpu", sizing.cpus, host.cpus, "host_cpus", f"{sizing.cpus:g} CPUs needed of {host.cpus:g}",
             f"{sizing.concurrent_users} concurrent users need {sizing.cpus:g} CPUs; the VM has {host.cpus:g}",
             details="CPU limits are shares: the hub stays up but everyone slows down.",
-            fix=f"lower the CPU limit, or use {suggestion}",
-            data={"required": sizing.cpus, "host_cpus": host.cpus},
-        ))
-    else:
-        out.append(Diagnosis(
-            "limits.cpu", Status.OK, f"{sizing.cpus:g} CPUs needed of {host.cpus:g}",
-            data={"required": sizing.cpus, "host_cpus": host.cpus},
-        ))
+            fix=f"lower the CPU limit, or use {suggestion}"))
     if host.disk is None:
         out.append(Diagnosis("limits.disk", Status.SKIPPED, "the disk holding /home is unknown; disk not checked"))
-    elif sizing.disk > host.disk:
-        out.append(Diagnosis(
-            "limits.disk", Status.WARNING,
+    else:
+        out.append(_needed(
+            "limits.disk", sizing.disk, host.disk, "host_disk",
+            f"{format_gb(sizing.disk)} disk needed of {format_gb(host.disk)}",
             f"{inputs.total_users} users need {format_gb(sizing.disk)} of disk; the disk holding /home has "
             f"{format_gb(host.disk)}",
-            fix=f"grow the volume holding /home to at least {format_gb(sizing.suggested_disk)}",
-            data={"required": sizing.disk, "host_disk": host.disk},
-        ))
-    else:
-        out.append(Diagnosis(
-            "limits.disk", Status.OK, f"{format_gb(sizing.disk)} disk needed of {format_gb(host.disk)}",
-            data={"required": sizing.disk, "host_disk": host.disk},
-        ))
+            fix=f"grow the volume holding /home to at least {format_gb(sizing.suggested_disk)}"))
     return out
+
+
+def _needed(check: str, required: float, available: float, host_key: str, fits: str, short: str, *,
+            details: str = "", fix: str) -> Diagnosis:
+    """``check`` for one resource: OK (``fits``) when ``required`` is at most what the VM has, else a WARNING
+    (``short``); data ``{"required": ..., host_key: available}``."""
+    data = {"required": required, host_key: available}
+    if required > available:
+        return Diagnosis(check, Status.WARNING, short, details=details, fix=fix, data=data)
+    return Diagnosis(check, Status.OK, fits, data=data)
 
 
 def _round_down_mib(size: float) -> int:

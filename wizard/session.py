@@ -24,7 +24,7 @@ import shutil
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable, Iterable
 
 from wizard.answers import Answers
 from wizard.fields import ValidationError
@@ -77,14 +77,15 @@ class SessionInfo:
     updated: float
     locked_by: int | None
 
-    def to_json(self) -> dict:
+    def to_json(self) -> dict[str, Any]:
         return dict(self.__dict__)
 
 
 class Session:
     """One hub's wizard state. Open with ``Session.open(name)``; close (or use as a context manager) to unlock."""
 
-    def __init__(self, name: str, directory: Path, state: dict, answers: Answers, lock_fd: int | None) -> None:
+    def __init__(self, name: str, directory: Path, state: dict[str, Any], answers: Answers,
+                 lock_fd: int | None) -> None:
         self.name = name
         self.dir = directory
         self.state = state
@@ -141,7 +142,7 @@ class Session:
 
     @property
     def current_step(self) -> str:
-        return self.state["current_step"]
+        return str(self.state["current_step"])
 
     @property
     def finished_steps(self) -> list[str]:
@@ -176,7 +177,7 @@ class Session:
         return [item.id for item in STEPS
                 if item.sections and all(section in self.answers.skipped for section in item.sections)]
 
-    def journal(self, action: str, phase: str, **details: Any) -> dict:
+    def journal(self, action: str, phase: str, **details: Any) -> dict[str, Any]:
         """Record a remote action's intent (before) or outcome (after); saved at once. Secret answers quoted in the
         details (a hub's error output can echo them) are masked, as in the log."""
         secrets = sorted(self.secret_values(), key=len, reverse=True)
@@ -250,7 +251,7 @@ class Session:
 class SecretFilter(logging.Filter):
     """Replaces every known secret value in a log record with ********."""
 
-    def __init__(self, secrets) -> None:
+    def __init__(self, secrets: Callable[[], Iterable[str]]) -> None:
         super().__init__()
         self._secrets = secrets
 
@@ -305,11 +306,12 @@ def _read_pid(fd: int) -> str:
 
 
 # The types of a saved state's fields, so a damaged file is refused when opened rather than failing later.
-_STATE_SHAPE: dict[str, type | tuple[type, ...]] = {"current_step": str, "finished_steps": list, "failed_steps": list, "journal": list, "records": dict,
-                "answers": (dict, type(None))}
+_STATE_SHAPE: dict[str, type | tuple[type, ...]] = {
+    "current_step": str, "finished_steps": list, "failed_steps": list, "journal": list, "records": dict,
+    "answers": (dict, type(None))}
 
 
-def _read(directory: Path, name: str) -> tuple[dict | None, Answers]:
+def _read(directory: Path, name: str) -> tuple[dict[str, Any] | None, Answers]:
     state_file = directory / "state.json"
     if not state_file.exists():
         return None, Answers()

@@ -9,12 +9,16 @@ from __future__ import annotations
 import io
 import re
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from wizard.fields import ValidationError
 
+if TYPE_CHECKING:
+    from ruamel.yaml import YAML
 
-def _yaml(typ: str = "safe"):
+
+
+def _yaml(typ: str = "safe") -> YAML:
     from ruamel.yaml import YAML
 
     yaml = YAML(typ=typ, pure=True)
@@ -87,7 +91,7 @@ def _bounds(text: str, origin: str, aliases: bool) -> None:
     if "&" not in text and "*" not in text:
         return  # no anchor, no alias: nothing to expand; block nesting is bounded by the loader's own recursion
     sizes: dict[str, int] = {}  # anchor -> nodes it stands for (expanded)
-    stack: list[list] = []  # open collections: [anchor, nodes so far]
+    stack: list[list[Any]] = []  # open collections: [anchor, nodes so far]
     total = 0
     for event in YAML(typ="safe", pure=True).parse(text):
         if isinstance(event, AliasEvent):

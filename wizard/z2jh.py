@@ -21,12 +21,16 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from importlib import resources
 from pathlib import Path
-from typing import Any, Mapping
+from typing import TYPE_CHECKING, Any, Mapping, cast
 
 from wizard import limits
 from wizard.answers import Answers
 from wizard.fields import ValidationError
 from wizard.mappings import deep_merge
+
+if TYPE_CHECKING:
+    import jsonschema
+
 
 CHART_VERSION = "4.4.0"
 TLS_SECRET_NAME = "jupyterhub-tls"
@@ -42,8 +46,8 @@ LOAD_BALANCER_COMMENT = ("The hub VM's reserved IP. A cluster's load balancer ne
 class Values:
     """One export: the public values, the secret overlay, and what does not carry over to Kubernetes."""
 
-    values: dict
-    secrets: dict
+    values: dict[str, Any]
+    secrets: dict[str, Any]
     warnings: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
 
@@ -52,19 +56,20 @@ class Values:
 # chart data
 
 @lru_cache(maxsize=None)
-def chart_defaults() -> dict:
+def chart_defaults() -> dict[str, Any]:
     return _load_chart_file(f"z2jh/values-{CHART_VERSION}.yaml")
 
 
 @lru_cache(maxsize=None)
-def chart_schema() -> dict:
+def chart_schema() -> dict[str, Any]:
     return _load_chart_file(f"z2jh/values.schema-{CHART_VERSION}.yaml")
 
 
-def _load_chart_file(name: str) -> dict:
+def _load_chart_file(name: str) -> dict[str, Any]:
     from wizard import yamlio
 
-    return yamlio.loads(resources.files("wizard.data").joinpath(name).read_text(encoding="utf-8"), name)
+    loaded = yamlio.loads(resources.files("wizard.data").joinpath(name).read_text(encoding="utf-8"), name)
+    return cast(dict[str, Any], loaded)  # the chart's files shipped here: mappings
 
 
 def helm_merge(base: Any, overlay: Any) -> Any:
@@ -187,7 +192,7 @@ def _read_pem(path: str | None, key: str, marker: str) -> str:
                               key) from None
     if "-----BEGIN " not in text or marker not in text:
         raise ValidationError(f"{path}: no PEM {marker} block in this file", key)
-    return LiteralScalarString(text.strip() + "\n")
+    return cast(str, LiteralScalarString(text.strip() + "\n"))  # a str, written as a YAML block scalar
 
 
 def _render_limits(answers: Answers, out: Values) -> None:
@@ -240,7 +245,7 @@ def _standing_warnings(answers: Answers, out: Values) -> None:
                         "(singleuser.storage) before switching DNS.")
 
 
-def _split_secrets(node: Any, secret_values: set[str], secret_keys: set[str]) -> tuple[Any, dict]:
+def _split_secrets(node: Any, secret_values: set[str], secret_keys: set[str]) -> tuple[Any, dict[str, Any]]:
     """(node without secrets, the secrets at the same paths)."""
     if not isinstance(node, dict):
         return node, {}
@@ -263,7 +268,7 @@ def _split_secrets(node: Any, secret_values: set[str], secret_keys: set[str]) ->
 # validation
 
 @lru_cache(maxsize=None)
-def _validator():
+def _validator() -> jsonschema.Draft7Validator:
     import jsonschema
 
     return jsonschema.Draft7Validator(chart_schema())

@@ -181,15 +181,22 @@ def _ensure_users() -> None:
         done = _run(["chpasswd"], stdin=f"{PASSWORD_USER}:{SUDO_PASSWORD}\n")
         if done.returncode != 0:
             _fail(f"chpasswd failed: {done.stderr}")
-        if not SUDOERS_FILE.exists() or SUDOERS_FILE.read_text() != SUDOERS:
-            tmp = SUDOERS_FILE.with_name(".tljh-wizard-rig.tmp")
-            tmp.write_text(SUDOERS)
-            os.chmod(tmp, 0o440)
-            check = _run(["visudo", "-c", "-f", str(tmp)])
-            if check.returncode != 0:
-                tmp.unlink()
-                _fail(f"sudoers rule rejected: {check.stdout}{check.stderr}")
-            os.replace(tmp, SUDOERS_FILE)
+        install_sudoers(SUDOERS_FILE, SUDOERS)
+
+
+def install_sudoers(path: Path, text: str) -> None:
+    """``text`` as the sudoers drop-in ``path`` (0440), checked by ``visudo -c`` before it replaces anything; nothing
+    is written when the file already holds it. The caller holds the rig's setup lock."""
+    if path.exists() and path.read_text() == text:
+        return
+    tmp = path.with_name(f".{path.name}.tmp")  # sudo skips drop-ins whose names contain a dot
+    tmp.write_text(text)
+    os.chmod(tmp, 0o440)
+    check = _run(["visudo", "-c", "-f", str(tmp)])
+    if check.returncode != 0:
+        tmp.unlink()
+        _fail(f"sudoers rule {path.name} rejected: {check.stdout}{check.stderr}")
+    os.replace(tmp, path)
 
 
 def _keygen(path: Path, passphrase: str = "") -> None:

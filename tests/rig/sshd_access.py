@@ -45,6 +45,7 @@ from tests.rig.sshd import (
     _run,
     _wait_for_banner,
     fingerprint,
+    install_sudoers,
 )
 
 TLJH_SUDOERS = Path("/etc/sudoers.d/jupyterhub-admins")
@@ -60,15 +61,7 @@ def ensure_tljh_groups() -> None:
             done = _run(["groupadd", "--force", group])
             if done.returncode != 0:
                 _fail(f"groupadd {group} failed: {done.stderr}")
-        if not TLJH_SUDOERS.exists() or TLJH_SUDOERS.read_text() != TLJH_SUDOERS_TEXT:
-            tmp = TLJH_SUDOERS.with_name(".jupyterhub-admins.tmp")
-            tmp.write_text(TLJH_SUDOERS_TEXT)
-            os.chmod(tmp, 0o440)
-            check = _run(["visudo", "-c", "-f", str(tmp)])
-            if check.returncode != 0:
-                tmp.unlink()
-                _fail(f"TLJH's sudoers rule rejected: {check.stdout}{check.stderr}")
-            os.replace(tmp, TLJH_SUDOERS)
+        install_sudoers(TLJH_SUDOERS, TLJH_SUDOERS_TEXT)
 
 
 @dataclass

@@ -26,7 +26,7 @@ import json
 import threading
 from pathlib import Path
 
-from tests.test_https_pki import TestPKI, TLSServer
+from tests.rig.pki import TestPKI, TLSServer
 from wizard import yamlio
 
 

@@ -21,11 +21,16 @@ import json
 import re
 from dataclasses import asdict, dataclass, field
 from importlib import resources
-from typing import Any, Iterable, Mapping
+from typing import TYPE_CHECKING, Any, Iterable, Mapping, cast
 
 from wizard.diagnosis import Diagnosis, Status
 from wizard.fields import ValidationError
 from wizard.mappings import section as mapping_section
+
+if TYPE_CHECKING:
+    from wizard.answers import Answers
+    from wizard.hub.target import HubTarget
+
 
 PREVIEW, PREFLIGHT = "access.preview", "access.preflight"
 OUTSIDER = "outsider"
@@ -62,7 +67,7 @@ class Preview:
     verdicts: list[Verdict] = field(default_factory=list)
     identity_errors: list[str] = field(default_factory=list)
 
-    def to_json(self) -> dict:
+    def to_json(self) -> dict[str, Any]:
         data = asdict(self)
         for verdict, item in zip(self.verdicts, data["verdicts"]):
             item["outcome"] = verdict.outcome
@@ -139,7 +144,7 @@ def _fix_for(error: str) -> str:
 # ---------------------------------------------------------------------------------------------------------------
 # identities
 
-def parse_identity(text: str) -> dict:
+def parse_identity(text: str) -> dict[str, Any]:
     """``NAME[:key=value]...`` -> an identity. Keys: ``groups`` (names separated by ``,``; DNs, which hold commas,
     by ``;``), ``orgs`` (GitHub ORG or ORG:TEAM, by ``,``), ``domain`` (Google hd), ``approved`` (Native: an admin
     approved the sign-up), ``public`` (GitHub membership is public). E.g. ``alice@example.edu:groups=students``."""
@@ -173,7 +178,7 @@ def _class_section(config: Mapping[str, Any]) -> tuple[str, Mapping[str, Any], M
     return class_name, section, users
 
 
-def sample_identities(config: Mapping[str, Any], extra: Iterable[dict] = ()) -> list[dict]:
+def sample_identities(config: Mapping[str, Any], extra: Iterable[dict[str, Any]] = ()) -> list[dict[str, Any]]:
     """Sample people for a TLJH config: each admin, an allowed user, a member of the first organization/group/hosted
     domain, a Native newcomer (and one an admin approved), the first blocked user, and an outsider."""
     class_name, section, users = _class_section(config)
@@ -181,9 +186,9 @@ def sample_identities(config: Mapping[str, Any], extra: Iterable[dict] = ()) -> 
     domains = [str(d).lower() for d in section.get("hosted_domain") or []]
     if isinstance(section.get("hosted_domain"), str):
         domains = [section["hosted_domain"].lower()]
-    out: list[dict] = []
+    out: list[dict[str, Any]] = []
 
-    def person(name: str, label: str, **more) -> None:
+    def person(name: str, label: str, **more: Any) -> None:
         if google and "@" not in name:
             name = f"{name}@{domains[0] if domains else 'example.org'}"
         if google and "domain" not in more:
@@ -248,7 +253,7 @@ def _without_secrets(config: Mapping[str, Any]) -> Any:
     return walk(config)
 
 
-def script(config: Mapping[str, Any], identities: list[dict]) -> bytes:
+def script(config: Mapping[str, Any], identities: list[dict[str, Any]]) -> bytes:
     """The Python program sent to the hub's interpreter: the probe, then its payload as one JSON string literal
     (serialised, never formatted into code)."""
     source = resources.files("wizard.access").joinpath("probe.py").read_text(encoding="utf-8")
@@ -284,7 +289,7 @@ def local_packages_missing(class_path: str) -> str | None:
     return None
 
 
-def run_local(config: Mapping[str, Any], identities: list[dict], timeout: float = 120.0) -> Preview:
+def run_local(config: Mapping[str, Any], identities: list[dict[str, Any]], timeout: float = 120.0) -> Preview:
     """The probe with this machine's Python, in a child process (its own scratch directory, no network)."""
     import subprocess
     import sys
@@ -306,11 +311,12 @@ def run_local(config: Mapping[str, Any], identities: list[dict], timeout: float 
     return preview
 
 
-def hub_python(target) -> str:
+def hub_python(target: HubTarget) -> str:
     return str(target.prefix / "hub" / "bin" / "python")
 
 
-def run_on_hub(target, config: Mapping[str, Any], identities: list[dict], timeout: float = 120.0) -> Preview:
+def run_on_hub(target: HubTarget, config: Mapping[str, Any], identities: list[dict[str, Any]],
+               timeout: float = 120.0) -> Preview:
     """The probe with the hub's own Python (``PREFIX/hub/bin/python -``), the script on stdin; read-only, as
     root, as TLJH runs it (the wizard reads the hub's config.yaml with sudo too). Nothing is written but the probe's
     own scratch directory, removed afterwards. A hub without that interpreter gives a SKIPPED preview."""
@@ -323,8 +329,9 @@ def run_on_hub(target, config: Mapping[str, Any], identities: list[dict], timeou
     return preview
 
 
-def preview(config: Mapping[str, Any], identities: list[dict] | None = None, *, target=None,
-            extra: Iterable[dict] = ()) -> Preview:
+def preview(config: Mapping[str, Any], identities: list[dict[str, Any]] | None = None, *,
+            target: HubTarget | None = None,
+            extra: Iterable[dict[str, Any]] = ()) -> Preview:
     """Run the probe where it can run: on ``target``'s hub Python, else locally, else SKIPPED."""
     identities = identities if identities is not None else sample_identities(config, extra)
     if target is not None:
@@ -334,17 +341,17 @@ def preview(config: Mapping[str, Any], identities: list[dict] | None = None, *, 
     return run_local(config, identities)
 
 
-def rendered_config(answers, base_text: str = "") -> dict:
+def rendered_config(answers: Answers, base_text: str = "") -> dict[str, Any]:
     """The config.yaml apply would write (the answers over ``base_text``), as plain data."""
     from wizard import yamlio
     from wizard.tljh import config as tljh_config
 
     text = tljh_config.update(base_text, tljh_config.render(answers))
     data = yamlio.loads(text, "config.yaml") or {}
-    return json.loads(json.dumps(data, default=str))
+    return cast(dict[str, Any], json.loads(json.dumps(data, default=str)))  # a dict, dumped and read back
 
 
-def allow_all_confirmed(answers) -> bool:
+def allow_all_confirmed(answers: Answers) -> bool:
     """Whether the answers confirm that every account may log in (the one way to admit everybody)."""
     auth = answers.section("authenticator")
     return bool(auth.get("allow_all")) or (auth.get("type") in ("firstuse", "dummy")

@@ -20,11 +20,19 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Mapping
 
-if TYPE_CHECKING:
-    from wizard.hub.target import HubTarget
-
 from wizard.diagnosis import Diagnosis, Status
 from wizard.mappings import section as mapping_section
+
+if TYPE_CHECKING:
+    from cryptography import x509
+
+    from wizard.answers import Answers
+    from wizard.audit.hubfacts import HubFacts, Sources
+    from wizard.environment.snapshot import Snapshot
+    from wizard.https.verify import Served
+    from wizard.hub.target import HubTarget
+    from wizard.session import Session
+
 
 DEFAULT_WARN_DAYS = 21
 CRITICAL_DAYS = 7  # fewer days left than this is an error: renewal has failed for weeks
@@ -44,13 +52,13 @@ class AuditOptions:
     tls_timeout: float = 5.0
     sources: Any = None  # wizard.audit.hubfacts.Sources: where the hub-side facts come from (default: the hub's own)
     probes: tuple[str, ...] | None = None  # run only these probes (and what they need); default all
-    extra_probes: tuple = ()  # Probes added for this run only, after PROBES (e.g. check --smoke)
+    extra_probes: tuple[Probe, ...] = ()  # Probes added for this run only, after PROBES (e.g. check --smoke)
     now: _dt.datetime | None = None
 
     def moment(self) -> _dt.datetime:
         return self.now or _dt.datetime.now(_dt.timezone.utc)
 
-    def hub_sources(self):
+    def hub_sources(self) -> Sources:
         from wizard.audit.hubfacts import Sources
 
         return self.sources or Sources()
@@ -66,7 +74,7 @@ class AuditSubject:
     local_dir: Path | None = None  # the session's directory
 
     @classmethod
-    def from_session(cls, session) -> "AuditSubject":
+    def from_session(cls, session: Session) -> "AuditSubject":
         return cls(session.name, session.answers, dict(session.state.get("records") or {}), session.dir)
 
     def stored(self, name: str) -> bytes | None:
@@ -83,7 +91,7 @@ class AuditSubject:
 TargetFactory = Callable[[], "HubTarget"]
 
 
-def ssh_target(answers) -> Any:
+def ssh_target(answers: Answers) -> Any:
     """The hub over SSH from the answers (``wizard.hub.connect``); never asks about an unknown host key."""
     from wizard.hub.connect import ssh_target as connect
 
@@ -173,7 +181,7 @@ def audit(subject: AuditSubject, options: AuditOptions | None = None,
     probes = _selected([*PROBES, *options.extra_probes], options.probes)
     outcomes: dict[str, tuple[bool, list[Diagnosis]]] = {}
 
-    def execute(probe: Probe, futures: dict) -> tuple[bool, list[Diagnosis]]:
+    def execute(probe: Probe, futures: dict[str, Any]) -> tuple[bool, list[Diagnosis]]:
         for need in probe.needs:
             if need in futures and not futures[need].result()[0]:
                 reason = next((d.id for d in futures[need].result()[1] if d.status is Status.ERROR), need)
@@ -194,7 +202,7 @@ def audit(subject: AuditSubject, options: AuditOptions | None = None,
 
     try:
         with ThreadPoolExecutor(max_workers=max(1, len(probes)), thread_name_prefix="audit") as pool:
-            futures: dict = {}
+            futures: dict[str, Any] = {}
             for probe in probes:  # a probe waits only on earlier ones, and every probe has its own worker
                 futures[probe.name] = pool.submit(execute, probe, futures)
             for probe in probes:
@@ -295,7 +303,7 @@ def certificate_finding(subject: AuditSubject, options: AuditOptions) -> Diagnos
     return found
 
 
-def served_chain(served) -> list[str]:
+def served_chain(served: Served) -> list[str]:
     """The chain as a client receives it, as ``openssl s_client -showcerts`` lists it: position, subject, issuer."""
     lines = []
     for index, cert in enumerate(served.chain):
@@ -304,7 +312,8 @@ def served_chain(served) -> list[str]:
     return lines
 
 
-def renewal_verdict(leaf, subject: AuditSubject, options: AuditOptions, data: dict) -> Diagnosis:
+def renewal_verdict(leaf: x509.Certificate, subject: AuditSubject, options: AuditOptions,
+                    data: dict[str, Any]) -> Diagnosis:
     """Is the served certificate due for renewal? The CA's ARI window when the wizard issued it, else days left."""
     from wizard.https import certs
 
@@ -349,7 +358,7 @@ def _renew_hint(subject: AuditSubject) -> str:
     return "install a renewed certificate (tljh-wizard HOST, step HTTPS)"
 
 
-def issued_record(subject: AuditSubject, leaf) -> dict | None:
+def issued_record(subject: AuditSubject, leaf: x509.Certificate) -> dict[str, Any] | None:
     """What the HTTPS step recorded about the certificate it installed (``wizard.https.issue``), when that is the
     certificate served now."""
     from wizard.https.issue import RECORD
@@ -372,7 +381,7 @@ AUTHENTICATOR, LIMITS, CULLING, HUB = "audit.authenticator", "audit.limits", "au
 HUB_FACTS = "audit.hub_facts"
 
 
-def connect_probe(run: AuditRun):
+def connect_probe(run: AuditRun) -> HubTarget:
     """The session's one connection to the hub, shared by every hub probe (closed when the audit ends)."""
     from wizard.hub.target import HubError
 
@@ -386,7 +395,7 @@ def connect_probe(run: AuditRun):
     return target
 
 
-def facts_probe(run: AuditRun):
+def facts_probe(run: AuditRun) -> HubFacts:
     """Every hub-side fact in one round trip (``wizard.audit.hubfacts``)."""
     from wizard.audit import hubfacts
     from wizard.hub.target import HubError
@@ -398,7 +407,7 @@ def facts_probe(run: AuditRun):
                                     fix="the hub needs python3 (TLJH's installer requires it)")) from None
 
 
-def live_config(run: AuditRun) -> dict:
+def live_config(run: AuditRun) -> dict[str, Any]:
     """config.yaml on the hub over TLJH's defaults ({} when missing or unreadable)."""
     from wizard import yamlio
     from wizard.fields import ValidationError
@@ -535,7 +544,7 @@ def last_applied(subject: AuditSubject) -> tuple[str | None, str, str] | None:
     return (text if text is not None and applier.sha256(text) == digest else None), digest, shown
 
 
-def _rerender(answers, old_text: str, digest: str) -> str | None:
+def _rerender(answers: Answers, old_text: str, digest: str) -> str | None:
     """The file the apply wrote, if rendering the answers over the old file gives it again."""
     from wizard.hub import apply as applier
 
@@ -603,7 +612,7 @@ def _culling(config: Mapping[str, Any]) -> Diagnosis:
                                          f"{cull.get('every')} s)")
 
 
-def environment_drift(subject: AuditSubject, target) -> Diagnosis:
+def environment_drift(subject: AuditSubject, target: HubTarget) -> Diagnosis:
     """The live user environment against the newest snapshot (on the hub or kept locally)."""
     from wizard.environment import diff as envdiff
     from wizard.environment.summary import StreamError, gather
@@ -630,7 +639,7 @@ def environment_drift(subject: AuditSubject, target) -> Diagnosis:
                      data={"snapshot": snapshot.id, "changes": [change.render() for change in changes]})
 
 
-def newest_snapshot(subject: AuditSubject, target):
+def newest_snapshot(subject: AuditSubject, target: HubTarget) -> tuple[Snapshot | None, list[str]]:
     """(the newest intact snapshot on the hub or in the session's local copies, problems met)."""
     from wizard.environment import snapshot as snapshots
 
@@ -693,7 +702,8 @@ def bundle_dirs(subject: AuditSubject) -> list[Path]:
 # ---------------------------------------------------------------------------------------------------------------
 # TLS posture (from this machine, against the hub's address)
 
-def _served_at(subject: AuditSubject, override: str | None, default_port: int, flag: str):
+def _served_at(subject: AuditSubject, override: str | None, default_port: int,
+               flag: str) -> tuple[str, int, str] | str:
     """(host, port, domain) where the hub serves, or a reason it cannot be probed."""
     from wizard.fields import ValidationError, host_port
     from wizard.tljh.config import certificate_domains
@@ -711,12 +721,13 @@ def _served_at(subject: AuditSubject, override: str | None, default_port: int, f
     return host.strip("[]"), int(port), domains[0]
 
 
-def _https_served(answers) -> bool:
+def _https_served(answers: Answers) -> bool:
     """HTTPS is served: by TLJH's proxy (a certificate mode), or by the web server TLJH sits behind."""
     return answers.get("https.mode") not in (None, "none") or answers.get("https.web_ports") == "behind"
 
 
-def _https_probe(check: str, body):
+def _https_probe(check: str,
+                 body: Callable[[AuditRun, str, int, str], Diagnosis]) -> Callable[[AuditRun], Diagnosis]:
     def probe(run: AuditRun) -> Diagnosis:
         if not _https_served(run.subject.answers):
             return Diagnosis(check, Status.SKIPPED, "HTTPS is off: not checked (see audit.certificate)")

@@ -11,6 +11,17 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from typing import Callable
+
+    from wizard.audit.checks import AuditRun
+    from wizard.audit.hubfacts import Sources
+    from wizard.diagnosis import Diagnosis
+    from wizard.hub.target import HubTarget
+    from wizard.session import Session
+
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -66,7 +77,7 @@ def _positive(text: str) -> float:
     return value
 
 
-def _sources(args: argparse.Namespace):
+def _sources(args: argparse.Namespace) -> Sources:
     """The hub-side sources from --probe-sources (a YAML mapping, ``wizard.audit.hubfacts.Sources``) and --bundle."""
     from wizard.audit.hubfacts import Sources
 
@@ -82,7 +93,7 @@ def _sources(args: argparse.Namespace):
     return sources
 
 
-def find_session(hub: str):
+def find_session(hub: str) -> Session:
     """The saved session for ``hub``: a session name, ``[USER@]HOST[:PORT]``, or a host only one session has."""
     from wizard.fields import hub_address
     from wizard.session import Session, SessionError, list_sessions, session_name, sessions_dir
@@ -138,7 +149,7 @@ def run(args: argparse.Namespace) -> int:
     from wizard.audit.checks import AuditRun
     from wizard.hub.connect import target_from_args
 
-    def factory():
+    def factory() -> HubTarget:
         target = target_from_args(args, subject.answers)
         if args.hub_api_url:
             target.hub_api_url = args.hub_api_url
@@ -179,7 +190,7 @@ def run(args: argparse.Namespace) -> int:
     return code
 
 
-def smoke_probe(run, token: bytes | None) -> list:
+def smoke_probe(run: AuditRun, token: bytes | None) -> list[Diagnosis]:
     """The ``smoke`` probe: ``smoke_findings`` over the audit's connection and the config.yaml its facts read."""
     from wizard.audit.checks import redacted
     from wizard.diagnosis import Diagnosis, Status
@@ -187,7 +198,7 @@ def smoke_probe(run, token: bytes | None) -> list:
     from wizard.hub.target import HubError
 
     if not token:
-        return smoke_findings(None, token, [])
+        return _no_smoke_credential()
     secret = token.decode().strip()
     try:
         diagnoses, _ = smoke.run(run.value("hub"), run.value("hub.facts").config_text or "", secret)
@@ -196,7 +207,17 @@ def smoke_probe(run, token: bytes | None) -> list:
     return [redacted(d, [secret]) for d in diagnoses]
 
 
-def smoke_findings(target_factory, token: bytes | None, secrets: list[str]) -> list:
+def _no_smoke_credential() -> list[Diagnosis]:
+    from wizard.diagnosis import Diagnosis, Status
+    from wizard.hub import smoke
+
+    return [Diagnosis("smoke", Status.ERROR, "no smoke-test credential in this session",
+                      fix="apply the answers (without --no-smoke): the plan installs a credential scoped to the user "
+                          f"{smoke.USER}")]
+
+
+def smoke_findings(target_factory: Callable[[], HubTarget], token: bytes | None,
+                   secrets: list[str]) -> list[Diagnosis]:
     """``check --smoke``: the smoke test (``wizard.hub.smoke``) on the hub's running config, as diagnoses."""
     from wizard.audit.checks import redacted
     from wizard.diagnosis import Diagnosis, Status
@@ -204,9 +225,7 @@ def smoke_findings(target_factory, token: bytes | None, secrets: list[str]) -> l
     from wizard.hub.target import HubError
 
     if not token:
-        return [Diagnosis("smoke", Status.ERROR, "no smoke-test credential in this session",
-                          fix="apply the answers (without --no-smoke): the plan installs a credential scoped to "
-                              f"the user {smoke.USER}")]
+        return _no_smoke_credential()
     try:
         with target_factory() as target:
             diagnoses, _ = smoke.run(target, apply.read_config(target), token.decode().strip())

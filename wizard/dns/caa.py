@@ -76,9 +76,14 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Mapping, Sequence
 
 from wizard.diagnosis import Diagnosis, Status
+
+if TYPE_CHECKING:
+    from wizard.dns.check import Reply
+    from wizard.hub.target import HubTarget
+    from wizard.session import Session
 
 ISSUER_DOMAIN = "letsencrypt.org"
 # Let's Encrypt's account URIs: each prefix followed by the account's number. Boulder accepts every prefix of its
@@ -217,7 +222,7 @@ class ModeVerdict:
     fix: str = ""
     account: Account | None = None
 
-    def to_json(self) -> dict:
+    def to_json(self) -> dict[str, Any]:
         return {"status": self.status.value, "method": self.mode.method, "reason": self.reason,
                 "account": self.account.uri if self.account else None,
                 "account_source": self.account.source if self.account else None}
@@ -305,7 +310,7 @@ def judge(records: Sequence[CaaRecord], mode: HttpsMode, account: Account, owner
     return ModeVerdict(mode, Status.ERROR, why, fix, account)
 
 
-def diagnose_caa(domain: str, levels: Sequence, accounts: Mapping[str, Account] | None = None,
+def diagnose_caa(domain: str, levels: Sequence[Reply | list[Reply]], accounts: Mapping[str, Account] | None = None,
                  chosen: str | None = None, modes: Sequence[HttpsMode] = MODES) -> Diagnosis:
     """The ``dns.caa`` diagnosis from the CAA lookups of ``domain`` and each parent (``levels``: a ``Reply`` or
     the list of failed replies per name, nearest first, as ``DnsCheck.caa`` returns them).
@@ -355,7 +360,8 @@ def diagnose_caa(domain: str, levels: Sequence, accounts: Mapping[str, Account] 
                      data={"name": None, "records": [], "modes": {}})
 
 
-def _combine(where: str, verdicts: list[ModeVerdict], chosen: str | None, details: str, data: dict) -> Diagnosis:
+def _combine(where: str, verdicts: list[ModeVerdict], chosen: str | None, details: str,
+             data: dict[str, Any]) -> Diagnosis:
     by_name = {v.mode.name: v for v in verdicts}
     if chosen in ("existing", "none"):  # no certificate is ordered from Let's Encrypt: what CAA says is for later
         judged = _combine(where, verdicts, None, details, data)
@@ -413,6 +419,7 @@ def _issuer_summary(where: str, verdicts: list[ModeVerdict]) -> str | None:
 # so) and nothing of the account's private key, which stays on the hub.
 _ACME_JSON_SCRIPT = """
 import json, sys
+
 try:
     with open(sys.argv[1]) as handle:
         text = handle.read()
@@ -430,7 +437,7 @@ print("uri " + uri if isinstance(uri, str) and uri else "none")
 """
 
 
-def traefik_account(target) -> Account:
+def traefik_account(target: HubTarget) -> Account:
     """The ACME account TLJH's Traefik orders with: ``PREFIX/state/acme.json`` on the hub, read as root without
     copying the account key off the hub. An unknown account (no file, an emptied file, no SSH) is ``uri=None``."""
     path = f"{target.prefix}/state/acme.json"
@@ -446,7 +453,7 @@ def traefik_account(target) -> Account:
     return Account(None, f"the hub's {path} {why}")
 
 
-def session_account(read, directory_url: str) -> Account:
+def session_account(read: Callable[[str], bytes | None] | None, directory_url: str) -> Account:
     """The account the wizard's DNS-01 client orders with from ``directory_url`` (stored in the session by
     ``wizard.https.acme_dns``), or ``uri=None`` before its first order. ``read(name) -> bytes | None`` reads a file
     of the session's secret store (``Session.read_secret``, the audit's read-only ``AuditSubject.stored``)."""
@@ -464,7 +471,7 @@ def session_account(read, directory_url: str) -> Account:
     return Account(None, "no account stored in this session yet (one is registered at the first order)")
 
 
-def known_accounts(session=None, target=None) -> dict[str, Account]:
+def known_accounts(session: Session | None = None, target: HubTarget | None = None) -> dict[str, Account]:
     """Both modes' accounts, as far as they can be known: Traefik's from the hub (when connected), the wizard's
     from the session (its production directory)."""
     out: dict[str, Account] = {}

@@ -20,7 +20,7 @@ import ipaddress
 import time
 from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Iterable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Iterable, Mapping, Sequence
 
 from wizard.diagnosis import Diagnosis, Status
 from wizard.dns.caa import diagnose_caa
@@ -163,9 +163,9 @@ def negative_ttl(reply: Reply) -> int | None:
     """How long a resolver may cache "no such name/record": min(SOA TTL, SOA minimum) from the authority section."""
     import dns.rdatatype
 
-    for rrset in getattr(reply.message, "authority", []) or []:
+    for rrset in reply.message.authority if reply.message else []:
         if rrset.rdtype == dns.rdatatype.SOA:
-            return min(rrset.ttl, rrset[0].minimum)
+            return min(int(rrset.ttl), int(rrset[0].minimum))
     return None
 
 
@@ -177,7 +177,7 @@ class Querier:
         self.hedge = min(0.25, timeout / 4)
         self.ends_at = time.monotonic() + deadline
         self.replies: list[Reply] = []
-        self._tasks: dict[tuple, asyncio.Task] = {}
+        self._tasks: dict[tuple[Server, str, str, bool, bool], asyncio.Task[Reply]] = {}
 
     def ask(self, server: Server, qname: str, rdtype: str, recurse: bool,
             checking_disabled: bool = False) -> "asyncio.Task[Reply]":
@@ -230,7 +230,7 @@ class Querier:
         seconds without an answer — so the resolvers are not all asked everything, and a dead one costs only the
         hedge delay here."""
         waiting = list(servers)
-        pending: set[asyncio.Task] = set()
+        pending: set[asyncio.Task[Reply]] = set()
         failures: list[Reply] = []
         while waiting or pending:
             if waiting:
@@ -368,7 +368,7 @@ class DnsCheck:
         self.https_mode = https_mode
         self.probe_port = probe_port
         self.querier = Querier(timeout, deadline)  # run() starts a fresh one, its deadline counted from then
-        self._zones: dict[str, asyncio.Task] = {}
+        self._zones: dict[str, asyncio.Task[Zone | ZoneNotFound]] = {}
         self.diagnoses: list[Diagnosis] = []
         self.seconds = 0.0
 
@@ -411,7 +411,7 @@ class DnsCheck:
                                   + "; ".join(f"{candidate}: {r.rcode if not isinstance(r, list) else 'no answer'}"
                                               for candidate, r in zip(candidates, replies)))
 
-    async def _delegation(self, child: str, parents: list[str], replies: list) -> Zone | None:
+    async def _delegation(self, child: str, parents: list[str], replies: list[Reply | list[Reply]]) -> Zone | None:
         """When the resolvers fail (SERVFAIL) for ``child``: ask the nearest parent zone's nameservers how they
         delegate it (no recursion), then ask those delegated servers for the child's SOA. Returns the child's
         ``Zone`` (``lame`` filled when none of them answers with authority), or None when the parent does not
@@ -758,7 +758,7 @@ def _server_lines(lookup: Lookup) -> str:
     return "\n".join(f"{server}: {' '.join(records) or 'none'}" for server, records in lookup.by_server())
 
 
-def _split_answers(key: str, lookup: Lookup, expected: str, details: str, data: dict) -> Diagnosis | None:
+def _split_answers(key: str, lookup: Lookup, expected: str, details: str, data: dict[str, Any]) -> Diagnosis | None:
     """Some nameservers answer exactly the hub's address and others do not: Let's Encrypt may ask either."""
     per_server = lookup.by_server()
     wrong = [(server, records) for server, records in per_server if records != [expected]]
@@ -773,7 +773,7 @@ def _split_answers(key: str, lookup: Lookup, expected: str, details: str, data: 
 
 
 def _judged_records(lookup: Lookup, fallback: tuple[list[str], str] | None,
-                    expected: str | None) -> tuple[list[str], str, str, dict]:
+                    expected: str | None) -> tuple[list[str], str, str, dict[str, Any]]:
     """What dns.a and dns.aaaa judge: the records (the public resolvers' when they stand in, see _public_fallback),
     the note saying so, the per-server details and the diagnosis data."""
     records = fallback[0] if fallback else lookup.records
@@ -782,15 +782,25 @@ def _judged_records(lookup: Lookup, fallback: tuple[list[str], str] | None,
     return records, note, _server_lines(lookup) + note, data
 
 
-def diagnose_a(lookup: Lookup, expected: str, public: list[Reply]) -> Diagnosis:
-    name, owner = lookup.name, _owner_hint(lookup)
+def _address_records(check: str, lookup: Lookup, public: list[Reply], expected: str | None,
+                     unusable: str) -> Diagnosis | tuple[list[str], str, str, dict[str, Any]]:
+    """Where ``dns.a`` and ``dns.aaaa`` start: their finding already (a broken CNAME chain, saying ``unusable``;
+    nobody answered), else the records judged (``_judged_records``)."""
     fallback = _public_fallback(lookup, public)
     if lookup.error:
-        return Diagnosis("dns.a", Status.ERROR, f"{name} has no usable address: {lookup.error}", _server_lines(lookup),
-                         f"Fix the CNAME chain of {name} (see dns.cname).")
+        return Diagnosis(check, Status.ERROR, f"{unusable}: {lookup.error}", _server_lines(lookup),
+                         f"Fix the CNAME chain of {lookup.name} (see dns.cname).")
     if not lookup.answered_any and fallback is None:
-        return Diagnosis("dns.a", Status.SKIPPED, f"no nameserver or resolver answered for {name}")
-    records, note, details, data = _judged_records(lookup, fallback, expected)
+        return Diagnosis(check, Status.SKIPPED, f"no nameserver or resolver answered for {lookup.name}")
+    return _judged_records(lookup, fallback, expected)
+
+
+def diagnose_a(lookup: Lookup, expected: str, public: list[Reply]) -> Diagnosis:
+    name, owner = lookup.name, _owner_hint(lookup)
+    judged = _address_records("dns.a", lookup, public, expected, f"{name} has no usable address")
+    if isinstance(judged, Diagnosis):
+        return judged
+    records, note, details, data = judged
     if not records:
         if lookup.nxdomain:
             return Diagnosis("dns.a", Status.ERROR, f"{lookup.final_name} does not exist (NXDOMAIN){note}", details,
@@ -825,13 +835,10 @@ def diagnose_aaaa(lookup: Lookup, expected: str | None, public: list[Reply], pro
     when nothing does. ``probes`` ({address: "answers" | why not}) says which was observed; without it, both
     are named. DNS-01 (``https_mode`` "acme-dns") never connects to the hub, so only visitors are concerned."""
     name, owner = lookup.name, _owner_hint(lookup)
-    fallback = _public_fallback(lookup, public)
-    if lookup.error:
-        return Diagnosis("dns.aaaa", Status.ERROR, f"{name}: {lookup.error}", _server_lines(lookup),
-                         f"Fix the CNAME chain of {name} (see dns.cname).")
-    if not lookup.answered_any and fallback is None:
-        return Diagnosis("dns.aaaa", Status.SKIPPED, f"no nameserver or resolver answered for {name}")
-    records, note, details, data = _judged_records(lookup, fallback, expected)
+    judged = _address_records("dns.aaaa", lookup, public, expected, name)
+    if isinstance(judged, Diagnosis):
+        return judged
+    records, note, details, data = judged
     if lookup.nxdomain and not records:
         return Diagnosis("dns.aaaa", Status.SKIPPED, f"{lookup.final_name} does not exist (see dns.a)", details,
                          data=data)

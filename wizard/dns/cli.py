@@ -10,6 +10,13 @@ Exit codes (for cron and monitoring): 0 every check ok, 1 warnings, 2 errors or 
 from __future__ import annotations
 
 import argparse
+from typing import TYPE_CHECKING, Any, Callable, NoReturn, Sequence, TypeVar
+
+if TYPE_CHECKING:
+    from wizard.diagnosis import Diagnosis
+    from wizard.dns.check import DnsCheck
+
+T = TypeVar("T")
 
 HTTPS_MODES = ("letsencrypt", "acme-dns")
 
@@ -94,10 +101,11 @@ def _json_usage_errors(parser: argparse.ArgumentParser) -> None:
 
     parse = parser.parse_args
 
-    def parse_args(args=None, namespace=None):
+    def parse_args(args: Sequence[str] | None = None,
+                   namespace: argparse.Namespace | None = None) -> argparse.Namespace:
         argv = list(sys.argv[1:] if args is None else args)
         if "--json" in argv:
-            def error(message: str):
+            def error(message: str) -> NoReturn:
                 import json
                 import re
 
@@ -110,7 +118,7 @@ def _json_usage_errors(parser: argparse.ArgumentParser) -> None:
             parser.error = error  # type: ignore[method-assign]  # this parse only: its refusal as JSON
         return parse(argv, namespace)
 
-    parser.parse_args = parse_args  # type: ignore[method-assign]  # sees --json before argparse refuses
+    parser.parse_args = parse_args  # type: ignore[method-assign, assignment]  # sees --json before argparse refuses
 
 
 def run(args: argparse.Namespace) -> int:
@@ -128,14 +136,14 @@ def run(args: argparse.Namespace) -> int:
     return _run(args, check, notes)
 
 
-def _check_from(args: argparse.Namespace):
+def _check_from(args: argparse.Namespace) -> tuple[DnsCheck, list[str]]:
     import math
 
     from wizard.dns.caa import Account
     from wizard.dns.check import DEFAULT_RESOLVERS, DnsCheck, parse_server
     from wizard.fields import ValidationError, ipv4, ipv6
 
-    def valid(validator, value, key):
+    def valid(validator: Callable[[Any], T], value: Any, key: str) -> T:
         try:
             return validator(value)
         except ValidationError as exc:
@@ -170,13 +178,13 @@ def _check_from(args: argparse.Namespace):
     return check, notes
 
 
-def _run(args: argparse.Namespace, check, notes: list[str]) -> int:
+def _run(args: argparse.Namespace, check: DnsCheck, notes: list[str]) -> int:
     import asyncio
     import json
 
     from wizard.diagnosis import exit_code, render_line, worst
 
-    async def everything():
+    async def everything() -> list[Diagnosis]:
         diagnoses = await check.run()
         if args.reach:
             from wizard.dns.reachability import check_reachability

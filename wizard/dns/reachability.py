@@ -16,8 +16,14 @@ import datetime
 import json
 import ssl
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
 
 from wizard.diagnosis import Diagnosis, Status
+
+if TYPE_CHECKING:
+    from cryptography import x509
+
+    from wizard.hub.target import HubTarget
 
 DEFAULT_TIMEOUT = 5.0
 MAX_RESPONSE = 256 * 1024
@@ -68,7 +74,7 @@ async def probe_port(address: str, port: int, timeout: float) -> PortProbe:
     return probe
 
 
-def _names(cert) -> list[str]:
+def _names(cert: x509.Certificate) -> list[str]:
     from cryptography import x509
 
     try:
@@ -78,7 +84,7 @@ def _names(cert) -> list[str]:
         return []
 
 
-def _readable(name) -> str:
+def _readable(name: x509.Name) -> str:
     from cryptography.x509.oid import NameOID
 
     for oid in (NameOID.COMMON_NAME, NameOID.ORGANIZATION_NAME):
@@ -239,7 +245,7 @@ def diagnose_tls(domain: str, probe: PortProbe, cert: Certificate | str | None,
                      f"until {until}", details, data=data)
 
 
-def diagnose_hub(domain: str, answer: HttpAnswer | None, hub_api: dict | None) -> Diagnosis:
+def diagnose_hub(domain: str, answer: HttpAnswer | None, hub_api: dict[str, Any] | None) -> Diagnosis:
     if answer is None:
         return Diagnosis("reach.hub", Status.SKIPPED, "neither HTTP nor HTTPS is open: the hub cannot be asked")
     data = {"url": answer.url, "status": answer.status, "hub_api": hub_api}
@@ -282,12 +288,13 @@ def diagnose_hub(domain: str, answer: HttpAnswer | None, hub_api: dict | None) -
 
 _HUB_API_SCRIPT = """
 import json, sys, urllib.request
+
 with urllib.request.urlopen(sys.argv[1], timeout=float(sys.argv[2])) as reply:
     print(json.dumps(json.load(reply)))
 """
 
 
-def hub_own_answer(target, url: str, timeout: float = 10.0) -> dict | None:
+def hub_own_answer(target: HubTarget, url: str, timeout: float = 10.0) -> dict[str, Any] | None:
     """The hub's ``/hub/api`` answer as seen on the hub itself (one command over the hub target; ``url`` from
     ``wizard.hub.apply.hub_api_url``). None when the hub does not answer there: then nothing can be compared."""
     result = target.run(["python3", "-c", _HUB_API_SCRIPT, url, f"{timeout:g}"], timeout=timeout + 10)
@@ -300,7 +307,7 @@ def hub_own_answer(target, url: str, timeout: float = 10.0) -> dict | None:
     return answer if isinstance(answer, dict) else None
 
 
-async def check_reachability(domain: str, address: str, hub_api: dict | None = None, http_port: int = 80,
+async def check_reachability(domain: str, address: str, hub_api: dict[str, Any] | None = None, http_port: int = 80,
                              https_port: int = 443, timeout: float = DEFAULT_TIMEOUT, ca_file: str | None = None,
                              before_https: bool = True) -> list[Diagnosis]:
     """``address``: where the domain must point (the reserved IP). ``hub_api``: the hub's own ``/hub/api`` JSON.

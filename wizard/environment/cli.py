@@ -14,20 +14,25 @@ import argparse
 import json
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from wizard.answers import Answers
+    from wizard.environment.restore import RestorePlan
+    from wizard.hub.target import HubTarget
+
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
+    from wizard.hub.connect import add_ssh_options
+
     commands = parser.add_subparsers(dest="action", required=True, metavar="ACTION")
 
     def command(name: str, text: str) -> argparse.ArgumentParser:
         sub = commands.add_parser(name, help=text, description=text[0].upper() + text[1:] + ".")
         sub.add_argument("hub", metavar="HUB", help="a session name or [USER@]HOST[:PORT]")
         connection = sub.add_argument_group("connection (when HUB is not a saved session)")
-        connection.add_argument("--key", metavar="FILE", help="SSH private key (default: the agent and ~/.ssh keys)")
-        connection.add_argument("--known-hosts", metavar="FILE", action="append",
-                                help="a known_hosts file to trust (repeatable; default ~/.ssh/known_hosts)")
-        connection.add_argument("--host-key", metavar="SHA256:...", help="accept only this host key")
-        connection.add_argument("--prefix", metavar="PATH", help="TLJH's install prefix on the hub (/opt/tljh)")
+        add_ssh_options(connection)
         connection.add_argument("--ask-sudo-password", action="store_true",
                                 help="prompt for the sudo password (it is sent on sudo's stdin, never in argv)")
         connection.add_argument("--local", action="store_true", help="the wizard runs on the hub itself")
@@ -61,7 +66,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 class Hub:
     """A connected hub with its display name and the local directory for its snapshots."""
 
-    def __init__(self, target, host: str, local_dir):
+    def __init__(self, target: HubTarget, host: str, local_dir: Path) -> None:
         self.target, self.host, self.local_dir = target, host, local_dir
 
 
@@ -113,7 +118,7 @@ def open_hub(args: argparse.Namespace) -> Hub:
         return _ssh_hub(args, session.dir, host, port, user, session.answers)
 
 
-def _ssh_hub(args, session_dir, host: str, port: int, user: str, answers) -> Hub:
+def _ssh_hub(args: argparse.Namespace, session_dir: Path, host: str, port: int, user: str, answers: Answers) -> Hub:
     from wizard.hub.ssh import SSHTarget
 
     password = answers.get("connection.sudo_password")
@@ -147,7 +152,7 @@ def run(args: argparse.Namespace) -> int:
         return 2
 
 
-def _emit(args, document: dict, lines: list[str]) -> None:
+def _emit(args: argparse.Namespace, document: dict[str, Any], lines: list[str]) -> None:
     if args.json:
         json.dump(document, sys.stdout, indent=1, sort_keys=True, default=str)
         sys.stdout.write("\n")
@@ -155,7 +160,7 @@ def _emit(args, document: dict, lines: list[str]) -> None:
         print("\n".join(lines))
 
 
-def summary(hub: Hub, args) -> int:
+def summary(hub: Hub, args: argparse.Namespace) -> int:
     from wizard.environment.summary import gather
 
     environment = gather(hub.target)
@@ -169,7 +174,7 @@ def summary(hub: Hub, args) -> int:
     return 1 if environment.problems else 0
 
 
-def freeze(hub: Hub, args) -> int:
+def freeze(hub: Hub, args: argparse.Namespace) -> int:
     from wizard.environment.snapshot import freeze_hub, hub_dir
 
     snapshot, environment = freeze_hub(hub.target, hub.local_dir, host=hub.host)
@@ -187,7 +192,7 @@ def freeze(hub: Hub, args) -> int:
     return 1 if environment.problems or snapshot.unlocked else 0
 
 
-def listing(hub: Hub, args) -> int:
+def listing(hub: Hub, args: argparse.Namespace) -> int:
     from wizard.environment.snapshot import SnapshotError, hub_snapshots, load_local, local_ids
 
     on_hub, errors = hub_snapshots(hub.target)
@@ -213,7 +218,7 @@ def listing(hub: Hub, args) -> int:
     return 1 if errors else 0
 
 
-def diff(hub: Hub, args) -> int:
+def diff(hub: Hub, args: argparse.Namespace) -> int:
     from wizard.environment import diff as envdiff
     from wizard.environment.snapshot import find_snapshot
     from wizard.environment.summary import gather
@@ -229,7 +234,7 @@ def diff(hub: Hub, args) -> int:
     return 1 if changes else 0
 
 
-def restore(hub: Hub, args) -> int:
+def restore(hub: Hub, args: argparse.Namespace) -> int:
     from wizard.environment.restore import execute, plan_restore
     from wizard.environment.snapshot import find_snapshot, freeze_hub
     from wizard.environment.summary import gather
@@ -247,7 +252,7 @@ def restore(hub: Hub, args) -> int:
         return 1 if plan.changes else 0
     print(f"The current state is kept as snapshot {before.id} (restore it to undo this).")
 
-    def confirm(_plan) -> bool:
+    def confirm(_plan: RestorePlan) -> bool:
         if args.yes:
             return True
         if not sys.stdin.isatty():
@@ -265,7 +270,7 @@ def restore(hub: Hub, args) -> int:
     return smoke_after(hub, args, before.id)
 
 
-def install(hub: Hub, args) -> int:
+def install(hub: Hub, args: argparse.Namespace) -> int:
     from wizard.environment.install import install_packages
 
     outcome = install_packages(hub.target, args.manager, args.packages, hub.local_dir, host=hub.host,
@@ -282,7 +287,7 @@ def install(hub: Hub, args) -> int:
     return freeze(hub, args) if again else 0
 
 
-def smoke_after(hub: Hub, args, undo: str) -> int:
+def smoke_after(hub: Hub, args: argparse.Namespace, undo: str) -> int:
     """The smoke test (``wizard.hub.smoke``) after the environment changed, when the session holds its credential
     (an apply installs it); 0 passed or not run, 2 failed (the way back, snapshot ``undo``, is named)."""
     from wizard.diagnosis import Status, render_line

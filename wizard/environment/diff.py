@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Iterable
+from typing import Any, Callable, Iterable, Mapping
 
 from wizard.environment.snapshot import Snapshot
 from wizard.environment.summary import CondaPackage, Environment, PipPackage
+
+Package = CondaPackage | PipPackage
 
 
 @dataclass(frozen=True)
@@ -53,7 +55,8 @@ def diff(old: PackageSet, new: PackageSet) -> list[Change]:
     return changes
 
 
-def _compare(manager, old: dict, new: dict, version, display) -> list[Change]:
+def _compare(manager: str, old: Mapping[str, Package], new: Mapping[str, Package],
+             version: Callable[[Any], str], display: Callable[[Any], str]) -> list[Change]:
     out = []
     for key in sorted(set(old) | set(new)):
         before, after = old.get(key), new.get(key)

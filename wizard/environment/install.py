@@ -4,11 +4,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable
 
 from wizard.diagnosis import Diagnosis, Status
 from wizard.environment.snapshot import Snapshot, freeze_hub
 from wizard.fields import ValidationError, package_spec
+
+if TYPE_CHECKING:
+    from wizard.hub.target import HubTarget
+
 
 INSTALL_TIMEOUT = 3600.0
 def install_argv(prefix: str, manager: str, specs: list[str]) -> list[str]:
@@ -26,7 +30,7 @@ class InstallOutcome:
     diagnosis: Diagnosis
 
 
-def install_packages(target, manager: str, specs: list[Any], local_dir: Path, host: str | None = None,
+def install_packages(target: HubTarget, manager: str, specs: list[Any], local_dir: Path, host: str | None = None,
                      on_output: Callable[[str, str], None] | None = None) -> InstallOutcome:
     """Freeze, then install ``specs`` with ``manager`` ("conda" or "pip") as root, streaming output."""
     clean = [package_spec(spec) for spec in specs]

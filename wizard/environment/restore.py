@@ -11,12 +11,16 @@ from __future__ import annotations
 
 import shlex
 from dataclasses import dataclass, field
-from typing import Callable
+from typing import TYPE_CHECKING, Callable
 
 from wizard.diagnosis import Diagnosis, Status
 from wizard.environment.diff import Change, PackageSet, diff
 from wizard.environment.snapshot import Snapshot, hub_dir
 from wizard.environment.summary import Environment
+
+if TYPE_CHECKING:
+    from wizard.hub.target import HubTarget
+
 
 STEP_TIMEOUT = 3600.0  # a conda transaction over a slow mirror can take many minutes
 
@@ -144,7 +148,7 @@ class Outcome:
     steps_done: int = 0
 
 
-def execute(plan: RestorePlan, target, confirm: Callable[[RestorePlan], bool],
+def execute(plan: RestorePlan, target: HubTarget, confirm: Callable[[RestorePlan], bool],
             on_output: Callable[[str, str], None] | None = None) -> Outcome:
     """Run ``plan`` through ``target`` if and only if ``confirm(plan)`` says yes; stop at the first failed step."""
     if plan.empty:

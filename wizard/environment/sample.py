@@ -20,6 +20,7 @@ import subprocess
 import sys
 import zipfile
 from pathlib import Path
+from typing import Any
 
 # Not tied to any real channel: a mirror under a reserved example domain (as in the sandbox).
 CHANNEL = "https://mirror.example.org/conda-forge"
@@ -60,7 +61,7 @@ def python_dist_dir(name: str, version: str) -> str:
 
 def conda_record(name: str, version: str, build: str, build_number: int = 0, python_package: bool = False,
                  files: list[str] | None = None, channel: str = CHANNEL, url: str | None = None,
-                 with_sha256: bool = True) -> dict:
+                 with_sha256: bool = True) -> dict[str, Any]:
     """A ``conda-meta`` record as conda writes it after linking a package."""
     noarch = build.startswith("pyh")
     subdir = "noarch" if noarch else SUBDIR
@@ -127,7 +128,7 @@ def generated_packages(count: int) -> list[tuple[str, str, str, int, bool]]:
     return packages
 
 
-def write_record(user: Path, record: dict) -> Path:
+def write_record(user: Path, record: dict[str, Any]) -> Path:
     path = user / "conda-meta" / f"{record['name']}-{record['version']}-{record['build']}.json"
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(record, indent=2, sort_keys=True))

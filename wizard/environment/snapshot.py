@@ -17,8 +17,13 @@ import time
 from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from wizard.environment.summary import CondaPackage, Environment, PipPackage
+
+if TYPE_CHECKING:
+    from wizard.hub.target import HubTarget
+
 
 FORMAT = 1
 _ID = re.compile(r"^\d{8}T\d{6}Z(-\d{1,3})?$")
@@ -82,7 +87,7 @@ class Snapshot:
         lines += [package.requirement for package in self.pip]
         return "\n".join(lines) + "\n"
 
-    def body(self) -> dict:
+    def body(self) -> dict[str, Any]:
         return {
             "format": FORMAT,
             "id": self.id,
@@ -137,7 +142,7 @@ class Snapshot:
         return snapshot
 
 
-def _digest(body: dict) -> str:
+def _digest(body: dict[str, Any]) -> str:
     return hashlib.sha256(json.dumps(body, sort_keys=True, separators=(",", ":")).encode("utf-8")).hexdigest()
 
 
@@ -197,11 +202,12 @@ tar -cf - -- "$@" | gzip -1
 """
 
 
-def hub_dir(prefix) -> str:
+def hub_dir(prefix: object) -> str:
     return f"{str(prefix).rstrip('/')}/state/tljh-wizard/environment"
 
 
-def freeze_hub(target, local_dir: Path, host: str | None = None, now: float | None = None):
+def freeze_hub(target: HubTarget, local_dir: Path, host: str | None = None,
+               now: float | None = None) -> tuple[Snapshot, Environment]:
     """Freeze the hub's environment, store the snapshot on the hub and locally; (snapshot, environment).
 
     Two round trips whatever the number of packages: the gather (which also creates the hub's snapshot directory)
@@ -218,7 +224,7 @@ def freeze_hub(target, local_dir: Path, host: str | None = None, now: float | No
     return snapshot, environment
 
 
-def hub_snapshots(target) -> tuple[list[Snapshot], list[str]]:
+def hub_snapshots(target: HubTarget) -> tuple[list[Snapshot], list[str]]:
     """Every snapshot stored on the hub (one round trip), and a message for each that fails its checksum."""
     import io
     import tarfile
@@ -243,7 +249,7 @@ def hub_snapshots(target) -> tuple[list[Snapshot], list[str]]:
     return sorted(snapshots, key=lambda s: s.id), errors
 
 
-def load_hub(target, snapshot_id: str) -> Snapshot:
+def load_hub(target: HubTarget, snapshot_id: str) -> Snapshot:
     path = f"{hub_dir(target.prefix)}/{check_id(snapshot_id)}.json"
     for attempt in (1, 2):  # a read cut short fails its checksum: read once more (see summary.gather)
         try:
@@ -258,7 +264,7 @@ def load_hub(target, snapshot_id: str) -> Snapshot:
     raise AssertionError("unreachable")
 
 
-def find_snapshot(target, local_dir: Path, snapshot_id: str) -> Snapshot:
+def find_snapshot(target: HubTarget, local_dir: Path, snapshot_id: str) -> Snapshot:
     """A snapshot by id: the local copy when it is intact, else the hub's (then kept locally too)."""
     try:
         return load_local(local_dir, snapshot_id)

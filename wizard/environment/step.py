@@ -5,14 +5,18 @@ Both return ``Diagnosis`` lists. Installs, the freeze and a restore are apply's 
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable
 
 from wizard.diagnosis import Diagnosis, Status
+
+if TYPE_CHECKING:
+    from wizard.hub.target import HubTarget
+
 
 Progress = Callable[[str, str], None]
 
 
-def summary_diagnoses(target) -> list[Diagnosis]:
+def summary_diagnoses(target: HubTarget) -> list[Diagnosis]:
     """What the user environment holds (one round trip), and anything that could not be read."""
     from wizard.environment.summary import StreamError, gather
 
@@ -39,7 +43,7 @@ def dry_run_argv(prefix: str, manager: str, specs: list[str]) -> list[str]:
     return [f"{user}/bin/python", "-m", "pip", "install", "--dry-run", "--no-cache-dir", "--no-input", *specs]
 
 
-def dry_run_installs(target, answers: Any, progress: Progress | None = None) -> list[Diagnosis]:
+def dry_run_installs(target: HubTarget, answers: Any, progress: Progress | None = None) -> list[Diagnosis]:
     """Whether the installs the answers ask for would resolve on the hub: a dry run of each (read-only). The installs
     themselves are actions of the reviewed plan (``wizard.environment.work``)."""
     from wizard.fields import ValidationError, package_spec

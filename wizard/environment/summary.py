@@ -13,10 +13,14 @@ import json
 import re
 import zlib
 from dataclasses import Field, dataclass, field
-from typing import Any, ClassVar, Iterable, Mapping, Self
+from typing import TYPE_CHECKING, Any, ClassVar, Iterable, Mapping, Self
 from urllib.parse import urlsplit, urlunsplit
 
 from wizard.diagnosis import Diagnosis, Status
+
+if TYPE_CHECKING:
+    from wizard.hub.target import HubTarget
+
 
 STREAM_HEADER = b"tljh-wizard-env 1 "
 # conda's platform names for ``uname -m``, used when no record names a platform-specific subdir.
@@ -50,7 +54,7 @@ def gather_argv(prefix: str, ensure_dir: str = "") -> list[str]:
     return ["sh", "-c", _GATHER_SCRIPT, "tljh-wizard-env", str(prefix), ensure_dir]
 
 
-def gather(target, ensure_dir: str = "") -> "Environment":
+def gather(target: HubTarget, ensure_dir: str = "") -> "Environment":
     """The hub's user environment, in one round trip through ``target`` (a ``wizard.hub.target.HubTarget``).
 
     A stream that ends before gzip's end marker is an error (``StreamTruncated``), never a shorter environment.

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from wizard.diagnosis import Diagnosis, Status
-from wizard.hub.work import BEFORE, RemoteWork, WorkFailed
+from wizard.hub.work import BEFORE, PlanOptions, RemoteWork, WorkContext, WorkFailed
 
 INSTALL_TIMEOUT = 3600.0
 NEWEST = "newest"
@@ -39,7 +39,7 @@ class EnvironmentWork(RemoteWork):
         self.restore_plan: Any = None  # wizard.environment.restore.RestorePlan
         self.before: Any = None  # the snapshot frozen before the first change (the rollback's target)
 
-    def run(self, action_id: str, ctx):
+    def run(self, action_id: str, ctx: WorkContext) -> Diagnosis:
         local = Path(ctx.local_dir) / "environment"
         if action_id == "env-freeze":
             from wizard.environment.snapshot import freeze_hub
@@ -69,7 +69,7 @@ class EnvironmentWork(RemoteWork):
                                        f"failed (exit status {result.exit_status})", details="\n".join(tail)))
         return Diagnosis(f"apply.{action_id}", Status.OK, f"installed {' '.join(specs)} with {manager}")
 
-    def _freeze_before(self, ctx, local: Path) -> None:
+    def _freeze_before(self, ctx: WorkContext, local: Path) -> None:
         if self.before is not None:
             return
         from wizard.environment.snapshot import freeze_hub
@@ -77,7 +77,7 @@ class EnvironmentWork(RemoteWork):
         self.before, _environment = freeze_hub(ctx.target, local, self.host)
         ctx.output(f"frozen the environment as snapshot {self.before.id} before changing it")
 
-    def roll_back(self, done: list[str], ctx) -> list[str]:
+    def roll_back(self, done: list[str], ctx: WorkContext) -> list[str]:
         if self.before is None or not set(done) & {"env-restore", "env-conda", "env-pip"}:
             return []
         from wizard.environment.restore import execute, plan_restore
@@ -92,7 +92,7 @@ class EnvironmentWork(RemoteWork):
                 + (f" ({outcome.diagnosis.details})" if outcome.diagnosis.details else "")]
 
 
-def satisfied(spec: str, live) -> bool:
+def satisfied(spec: str, live: Any) -> bool:
     """Whether the live environment already has ``spec``: a bare name that is installed, or ``name==V`` / ``name=V``
     with exactly that version. Anything else (ranges, channels, extras) counts as not satisfied: it is installed
     (conda and pip then decide)."""
@@ -108,7 +108,7 @@ def satisfied(spec: str, live) -> bool:
     return name in found and (version is None or found[name] == version)
 
 
-def requested(answers) -> bool:
+def requested(answers: Any) -> bool:
     """Whether the answers ask the environment step for remote work at all."""
     if "environment" in answers.skipped:
         return False
@@ -122,7 +122,7 @@ def _changes(work: EnvironmentWork) -> None:
         work.rollback = EnvironmentWork.CHANGING
 
 
-def build(answers, target, session, options) -> EnvironmentWork | None:
+def build(answers: Any, target: Any, session: Any, options: PlanOptions) -> EnvironmentWork | None:
     """The environment's sub-plan for these answers on this hub (read-only: at most two round trips, the live
     environment and the snapshots on the hub). None when the answers ask for nothing."""
     if not requested(answers):
@@ -145,7 +145,7 @@ def build(answers, target, session, options) -> EnvironmentWork | None:
     except StreamError as exc:
         work.refusals.append(f"the user environment cannot be read: {exc}")
         return work
-    snapshots: list = []
+    snapshots: list[Any] = []
     if wanted or answers.get("environment.freeze"):
         snapshots, _broken = hub_snapshots(target)
     if wanted:

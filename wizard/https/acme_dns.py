@@ -14,15 +14,20 @@ import hashlib
 from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Protocol, Sequence
-
-if TYPE_CHECKING:
-    from acme.client import ClientNetwork
-    from josepy.jwk import JWK, JWKEC
+from typing import TYPE_CHECKING, Any, Protocol, Sequence
 
 from wizard.https.dnsupdate import DnsUpdateError, Rfc2136
 from wizard.https.progress import Backoff, CancelToken, Deadline, Progress, no_progress
 from wizard.https.propagation import Nameserver, PropagationTimeout, authoritative_nameservers, wait_until_served
+
+if TYPE_CHECKING:
+    import requests
+    from acme import messages
+    from acme.client import ClientNetwork, ClientV2
+    from josepy.jwk import JWK, JWKEC
+
+    from wizard.https.ratelimit import RateLimitGuard
+
 
 ACCOUNT_KEY = "acme-account-key.pem"
 USER_AGENT = "tljh-wizard"
@@ -104,7 +109,7 @@ class Issued:
     account_url: str
     warnings: list[str] = field(default_factory=list)
 
-    def record(self) -> dict:
+    def record(self) -> dict[str, Any]:
         """What the session remembers about it (no key)."""
         return {"names": self.names, "not_after": self.not_after, "renewal_time": self.renewal_time,
                 "renewal_source": self.renewal_source, "directory_url": self.directory_url,
@@ -121,7 +126,7 @@ def _iso(moment: _dt.datetime) -> str:
     return moment.astimezone(_dt.timezone.utc).isoformat(timespec="seconds")
 
 
-def _retry_after(response) -> float | None:
+def _retry_after(response: requests.Response | None) -> float | None:
     """The server's Retry-After in seconds, when it sent one."""
     from acme.client import ClientV2
 
@@ -145,14 +150,16 @@ def terms_of_service(directory: AcmeDirectory, timeout: float = 30.0) -> str | N
     from acme import client
 
     net = _network(directory, None, timeout)
-    return client.ClientV2.get_directory(directory.url, net).meta.terms_of_service
+    terms = client.ClientV2.get_directory(directory.url, net).meta.terms_of_service
+    return str(terms) if terms else None
 
 
 class AcmeDnsIssuer:
     """Issues certificates from one ACME directory with DNS-01 through one RFC 2136 zone."""
 
     def __init__(self, directory: AcmeDirectory, store: SecretStore, dns: Rfc2136, *, email: str,
-                 tos_agreed: bool, guard=None, nameserver_port: int = 53, progress: Progress = no_progress,
+                 tos_agreed: bool, guard: RateLimitGuard | None = None, nameserver_port: int = 53,
+                 progress: Progress = no_progress,
                  cancel: CancelToken | None = None, timeout: float = 300.0, propagation_timeout: float = 300.0,
                  first_poll: float = 0.05, network_timeout: float = 30.0) -> None:
         self.directory = directory
@@ -187,7 +194,7 @@ class AcmeDnsIssuer:
 
         return JWKEC(key=serialization.load_pem_private_key(pem, password=None))
 
-    def _client(self, jwk):
+    def _client(self, jwk: JWK) -> ClientV2:
         """A client logged in to the directory: the stored account when there is one, else a new registration."""
         from acme import client, messages
 
@@ -201,7 +208,7 @@ class AcmeDnsIssuer:
             self._register(acme)
         return acme
 
-    def _register(self, acme) -> None:
+    def _register(self, acme: ClientV2) -> None:
         """Register the account key with the directory (terms agreed explicitly) and remember the account."""
         from acme import errors, messages
 
@@ -219,7 +226,7 @@ class AcmeDnsIssuer:
         self.store.write_secret(_account_record_name(self.directory.url), regr.json_dumps())
         self.progress("account", f"registered account {regr.uri}" + (f" (terms agreed: {tos})" if tos else ""))
 
-    def _new_order(self, acme, csr_pem: bytes):
+    def _new_order(self, acme: ClientV2, csr_pem: bytes) -> messages.OrderResource:
         """A new order; when the CA has forgotten the stored account (a test CA restarted, an account
         deactivated), the same key registers again once."""
         from acme import messages
@@ -274,7 +281,7 @@ class AcmeDnsIssuer:
                                          serialization.NoEncryption())
         orderr = self._new_order(acme, crypto_util.make_csr(key_pem, names))
         records: dict[str, list[str]] = defaultdict(list)
-        pending = []
+        pending: list[tuple[messages.AuthorizationResource, messages.ChallengeBody]] = []  # not yet valid
         for authzr in orderr.authorizations:
             if authzr.body.status == messages.STATUS_VALID:
                 continue
@@ -334,7 +341,9 @@ class AcmeDnsIssuer:
             raise PropagationTimeout(f"cannot list the authoritative nameservers of {self.dns.zone}: "
                                      f"{type(exc).__name__}: {exc}") from None
 
-    def _validate(self, acme, jwk, pending, names: list[str]) -> None:
+    def _validate(self, acme: ClientV2, jwk: JWK,
+                  pending: list[tuple[messages.AuthorizationResource, messages.ChallengeBody]],
+                  names: list[str]) -> None:
         from acme import messages
 
         deadline = Deadline(self.timeout)
@@ -370,7 +379,7 @@ class AcmeDnsIssuer:
         if self.guard is not None:
             self.guard.record(names, self.directory.production, passed=True)
 
-    def _finalize(self, acme, orderr, names: list[str], key_pem: bytes) -> Issued:
+    def _finalize(self, acme: ClientV2, orderr: messages.OrderResource, names: list[str], key_pem: bytes) -> Issued:
         from acme import messages
 
         self.cancel.check()
@@ -398,7 +407,7 @@ class AcmeDnsIssuer:
         self.progress("finalize", "certificate issued; chain fetched")
         return self._issued(acme, names, fullchain, key_pem)
 
-    def _issued(self, acme, names: list[str], fullchain: bytes, key_pem: bytes) -> Issued:
+    def _issued(self, acme: ClientV2, names: list[str], fullchain: bytes, key_pem: bytes) -> Issued:
         from acme import errors
 
         from wizard.https import certs
@@ -418,4 +427,5 @@ class AcmeDnsIssuer:
             warnings.append(f"renewal information (ARI) unavailable: {exc}; renewing at two thirds of the lifetime")
         return Issued(names=names, fullchain_pem=fullchain, key_pem=key_pem,
                       not_after=_iso(leaf.not_valid_after_utc), renewal_time=_iso(when), renewal_source=source,
-                      directory_url=self.directory.url, account_url=acme.net.account.uri, warnings=warnings)
+                      directory_url=self.directory.url, warnings=warnings,
+                      account_url=acme.net.account.uri if acme.net.account is not None else "")

@@ -9,6 +9,11 @@ from __future__ import annotations
 
 import argparse
 import sys
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from wizard.hub.ssh import SSHTarget
+    from wizard.session import Session
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -24,7 +29,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="where to check the served certificate (default: DOMAIN:443)")
 
 
-def target_for(session):
+def target_for(session: Session) -> SSHTarget:
     """The SSH target the session's connection answers describe (host key checked, never accepted here)."""
     from wizard.fields import ValidationError
     from wizard.hub.ssh import SSHTarget

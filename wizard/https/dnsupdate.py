@@ -8,7 +8,11 @@ from __future__ import annotations
 
 import socket
 from dataclasses import dataclass, field
-from typing import Mapping, Sequence
+from typing import TYPE_CHECKING, Mapping, Sequence
+
+if TYPE_CHECKING:
+    import dns.update
+
 
 
 class DnsUpdateError(Exception):
@@ -64,7 +68,7 @@ class Rfc2136:
                                  "(answer https.tsig_zone with the zone that holds the domain)")
         return name
 
-    def _message(self):
+    def _message(self) -> dns.update.UpdateMessage:
         import dns.name
         import dns.tsig
         import dns.tsigkeyring
@@ -77,7 +81,7 @@ class Rfc2136:
         return dns.update.UpdateMessage(self.zone_fqdn, keyring=keyring, keyname=dns.name.from_text(self.key_name),
                                         keyalgorithm=dns.name.from_text(self.algorithm))
 
-    def _send(self, message, what: str) -> None:
+    def _send(self, message: dns.update.UpdateMessage, what: str) -> None:
         import dns.exception
         import dns.query
         import dns.rcode

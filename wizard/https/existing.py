@@ -8,23 +8,28 @@ from __future__ import annotations
 
 import datetime as _dt
 from pathlib import Path
-from typing import Sequence
+from typing import TYPE_CHECKING, Any, Sequence
 
 from wizard.diagnosis import Diagnosis, Status
+
+if TYPE_CHECKING:
+    from cryptography import x509
+    from cryptography.hazmat.primitives.asymmetric.types import PrivateKeyTypes
+
 
 #: A certificate must stay valid at least this long after installation: otherwise it is renewed first.
 MIN_DAYS_LEFT = 14
 
 
-def _error(check: str, summary: str, fix: str, **data) -> Diagnosis:
+def _error(check: str, summary: str, fix: str, **data: Any) -> Diagnosis:
     return Diagnosis(f"https.existing.{check}", Status.ERROR, summary, fix=fix, data=data)
 
 
-def _ok(check: str, summary: str, **data) -> Diagnosis:
+def _ok(check: str, summary: str, **data: Any) -> Diagnosis:
     return Diagnosis(f"https.existing.{check}", Status.OK, summary, data=data)
 
 
-def load_private_key(key_pem: bytes):
+def load_private_key(key_pem: bytes) -> PrivateKeyTypes:
     """The private key from PEM; raises ``PemError`` with a message a person can act on."""
     from cryptography.hazmat.primitives import serialization
 
@@ -100,7 +105,7 @@ def check_existing(chain_pem: bytes, key_pem: bytes, domains: Sequence[str], *,
     return results
 
 
-def _check_chain(chain) -> Diagnosis:
+def _check_chain(chain: list[x509.Certificate]) -> Diagnosis:
     from cryptography.exceptions import InvalidSignature
 
     from wizard.https import certs
@@ -126,7 +131,7 @@ def _check_chain(chain) -> Diagnosis:
 
 
 def check_existing_files(cert_path: str | Path, key_path: str | Path, domains: Sequence[str],
-                         **kwargs) -> list[Diagnosis]:
+                         **kwargs: Any) -> list[Diagnosis]:
     """``check_existing`` for files on this machine; an unreadable file is a diagnosis, not a traceback. Regular
     files of at most 1 MiB only (``wizard.files.read_small``)."""
     from wizard.files import InputFileError, read_small

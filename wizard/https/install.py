@@ -9,15 +9,20 @@ produced by a serializer and checked against TLJH's schema first); then the prox
 from __future__ import annotations
 
 from pathlib import PurePosixPath
+from typing import TYPE_CHECKING, Any
 
 from wizard.https.progress import Progress, no_progress
+
+if TYPE_CHECKING:
+    from wizard.hub.target import HubTarget
+
 
 
 class InstallError(Exception):
     """The certificate could not be installed; the message says which step failed and what the hub said."""
 
 
-def _run(target, argv: list[str], what: str, timeout: float = 120.0) -> None:
+def _run(target: HubTarget, argv: list[str], what: str, timeout: float = 120.0) -> None:
     from wizard.hub.target import HubError
 
     try:
@@ -29,7 +34,7 @@ def _run(target, argv: list[str], what: str, timeout: float = 120.0) -> None:
         raise InstallError(f"{what} failed (exit {result.exit_status}): {detail}")
 
 
-def set_https(target, changes: dict, remove: tuple[str, ...] = ()) -> None:
+def set_https(target: HubTarget, changes: dict[str, Any], remove: tuple[str, ...] = ()) -> None:
     """Set keys under ``https`` in the hub's config.yaml (others kept, comments kept), under TLJH's lock."""
     from wizard import yamlio
     from wizard.fields import ValidationError
@@ -62,7 +67,7 @@ def set_https(target, changes: dict, remove: tuple[str, ...] = ()) -> None:
         raise InstallError(f"updating {path} failed: {exc}") from None
 
 
-def install_certificate(target, fullchain_pem: bytes, key_pem: bytes, cert_path: str, key_path: str, *,
+def install_certificate(target: HubTarget, fullchain_pem: bytes, key_pem: bytes, cert_path: str, key_path: str, *,
                         configure: bool = True, reload: bool = True, progress: Progress = no_progress) -> None:
     """Write chain + key on the hub (root-owned; key 0600), set ``https.tls.*`` and reload the proxy."""
     from wizard.hub.target import FileWrite, HubError

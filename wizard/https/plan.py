@@ -98,7 +98,7 @@ class HttpsPlan:
     names: list[str]
     steps: list[HttpsAction] = field(default_factory=list)
     refusals: list[str] = field(default_factory=list)
-    notes: list[str] = field(default_factory=list)  # read-only findings worth showing with the plan
+    notes: list[Diagnosis] = field(default_factory=list)  # read-only findings worth showing with the plan
     # letsencrypt: the config.yaml written first (staging CA); None: the new file. Both hold secrets: no repr.
     first_text: str | None = field(default=None, repr=False)
     final_text: str = field(default="", repr=False)
@@ -445,7 +445,7 @@ def _gate(result: HttpsPlan, session, dns_diagnoses, port_443: bool) -> None:
         if finding.status is Status.ERROR:
             result.refusals.append(finding.summary + (f" (fix: {finding.fix})" if finding.fix else ""))
         elif finding.status is Status.WARNING:
-            result.notes.append(finding.summary)
+            result.notes.append(finding)
 
 
 def _guard_refusal(result: HttpsPlan, session, staged_first: bool) -> None:
@@ -489,7 +489,7 @@ def _build_acme_dns(result: HttpsPlan, target, session, dns_diagnoses, config_re
     answers = result.answers
     current = _hub_certificate_current(target, result.cert_path, result.names)
     if current:
-        result.notes.append(current)
+        result.notes.append(Diagnosis("https.certificate", Status.OK, current))
         return
     _gate(result, session, dns_diagnoses, port_443=False)
     guard = RateLimitGuard(RecordStore(session) if session is not None else MemoryStore())
@@ -533,8 +533,8 @@ def _build_existing(result: HttpsPlan, target, config_reloads_proxy: bool) -> No
     except (FileNotFoundError, HubError):
         held = None
     if held == [result.fullchain, result.key]:
-        result.notes.append(f"the hub already holds these certificate and key files at {result.cert_path}: "
-                            "nothing to upload")
+        result.notes.append(Diagnosis("https.certificate", Status.OK, "the hub already holds these certificate and "
+                                      f"key files at {result.cert_path}: nothing to upload"))
         return
     result.steps.append(HttpsAction(
         "https-upload", f"upload {cert} ({len(result.fullchain)} bytes, sha256 {_sha(result.fullchain)[:12]}…) to "

@@ -9,9 +9,13 @@ from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Mapping, Sequence
 
 from wizard.https.progress import Backoff, CancelToken, Deadline, Progress, no_progress
+
+if TYPE_CHECKING:
+    import dns.message
+
 
 
 class PropagationTimeout(Exception):
@@ -28,7 +32,7 @@ class Nameserver:
         return f"{self.name.rstrip('.')} ({self.address})"
 
 
-def _query(qname: str, rdtype: str, address: str, port: int, timeout: float):
+def _query(qname: str, rdtype: str, address: str, port: int, timeout: float) -> dns.message.Message:
     import dns.flags
     import dns.message
     import dns.query
@@ -41,7 +45,7 @@ def _query(qname: str, rdtype: str, address: str, port: int, timeout: float):
     return reply
 
 
-def _answers(reply, rdtype: str) -> list:
+def _answers(reply: dns.message.Message, rdtype: str) -> list[Any]:  # the rdtype's own Rdata class
     import dns.rdatatype
 
     wanted = dns.rdatatype.from_text(rdtype)

@@ -684,7 +684,7 @@ def build_plan(answers, target: HubTarget, session=None, *, tljh_version: str = 
         for part in built if isinstance(built, (list, tuple)) else [built]:
             if part is not None and (part.actions or part.refusals):
                 current.work.append(part)
-                if getattr(part, "first_text", None) is not None and part.actions:
+                if part.first_text is not None and part.actions:
                     current.first_text = part.first_text
     if current.actions or any(part.actions for part in current.work):
         from wizard.hub import backup_work

@@ -14,9 +14,14 @@ import re
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING, BinaryIO
 
 from wizard.diagnosis import Diagnosis, Status
 from wizard.hub.target import CommandFailed, HubTarget
+
+if TYPE_CHECKING:
+    from wizard.hub.facts import HostFacts
+
 
 PARTS = ("config", "state")
 SNAPSHOT_GUIDANCE = {
@@ -71,7 +76,7 @@ sync
 """
 
 
-def home_report(facts) -> Diagnosis:
+def home_report(facts: HostFacts) -> Diagnosis:
     """Where /home lives and whether its filesystem can snapshot, with the provider's snapshot guidance."""
     home = facts.home_mount or {}
     device, fstype = home.get("device", "unknown"), home.get("fstype", "unknown")
@@ -110,7 +115,7 @@ def checksum_path(bundle: Path) -> Path:
 class _HashingFile:
     """A file sink that hashes what it writes."""
 
-    def __init__(self, handle):
+    def __init__(self, handle: BinaryIO) -> None:
         self.handle, self.digest, self.size = handle, hashlib.sha256(), 0
 
     def write(self, data: bytes) -> int:
@@ -119,7 +124,7 @@ class _HashingFile:
         return self.handle.write(data)
 
 
-def pull(target: HubTarget, directory: str | os.PathLike, label: str | None = None,
+def pull(target: HubTarget, directory: str | os.PathLike[str], label: str | None = None,
          timeout: float = 600.0) -> Bundle:
     """Pull config/ and state/ as one tar.gz stream into ``directory`` (created 0700 when missing; an existing folder,
     which the operator may have named with ``-o``, keeps its mode); the bundle and its .sha256 are 0600."""
@@ -151,7 +156,7 @@ def pull(target: HubTarget, directory: str | os.PathLike, label: str | None = No
     return Bundle(final, digest)
 
 
-def verify(bundle: str | os.PathLike) -> str:
+def verify(bundle: str | os.PathLike[str]) -> str:
     """Check a bundle against its .sha256 file; returns the digest or raises ``ValueError`` naming the problem."""
     path = Path(bundle)
     recorded_file = checksum_path(path)
@@ -172,7 +177,7 @@ def verify(bundle: str | os.PathLike) -> str:
     return recorded
 
 
-def restore(target: HubTarget, bundle: str | os.PathLike, timeout: float = 600.0) -> None:
+def restore(target: HubTarget, bundle: str | os.PathLike[str], timeout: float = 600.0) -> None:
     """Put a verified bundle's config/ and state/ back on the hub (one round trip). The hub checks the size and
     sha256 of what it received before anything is unpacked or swapped (``TransferIncomplete`` otherwise)."""
     from wizard.hub.target import INCOMPLETE_STATUS, TransferIncomplete

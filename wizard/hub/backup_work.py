@@ -5,9 +5,10 @@ anything on the hub changes. It only reads the hub; a rollback has nothing to un
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from wizard.diagnosis import Diagnosis, Status
-from wizard.hub.work import BEFORE, RemoteWork, WorkFailed
+from wizard.hub.work import BEFORE, PlanOptions, RemoteWork, WorkContext, WorkFailed
 
 
 class BackupWork(RemoteWork):
@@ -22,7 +23,7 @@ class BackupWork(RemoteWork):
         self.actions.append(("backup-bundle", f"pull a backup bundle of TLJH's config/ and state/ to {where} "
                                               "(0600, its sha256 beside it) before any change"))
 
-    def run(self, action_id: str, ctx):
+    def run(self, action_id: str, ctx: WorkContext) -> Diagnosis:
         from wizard.hub import backup
 
         directory = self.directory or Path(ctx.local_dir) / "backups"
@@ -38,7 +39,7 @@ class BackupWork(RemoteWork):
                          f"{bundle.sha256[:12]}…)", details=f"saved as {bundle.path} (0600)")
 
 
-def build(answers, target, session, options) -> BackupWork | None:
+def build(answers: Any, target: Any, session: Any, options: PlanOptions) -> BackupWork | None:
     """The bundle's sub-plan when the answers ask for one (``backups.pull_bundle``, on by default) and the Backups
     step is not skipped. ``wizard.hub.apply.build_plan`` adds it only when something else in the plan changes."""
     if "backups" in answers.skipped or not answers.get("backups.pull_bundle"):

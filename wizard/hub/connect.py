@@ -6,9 +6,14 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING, Any, Callable, Mapping
 
 from wizard.fields import hub_address
 from wizard.hub.target import HubTarget
+
+if TYPE_CHECKING:
+    from wizard.answers import Answers
+    from wizard.hub.ssh import SSHTarget
 
 
 def add_target_arguments(parser: argparse.ArgumentParser, host: bool) -> None:
@@ -16,17 +21,29 @@ def add_target_arguments(parser: argparse.ArgumentParser, host: bool) -> None:
     if host:
         parser.add_argument("host", nargs="?", metavar="[USER@]HOST[:PORT]",
                             help="the hub to reach over SSH (not with --local or --sandbox)")
-        parser.add_argument("--key", metavar="FILE", help="SSH private key (default: the agent and ~/.ssh keys)")
-        parser.add_argument("--prefix", metavar="DIR", help="TLJH's install prefix on the hub (default /opt/tljh)")
-        parser.add_argument("--host-key", metavar="SHA256:...",
-                            help="accept only this host key fingerprint (as OpenSSH prints it)")
+        add_ssh_options(parser)
         parser.add_argument("--secrets", metavar="FILE",
                             help="a secrets.yaml holding connection.sudo_password / connection.key_passphrase")
+    else:
+        add_known_hosts_option(parser)
+    parser.add_argument("--local", action="store_true", help="the hub is this machine (run on the hub itself)")
+    parser.add_argument("--sandbox", metavar="DIR", help="the demo sandbox hub in DIR (created if missing)")
+
+
+def add_ssh_options(parser: argparse._ActionsContainer) -> None:
+    """How to reach a hub over SSH, as the answers' connection section says it: ``--key`` (key_file), ``--prefix``
+    (tljh_prefix), ``--host-key`` (host_key), ``--known-hosts``."""
+    parser.add_argument("--key", metavar="FILE", help="SSH private key (default: the agent and ~/.ssh keys)")
+    parser.add_argument("--prefix", metavar="DIR", help="TLJH's install prefix on the hub (default /opt/tljh)")
+    parser.add_argument("--host-key", metavar="SHA256:...",
+                        help="accept only this host key fingerprint (as OpenSSH prints it)")
+    add_known_hosts_option(parser)
+
+
+def add_known_hosts_option(parser: argparse._ActionsContainer) -> None:
     parser.add_argument("--known-hosts", metavar="FILE", action="append", default=None,
                         help="known_hosts file to trust (repeatable; default ~/.ssh/known_hosts) besides the "
                              "wizard's own")
-    parser.add_argument("--local", action="store_true", help="the hub is this machine (run on the hub itself)")
-    parser.add_argument("--sandbox", metavar="DIR", help="the demo sandbox hub in DIR (created if missing)")
 
 
 def ask_host_key(label: str, key_type: str, fingerprint: str) -> bool:
@@ -41,8 +58,8 @@ def ask_host_key(label: str, key_type: str, fingerprint: str) -> bool:
         return False
 
 
-def ssh_target(connection: dict, *, known_hosts: list[str] | None = None, interactive: bool = True,
-               accept_host_key=None):
+def ssh_target(connection: Mapping[str, Any], *, known_hosts: list[str] | None = None, interactive: bool = True,
+               accept_host_key: Callable[[str, str, str], bool] | None = None) -> SSHTarget:
     """An ``SSHTarget`` from a connection section (``wizard.answers`` field names).
 
     An unknown host key goes to ``accept_host_key(host, key_type, fingerprint) -> bool`` (a front-end's question);
@@ -58,7 +75,7 @@ def ssh_target(connection: dict, *, known_hosts: list[str] | None = None, intera
         prefix=connection.get("tljh_prefix") or "/opt/tljh")
 
 
-def target_from_args(args: argparse.Namespace, answers=None) -> HubTarget:
+def target_from_args(args: argparse.Namespace, answers: Answers | None = None) -> HubTarget:
     """The target the options name: --sandbox, --local, a HOST argument, or the answers' connection section."""
     from wizard.answers import field_for
     from wizard.hub.local import LocalTarget, SandboxTarget
@@ -83,7 +100,7 @@ def target_from_args(args: argparse.Namespace, answers=None) -> HubTarget:
     return ssh_target(connection, known_hosts=getattr(args, "known_hosts", None))
 
 
-def _secrets(path: str) -> dict:
+def _secrets(path: str) -> dict[str, Any]:
     """The connection secrets of a secrets.yaml (sudo password, key passphrase)."""
     from wizard import yamlio
     from wizard.answers import field_for

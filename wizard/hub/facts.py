@@ -157,17 +157,17 @@ json.dump(facts, sys.stdout)
 
 @dataclass
 class HostFacts:
-    os: dict
+    os: dict[str, Any]
     tljh_version: str | None
-    memory: dict
+    memory: dict[str, Any]
     cpus: int | None
-    disks: dict
-    home_mount: dict | None
-    root_mount: dict | None
+    disks: dict[str, Any]
+    home_mount: dict[str, Any] | None
+    root_mount: dict[str, Any] | None
     home_on_root_device: bool | None
     config_text: str | None
-    user_environment: dict
-    cloud: dict | None
+    user_environment: dict[str, Any]
+    cloud: dict[str, Any] | None
     config: Any = field(default=None)  # config.yaml parsed (None when missing or not valid YAML)
     config_error: str | None = None
 
@@ -191,7 +191,7 @@ class HostFacts:
     def summary(self) -> list[str]:
         gib = 1024 ** 3
 
-        def size(value):
+        def size(value: object) -> str:
             return f"{value / gib:.1f} GiB" if isinstance(value, int) else UNKNOWN
 
         env = self.user_environment

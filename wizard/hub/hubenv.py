@@ -37,6 +37,7 @@ import sysconfig
 import tempfile
 import venv
 from pathlib import Path
+from typing import Any
 
 HUB_PACKAGES = ("jupyterhub", "oauthenticator", "ldapauthenticator", "nativeauthenticator", "firstuseauthenticator",
                 "jupyterhub_idle_culler")
@@ -62,7 +63,7 @@ def available() -> bool:
 def free_port(address: str = ADDRESS) -> int:
     with socket.socket() as sock:
         sock.bind((address, 0))
-        return sock.getsockname()[1]
+        return int(sock.getsockname()[1])
 
 
 def _venv(path: Path) -> None:
@@ -105,7 +106,7 @@ def chp_command(root: Path | None = None) -> list[str] | None:
 _KEPT = ".standin-packages.kept"
 
 
-def set_aside(prefix: str | os.PathLike) -> None:
+def set_aside(prefix: str | os.PathLike[str]) -> None:
     """Before a tree is reset: move the user environment's links out of the way, so :func:`build` can reuse them
     when they are unchanged (making ~300 links costs more than the rest of the tree on a slow disk)."""
     links = Path(prefix) / "user" / "lib" / "standin-packages"
@@ -115,7 +116,7 @@ def set_aside(prefix: str | os.PathLike) -> None:
         os.replace(links, kept)
 
 
-def _pristine(links: Path, wanted: dict) -> bool:
+def _pristine(links: Path, wanted: dict[str, Any]) -> bool:
     try:
         entries = {entry.name: entry for entry in os.scandir(links)}
     except OSError:
@@ -124,8 +125,8 @@ def _pristine(links: Path, wanted: dict) -> bool:
         entry.is_symlink() and os.readlink(entry.path) == str(wanted[name]) for name, entry in entries.items())
 
 
-def build(prefix: str | os.PathLike, *, source: Path | None = None, address: str = ADDRESS,
-          ports: dict | None = None) -> dict:
+def build(prefix: str | os.PathLike[str], *, source: Path | None = None, address: str = ADDRESS,
+          ports: dict[str, Any] | None = None) -> dict[str, Any]:
     """Turn the sandbox tree at ``prefix`` (made by ``create_tree``) into one with real hub and user environments.
 
     ``source``: the site-packages to reach (default: this interpreter's). ``ports``: ``http_port``, ``hub_port``,
@@ -203,6 +204,6 @@ def build(prefix: str | os.PathLike, *, source: Path | None = None, address: str
     return services
 
 
-def hub_api_url(services: dict) -> str:
+def hub_api_url(services: dict[str, Any]) -> str:
     """The real hub's ``/hub/api`` through its proxy, as seen on the hub."""
     return f"http://{services['ip']}:{services['http_port']}/hub/api"

@@ -9,7 +9,8 @@ import selectors
 import subprocess
 import threading
 import time
-from pathlib import Path
+from pathlib import Path, PurePosixPath
+from typing import IO, Sequence
 
 from wizard.hub.target import (
     DEFAULT_PREFIX,
@@ -18,6 +19,7 @@ from wizard.hub.target import (
     CommandCancelled,
     CommandResult,
     CommandTimeout,
+    FileWrite,
     HubTarget,
     LineSplitter,
     OutputCallback,
@@ -79,7 +81,7 @@ class LocalTarget(HubTarget):
         return CommandResult(argv, status if status >= 0 else 128 - status, out.getvalue(), err.getvalue())
 
 
-def _stop(process: subprocess.Popen) -> None:
+def _stop(process: subprocess.Popen[bytes]) -> None:
     """TERM first: ``timeout`` and ``sudo`` pass it on to the command they run (KILL would orphan it); KILL if it
     is still there after a grace period."""
     process.terminate()
@@ -90,7 +92,7 @@ def _stop(process: subprocess.Popen) -> None:
         process.wait()
 
 
-def _feed(pipe, stdin) -> None:
+def _feed(pipe: IO[bytes], stdin: bytes | ByteSource | None) -> None:
     try:
         if isinstance(stdin, bytes):
             pipe.write(stdin)
@@ -112,7 +114,7 @@ class SandboxTarget(LocalTarget):
 
     name = "demo"
 
-    def __init__(self, prefix: str | os.PathLike, create: bool = True):
+    def __init__(self, prefix: str | os.PathLike[str], create: bool = True):
         from wizard.hub import sandbox
 
         root = Path(prefix)
@@ -125,7 +127,8 @@ class SandboxTarget(LocalTarget):
     def _runs_as_root(self) -> bool:
         return True  # the sandbox's "root" is whoever owns the tree
 
-    def write_files(self, files, *, sudo: bool = True, lock=None, timeout: float = 60.0) -> list[str]:
+    def write_files(self, files: Sequence[FileWrite], *, sudo: bool = True, lock: str | PurePosixPath | None = None,
+                    timeout: float = 60.0) -> list[str]:
         """As the hub's, without ``chown``: the sandbox's files belong to whoever runs it."""
         from dataclasses import replace
 

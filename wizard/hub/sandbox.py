@@ -26,6 +26,7 @@ import sys
 import threading
 import time
 from pathlib import Path
+from typing import Any
 
 TLJH_VERSION = "2.0.0"
 HUB_VERSION = "5.2.1"
@@ -64,11 +65,11 @@ PIP_PACKAGES = [
 PRISTINE_CONFIG = "users:\n  admin:\n  - admin\n"
 
 
-def standin_dir(prefix: str | os.PathLike) -> Path:
+def standin_dir(prefix: str | os.PathLike[str]) -> Path:
     return Path(prefix) / "hub" / "standin"
 
 
-def _record(name: str, version: str, build: str, number: int) -> dict:
+def _record(name: str, version: str, build: str, number: int) -> dict[str, Any]:
     fn = f"{name}-{version}-{build}.conda"
     digest = hashlib.sha256(fn.encode()).hexdigest()
     return {
@@ -100,7 +101,7 @@ def _write(path: Path, data: str | bytes, mode: int = 0o644) -> None:
     os.chmod(path, mode)
 
 
-def create_tree(prefix: str | os.PathLike, python: str | None = None, hub_env: dict | None = None) -> Path:
+def create_tree(prefix: str | os.PathLike[str], python: str | None = None, hub_env: dict[str, Any] | None = None) -> Path:
     """Build a pristine TLJH-shaped tree at ``prefix`` (removing what was there) and return it.
 
     ``python`` is the interpreter the ``tljh-config`` stand-in runs with (default: this one); it must be able to
@@ -183,7 +184,7 @@ def create_tree(prefix: str | os.PathLike, python: str | None = None, hub_env: d
     return root
 
 
-def reloads(prefix: str | os.PathLike) -> list[dict]:
+def reloads(prefix: str | os.PathLike[str]) -> list[dict[str, Any]]:
     """The reloads the stand-in recorded, oldest first."""
     log = standin_dir(prefix) / "reloads.log"
     if not log.exists():
@@ -191,7 +192,7 @@ def reloads(prefix: str | os.PathLike) -> list[dict]:
     return [json.loads(line) for line in log.read_text().splitlines() if line.strip()]
 
 
-def script_reloads(prefix: str | os.PathLike, **outcomes: list[str]) -> None:
+def script_reloads(prefix: str | os.PathLike[str], **outcomes: list[str]) -> None:
     """Script the next reload outcomes, e.g. ``script_reloads(p, hub=["fail"])``: "ok", "fail", "hang" or
     "fail-quoting" (fails, quoting the whole config.yaml it read on stderr)."""
     _write(standin_dir(prefix) / "behaviour.json", json.dumps(outcomes))
@@ -200,7 +201,7 @@ def script_reloads(prefix: str | os.PathLike, **outcomes: list[str]) -> None:
 # --- the tljh-config stand-in -------------------------------------------------------------------------------------
 
 
-def _parse_value(text: str):
+def _parse_value(text: str) -> int | float | bool | str:
     """TLJH's ``parse_value``: int, then float, then true/false, else the string itself."""
     for convert in (int, float):
         try:
@@ -212,7 +213,7 @@ def _parse_value(text: str):
     return text
 
 
-def _validate(config) -> str | None:
+def _validate(config: Any) -> str | None:
     """Validate with TLJH's schema (the 2.0.0 one a fresh install gets); return the error message or None."""
     # jsonschema imports the optional rfc3987_syntax at load time, which builds a grammar (~2 s). Format keywords
     # are not enforced by tljh-config either, so the stand-in does without it.
@@ -239,7 +240,7 @@ def _next_outcome(standin: Path, component: str) -> str:
     queue = script.get(component) or []
     if not queue:
         return "ok"
-    outcome = queue.pop(0)
+    outcome = str(queue.pop(0))
     path.write_text(json.dumps(script))
     return outcome
 
@@ -370,13 +371,13 @@ def tljh_config_main(argv: list[str]) -> int:
 class HubApiStandIn:
     """Answers ``GET .../hub/api`` on a loopback port with 200 while the stand-in hub runs, 503 while it is stopped."""
 
-    def __init__(self, prefix: str | os.PathLike, host: str = "127.0.0.1"):
+    def __init__(self, prefix: str | os.PathLike[str], host: str = "127.0.0.1"):
         from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
         status_file = standin_dir(prefix) / "hub-status"
 
         class Handler(BaseHTTPRequestHandler):
-            def do_GET(self):  # noqa: N802 (http.server's naming)
+            def do_GET(self) -> None:  # noqa: N802 (http.server's naming)
                 running = status_file.exists() and status_file.read_text().strip() == "running"
                 ok = self.path.rstrip("/").endswith("/hub/api") and running
                 body = json.dumps({"version": HUB_VERSION} if ok else {"status": 503}).encode()
@@ -386,7 +387,7 @@ class HubApiStandIn:
                 self.end_headers()
                 self.wfile.write(body)
 
-            def log_message(self, *args):
+            def log_message(self, format: str, *args: Any) -> None:
                 pass
 
         self._server = ThreadingHTTPServer((host, 0), Handler)

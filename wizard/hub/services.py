@@ -30,6 +30,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 UNITS = ("jupyterhub", "traefik")
 STOP_SECONDS = 15.0
@@ -39,19 +40,27 @@ class ServiceError(Exception):
     """A unit could not be started or stopped; the message is for the operator."""
 
 
-def standin(prefix: str | os.PathLike) -> Path:
+def standin(prefix: str | os.PathLike[str]) -> Path:
     return Path(prefix) / "hub" / "standin"
 
 
-def services_config(prefix: str | os.PathLike) -> dict:
-    return json.loads((standin(prefix) / "services.json").read_text())
+def services_config(prefix: str | os.PathLike[str]) -> dict[str, Any]:
+    return _json_object(standin(prefix) / "services.json")
 
 
-def token_file(prefix: str | os.PathLike) -> Path:
+def _json_object(path: Path) -> dict[str, Any]:
+    """A JSON object the stand-in wrote; ``ValueError`` when the file holds anything else."""
+    loaded = json.loads(path.read_text())
+    if not isinstance(loaded, dict):
+        raise ValueError(f"{path}: not a JSON object")
+    return loaded
+
+
+def token_file(prefix: str | os.PathLike[str]) -> Path:
     return Path(prefix) / "state" / "configurable-http-proxy.secret"
 
 
-def hub_config_file(prefix: str | os.PathLike) -> Path:
+def hub_config_file(prefix: str | os.PathLike[str]) -> Path:
     """TLJH's ``jupyterhub_config.py`` inside the hub environment (the stand-in's copy)."""
     found = sorted((Path(prefix) / "hub").glob("lib/python*/site-packages/tljh/jupyterhub_config.py"))
     if not found:
@@ -64,7 +73,7 @@ def _token(prefix: Path) -> str:
     return text.strip().partition("=")[2]
 
 
-def unit_command(prefix: str | os.PathLike, unit: str) -> tuple[list[str], Path, dict]:
+def unit_command(prefix: str | os.PathLike[str], unit: str) -> tuple[list[str], Path, dict[str, str]]:
     """(argv, working directory, environment) of ``unit`` as TLJH's unit file gives them (proxy: CHP)."""
     root = Path(prefix)
     env = {"PATH": "/usr/local/bin:/usr/bin:/bin", "LANG": "C.UTF-8", "TLJH_INSTALL_PREFIX": str(root),
@@ -97,31 +106,31 @@ def _alive(pid: int) -> bool:
     return stat.rsplit(")", 1)[1].split()[0] not in ("Z", "X")
 
 
-def _pids(prefix: Path, unit: str) -> dict | None:
+def _pids(prefix: Path, unit: str) -> dict[str, Any] | None:
     try:
-        return json.loads((standin(prefix) / f"{unit}.pid").read_text())
+        return _json_object(standin(prefix) / f"{unit}.pid")
     except (OSError, ValueError):
         return None
 
 
-def state(prefix: str | os.PathLike, unit: str) -> str:
+def state(prefix: str | os.PathLike[str], unit: str) -> str:
     """``active``, ``inactive`` or ``failed`` (as ``systemctl is-active`` prints them)."""
     root = Path(prefix)
     pids = _pids(root, unit)
     if pids and _alive(pids["supervisor"]) and _alive(pids["main"]):
         return "active"
     try:
-        return json.loads((standin(root) / f"{unit}.status").read_text()).get("state", "inactive")
+        return str(_json_object(standin(root) / f"{unit}.status").get("state", "inactive"))
     except (OSError, ValueError):
         return "inactive"
 
 
-def main_pid(prefix: str | os.PathLike, unit: str) -> int | None:
+def main_pid(prefix: str | os.PathLike[str], unit: str) -> int | None:
     pids = _pids(Path(prefix), unit)
     return pids["main"] if pids and state(prefix, unit) == "active" else None
 
 
-def log_tail(prefix: str | os.PathLike, unit: str, lines: int = 20) -> str:
+def log_tail(prefix: str | os.PathLike[str], unit: str, lines: int = 20) -> str:
     """The last ``lines`` lines the unit wrote (the stand-in of ``journalctl -u UNIT -n LINES``)."""
     try:
         text = (standin(prefix) / f"{unit}.log").read_text(errors="replace")
@@ -133,7 +142,7 @@ def log_tail(prefix: str | os.PathLike, unit: str, lines: int = 20) -> str:
 # --- start / stop ----------------------------------------------------------------------------------------------------
 
 
-def start(prefix: str | os.PathLike, unit: str) -> None:
+def start(prefix: str | os.PathLike[str], unit: str) -> None:
     """Start ``unit`` if it is not active (returns once its process runs, as systemd does for ``Type=simple``)."""
     root = Path(prefix)
     if state(root, unit) == "active":
@@ -159,7 +168,7 @@ def _importable_from() -> str:
     return str(Path(__file__).resolve().parents[2])
 
 
-def stop(prefix: str | os.PathLike, unit: str) -> None:
+def stop(prefix: str | os.PathLike[str], unit: str) -> None:
     """Stop ``unit``: SIGTERM to its supervisor, which ends the main process (SIGKILL after 10 s) and exits."""
     root = Path(prefix)
     pids = _pids(root, unit)
@@ -182,12 +191,12 @@ def stop(prefix: str | os.PathLike, unit: str) -> None:
     (standin(root) / f"{unit}.pid").unlink(missing_ok=True)
 
 
-def restart(prefix: str | os.PathLike, unit: str) -> None:
+def restart(prefix: str | os.PathLike[str], unit: str) -> None:
     stop(prefix, unit)
     start(prefix, unit)
 
 
-def tree_processes(prefix: str | os.PathLike) -> list[int]:
+def tree_processes(prefix: str | os.PathLike[str]) -> list[int]:
     """PIDs of every process whose command line names the tree (servers, kernels, culler, units), except this one."""
     marker = str(Path(prefix)).encode()
     found = []
@@ -201,7 +210,7 @@ def tree_processes(prefix: str | os.PathLike) -> list[int]:
     return found
 
 
-def stop_all(prefix: str | os.PathLike) -> None:
+def stop_all(prefix: str | os.PathLike[str]) -> None:
     """Stop both units, then end every process still running from the tree (TERM, then KILL after 5 s)."""
     root = Path(prefix)
     if not standin(root).is_dir():
@@ -228,12 +237,12 @@ def stop_all(prefix: str | os.PathLike) -> None:
 # --- the real hub of a sandbox ---------------------------------------------------------------------------------------
 
 
-def real_mode(prefix: str | os.PathLike) -> bool:
+def real_mode(prefix: str | os.PathLike[str]) -> bool:
     """True once :func:`bring_up` made the tree's hub real: ``tljh-config reload`` then restarts the real units."""
     return (standin(prefix) / "real-hub").exists()
 
 
-def hub_api_url(prefix: str | os.PathLike) -> str:
+def hub_api_url(prefix: str | os.PathLike[str]) -> str:
     """The real hub's ``/hub/api`` through the proxy, where TLJH's reload looks (``base_url`` from config.yaml)."""
     services = services_config(prefix)
     base = "/"
@@ -255,12 +264,12 @@ def hub_ready(url: str) -> bool:
 
     try:
         with urllib.request.urlopen(url, timeout=5) as response:
-            return response.status == 200
+            return bool(response.status == 200)
     except (urllib.error.URLError, OSError, ValueError):
         return False
 
 
-def wait_for_hub(prefix: str | os.PathLike, timeout: float | None = None, pause: float = 0.2) -> None:
+def wait_for_hub(prefix: str | os.PathLike[str], timeout: float | None = None, pause: float = 0.2) -> None:
     """As ``tljh-config reload hub`` waits: the unit active, then ``/hub/api`` answering. Unlike TLJH (which waits
     forever), a unit that failed ends the wait at once with its log tail, and ``timeout`` (seconds) bounds it."""
     deadline = None if timeout is None else time.monotonic() + timeout
@@ -276,7 +285,7 @@ def wait_for_hub(prefix: str | os.PathLike, timeout: float | None = None, pause:
         time.sleep(pause)
 
 
-def bring_up(prefix: str | os.PathLike, timeout: float = 120.0) -> str:
+def bring_up(prefix: str | os.PathLike[str], timeout: float = 120.0) -> str:
     """Make the tree's hub real: start the proxy and the hub, wait until ``/hub/api`` answers; returns its URL."""
     (standin(prefix) / "real-hub").write_text("configurable-http-proxy + jupyterhub (wizard.hub.services)\n")
     start(prefix, "traefik")
@@ -330,7 +339,7 @@ def supervise(prefix: str, unit: str) -> int:
 # --- the systemctl command line ------------------------------------------------------------------------------------
 
 
-def systemctl_main(argv: list[str], prefix: str | os.PathLike) -> int:
+def systemctl_main(argv: list[str], prefix: str | os.PathLike[str]) -> int:
     """``systemctl start|stop|restart|is-active UNIT``; ``is-active`` prints the state and exits 0 only if active."""
     if len(argv) != 2 or argv[0] not in ("start", "stop", "restart", "is-active") or \
             argv[1].removesuffix(".service") not in UNITS:

@@ -30,8 +30,13 @@ from __future__ import annotations
 import json
 import secrets
 from pathlib import PurePosixPath
+from typing import TYPE_CHECKING, Any
 
 from wizard.diagnosis import Diagnosis, Status
+
+if TYPE_CHECKING:
+    from wizard.hub.target import HubTarget
+    from wizard.session import Session
 
 USER = "tljh-wizard-smoke"
 SERVICE = "tljh-wizard-smoke-test"  # not the user's name: JupyterHub refuses a deletion of "yourself"
@@ -61,32 +66,32 @@ if os.path.exists(_smoke_token):
 '''
 
 
-def snippet_path(prefix) -> PurePosixPath:
+def snippet_path(prefix: str | PurePosixPath) -> PurePosixPath:
     return PurePosixPath(str(prefix)) / "config" / "jupyterhub_config.d" / "tljh-wizard-smoke.py"
 
 
-def token_path(prefix) -> PurePosixPath:
+def token_path(prefix: str | PurePosixPath) -> PurePosixPath:
     return PurePosixPath(str(prefix)) / "state" / "tljh-wizard" / "smoke-token"
 
 
-def describe(prefix) -> str:
+def describe(prefix: str | PurePosixPath) -> str:
     """The credential as the reviewed plan names it."""
     return (f"install the smoke test's credential: JupyterHub service {SERVICE}, scoped to the user {USER} only "
             f"({snippet_path(prefix)}; token in {token_path(prefix)}, 0600)")
 
 
-def installed(target) -> bool:
+def installed(target: HubTarget) -> bool:
     """Whether the hub holds both credential files. One round trip."""
     result = target.run(["test", "-s", str(token_path(target.prefix)), "-a", "-e", str(snippet_path(target.prefix))],
                         sudo=True, timeout=30)
     return result.ok
 
 
-def install(target, session) -> str:
+def install(target: HubTarget, session: Session) -> str:
     """Write the credential on the hub (the token from the session's store, or a new one kept there). Two round
     trips (the token, then the hub config snippet), both atomic and 0600; the token travels over SFTP/stdin."""
-    token = session.read_secret(SECRET_NAME) if session is not None else None
-    token = token.decode().strip() if isinstance(token, bytes) else (token or "").strip()
+    stored = session.read_secret(SECRET_NAME) if session is not None else None
+    token = stored.decode().strip() if stored else ""
     if not token:
         token = secrets.token_hex(32)
         if session is not None:
@@ -97,7 +102,7 @@ def install(target, session) -> str:
     return token
 
 
-def remove_argv(prefix) -> list[str]:
+def remove_argv(prefix: str | PurePosixPath) -> list[str]:
     """One command (run as root) removing the credential files; follow it with ``tljh-config reload hub``."""
     return ["rm", "-f", "--", str(snippet_path(prefix)), str(token_path(prefix))]
 
@@ -298,7 +303,7 @@ print(json.dumps(report))
 '''
 
 
-def run(target, config_text: str, token: str, timeout: float = 180.0) -> tuple[list[Diagnosis], dict]:
+def run(target: HubTarget, config_text: str, token: str, timeout: float = 180.0) -> tuple[list[Diagnosis], dict[str, Any]]:
     """Run the smoke test against the hub now running ``config_text``. Returns the diagnoses (ids ``smoke.*``;
     an error's ``details`` carry the spawn log tail) and the raw report (``spawn_seconds``)."""
     from wizard.hub.apply import hub_api_url

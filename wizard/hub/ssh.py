@@ -21,7 +21,7 @@ import socket
 import threading
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable
+from typing import TYPE_CHECKING, Any, Callable, Sequence
 
 if TYPE_CHECKING:
     import paramiko
@@ -61,7 +61,7 @@ exit 0
 """
 
 
-def fingerprint(key) -> str:
+def fingerprint(key: paramiko.PKey | bytes) -> str:
     """OpenSSH's ``SHA256:...`` form of a paramiko key (or of the raw key blob)."""
     blob = key if isinstance(key, bytes) else key.asbytes()
     return "SHA256:" + base64.b64encode(hashlib.sha256(blob).digest()).decode().rstrip("=")
@@ -96,9 +96,10 @@ class SSHTarget(HubTarget):
     def __init__(self, host: str, *, port: int = 22, user: str = "root", key_file: str | None = None,
                  key_passphrase: str | None = None, allow_agent: bool = True, look_for_keys: bool = True,
                  sudo_password: str | None = None, accept_host_key: AcceptHostKey | None = None,
-                 pinned_host_key: str | None = None, known_hosts_files: list[str | Path] | None = None,
+                 pinned_host_key: str | None = None, known_hosts_files: Sequence[str | Path] | None = None,
                  own_known_hosts: str | Path | None = None, prefix: str = str(DEFAULT_PREFIX),
-                 connect_timeout: float = 10.0, keepalive: int = 15, resolve=socket.getaddrinfo):
+                 connect_timeout: float = 10.0, keepalive: int = 15,
+                 resolve: Callable[..., list[Any]] = socket.getaddrinfo) -> None:
         super().__init__(prefix)
         from wizard.session import session_name
 
@@ -269,7 +270,7 @@ class SSHTarget(HubTarget):
                                "(sshd may refuse this client, e.g. MaxStartups or a firewall rule)", "refused")
         return sock
 
-    def remember_host_key(self, label: str, key) -> None:
+    def remember_host_key(self, label: str, key: paramiko.PKey) -> None:
         """Append an accepted key to the wizard's own known-hosts file (0600, atomic)."""
         from wizard.files import atomic_write, private_dir
 
@@ -353,7 +354,9 @@ class SSHTarget(HubTarget):
         except (HubError, _Dropped):
             pass
 
-    def _exec_once(self, argv, stdin, deadline, on_output, stdout_to, honour_cancel=True) -> CommandResult:
+    def _exec_once(self, argv: list[str], stdin: bytes | ByteSource | None, deadline: float | None,
+                   on_output: OutputCallback | None, stdout_to: ByteSink | None,
+                   honour_cancel: bool = True) -> CommandResult:
         import paramiko
 
         try:
@@ -410,7 +413,7 @@ class SSHTarget(HubTarget):
                     if transport.is_active():
                         break
                     raise _Dropped(seen)
-                if limit is not None and time.monotonic() > limit:
+                if deadline is not None and limit is not None and time.monotonic() > limit:
                     self._given_up(channel, pid)
                     raise CommandTimeout(argv, deadline)
                 if honour_cancel and self.cancel.is_set():
@@ -428,7 +431,7 @@ class SSHTarget(HubTarget):
         err_lines.flush()
         return CommandResult(argv, channel.exit_status, out.getvalue(), err.getvalue())
 
-    def _given_up(self, channel, pid: int | None) -> None:
+    def _given_up(self, channel: paramiko.Channel, pid: int | None) -> None:
         """The wait for a command ends early: close its channel and kill what it started on the hub."""
         channel.close()
         if pid is not None:
@@ -458,14 +461,14 @@ class _Dropped(Exception):
         self.output_seen = output_seen
 
 
-def _seekable(stream) -> bool:
+def _seekable(stream: io.IOBase) -> bool:
     try:
         return stream.seekable()
     except (AttributeError, OSError):
         return False
 
 
-def _feed(channel, stdin) -> None:
+def _feed(channel: paramiko.Channel, stdin: bytes | ByteSource | None) -> None:
     """Stream stdin to the channel (in a thread, so a chatty command cannot deadlock against our writes)."""
     try:
         if isinstance(stdin, bytes):
@@ -485,7 +488,7 @@ class _AskPolicy:
     def __init__(self, target: SSHTarget):
         self.target = target
 
-    def missing_host_key(self, client, hostname, key) -> None:
+    def missing_host_key(self, client: paramiko.SSHClient, hostname: str, key: paramiko.PKey) -> None:
         from wizard.hub import known_hosts
 
         target = self.target

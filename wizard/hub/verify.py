@@ -24,10 +24,14 @@ from __future__ import annotations
 
 import json
 from importlib.resources import files
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from wizard.diagnosis import Diagnosis, Status
 from wizard.mappings import section as mapping_section
+
+if TYPE_CHECKING:
+    from wizard.hub.target import HubTarget
+
 
 OAUTH_SERVICES = {"GitHubOAuthenticator": "GitHub", "GoogleOAuthenticator": "Google",
                   "GenericOAuthenticator": "OAuth 2.0"}
@@ -42,14 +46,14 @@ ENTRY_POINTS = {"github": "GitHubOAuthenticator", "google": "GoogleOAuthenticato
                 "shared-password": "SharedPasswordAuthenticator"}
 
 
-def merged_config(config_text: str) -> dict:
+def merged_config(config_text: str) -> dict[str, Any]:
     """config.yaml merged over TLJH 2.0.0's defaults, as TLJH's configurer merges them."""
     from wizard import yamlio
 
     defaults = json.loads((files("wizard") / "data" / "tljh" / "config-defaults.json").read_text())
     data = yamlio.loads(config_text) if config_text.strip() else {}
 
-    def merge(base: dict, over: Any) -> dict:
+    def merge(base: dict[str, Any], over: Any) -> dict[str, Any]:
         for key, value in (over or {}).items() if isinstance(over, dict) else ():
             if isinstance(base.get(key), dict) and isinstance(value, dict):
                 merge(base[key], value)
@@ -60,7 +64,7 @@ def merged_config(config_text: str) -> dict:
     return merge(defaults, data)
 
 
-def expectations(config_text: str, api_url: str) -> dict:
+def expectations(config_text: str, api_url: str) -> dict[str, Any]:
     """What the checks expect of the hub running ``config_text`` whose API is at ``api_url``."""
     config = merged_config(config_text)
     auth = config.get("auth") or {}
@@ -89,6 +93,7 @@ def expectations(config_text: str, api_url: str) -> dict:
 # Prints one JSON object: {"light": bool, "checks": [[id, status, summary, details], ...]}.
 _SCRIPT = r'''
 import html, json, os, re, ssl, sys, time, urllib.error, urllib.parse, urllib.request
+
 prefix, want, seconds = sys.argv[1], json.loads(sys.argv[2]), float(sys.argv[3])
 checks = []
 def add(ident, status, summary, details=""):
@@ -231,7 +236,7 @@ FIXES = {
 }
 
 
-def run(target, config_text: str, timeout: float = 60.0) -> list[Diagnosis]:
+def run(target: HubTarget, config_text: str, timeout: float = 60.0) -> list[Diagnosis]:
     """The checks above, in one remote command (``python3`` on the hub, as root), for the hub now running
     ``config_text``. Raises ``HubError`` only when the command itself cannot run."""
     from wizard.hub.apply import hub_api_url

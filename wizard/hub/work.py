@@ -44,7 +44,10 @@ from __future__ import annotations
 import importlib
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable
+
+if TYPE_CHECKING:
+    from wizard.diagnosis import Diagnosis
 
 from wizard.hub.target import HubError
 
@@ -61,7 +64,7 @@ BUILDERS: list[str] = [
 class WorkFailed(HubError):
     """An action of a sub-plan failed; ``diagnosis`` says how (shown as the action's outcome)."""
 
-    def __init__(self, diagnosis):
+    def __init__(self, diagnosis: Diagnosis) -> None:
         super().__init__(diagnosis.summary)
         self.diagnosis = diagnosis
 
@@ -78,7 +81,7 @@ class PlanOptions:
     local_dir: Path | None = None
     host: str | None = None
     sshd_paths: Any = None
-    extra: dict = field(default_factory=dict)
+    extra: dict[str, Any] = field(default_factory=dict)
     config: Any = None
 
 
@@ -100,13 +103,14 @@ class RemoteWork:
     name: str = "work"
     stage: str = BEFORE
     rollback: str = "nothing is undone"
+    first_text: str | None = None  # what config.yaml's write-config writes first (see the module docstring)
 
     def __init__(self) -> None:
         self.actions: list[tuple[str, str]] = []
         self.refusals: list[str] = []
-        self.findings: list = []  # read-only findings made while planning (shown with the plan)
+        self.findings: list[Diagnosis] = []  # read-only findings made while planning (shown with the plan)
 
-    def run(self, action_id: str, ctx: WorkContext):  # pragma: no cover - the protocol
+    def run(self, action_id: str, ctx: WorkContext) -> str | Diagnosis:  # pragma: no cover - the protocol
         raise NotImplementedError
 
     def roll_back(self, done: list[str], ctx: WorkContext) -> list[str]:
@@ -116,8 +120,12 @@ class RemoteWork:
         return [title for _id, title in self.actions]
 
 
-def builders() -> list[Callable]:
-    out = []
+Builder = Callable[[Any, Any, Any, PlanOptions], "RemoteWork | None"]
+
+
+def builders() -> list[Builder]:
+    """The builders named in ``BUILDERS``, imported."""
+    out: list[Builder] = []
     for spec in BUILDERS:
         module, _, function = spec.partition(":")
         out.append(getattr(importlib.import_module(module), function))

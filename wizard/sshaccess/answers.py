@@ -4,9 +4,13 @@ cross-field rule. Field declarations live in ``wizard.answers`` with every other
 from __future__ import annotations
 
 import re
-from typing import Any, Mapping
+from typing import TYPE_CHECKING, Any, Mapping
 
 from wizard.fields import ValidationError
+
+if TYPE_CHECKING:
+    from wizard.answers import Answers
+
 
 # Text form: NAME: KEY LINE entries, one per line (a comma or semicolon before the next NAME: also separates).
 _ENTRY_SPLIT = re.compile(r"[\r\n]+|[,;]\s*(?=[^\s,;]+:\s*(?:ssh-|ecdsa-|sk-))")
@@ -54,7 +58,7 @@ def user_keys(raw: Any) -> dict[str, list[str]]:
     return out
 
 
-def rules(section: Mapping[str, Any], answers) -> list[ValidationError]:
+def rules(section: Mapping[str, Any], answers: Answers) -> list[ValidationError]:
     """Admin keys need admins to go to; every admin user name must get an account TLJH can create."""
     from wizard.sshaccess.naming import check_hub_user
 
@@ -72,7 +76,7 @@ def rules(section: Mapping[str, Any], answers) -> list[ValidationError]:
     return errors
 
 
-def wanted_keys(answers) -> dict[str, list[str]]:
+def wanted_keys(answers: Answers) -> dict[str, list[str]]:
     """``{hub user (normalised): [key lines]}``: the admin keys for every admin, plus each user's own."""
     from wizard.sshaccess.naming import normalize
 

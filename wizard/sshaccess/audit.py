@@ -16,10 +16,18 @@ answers (admins, allowed users, per-user keys).
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from wizard.diagnosis import Diagnosis, Status
 from wizard.hub.target import HubError
 from wizard.sshaccess import engine, keys, naming
 from wizard.sshaccess import sshd as sshdmod
+
+if TYPE_CHECKING:
+    from wizard.answers import Answers
+    from wizard.audit.checks import AuditRun
+    from wizard.hub.target import HubTarget
+
 
 KEYS, OFFBOARDED, ORPHANS, PASSWORDS = "ssh.keys", "ssh.offboarded", "ssh.orphans", "ssh.passwords"
 
@@ -27,7 +35,7 @@ KEYS, OFFBOARDED, ORPHANS, PASSWORDS = "ssh.keys", "ssh.offboarded", "ssh.orphan
 _OTHER_GRANTS = ("allowed_organizations", "hosted_domain", "allowed_groups", "allow_all")
 
 
-def _allowed(answers, user: str) -> bool | None:
+def _allowed(answers: Answers, user: str) -> bool | None:
     """Is ``user`` (normalised) allowed in by the answers? None when the answers' policy cannot tell."""
     norm = naming.normalize
     if user in {norm(u) for u in answers.get("authenticator.blocked_users") or []}:
@@ -49,7 +57,7 @@ def _reverse(account: str) -> str | None:
     return None
 
 
-def findings(answers, target, paths: engine.SshdPaths | None = None) -> list[Diagnosis]:
+def findings(answers: Answers, target: HubTarget, paths: engine.SshdPaths | None = None) -> list[Diagnosis]:
     from wizard.sshaccess.answers import wanted_keys
 
     paths = paths or engine.paths_for(target)
@@ -138,13 +146,13 @@ def findings(answers, target, paths: engine.SshdPaths | None = None) -> list[Dia
     return out
 
 
-def probe(run) -> list[Diagnosis]:
+def probe(run: AuditRun) -> list[Diagnosis]:
     """``check``'s probe (``wizard.audit.checks.register``): the findings over the audit's one hub connection."""
     if not applies(run.subject.answers):
         return []
     return findings(run.subject.answers, run.value("hub"))
 
 
-def applies(answers) -> bool:
+def applies(answers: Answers | None) -> bool:
     """``check`` looks at SSH access when the wizard manages it for this hub (the ``ssh`` answers)."""
-    return "ssh" not in answers.skipped and bool(answers.data.get("ssh"))
+    return answers is not None and "ssh" not in answers.skipped and bool(answers.data.get("ssh"))

@@ -24,13 +24,20 @@ import json
 import shlex
 import time
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable
 
 from wizard.diagnosis import Diagnosis, Status
 from wizard.hub.target import HubError
 from wizard.sshaccess import keys as keymod
 from wizard.sshaccess import naming
 from wizard.sshaccess import sshd as sshdmod
+
+if TYPE_CHECKING:
+    from wizard.answers import Answers
+    from wizard.hub.ssh import SSHTarget
+    from wizard.hub.target import HubTarget
+    from wizard.session import Session
+
 
 Progress = Callable[[str, str, str], None]  # (action id, phase: start/done/failed, detail)
 
@@ -60,7 +67,7 @@ class SshdPaths:
         return cls(config=config, dropin_dir=posixpath.join(directory, "sshd_config.d"), config_dir=directory)
 
 
-def paths_for(target) -> SshdPaths:
+def paths_for(target: HubTarget) -> SshdPaths:
     return target.sshd_paths or SshdPaths()
 
 
@@ -68,7 +75,7 @@ def _sha(text: str) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
-def call(target, operation: str, request: dict, timeout: float = 120.0) -> dict:
+def call(target: HubTarget, operation: str, request: dict[str, Any], timeout: float = 120.0) -> dict[str, Any]:
     """Run one operation of ``remote.SCRIPT`` as root on the hub: one round trip, JSON in and out."""
     from wizard.sshaccess.remote import SCRIPT
 
@@ -79,9 +86,12 @@ def call(target, operation: str, request: dict, timeout: float = 120.0) -> dict:
         raise HubError(f"the SSH access step's {operation} on the hub failed (status {result.exit_status})"
                        + (f": {' / '.join(detail)}" if detail else ""))
     try:
-        return json.loads(result.stdout.decode("utf-8"))
+        answer = json.loads(result.stdout.decode("utf-8"))
     except (ValueError, UnicodeDecodeError):
         raise HubError(f"the SSH access step's {operation} on the hub answered something unreadable") from None
+    if not isinstance(answer, dict):
+        raise HubError(f"the SSH access step's {operation} on the hub answered something else than a JSON object")
+    return answer
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -168,7 +178,7 @@ class SshPlan:
         return out
 
 
-def read_survey(target, paths: SshdPaths, accounts: list[str], operator: str) -> dict:
+def read_survey(target: HubTarget, paths: SshdPaths, accounts: list[str], operator: str) -> dict[str, Any]:
     """The hub's accounts, keys, groups, hub users and sshd settings (``remote.py survey``): one round trip."""
     return call(target, "survey", {
         "accounts": accounts, "sshd": paths.sshd, "config": paths.config, "dropin_dir": paths.dropin_dir,
@@ -176,7 +186,7 @@ def read_survey(target, paths: SshdPaths, accounts: list[str], operator: str) ->
         "hub_db": str(target.prefix / "state" / "jupyterhub.sqlite")})
 
 
-def plan(answers, target, paths: SshdPaths | None = None) -> SshPlan | None:
+def plan(answers: Answers, target: HubTarget, paths: SshdPaths | None = None) -> SshPlan | None:
     """What the ``ssh`` answers would change on the hub; touches nothing. ``None`` when SSH is left alone."""
     from wizard.sshaccess.answers import wanted_keys
 
@@ -221,13 +231,14 @@ def plan(answers, target, paths: SshdPaths | None = None) -> SshPlan | None:
     return result
 
 
-def _groups_for(account: str, info: dict, admin: bool) -> list[str]:
+def _groups_for(account: str, info: dict[str, Any], admin: bool) -> list[str]:
     if info.get("exists"):
         return list(info.get("groups") or [])
     return [account, naming.USERS_GROUP] + ([naming.ADMINS_GROUP] if admin else [])
 
 
-def _analyse_sshd(result: SshPlan, survey: dict, wanted: dict, admins: set, answers, target) -> None:
+def _analyse_sshd(result: SshPlan, survey: dict[str, Any], wanted: dict[str, Any], admins: set[str],
+                  answers: Answers, target: HubTarget) -> None:
     sshd = survey["sshd"]
     if sshd["status"] != 0:
         result.findings.append(Diagnosis("ssh.sshd", Status.ERROR, "sshd -T could not read sshd's configuration: "
@@ -275,7 +286,7 @@ def _analyse_sshd(result: SshPlan, survey: dict, wanted: dict, admins: set, answ
                                      f"PasswordAuthentication {_password_state(operator_config)}"))
 
 
-def _password_state(config: dict) -> str:
+def _password_state(config: dict[str, Any]) -> str:
     password = sshdmod.first(config, "passwordauthentication", "yes")
     kbd = sshdmod.first(config, "kbdinteractiveauthentication",
                         sshdmod.first(config, "challengeresponseauthentication", "yes"))
@@ -284,7 +295,7 @@ def _password_state(config: dict) -> str:
     return "yes" if password == "yes" else "no (but keyboard-interactive with PAM asks for passwords)"
 
 
-def operator_auth(target) -> str | None:
+def operator_auth(target: HubTarget) -> str | None:
     """How the operator's own connection logged in: ``publickey``, ``password``, ``keyboard-interactive``; None
     when it cannot be told (on the hub itself with --local, the sandbox)."""
     client = getattr(target, "_client", None)
@@ -293,7 +304,7 @@ def operator_auth(target) -> str | None:
     return getattr(handler, "auth_method", None) or None
 
 
-def _plan_password(result: SshPlan, survey: dict, target) -> None:
+def _plan_password(result: SshPlan, survey: dict[str, Any], target: HubTarget) -> None:
     if result.password != "disable" or survey["sshd"]["status"] != 0:
         return
     config = sshdmod.parse_effective(survey["sshd"]["operator"])
@@ -315,7 +326,7 @@ def _plan_password(result: SshPlan, survey: dict, target) -> None:
     result.dropin_text, result.dropin_old = DROPIN_TEXT, survey.get("dropin_text")
 
 
-def held_keys(target) -> list[tuple[bytes, str]]:
+def held_keys(target: HubTarget) -> list[tuple[bytes, str]]:
     """Public halves of the keys this run can log in with (the key file, else the agent's keys)."""
     import paramiko
 
@@ -340,7 +351,8 @@ def held_keys(target) -> list[tuple[bytes, str]]:
     return out
 
 
-def _plan_verify(result: SshPlan, answers, target, wanted: dict, admins: set) -> None:
+def _plan_verify(result: SshPlan, answers: Answers, target: HubTarget, wanted: dict[str, Any],
+                 admins: set[str]) -> None:
     host = answers.get("domain.name") or getattr(target, "host", None) or answers.get("connection.host") or "HUB"
     port = getattr(target, "port", 22) or 22
     for account, (hub_user, keys) in sorted(wanted.items()):
@@ -368,12 +380,13 @@ def ssh_command(account: str, host: str, port: int = 22) -> str:
 # execute
 
 
-def _journal(session, action: str, phase: str, **data: Any) -> None:
+def _journal(session: Session | None, action: str, phase: str, **data: Any) -> None:
     if session is not None:
         session.journal(action, phase, **data)
 
 
-def execute(plan: SshPlan, target, session=None, progress: Progress | None = None) -> list[Diagnosis]:
+def execute(plan: SshPlan, target: HubTarget, session: Session | None = None,
+            progress: Progress | None = None) -> list[Diagnosis]:
     """Run the plan's actions in order; stop at the first failure. Every outcome is a Diagnosis (``apply.ssh-*``)."""
     report = progress or (lambda *_: None)
     out: list[Diagnosis] = []
@@ -400,7 +413,7 @@ def execute(plan: SshPlan, target, session=None, progress: Progress | None = Non
     return out
 
 
-def _create_accounts(plan: SshPlan, target) -> Diagnosis:
+def _create_accounts(plan: SshPlan, target: HubTarget) -> Diagnosis:
     create = [{"name": c.account, "admin": c.admin} for c in plan.changes if c.create]
     answer = call(target, "accounts", {"create": create})
     if answer["errors"]:
@@ -408,7 +421,7 @@ def _create_accounts(plan: SshPlan, target) -> Diagnosis:
     return Diagnosis("apply.ssh-accounts", Status.OK, f"created {', '.join(answer['created']) or 'nothing'}")
 
 
-def _write_keys(plan: SshPlan, target) -> Diagnosis:
+def _write_keys(plan: SshPlan, target: HubTarget) -> Diagnosis:
     files = [{"user": c.account, "old_sha256": c.old_sha256, "text": c.new_text, "sha256": _sha(c.new_text)}
              for c in plan.changes if c.keys_changed]
     answer = call(target, "keys", {"files": files})
@@ -418,14 +431,14 @@ def _write_keys(plan: SshPlan, target) -> Diagnosis:
     return Diagnosis("apply.ssh-keys", Status.OK, f"authorized_keys written for {', '.join(answer['written'])}")
 
 
-def _sshd_request(plan: SshPlan, text: str | None, old: str | None) -> dict:
+def _sshd_request(plan: SshPlan, text: str | None, old: str | None) -> dict[str, Any]:
     paths = plan.paths
     return {"sshd": paths.sshd, "config": paths.config, "dropin_dir": paths.dropin_dir,
             "dropin_name": paths.dropin_name, "text": text, "old_sha256": "missing" if old is None else _sha(old),
             "expect": {"passwordauthentication": "no", "kbdinteractiveauthentication": "no"} if text else {}}
 
 
-def _disable_passwords(plan: SshPlan, target) -> Diagnosis:
+def _disable_passwords(plan: SshPlan, target: HubTarget) -> Diagnosis:
     answer = call(target, "dropin", _sshd_request(plan, plan.dropin_text, plan.dropin_old))
     if not answer["ok"]:
         kept = "sshd's configuration is unchanged" if answer.get("restored", True) else \
@@ -452,7 +465,7 @@ def _disable_passwords(plan: SshPlan, target) -> Diagnosis:
     return Diagnosis("apply.sshd-passwords", Status.ERROR, f"password login was NOT turned off: {problem}; {undone}")
 
 
-def clone_target(target, *, user: str | None = None, key_file: str | None = None):
+def clone_target(target: SSHTarget, *, user: str | None = None, key_file: str | None = None) -> SSHTarget:
     """A second, independent SSH connection to the same hub: the host key pinned to the one this run verified."""
     from wizard.hub.ssh import SSHTarget
 
@@ -464,12 +477,13 @@ def clone_target(target, *, user: str | None = None, key_file: str | None = None
                      prefix=str(target.prefix), connect_timeout=target.connect_timeout)
 
 
-def prove_key_login(target, attempts: int = PROOF_ATTEMPTS) -> str | None:
+def prove_key_login(target: HubTarget, attempts: int = PROOF_ATTEMPTS) -> str | None:
     """Open a NEW connection like the operator's (key based) and run ``true``; None when it worked, else why not.
     sshd re-executes itself on SIGHUP, so a refused connection is retried for a few seconds."""
+    from wizard.hub.ssh import SSHTarget
     from wizard.hub.target import ConnectError
 
-    if not hasattr(target, "_client"):
+    if not isinstance(target, SSHTarget):
         return "no SSH connection to prove a login with"
     delay, last = 0.1, "no attempt"
     for _ in range(attempts):
@@ -492,12 +506,17 @@ def prove_key_login(target, attempts: int = PROOF_ATTEMPTS) -> str | None:
     return f"no new connection could be made: {last}"
 
 
-def offered_methods(target) -> list[str] | None:
-    """The authentication methods sshd offers now (a "none" attempt on a fresh transport), or None."""
+def offered_methods(target: HubTarget) -> list[str] | None:
+    """The authentication methods sshd offers now (a "none" attempt on a fresh transport), or None (also when the
+    hub is not reached over SSH)."""
     import socket
 
     import paramiko
 
+    from wizard.hub.ssh import SSHTarget
+
+    if not isinstance(target, SSHTarget):
+        return None
     try:
         sock = socket.create_connection((target.host, target.port), timeout=10)
     except OSError:
@@ -523,12 +542,16 @@ def offered_methods(target) -> list[str] | None:
         transport.close()
 
 
-def _verify(plan: SshPlan, target) -> Diagnosis:
+def _verify(plan: SshPlan, target: HubTarget) -> Diagnosis:
     if plan.verify is None:
         return Diagnosis("apply.ssh-verify", Status.SKIPPED, "no login to verify with")
     account, how = plan.verify
-    probe = clone_target(target, user=account)
+    from wizard.hub.ssh import SSHTarget
     from wizard.hub.target import ConnectError
+
+    if not isinstance(target, SSHTarget):
+        return Diagnosis("apply.ssh-verify", Status.SKIPPED, "not verified: the hub is not reached over SSH")
+    probe = clone_target(target, user=account)
 
     try:
         probe.connect()

@@ -19,7 +19,7 @@ Operations (``argv[1]``):
 """
 
 SCRIPT = r'''
-import grp, hashlib, json, os, pwd, signal, subprocess, sys, tempfile
+import grp, hashlib, json, os, pwd, signal, stat, subprocess, sys, tempfile
 
 REQ = json.load(sys.stdin)
 OUT = {}
@@ -37,6 +37,29 @@ def run(argv):
         return done.returncode, done.stdout.decode("utf-8", "replace"), done.stderr.decode("utf-8", "replace")
     except (OSError, subprocess.TimeoutExpired) as exc:
         return 127, "", str(exc)
+
+
+def verified_replace(path, data, mode, sha256, what):
+    """data into a temp file beside path (synced, chmod mode), read back and checked (its size, and its sha256
+    against the one planned), then renamed over path; the temp file is removed on any failure."""
+    fd, tmp = tempfile.mkstemp(prefix=".tljh-wizard.", dir=os.path.dirname(path) or ".")
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.chmod(tmp, mode)
+        with open(tmp, "rb") as handle:
+            back = handle.read()
+        if len(back) != len(data) or sha(back) != sha256 or sha(data) != sha256:
+            raise RuntimeError("%s did not arrive intact (size/sha256 differ)" % what)
+        os.rename(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise
 
 
 def read_text(path):
@@ -60,25 +83,31 @@ def shadow_locked():
     return locked
 
 
-def keys_state(home):
-    state = {"dir": "missing", "file": "missing"}
-    ssh_dir = os.path.join(home, ".ssh")
-    try:
-        st = os.lstat(ssh_dir)
-    except OSError:
-        return state
-    import stat
-    state["dir"] = "symlink" if stat.S_ISLNK(st.st_mode) else "dir" if stat.S_ISDIR(st.st_mode) else "other"
-    state["dir_mode"], state["dir_uid"] = st.st_mode & 0o7777, st.st_uid
-    if state["dir"] != "dir":
-        return state
-    path = os.path.join(ssh_dir, "authorized_keys")
+def node(path, kind, is_kind):
+    """(what path is: "symlink", kind when is_kind(mode), else "other"; its mode bits; its owner), without following
+    a link; None when it cannot be read."""
     try:
         st = os.lstat(path)
     except OSError:
+        return None
+    what = "symlink" if stat.S_ISLNK(st.st_mode) else kind if is_kind(st.st_mode) else "other"
+    return what, st.st_mode & 0o7777, st.st_uid
+
+
+def keys_state(home):
+    state = {"dir": "missing", "file": "missing"}
+    ssh_dir = os.path.join(home, ".ssh")
+    found = node(ssh_dir, "dir", stat.S_ISDIR)
+    if found is None:
         return state
-    state["file"] = "symlink" if stat.S_ISLNK(st.st_mode) else "file" if stat.S_ISREG(st.st_mode) else "other"
-    state["mode"], state["uid"] = st.st_mode & 0o7777, st.st_uid
+    state["dir"], state["dir_mode"], state["dir_uid"] = found
+    if state["dir"] != "dir":
+        return state
+    path = os.path.join(ssh_dir, "authorized_keys")
+    found = node(path, "file", stat.S_ISREG)
+    if found is None:
+        return state
+    state["file"], state["mode"], state["uid"] = found
     if state["file"] == "file":
         try:  # the account owns the directory: never follow a link or block on a FIFO swapped in meanwhile
             fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
@@ -217,7 +246,6 @@ def write_as_user(item):
             os.setuid(entry.pw_uid)
             os.umask(0o077)
             os.chdir(entry.pw_dir)
-            import stat
             try:
                 st = os.lstat(".ssh")
             except FileNotFoundError:
@@ -237,25 +265,7 @@ def write_as_user(item):
                 raise RuntimeError("~/.ssh/authorized_keys cannot be read safely (%s)" % exc.strerror)
             if current != item["old_sha256"]:
                 raise RuntimeError("~/.ssh/authorized_keys changed since the plan was made; plan again")
-            data = item["text"].encode("utf-8")
-            fd, tmp = tempfile.mkstemp(prefix=".authorized_keys.", dir=".ssh")
-            try:
-                with os.fdopen(fd, "wb") as handle:
-                    handle.write(data)
-                    handle.flush()
-                    os.fsync(handle.fileno())
-                os.chmod(tmp, 0o600)
-                with open(tmp, "rb") as handle:
-                    back = handle.read()
-                if len(back) != len(data) or sha(back) != item["sha256"] or sha(data) != item["sha256"]:
-                    raise RuntimeError("the new authorized_keys did not arrive intact (size/sha256 differ)")
-                os.rename(tmp, path)
-            except BaseException:
-                try:
-                    os.unlink(tmp)
-                except OSError:
-                    pass
-                raise
+            verified_replace(path, item["text"].encode("utf-8"), 0o600, item["sha256"], "the new authorized_keys")
             dfd = os.open(".ssh", os.O_RDONLY)
             os.fsync(dfd)
             os.close(dfd)
@@ -307,24 +317,7 @@ def put(path, text):
             pass
         return
     data = text.encode("utf-8")
-    fd, tmp = tempfile.mkstemp(prefix=".tljh-wizard.", dir=os.path.dirname(path))
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.chmod(tmp, 0o644)
-        with open(tmp, "rb") as handle:
-            back = handle.read()
-        if back != data:
-            raise RuntimeError("the drop-in did not arrive intact")
-        os.rename(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
+    verified_replace(path, data, 0o644, sha(data), "the drop-in")
 
 
 def dropin():

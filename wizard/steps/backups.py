@@ -13,7 +13,7 @@ def backups_checks(ctx: WizardContext, progress: Progress = no_progress) -> list
     from wizard.hub import backup
 
     missing = ensure_target(ctx, progress)
-    if missing:
+    if missing or ctx.facts is None:  # (connected: the facts are there)
         return missing
     out = [backup.home_report(ctx.facts)]
     answers = ctx.answers

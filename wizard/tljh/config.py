@@ -14,7 +14,7 @@ import json
 import re
 from functools import lru_cache
 from importlib import resources
-from typing import Any, Mapping, MutableMapping
+from typing import Any, Mapping, MutableMapping, cast
 
 from wizard import limits
 from wizard.answers import Answers
@@ -101,7 +101,7 @@ def tls_paths(answers: Answers) -> tuple[str, str]:
     return f"{prefix}/state/tljh-wizard/tls/fullchain.pem", f"{prefix}/state/tljh-wizard/tls/privkey.pem"
 
 
-def render(answers: Answers, *, tljh_version: str = DEFAULT_TLJH_VERSION, staging: bool = False) -> dict:
+def render(answers: Answers, *, tljh_version: str = DEFAULT_TLJH_VERSION, staging: bool = False) -> dict[str, Any]:
     """The config.yaml the answers call for, as plain data. ``staging`` points Let's Encrypt at its staging CA."""
     config: dict[str, Any] = {}
     if answers.section("authenticator").get("type"):
@@ -145,7 +145,7 @@ def hub_names(auth: Mapping[str, Any], names: list[str] | None) -> list[str]:
     return out
 
 
-def render_auth(answers: Answers) -> dict:
+def render_auth(answers: Answers) -> dict[str, Any]:
     """``auth`` and ``users`` for the answers: the policy form the operator chose, with every trait it needs.
 
     - The grants are the operator's choices; restrictions come with the grant they need: a Google hosted domain with
@@ -195,7 +195,7 @@ def render_auth(answers: Answers) -> dict:
             "users": {key: value for key, value in users.items() if value}}
 
 
-def _render_https(answers: Answers, staging: bool) -> dict:
+def _render_https(answers: Answers, staging: bool) -> dict[str, Any]:
     https = answers.section("https")
     mode = https.get("mode")
     if https.get("web_ports") == "behind":  # another server keeps 80/443 and terminates TLS (wizard.tljh.behind)
@@ -210,7 +210,7 @@ def _render_https(answers: Answers, staging: bool) -> dict:
     return {"https": {"enabled": False}}
 
 
-def _render_limits(limit_values: Mapping[str, Any], tljh_version: str) -> dict:
+def _render_limits(limit_values: Mapping[str, Any], tljh_version: str) -> dict[str, Any]:
     """``limits`` (possibly empty: no limit) and ``services.cull``, always explicit."""
     rendered: dict[str, Any] = {}
     if limit_values.get("memory"):
@@ -230,16 +230,17 @@ def _render_limits(limit_values: Mapping[str, Any], tljh_version: str) -> dict:
 # validation
 
 @lru_cache(maxsize=None)
-def schema(version: str = DEFAULT_TLJH_VERSION) -> dict:
+def schema(version: str = DEFAULT_TLJH_VERSION) -> dict[str, Any]:
     if version not in TLJH_VERSIONS:
         raise ValidationError(f"unknown TLJH schema {version!r}; expected one of {', '.join(TLJH_VERSIONS)}")
     text = resources.files("wizard.data").joinpath(f"tljh/config-schema-{version}.json").read_text()
-    return json.loads(text)
+    return cast(dict[str, Any], json.loads(text))  # a schema shipped here: a JSON object
 
 
 @lru_cache(maxsize=None)
-def defaults() -> dict:
-    return json.loads(resources.files("wizard.data").joinpath("tljh/config-defaults.json").read_text())
+def defaults() -> dict[str, Any]:
+    return cast(dict[str, Any], json.loads(resources.files("wizard.data").joinpath("tljh/config-defaults.json")
+                                           .read_text()))  # shipped here: a JSON object
 
 
 def known_top_level_keys(version: str = DEFAULT_TLJH_VERSION) -> list[str]:
