@@ -11,14 +11,21 @@ import subprocess
 import sys
 from pathlib import Path
 
-from tests.test_apply import rig_documents
-from tests.test_apply_cli import write_answers
-from tests.test_environment_hub import hub, pristine_user  # noqa: F401 (fixtures)
+import pytest
+
+from tests.support.cli import write_answers
+from tests.support.hubs import rig_documents
 from wizard.environment import sample
 from wizard.hub import sandbox
 from wizard.session import Session, session_name
 
 ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture
+def hub(env_hub):
+    """The rig's hub with a sample user environment (``tests/rig/userenv.py``)."""
+    return env_hub
 
 
 def wizard(*argv, timeout=300):
@@ -34,7 +41,7 @@ def hub_snapshot_ids(prefix: Path) -> list[str]:
     return sorted(p.stem for p in (prefix / "state" / "tljh-wizard" / "environment").glob("*.json"))
 
 
-def replay_documents(hub, bundles: Path):  # noqa: F811
+def replay_documents(hub, bundles: Path):
     public, secret = rig_documents(hub, https="none")  # certificates: tests/test_https_apply.py
     public["environment"] = {"default_app": "jupyterlab", "conda_packages": ["xarray"],
                              "pip_packages": ["ipywidgets==8.1.5"], "freeze": True}
@@ -42,7 +49,7 @@ def replay_documents(hub, bundles: Path):  # noqa: F811
     return public, secret
 
 
-def test_replay_installs_freezes_pulls_the_bundle_and_records_the_session(hub, tmp_path):  # noqa: F811
+def test_replay_installs_freezes_pulls_the_bundle_and_records_the_session(hub, tmp_path):
     bundles = tmp_path / "bundles"
     answers, secrets = write_answers(tmp_path, *replay_documents(hub, bundles))
     common = ["--secrets", secrets, "--known-hosts", hub.known_hosts, "--hub-api-url", hub.hub_api_url,
@@ -101,7 +108,7 @@ def test_replay_installs_freezes_pulls_the_bundle_and_records_the_session(hub, t
     assert "conda install xarray" in again.stdout and "pip install" not in again.stdout
 
 
-def test_a_failed_apply_rolls_the_installs_back(hub, tmp_path):  # noqa: F811
+def test_a_failed_apply_rolls_the_installs_back(hub, tmp_path):
     bundles = tmp_path / "bundles"
     answers, secrets = write_answers(tmp_path, *replay_documents(hub, bundles))
     sandbox.script_reloads(hub.prefix, hub=["fail"])
@@ -113,3 +120,35 @@ def test_a_failed_apply_rolls_the_installs_back(hub, tmp_path):  # noqa: F811
     assert (hub.prefix / "config" / "config.yaml").read_bytes() == config
     assert pip_installed(hub.prefix, "ipywidgets") == []  # pip uninstalled what the apply installed
     assert sample.conda_log(hub.prefix) == [["install", "--yes", "--prefix", f"{hub.prefix}/user", "xarray"]]
+
+
+def test_replay_restores_the_newest_snapshot_first(hub, tmp_path):
+    """``environment.restore: newest`` brings the environment back to the newest snapshot on the hub (here: what
+    pip added since is uninstalled) before anything else, then the freeze records the result."""
+    from wizard.environment.snapshot import freeze_hub
+    from wizard.hub.ssh import SSHTarget
+
+    with SSHTarget(hub.host, port=hub.port, user=hub.admin.name, key_file=str(hub.client_key), allow_agent=False,
+                   look_for_keys=False, known_hosts_files=[hub.known_hosts], prefix=str(hub.prefix)) as target:
+        snapshot, _environment = freeze_hub(target, tmp_path / "local", host="hub.example.edu")
+    import os
+
+    clean = {key: value for key, value in os.environ.items() if not key.startswith("PIP_")}  # only pip.conf counts
+    drift = subprocess.run([str(hub.prefix / "user/bin/python"), "-m", "pip", "install", "--quiet",
+                            "ipywidgets==8.1.5"], capture_output=True, text=True, env=clean)
+    assert drift.returncode == 0 and pip_installed(hub.prefix, "ipywidgets"), drift.stderr
+    public, secret = rig_documents(hub)
+    public["environment"] = {"default_app": "jupyterlab", "restore": "newest", "freeze": True}
+    public["backups"] = {"pull_bundle": False}
+    answers, secrets = write_answers(tmp_path, public, secret)
+    common = ["--secrets", secrets, "--known-hosts", hub.known_hosts, "--hub-api-url", hub.hub_api_url,
+              "--no-smoke"]
+    dry = wizard("apply", answers, *common, "--dry-run")
+    assert dry.returncode == 0, dry.stdout + dry.stderr
+    assert f"1. restore the user environment to snapshot {snapshot.id}" in dry.stdout, dry.stdout
+    assert "pip uninstall" in dry.stdout or "uninstall" in dry.stdout
+    assert pip_installed(hub.prefix, "ipywidgets")  # a dry run changes nothing
+    done = wizard("apply", answers, *common, "--yes")
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "Applied (env-restore, env-freeze" in done.stdout
+    assert pip_installed(hub.prefix, "ipywidgets") == []

@@ -5,7 +5,7 @@ import threading
 import time
 
 from tests.rig.sshd import command_lines
-from tests.test_apply import config_file, rig_answers, rig_target
+from tests.support.hubs import config_file, rig_answers, rig_target
 from wizard.hub import apply, sandbox
 from wizard.session import Session
 

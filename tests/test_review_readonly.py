@@ -16,9 +16,9 @@ from pathlib import Path
 from types import SimpleNamespace
 
 import pexpect
+import pytest
 
 from tests.rig.bind import free_port
-from tests.test_environment_hub import hub, pristine_user  # noqa: F401 (fixtures)
 from tests.test_tui import SIZE, settle, wait_for, wait_for_screen
 from tests.test_tui_sandbox import resume
 from wizard.environment import sample
@@ -27,6 +27,12 @@ from wizard.session import Session, session_name
 WIZARD = str(Path(sys.executable).with_name("tljh-wizard"))
 EXPECTED_ACTIONS = ("pull a backup bundle", "conda install xarray", "pip install ipywidgets==8.1.5",
                     "freeze the user environment", "write config.yaml")
+
+
+@pytest.fixture
+def hub(env_hub):
+    """The rig's hub with a sample user environment (``tests/rig/userenv.py``)."""
+    return env_hub
 
 
 def _digest(path: Path) -> str:
@@ -73,7 +79,7 @@ def prepare(rig, name: str) -> None:
             session.go_to("environment", finished=finished)
 
 
-async def test_tui_walk_to_review_changes_nothing_on_the_hub(hub, tmp_path, monkeypatch):  # noqa: F811
+async def test_tui_walk_to_review_changes_nothing_on_the_hub(hub, tmp_path, monkeypatch):
     from screens.app import build_app
     from screens.environment import EnvironmentScreen
     from screens.review import ReviewScreen
@@ -129,7 +135,7 @@ async def test_tui_walk_to_review_changes_nothing_on_the_hub(hub, tmp_path, monk
     assert sample.conda_log(hub.prefix) and all("--dry-run" in argv for argv in sample.conda_log(hub.prefix))
 
 
-def test_plain_walk_to_review_changes_nothing_on_the_hub(hub, tmp_path, monkeypatch):  # noqa: F811
+def test_plain_walk_to_review_changes_nothing_on_the_hub(hub, tmp_path, monkeypatch):
     state = tmp_path / "plain-state"
     monkeypatch.setenv("TLJH_WIZARD_STATE_DIR", str(state))
     name = session_name(hub.host, hub.admin.name, hub.port)

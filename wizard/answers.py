@@ -456,7 +456,8 @@ ENVIRONMENT = Section(
         Field("freeze", "bool", "Freeze the environment", "Take a snapshot you can diff and restore later.",
               v.boolean, default=True),
         Field("restore", "str", "Restore a snapshot", "At apply, bring the environment back to this snapshot (its "
-              "id, or newest) before any install. Empty: none.", v.snapshot_ref, example="newest"),
+              "id, or newest) before any install; the wizard clears it once done. Empty: none.", v.snapshot_ref,
+              example="newest"),
     ),
 )
 

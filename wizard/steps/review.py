@@ -126,6 +126,9 @@ def apply(ctx: WizardContext, progress: Progress = no_progress,
     ctx.last_plan = None
     outcomes += [d for d in applier.diagnoses if d.id.startswith("apply.") and d.status is not Status.OK
                  and d.id not in {o.id for o in outcomes}]
+    if result.ok and "env-restore" in result.done:
+        # A restore planned in the Base environment step is done once: the next apply does not go back again.
+        ctx.session.accept("environment.restore", None)
     if result.ok:
         outcomes.append(Diagnosis("apply", Status.OK, result.summary()))
     else:
