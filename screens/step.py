@@ -25,7 +25,7 @@ from textual.screen import Screen
 from textual.widgets import Button, Footer, Input, ProgressBar, Static
 
 from screens.results import Back, Next, Skip, StepResult
-from screens.widgets import DiagnosisTable, FieldForm, LogPanel, StepIndicator
+from screens.widgets import DiagnosisTable, FieldForm, FieldSwitch, LogPanel, StepIndicator
 from wizard.context import WizardContext
 from wizard.diagnosis import Diagnosis, Status, worst
 from wizard.fields import ValidationError
@@ -78,8 +78,8 @@ def step_states(ctx: WizardContext, current: str) -> dict[str, str]:
 
 
 def check_summary(diagnoses: list[Diagnosis]) -> str:
-    """One line that stays on screen at any size: "Checks: 2 ok, 1 warning, 1 not run — rows above: ↑↓ for
-    details"."""
+    """One line that stays on screen at any size (one row at 80 columns): "Checks: 1 warning, 1 not run, 2 ok —
+    Tab, ↑↓: details" (Tab reaches the table)."""
     counts = {status: sum(d.status is status for d in diagnoses) for status in Status}
     parts = [f"{counts[Status.ERROR]} failed"] if counts[Status.ERROR] else []
     if counts[Status.WARNING]:
@@ -87,7 +87,7 @@ def check_summary(diagnoses: list[Diagnosis]) -> str:
     if counts[Status.SKIPPED]:
         parts.append(f"{counts[Status.SKIPPED]} not run")
     parts.append(f"{counts[Status.OK]} ok")
-    return "Checks: " + ", ".join(parts) + " — table above: Tab to it, ↑↓ for details"
+    return "Checks: " + ", ".join(parts) + " — Tab, ↑↓: details"
 
 
 class StepScreen(Screen[StepResult]):
@@ -183,10 +183,26 @@ class StepScreen(Screen[StepResult]):
         self.sub_title = self.step.title
         self.focus_first_field()
 
+    def field_widgets(self) -> list:
+        """The inputs of the fields shown now, in order."""
+        return [w for w in self.query("FieldRow Input, FieldRow Select, FieldRow Switch")
+                if w.parent.parent.display and w.parent.parent.parent.display]
+
     def focus_first_field(self) -> None:
-        for widget in self.query("FieldRow Input, FieldRow Select, FieldRow Switch"):
-            if widget.parent.parent.display:
+        """The first field; on a step without fields (the demo's Connect), Next, so Enter goes on."""
+        fields = self.field_widgets()
+        if fields:
+            fields[0].focus()
+        elif not self.query_one("#next", Button).disabled:
+            self.query_one("#next", Button).focus()
+
+    def focus_first_error(self) -> None:
+        """After a refused Next: the first refused field, scrolled into view, so the fix starts where the problem is."""
+        for row in self.query("FieldRow.-invalid"):
+            if row.display and row.parent.display:
+                widget = row.query_one("Input, Select, Switch")
                 widget.focus()
+                self.call_after_refresh(row.scroll_visible)
                 return
 
     def check_action(self, action: str, parameters: tuple) -> bool | None:
@@ -247,15 +263,17 @@ class StepScreen(Screen[StepResult]):
             self.say("cancelling — the running call stops at its next step")
 
     @on(Input.Submitted)
-    def _enter_in_field(self, event: Input.Submitted) -> None:
-        """Enter in a field moves to the next visible field; on the last one it is Next."""
-        if not event.input.id or not event.input.id.startswith("field-"):
+    @on(FieldSwitch.Submitted)
+    def _enter_in_field(self, event: Input.Submitted | FieldSwitch.Submitted) -> None:
+        """Enter in a field (a switch too: Space toggles it) moves to the next visible field; on the last one it is
+        Next."""
+        widget = event.control
+        if not widget.id or not widget.id.startswith("field-"):
             return
         event.stop()
-        fields = [w for w in self.query("FieldRow Input, FieldRow Select, FieldRow Switch")
-                  if w.parent.parent.display and w.parent.parent.parent.display]
-        if event.input in fields and fields.index(event.input) + 1 < len(fields):
-            fields[fields.index(event.input) + 1].focus()
+        fields = self.field_widgets()
+        if widget in fields and fields.index(widget) + 1 < len(fields):
+            fields[fields.index(widget) + 1].focus()
         else:
             self.action_next()
 
@@ -287,6 +305,7 @@ class StepScreen(Screen[StepResult]):
             ok = ok and valid
         if not ok:
             self.notify("Some answers need fixing (see the messages under the fields).", severity="error")
+            self.focus_first_error()
             return False
         for key, raw in judged.items():
             if raw is None and not session.answers.answered(key):
@@ -294,15 +313,18 @@ class StepScreen(Screen[StepResult]):
             try:
                 session.accept(key, raw)
             except ValidationError as exc:
-                self.forms()[0].show_errors([exc])
+                for form in self.forms():
+                    form.show_errors([exc])
+                self.focus_first_error()
                 return False
         errors = self.section_errors()
         if errors:
-            leftover = []
+            leftover = errors
             for form in self.forms():
-                leftover = form.show_errors(errors)
+                leftover = form.show_errors(leftover)
             for error in leftover:
                 self.notify(str(error), severity="error")
+            self.focus_first_error()
             return False
         self.ctx.log(f"step {self.step_id}: answers accepted")
         return True
@@ -437,9 +459,18 @@ class StepScreen(Screen[StepResult]):
     # -- busy state & log --------------------------------------------------------------------------------------
 
     def set_busy(self, busy: bool) -> None:
+        """Next is disabled while an engine call runs; the focus it had (Enter pressed on it) comes back after, so
+        the next Enter goes on instead of falling on nothing."""
+        next_button = self.query_one("#next", Button)
+        if busy and self.app.focused is next_button:
+            self._refocus_next = True
         self.busy = busy
         self.query_one("#progress").display = busy
-        self.query_one("#next", Button).disabled = busy
+        next_button.disabled = busy
+        if not busy and (getattr(self, "_refocus_next", False) or self.app.focused is None):
+            self._refocus_next = False
+            if self.is_current:
+                next_button.focus()
 
     def cancel_work(self) -> None:
         if self.cancel_token is not None:

@@ -8,6 +8,7 @@ from typing import Any, Iterable
 from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
+from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.message import Message
 from textual.widgets import DataTable, Input, Label, RichLog, Select, Static, Switch
@@ -42,6 +43,28 @@ class StepIndicator(Static):
             text = f"{STEP_ICONS[state]} {number}" if narrow else f"{STEP_ICONS[state]} {number}. {title}"
             lines.append(f"[{style}]{text}[/]" if style else text)
         return "\n".join(lines)
+
+
+class FieldSwitch(Switch):
+    """A yes/no field: Space toggles it; Enter moves on like in every other field (``Submitted``), so a run of
+    Enters through a form never flips an answer by accident."""
+
+    BINDINGS = [Binding("space", "toggle_switch", "Toggle", show=False),
+                Binding("enter", "submit", "Next field", show=False)]
+
+    class Submitted(Message):
+        """Enter on the switch."""
+
+        def __init__(self, switch: "FieldSwitch") -> None:
+            super().__init__()
+            self.switch = switch
+
+        @property
+        def control(self) -> "FieldSwitch":
+            return self.switch
+
+    def action_submit(self) -> None:
+        self.post_message(self.Submitted(self))
 
 
 def widget_id(key: str) -> str:
@@ -83,7 +106,7 @@ class FieldRow(Vertical):
 
     def compose(self) -> ComposeResult:
         spec, key = self.spec, self.key
-        label = spec.label + ("" if not spec.required else " *")
+        label = spec.label + (" *" if spec.required or required_when(spec) else "")
         with Horizontal():
             yield Label(label, classes="field-label", markup=False)
             if spec.kind == "choice":
@@ -91,7 +114,7 @@ class FieldRow(Vertical):
                 value = self.value if self.value in spec.choices else Select.NULL
                 yield Select(options, value=value, allow_blank=not spec.required, compact=True, id=widget_id(key))
             elif spec.kind == "bool":
-                yield Switch(value=bool(self.value), id=widget_id(key))
+                yield FieldSwitch(value=bool(self.value), id=widget_id(key))
             elif spec.secret:
                 # Never shown again after entry: an accepted secret leaves the input empty with a note.
                 placeholder = "saved — leave empty to keep it" if self.has_secret else placeholder_for(spec)
@@ -114,15 +137,27 @@ class FieldRow(Vertical):
         self.query_one(".field-error", Static).update(f"✘ {message}" if message else "")
 
 
+def required_when(spec: Field) -> str:
+    """When a field that is not always required is (its help's "Required for ...", e.g. "for letsencrypt and
+    acme-dns"), or ""."""
+    import re
+
+    found = re.search(r"Required (for [^.]+)\.", spec.help or "")
+    return found.group(1) if found else ""
+
+
 def placeholder_for(spec: Field) -> str:
     """An empty input's hint that reads as an example, never as a value: "e.g. 2G — empty: no limit" (the meaning
-    of an empty answer from the field's help, "Empty: ..."), or "e.g. … (optional)"."""
+    of an empty answer from the field's help, "Empty: ..."), "e.g. … — required for letsencrypt and acme-dns" (its
+    help's "Required for ..."), or "e.g. … (optional)"."""
     import re
 
     parts = [f"e.g. {spec.example}"] if spec.example else []
     empty = re.search(r"Empty: ([^.]+)\.", spec.help or "")
     if empty:
         parts.append(f"empty: {empty.group(1)}")
+    elif required_when(spec):
+        parts.append(f"required {required_when(spec)}")
     elif parts and not spec.required:
         parts[0] += " (optional)"
     return " — ".join(parts)
@@ -260,7 +295,12 @@ class DiagnosisTable(Vertical):
         for index, item in enumerate(self.diagnoses):
             table.add_row(Text(STATUS_ICONS[item.status], style=STATUS_STYLES[item.status]), Text(item.id),
                           Text(item.summary), key=str(index))
-        self._describe(0 if self.diagnoses else None)
+        # The row shown in detail, with its fix, is the first of the worst: what to act on first.
+        urgency = {Status.ERROR: 3, Status.WARNING: 2, Status.SKIPPED: 1, Status.OK: 0}
+        first = min(range(len(self.diagnoses)), key=lambda i: (-urgency[self.diagnoses[i].status], i), default=None)
+        if first:
+            table.move_cursor(row=first)
+        self._describe(first)
 
     @on(DataTable.RowHighlighted)
     def _highlighted(self, event: DataTable.RowHighlighted) -> None:

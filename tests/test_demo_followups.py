@@ -11,6 +11,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pexpect
 import pytest
 
 from wizard.plain import EXIT_DONE, ScriptedPrompter, run_plain
@@ -29,7 +30,7 @@ def test_every_suggested_command_for_the_demo_exits_0_offline(tmp_path, monkeypa
     from wizard.walk import exit_summary
 
     monkeypatch.chdir(tmp_path)
-    prompter = ScriptedPrompter(ANSWERS, confirms={"Set up Base environment": False, "Set up SSH access": False,
+    prompter = ScriptedPrompter(ANSWERS, confirms={"Set up Base environment": True, "Set up SSH access": False,
                                                    "Apply these changes": True, "Continue anyway": True,
                                                    "Write the exports": True},
                                 choices={"A check failed": "continue"})
@@ -40,7 +41,12 @@ def test_every_suggested_command_for_the_demo_exits_0_offline(tmp_path, monkeypa
         summary = exit_summary(ctx, finished=True)
     finally:
         ctx.session.close()
-    assert {command.split()[1] for command, _ in commands} >= {"demo", "backup", "env", "export", "sessions"}
+    assert {command.split()[1] for command, _ in commands} >= {"demo", "check", "backup", "env", "export",
+                                                                 "sessions"}
+    # The replay line (after Done's exports), as printed: onto the demo's sandbox, never the answers' address.
+    replay = [line.split("   #")[0].strip() for line in summary.splitlines() if "tljh-wizard apply" in line]
+    assert len(replay) == 1 and "tljh-wizard-exports/answers.yaml --secrets tljh-wizard-exports/secrets.yaml" in replay[0]
+    commands = [*commands, (replay[0], "replay")]
     for command, _text in commands:
         assert command in summary
         assert "hub.example.edu" not in command and "203.0.113.10" not in command
@@ -50,6 +56,17 @@ def test_every_suggested_command_for_the_demo_exits_0_offline(tmp_path, monkeypa
             # The interactive wizard itself: with no terminal it says so in one line (a real terminal runs it:
             # tests/test_cli_frontdoor.py); never an SSH wizard for a host called "demo".
             argv.append("--plain")
+        if argv[1] == "apply":  # asks before it changes anything: answered on a terminal, as an operator would
+            child = pexpect.spawn("unshare", ["--net", WIZARD, *argv[1:]], cwd=str(tmp_path), encoding="utf-8",
+                                  timeout=180, env=dict(os.environ, TLJH_WIZARD_STATE_DIR=str(_isolated_state)))
+            # Right after the wizard's own apply the hub already holds this config.yaml: nothing to ask then.
+            if child.expect(["Type yes to apply: ", pexpect.EOF]) == 0:
+                child.sendline("yes")
+                child.expect(pexpect.EOF)
+            child.close()
+            assert child.exitstatus == 0, (command, child.before[-800:])
+            assert "Traceback" not in child.before
+            continue
         result = subprocess.run(["unshare", "--net", WIZARD, *argv[1:]], capture_output=True, text=True,
                                 timeout=120, cwd=tmp_path, stdin=subprocess.DEVNULL,
                                 env=dict(os.environ, TLJH_WIZARD_STATE_DIR=str(_isolated_state)))
@@ -58,7 +75,6 @@ def test_every_suggested_command_for_the_demo_exits_0_offline(tmp_path, monkeypa
             continue
         assert result.returncode == 0, (command, result.stdout[-500:], result.stderr[-500:])
         assert "Traceback" not in result.stderr
-    # The replay line names the files Done writes.
-    replay = [line for line in summary.splitlines() if "tljh-wizard apply" in line]
-    assert replay and "tljh-wizard-exports/answers.yaml --secrets tljh-wizard-exports/secrets.yaml" in replay[0]
+        if argv[1] == "check":  # --quiet: silent when all is well; the sandbox's own state, no network probe
+            assert result.stdout == "", result.stdout
     assert (tmp_path / "tljh-wizard-exports" / "answers.yaml").is_file()

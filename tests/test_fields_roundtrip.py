@@ -63,7 +63,9 @@ def test_each_fields_example_and_default_round_trip(key, spec):
     ("environment.conda_packages", "numpy scipy=1.13", "numpy scipy=1.13"),  # not "numpy, scipy=1.13"
     ("environment.pip_packages", "pandas>=2,<3 dask[array]", "pandas>=2,<3 dask[array]"),
     ("authenticator.allowed_users", "alice bob", "alice, bob"),
-    ("limits.headroom", "0.3", "0.3"),
+    ("limits.headroom", "30%", "30%"),
+    ("limits.headroom", "150%", "150%"),
+    ("limits.active_share", "12.5%", "12.5%"),
     ("limits.cpu", "2", "2"),
     ("limits.memory", "1.50G", "1.5G"),
 ])

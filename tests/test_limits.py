@@ -320,20 +320,44 @@ def test_unknown_host_facts_are_skipped_not_guessed():
     assert [d.status for d in sizing.diagnoses] == [Status.SKIPPED] * 3
 
 
-@pytest.mark.parametrize("raw, value", [("50%", 0.5), ("0.4", 0.4), (60, 0.6), (1, 1.0), ("100%", 1.0)])
+# Typed: a percentage with its sign. An answers file's number: the fraction itself (what the wizard writes).
+@pytest.mark.parametrize("raw, value", [("50%", 0.5), (" 40 % ", 0.4), (0.6, 0.6), (1, 1.0), ("100%", 1.0),
+                                        ("12.5%", 0.125)])
 def test_active_share(raw, value):
     assert limits.active_share(raw) == pytest.approx(value)
 
 
-@pytest.mark.parametrize("raw", ["0", "0%", "-5%", "101%", "half", None, True, "nan"])
+@pytest.mark.parametrize("raw", ["0%", "-5%", "101%", "half", None, True, "nan%", 60, 0])
 def test_active_share_refusals(raw):
     with pytest.raises(ValidationError):
         limits.active_share(raw)
 
 
-@pytest.mark.parametrize("raw, value", [("30%", 0.3), ("0.2", 0.2), (40, 0.4), ("0", 0.0)])
+@pytest.mark.parametrize("raw, value", [("30%", 0.3), ("0%", 0.0), ("200%", 2.0), (0.2, 0.2), (1.5, 1.5), (0, 0.0)])
 def test_headroom(raw, value):
     assert limits.headroom(raw) == pytest.approx(value)
+
+
+@pytest.mark.parametrize("validate, raw", [(limits.headroom, "2"), (limits.headroom, "3"), (limits.headroom, "0.3"),
+                                           (limits.active_share, "50"), (limits.active_share, "0.5")])
+def test_a_typed_number_without_percent_sign_is_refused_naming_the_form(validate, raw):
+    """``2`` as 200% but ``3`` as 3% misled: a typed number without % is refused in one line naming the form."""
+    with pytest.raises(ValidationError) as refused:
+        validate(raw)
+    message = refused.value.message
+    assert "as a percentage with %, e.g. " in message and f"(got {raw!r})" in message and "\n" not in message
+
+
+@pytest.mark.parametrize("value, shown", [(0.3, "30%"), (1.5, "150%"), (0.125, "12.5%"), (0.0, "0%"), (2, "200%")])
+def test_a_fraction_is_shown_back_as_the_percentage_typed(value, shown):
+    assert limits.percentage_text(value) == shown
+    assert limits.headroom(shown) == pytest.approx(value)
+
+
+@pytest.mark.parametrize("raw", [3, 2.5, -0.1])
+def test_an_answers_file_number_out_of_range_names_the_percentage(raw):
+    with pytest.raises(ValidationError, match=r"between 0% and 200%, got -?\d+%"):
+        limits.headroom(raw)
 
 
 @given(

@@ -55,3 +55,34 @@ def test_renew_on_a_letsencrypt_session_names_that_mode():
     assert verdict.status is Status.ERROR
     assert "HTTPS mode is letsencrypt" in verdict.summary and "TLJH's proxy renews" in verdict.summary
     assert "acme-dns)" not in verdict.summary
+
+
+def test_the_exit_summary_gives_each_step_one_status():
+    """A step continued despite a failed check is listed as that, never also as pending; a skipped step only as
+    skipped."""
+    from wizard.context import open_context
+    from wizard.steps import STEPS
+    from wizard.walk import exit_summary
+
+    ctx = open_context("admin@hub.example.edu:22")
+    try:
+        session = ctx.session
+        session.go_to("authenticator", finished="connect")
+        session.go_to("domain", finished="authenticator")
+        session.go_to("https", failed="domain")
+        session.go_to("limits", failed="https")
+        session.skip_step("https")
+        session.go_to("environment", finished="limits")
+        summary = exit_summary(ctx, finished=False)
+    finally:
+        ctx.session.close()
+    lines = {line.split(":")[0].strip(): line.split(":", 1)[1] for line in summary.splitlines()[1:]
+             if ":" in line and not line.startswith("    ")}
+    for title in [step.title for step in STEPS[:-1]]:
+        holders = [status for status, titles in lines.items() if title in titles.split(", ")
+                   or titles.strip().startswith(title)]
+        assert len(holders) <= 1, (title, holders, summary)
+    assert "Domain & DNS" in lines["continued despite a failed check"]
+    assert "Domain & DNS" not in lines["pending"] and "HTTPS" not in lines["pending"]
+    assert "HTTPS" in lines["skipped (the hub keeps its own settings)"]
+    assert "HTTPS" not in lines["continued despite a failed check"]

@@ -101,6 +101,111 @@ async def test_enter_moves_to_the_next_field_and_submits_on_the_last(tmp_path):
     ctx.close()
 
 
+async def test_enter_on_a_switch_moves_on_and_space_toggles_it(tmp_path):
+    """A run of Enters through a form never flips a yes/no answer (here: "the IP is reserved", which would silence
+    a check): Enter moves to the next field as in a text input; Space toggles."""
+    from screens.domain import DomainScreen
+
+    ctx, app, _prefix = sandbox_wizard(tmp_path, "domain", {k: v for k, v in OAUTH.items()
+                                                             if not k.startswith("domain.")})
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await resume_at(pilot, DomainScreen)
+        switch = screen.query_one("#field-domain-ip-reserved-confirmed")
+        switch.focus()
+        await pilot.pause()
+        before = switch.value
+        await pilot.press("enter")
+        await pilot.pause()
+        assert switch.value == before
+        assert app.focused is screen.query_one("#field-domain-resolvers")
+        switch.focus()
+        await pilot.press("space")
+        await pilot.pause()
+        assert switch.value is (not before) and app.focused is switch
+        await pilot.press("ctrl+q")
+    ctx.close()
+
+
+async def test_a_refused_next_focuses_the_refused_field(tmp_path):
+    """Focus goes to the first field that was refused by its validator, not to the step's first field."""
+    from screens.domain import DomainScreen
+
+    ctx, app, _prefix = sandbox_wizard(tmp_path, "domain", {k: v for k, v in OAUTH.items()
+                                                             if not k.startswith("domain.")})
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = await resume_at(pilot, DomainScreen)
+        fill(screen, domain__name="hub.example.edu", domain__reserved_ipv4="203.0.113.300")
+        screen.query_one("#field-domain-resolvers").focus()
+        await pilot.press("ctrl+n")
+        await pilot.pause()
+        assert app.screen is screen
+        assert app.focused is screen.query_one("#field-domain-reserved-ipv4")
+        await pilot.press("ctrl+q")
+    ctx.close()
+
+
+async def test_a_refused_section_rule_focuses_its_field(tmp_path):
+    """A section rule (Let's Encrypt needs a contact e-mail) refuses a field that is not the first: focus goes there."""
+    from screens.https import HttpsScreen
+
+    ctx, app, _prefix = sandbox_wizard(tmp_path, "https", {**OAUTH, "https.mode": "letsencrypt"})
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = await resume_at(pilot, HttpsScreen)
+        assert app.focused is screen.query_one("#field-https-mode")
+        await pilot.press("ctrl+n")
+        await pilot.pause()
+        assert app.screen is screen
+        email = screen.query_one("#field-https-email", Input)
+        assert app.focused is email
+        assert "Let's Encrypt needs a contact e-mail" in str(screen.query_one("#row-https-email .field-error").render())
+        await pilot.press("ctrl+q")
+    ctx.close()
+
+
+async def test_the_e_mail_field_says_when_it_is_required(tmp_path):
+    """The contact e-mail is shown only for the Let's Encrypt modes, where it is required: its label and placeholder
+    say so (never "(optional)")."""
+    from textual.widgets import Label
+
+    from screens.https import HttpsScreen
+
+    ctx, app, _prefix = sandbox_wizard(tmp_path, "https", {**OAUTH, "https.mode": "letsencrypt"})
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await resume_at(pilot, HttpsScreen)
+        email = screen.query_one("#field-https-email", Input)
+        assert "optional" not in email.placeholder and "required for Let's Encrypt" in email.placeholder
+        assert str(screen.query_one("#row-https-email Label", Label).render()).endswith("*")
+        fill(screen, https__mode="acme-dns")
+        await pilot.pause()
+        assert screen.query_one("#row-https-email").display
+        fill(screen, https__mode="none")
+        await pilot.pause()
+        assert not screen.query_one("#row-https-email").display
+        await pilot.press("ctrl+q")
+    ctx.close()
+
+
+async def test_enter_goes_on_from_a_step_without_fields(tmp_path):
+    """The demo's Connect step has no field: Next has the focus, so Enter runs the checks, and Enter again goes on
+    once their results were shown."""
+    from screens.authenticator import AuthenticatorScreen
+    from screens.connect import ConnectScreen
+
+    ctx, app, _prefix = sandbox_wizard(tmp_path, "connect", {})
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = await resume_at(pilot, ConnectScreen)
+        assert not screen.field_widgets() and app.focused is screen.query_one("#next")
+        await pilot.press("enter")
+        await settle(pilot)
+        assert {d.id: d.status for d in screen.diagnoses}.get("connect.ssh") is Status.OK
+        # The results stay to be read; Next had the focus before the checks and has it again: Enter goes on.
+        assert app.focused is screen.query_one("#next")
+        await pilot.press("enter")
+        await wait_for_screen(pilot, AuthenticatorScreen)
+        await pilot.press("ctrl+q")
+    ctx.close()
+
+
 async def test_after_resume_limits_gathers_the_facts_and_judges_cpu_by_the_hubs_tljh(tmp_path):
     """A resumed run has no host facts: the Limits step gathers them (the VM's RAM and CPUs are never "unknown, ok"),
     and a fractional CPU is refused at entry for the hub's TLJH 2.0.0 — not later at Review."""
@@ -255,4 +360,26 @@ async def test_quit_during_the_host_key_question_ends_the_connect_worker(sshd_hu
     # The engine call holds the lock while it runs: it ended (the quit answered the question "reject").
     assert app.engine_lock.acquire(timeout=10)  # a bound against a hang, not a timing assertion
     assert ctx.facts is None and not ctx.session.answers.get("connection.host_key")
+    ctx.close()
+
+
+async def test_check_results_open_on_the_first_failure_with_its_fix(tmp_path):
+    """The row shown in detail (with its fix) is the first error, not the first row; the summary line says how many
+    of each and fits one row at 80 columns."""
+    from screens.domain import DomainScreen
+    from screens.step import check_summary
+
+    rows = [Diagnosis("dns.zone", Status.OK, "zone found"), Diagnosis("dns.resolvers", Status.WARNING, "stale"),
+            Diagnosis("dns.aaaa", Status.ERROR, "stale AAAA", fix="delete the AAAA record"),
+            Diagnosis("reach", Status.SKIPPED, "not checked")]
+    ctx, app, _prefix = sandbox_wizard(tmp_path, "domain", OAUTH)
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = await resume_at(pilot, DomainScreen)
+        screen.show_diagnoses(rows)
+        await pilot.pause()
+        details = str(screen.query_one("#checks .diagnosis-details").render())
+        assert details.startswith("dns.aaaa — error: stale AAAA") and "fix: delete the AAAA record" in details
+        summary = check_summary(rows)
+        assert summary.startswith("Checks: 1 failed, 1 warning, 1 not run, 1 ok") and len(summary) <= 70
+        await pilot.press("ctrl+q")
     ctx.close()

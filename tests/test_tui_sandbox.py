@@ -92,12 +92,17 @@ async def test_done_screen_exports(tmp_path, monkeypatch):
     from screens.done import DoneScreen
 
     monkeypatch.chdir(tmp_path)
-    ctx, app, _prefix = sandbox_wizard(tmp_path, "done", COMPLETE)
+    ctx, app, prefix = sandbox_wizard(tmp_path, "done", COMPLETE)
     async with app.run_test(size=SIZE) as pilot:
         screen = await resume(pilot, DoneScreen)
         shown = str(screen.query_one("#cron").render())
-        assert "tljh-wizard apply tljh-wizard-exports/answers.yaml --secrets tljh-wizard-exports/secrets.yaml" in shown
-        assert "tljh-wizard env list demo" in shown and "check --quiet demo" not in shown  # no audit of a sandbox
+        replay = str(screen.query_one("#replay").render())
+        assert ("tljh-wizard apply tljh-wizard-exports/answers.yaml --secrets tljh-wizard-exports/secrets.yaml"
+                in replay.replace("\n", " ") and f"--sandbox {prefix}" in replay.replace("\n", " "))
+        # The demo's own follow-ups (each one run offline: tests/test_demo_followups.py); no cron line for a sandbox.
+        assert "tljh-wizard env list demo" in shown and "tljh-wizard check --quiet demo" in shown
+        assert "17 7 * * *" not in shown
+        assert "ssh jupyter-" not in str(screen.query_one("#ssh-logins").render())
         for kind in ("answers", "secrets", "tljh", "z2jh"):
             await pilot.click(f"#export-{kind}")
             await wait_for(pilot, lambda: "wrote" in str(screen.query_one("#export-result").render()) or
@@ -127,6 +132,43 @@ async def test_done_screen_exports(tmp_path, monkeypatch):
     assert "authenticator" not in yamlio.loads(overlay.read_text())  # not the wizard's format
     ctx.close()
 
+
+
+async def test_done_at_80x24_shows_what_was_applied_the_replay_and_the_files_without_scrolling(tmp_path):
+    """The essential part of Done is on screen at the smallest terminal: the outcome per step (one state each),
+    config.yaml on the hub, the replay command and the export buttons with the files they write."""
+    from screens.done import DoneScreen
+    from wizard.steps import STEPS
+
+    ctx, app, _prefix = sandbox_wizard(tmp_path, "done", COMPLETE)
+    session = ctx.session
+    for item in STEPS[1:-1]:
+        session.go_to("done", **({"failed": item.id} if item.id == "domain" else {"finished": item.id}))
+    session.skip_step("ssh")
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = await resume(pilot, DoneScreen)
+        await settle(pilot)
+        content = screen.query_one("#content")
+        assert content.scroll_y == 0
+        visible = content.content_region
+        for selector in ("#summary", "#hub-config", "#replay", "#export-dir", "#export-answers", "#export-z2jh",
+                         "#export-result"):
+            region = screen.query_one(selector).region
+            assert region.height and visible.contains_region(region), (selector, region, visible)
+        summary = str(screen.query_one("#summary").render())
+        assert summary.count("Domain & DNS") == 1 and "continued despite a failed check: Domain & DNS" in summary
+        assert "SSH access" in summary.split("skipped")[1]
+        replay = str(screen.query_one("#replay").render()).replace("\n", " ")
+        assert "tljh-wizard apply tljh-wizard-exports/answers.yaml" in replay
+        files = str(screen.query_one("#export-result").render())
+        assert "answers.yaml" in files and "secrets.yaml (0600)" in files and "z2jh/values.yaml" in files
+        # The folder typed is the one the replay line and the file list name.
+        screen.query_one("#export-dir").value = "course-hub"
+        await pilot.pause()
+        assert "course-hub/answers.yaml" in str(screen.query_one("#replay").render())
+        assert "course-hub/answers.yaml" in str(screen.query_one("#export-result").render())
+        await pilot.press("ctrl+q")
+    ctx.close()
 
 
 async def test_environment_step_summarises_and_freezes(tmp_path):

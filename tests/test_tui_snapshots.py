@@ -176,6 +176,38 @@ def test_domain_validation_errors(snap_compare, size):
     assert snap_compare(app, terminal_size=size, run_before=run_before)
 
 
+def test_domain_check_results_with_a_stale_aaaa_and_an_unconfirmed_ip(snap_compare, size):
+    """The results of the DNS checks (not only a toast) at 80x24: the table, the summary line and the highlighted
+    row's fix are on screen. The DNS rows are written here in the check's shape (a zone with a stale AAAA record
+    and a resolver still serving an old answer), so the picture does not depend on this machine's network; the
+    DNS check itself is tested against BIND in tests/test_dns_check.py. The reserved-IP row is the engine's own
+    verdict."""
+    from screens.domain import DomainScreen
+    from wizard.diagnosis import Diagnosis, Status
+    from wizard.dns.reserved_ip import check_reserved_ip
+
+    _ctx, app = wizard_at("domain", COMPLETE)
+    rows = [
+        Diagnosis("dns.zone", Status.OK, "zone example.edu, delegated to ns1.example.edu, ns2.example.edu"),
+        Diagnosis("dns.nameservers", Status.OK, "2 of 2 authoritative nameservers answered"),
+        Diagnosis("dns.a", Status.OK, "hub.example.edu has A 203.0.113.10 at every authoritative nameserver"),
+        Diagnosis("dns.aaaa", Status.ERROR, "hub.example.edu has AAAA 2001:db8::99 but no IPv6 was given: Let's "
+                  "Encrypt prefers IPv6 and will fail", fix="delete the AAAA record, or give the VM's IPv6 address"),
+        Diagnosis("dns.caa", Status.OK, "no CAA record at hub.example.edu or its parents: any CA may issue"),
+        Diagnosis("dns.resolvers", Status.WARNING, "1.1.1.1 still answers 198.51.100.7 (TTL 3600 s)",
+                  fix="wait for the TTL to pass, then press Ctrl-R"),
+        check_reserved_ip("203.0.113.10", None, None, None, confirmed=False),
+    ]
+
+    async def run_before(pilot):
+        screen = await resume(pilot, DomainScreen)
+        screen.show_diagnoses(rows)
+        await pilot.pause()
+        steady(pilot)
+
+    assert snap_compare(app, terminal_size=size, run_before=run_before)
+
+
 def test_https_off_is_a_warning(snap_compare, size):
     from screens.https import HttpsScreen
 

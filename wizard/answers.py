@@ -357,7 +357,8 @@ HTTPS = Section(
         Field("mode", "choice", "Certificate", "letsencrypt: TLJH's proxy gets the certificate (port 443 must reach "
               "the hub); acme-dns: the wizard issues it with DNS-01; existing: your own certificate; none: plain HTTP.",
               v.choice(HTTPS_MODES), default="letsencrypt", choices=HTTPS_MODES, required=True),
-        Field("email", "str", "Contact e-mail", "Let's Encrypt's contact for this certificate.", v.email,
+        Field("email", "str", "Contact e-mail", "Let's Encrypt's contact for this certificate (expiry and account "
+              "notices). Required for Let's Encrypt.", v.email,
               applies=_acme, example="admin@example.edu"),
         Field("extra_domains", "list", "Extra names", "More names for the same certificate.",
               v.listing(v.fqdn, "domains", max_items=50), applies=_when("mode", "letsencrypt", "acme-dns",
@@ -428,12 +429,13 @@ LIMITS = Section(
               default=False, applies=_cull_on),
         Field("total_users", "int", "Total users", "Sizing: how many people have an account.",
               v.integer(1, 100000), example="100"),
-        Field("active_share", "number", "Share active at once", "Sizing: the share of users with a server "
-              "running at the same time, usually 40-60% (50% or 0.5).", limits.active_share, default=0.5),
+        Field("active_share", "number", "Share active at once", "Sizing: the percentage of users with a server "
+              "running at the same time, usually 40-60% (written with %: 50%).", limits.active_share, default=0.5,
+              example="50%"),
         Field("disk_per_user", "str", "Disk per user", "Sizing: expected home directory size (TLJH units).",
               limits.memory_limit, default="5G"),
-        Field("headroom", "number", "Headroom", "Sizing: spare capacity on top, usually 20-40% (30% or 0.3).",
-              limits.headroom, default=0.3),
+        Field("headroom", "number", "Headroom", "Sizing: spare capacity on top, usually 20-40% (written with %: "
+              "30%).", limits.headroom, default=0.3, example="30%"),
     ),
 )
 

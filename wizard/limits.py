@@ -315,38 +315,56 @@ def format_gb(size: int) -> str:
     return f"{value:.3f}".rstrip("0").rstrip(".") + " GB"
 
 
-def _fraction(raw: Any, expected: str, largest_fraction: float) -> tuple[float, str]:
-    """(fraction, the token as typed) from ``"50%"``, ``0.5`` or ``50``: a number above ``largest_fraction`` or with a
-    ``%`` sign is a percentage. ``expected`` names the value in messages ("a share such as 50% or 0.5")."""
-    token = str(raw).strip() if isinstance(raw, (str, int, float)) and not isinstance(raw, bool) else None
-    if token is None:
-        raise ValidationError(f"expected {expected}")
-    percent = token.endswith("%")
-    try:
-        value = float(token.rstrip("%").strip())
-    except ValueError:
-        raise ValidationError(f"expected {expected}, got {token[:40]!r}") from None
+def _percentage(raw: Any, field: str, example: str) -> float:
+    """A fraction from what a person types, a percentage with its sign (``"30%"`` -> 0.3), or from what an answers
+    file holds, a number that is the fraction itself (``0.3``, as the wizard writes it). A typed number without
+    ``%`` is refused, never guessed: ``"2"`` could mean 2% or 200%. Rounded to 0.0001 percentage points, so the
+    text shown back (``percentage_text``) reads as the same value."""
+    if isinstance(raw, bool) or not isinstance(raw, (str, int, float)):
+        raise ValidationError(f"expected the {field} as a percentage such as {example}")
+    if isinstance(raw, str):
+        token = raw.strip()
+        if not token.endswith("%"):
+            raise ValidationError(f"write the {field} as a percentage with %, e.g. {example} (got {token[:40]!r})")
+        try:
+            value = float(token[:-1].strip()) / 100
+        except ValueError:
+            raise ValidationError(f"expected the {field} as a percentage such as {example}, got {token[:40]!r}") \
+                from None
+    else:  # an answers file's number: the fraction itself
+        value = float(raw)
     if not math.isfinite(value):
-        raise ValidationError(f"expected {expected}, got {token[:40]!r}")
-    if percent or value > largest_fraction:
-        value /= 100
-    return value, token
+        raise ValidationError(f"expected the {field} as a percentage such as {example}, got {str(raw)[:40]!r}")
+    return round(value * 100, 4) / 100
+
+
+def percentage_text(value: float) -> str:
+    """A fraction as the percentage a person types: 0.3 -> ``"30%"``, 1.5 -> ``"150%"``, 0.125 -> ``"12.5%"``."""
+    percent = round(float(value) * 100, 4)
+    text = str(int(percent)) if percent.is_integer() else format(percent, "f").rstrip("0").rstrip(".")
+    return f"{text}%"
 
 
 def active_share(raw: Any) -> float:
-    """The share of users active at once: ``0.5``, ``"0.5"``, ``"50%"`` or ``50`` -> 0.5."""
-    value, token = _fraction(raw, "a share such as 50% or 0.5", 1)
+    """The share of users active at once, as a fraction: ``"50%"`` (typed) or ``0.5`` (an answers file) -> 0.5;
+    more than 0% and at most 100%. A typed ``"50"`` is refused (``_percentage``)."""
+    value = _percentage(raw, "active share", "50%")
     if not 0 < value <= 1:
-        raise ValidationError(f"the active share must be more than 0% and at most 100%, got {token[:40]}")
+        raise ValidationError(f"the active share must be more than 0% and at most 100%, got {percentage_text(value)}")
     return value
 
 
 def headroom(raw: Any) -> float:
-    """Spare capacity for the suggested VM: ``"30%"``, ``0.3`` or ``30`` -> 0.3; 0% to 200%."""
-    value, token = _fraction(raw, "a headroom such as 30% or 0.3", 2)
+    """Spare capacity for the suggested VM, as a fraction: ``"30%"`` (typed) or ``0.3`` (an answers file) -> 0.3;
+    0% to 200%. A typed ``"3"`` is refused (``_percentage``)."""
+    value = _percentage(raw, "headroom", "30%")
     if not 0 <= value <= 2:
-        raise ValidationError(f"the headroom must be between 0% and 200%, got {token[:40]}")
+        raise ValidationError(f"the headroom must be between 0% and 200%, got {percentage_text(value)}")
     return value
+
+
+active_share.format = percentage_text  # type: ignore[attr-defined]  # what Field.format shows back
+headroom.format = percentage_text  # type: ignore[attr-defined]
 
 
 def concurrent_users(total_users: int, share: float) -> int:

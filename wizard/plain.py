@@ -527,7 +527,7 @@ class PlainWizard:
                 except Exception as exc:  # a refused export is a message, never a traceback
                     self.say(f"  ✘ {item.label}: {exc}")
         self.say("SSH access:\n" + "\n".join(f"  {line}" for line in ssh_done_lines(self.ctx)))
-        self.say(f"Replay this setup without prompts:\n  {done.replay_line(str(directory))}")
+        self.say(f"Replay this setup without prompts:\n  {done.replay_line(str(directory), self.ctx)}")
         if self.ctx.mode != "sandbox":
             self.say("Audit the hub every morning (cron):\n  " + done.cron_line(self.ctx))
         return Outcome.NEXT

@@ -251,10 +251,12 @@ def exit_summary(ctx: WizardContext, finished: bool) -> str:
     from wizard.steps.done import followups, replay_line
 
     session = ctx.session
-    skipped, failed = set(session.skipped_steps), set(session.state.get("failed_steps", []))
+    skipped = set(session.skipped_steps)
+    failed = set(session.state.get("failed_steps", [])) - skipped
     done = set(session.state.get("finished_steps", []))
     applied = "review" in done
-    pending = [s.title for s in STEPS[:-1] if s.id not in done and s.id not in skipped]
+    # One status per step: a step continued despite a failed check is listed as that, never also as pending.
+    pending = [s.title for s in STEPS[:-1] if s.id not in done and s.id not in skipped and s.id not in failed]
     where = "finished" if finished else f"stopped at {_step_title(session.current_step)}"
     lines = [f"tljh-wizard: {where} — {describe_target(ctx)}",
              "  applied: " + ("the reviewed plan (config.yaml, reloads)" if applied else "nothing yet"
@@ -269,7 +271,8 @@ def exit_summary(ctx: WizardContext, finished: bool) -> str:
     lines.append("  next:")
     lines += [f"    {command}   # {text}" for command, text in followups(ctx)]
     if finished or applied:
-        lines.append(f"    {replay_line()}   # replay without prompts (after Done's Answers and Secrets exports)")
+        lines.append(f"    {replay_line(ctx=ctx)}   # replay without prompts (after Done's Answers and Secrets "
+                     "exports)")
     return "\n".join(lines)
 
 

@@ -147,10 +147,14 @@ def run(args: argparse.Namespace) -> int:
                            http_address=args.http_address, ca_file=args.ca_file, resolvers=args.resolver,
                            nameserver_port=args.nameserver_port, sources=sources)
     from wizard.audit.checks import AuditRun
-    from wizard.hub.connect import target_from_args
+    from wizard.hub.connect import DEMO, demo_target, target_from_args
+
+    demo = subject.name == DEMO and not (args.sandbox or args.local)
+    if demo:  # the demo's sandbox on this machine: the answers' domain and IP were never the demo's to contact
+        options.probes = DEMO_PROBES + tuple(probe.name for probe in options.extra_probes)
 
     def factory() -> HubTarget:
-        target = target_from_args(args, subject.answers)
+        target = demo_target() if demo else target_from_args(args, subject.answers)
         if args.hub_api_url:
             target.hub_api_url = args.hub_api_url
         return target
@@ -162,6 +166,8 @@ def run(args: argparse.Namespace) -> int:
                                       skip_ids=("smoke",)),)
     state = AuditRun(subject, options, factory)
     findings = audit(subject, options, target_factory=factory, run=state)
+    if demo:
+        findings = demo_skipped() + findings
     code = exit_code(findings)
     if args.bundle:
         from wizard.audit import bundle
@@ -188,6 +194,20 @@ def run(args: argparse.Namespace) -> int:
         if args.details and finding.details and finding.status.rank:
             print("".join(f"         | {line}\n" for line in finding.details.splitlines()), end="")
     return code
+
+
+# On the demo's sandbox: what describes the sandbox itself (its config.yaml, environment, who can log in, backups).
+# DNS, TLS and the ports are the answers' real domain and IP, which the demo never reached; capacity, host hygiene
+# and sshd would describe this machine, not a hub.
+DEMO_PROBES = ("config", "environment", "access", "backup")
+
+
+def demo_skipped() -> list[Diagnosis]:
+    """One SKIPPED line for what ``check`` does not probe on the demo's sandbox hub."""
+    from wizard.diagnosis import Diagnosis, Status
+
+    return [Diagnosis("demo", Status.SKIPPED, "the demo's sandbox hub on this machine: DNS, certificate, TLS, ports, "
+                      "capacity and host hygiene are not checked (the answers' domain and IP are never contacted)")]
 
 
 def smoke_probe(run: AuditRun, token: bytes | None) -> list[Diagnosis]:

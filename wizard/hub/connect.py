@@ -75,13 +75,31 @@ def ssh_target(connection: Mapping[str, Any], *, known_hosts: list[str] | None =
         prefix=connection.get("tljh_prefix") or "/opt/tljh")
 
 
+DEMO = "demo"  # the demo's session name; as a hub, the sandbox `tljh-wizard demo` made on this machine
+
+
+def demo_target() -> HubTarget:
+    """The demo's sandbox hub (``wizard.context.demo_prefix``), never a host called "demo"; ``ValueError`` when the demo
+    has not made it yet."""
+    from wizard.context import demo_prefix
+    from wizard.hub.local import SandboxTarget
+
+    prefix = demo_prefix()
+    if not (prefix / "config" / "config.yaml").is_file():
+        raise ValueError("no demo hub on this machine yet: run `tljh-wizard demo` first")
+    return SandboxTarget(prefix, create=False)
+
+
 def target_from_args(args: argparse.Namespace, answers: Answers | None = None) -> HubTarget:
-    """The target the options name: --sandbox, --local, a HOST argument, or the answers' connection section."""
+    """The target the options name: --sandbox, --local, a HOST argument (``demo``: the demo's sandbox hub), or the
+    answers' connection section."""
     from wizard.answers import field_for
     from wizard.hub.local import LocalTarget, SandboxTarget
 
     if getattr(args, "sandbox", None):
         return SandboxTarget(Path(args.sandbox).expanduser())
+    if getattr(args, "host", None) == DEMO and not getattr(args, "local", False):
+        return demo_target()
     connection = dict(answers.section("connection")) if answers is not None else {}
     if getattr(args, "secrets", None):
         connection.update({k: v for k, v in _secrets(args.secrets).items() if v})

@@ -91,9 +91,9 @@ def followups(ctx: WizardContext) -> list[tuple[str, str]]:
 
     name = shlex.quote(ctx.session.name)
     if ctx.mode == "sandbox":
-        prefix = shlex.quote(str(ctx.sandbox_prefix or demo_prefix()))
         return [("tljh-wizard demo", "resume or walk the demo again (--plain: the same steps as prompts)"),
-                (f"tljh-wizard backup --sandbox {prefix}", "pull a backup bundle of the demo hub"),
+                ("tljh-wizard check --quiet demo", "audit the demo hub (read-only; only problems are printed)"),
+                ("tljh-wizard backup demo", "pull a backup bundle of the demo hub"),
                 ("tljh-wizard env list demo", "list the demo hub's environment snapshots"),
                 ("tljh-wizard export demo -o answers.yaml --secrets secrets.yaml", "the answers, to replay"),
                 ("tljh-wizard sessions", "the saved sessions")]
@@ -108,9 +108,25 @@ def followups(ctx: WizardContext) -> list[tuple[str, str]]:
     return lines
 
 
-def replay_line(directory: str = "tljh-wizard-exports") -> str:
-    """The non-interactive command that replays this run from Done's answers and secrets exports."""
-    return f"tljh-wizard apply {directory}/answers.yaml --secrets {directory}/secrets.yaml"
+def replay_line(directory: str = "tljh-wizard-exports", ctx: WizardContext | None = None) -> str:
+    """The non-interactive command that replays this run from Done's answers and secrets exports (for the demo:
+    onto its sandbox hub, never the answers' address). When the answers hold remote work ``apply`` does not replay
+    (a freeze, package installs, a backup bundle: ``apply_cli.replay_gaps``), ``--config-only``: the command runs
+    as printed, applying config.yaml and naming the work it leaves to the wizard."""
+    import shlex
+
+    answers, secrets = (shlex.quote(f"{directory}/{name}.yaml") for name in ("answers", "secrets"))
+    line = f"tljh-wizard apply {answers} --secrets {secrets}"
+    if ctx is not None:
+        from wizard.hub.apply_cli import replay_gaps
+
+        if replay_gaps(ctx.answers):
+            line += " --config-only"
+    if ctx is not None and ctx.mode == "sandbox":
+        line += f" --sandbox {shlex.quote(str(ctx.sandbox_prefix or demo_prefix()))}"
+    elif ctx is not None and ctx.mode == "local":
+        line += " --local"
+    return line
 
 
 def cron_line(ctx: WizardContext) -> str:
