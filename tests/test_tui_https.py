@@ -12,7 +12,7 @@ import pytest
 from screens.app import build_app
 from tests.rig.traefik import TraefikStandIn
 from tests.support.hubs import CLIENT_SECRET
-from tests.test_tui import SIZE, rig_context, settle, wait_for_screen
+from tests.support.tui import SIZE, rig_context, settle, wait_for_screen
 from wizard import yamlio
 from wizard.https.acme_dns import ACCOUNT_KEY
 

@@ -4,36 +4,13 @@ Done screen's exports (answers, secrets 0600, TLJH config, Z2JH values) and cron
 from __future__ import annotations
 
 from screens.app import build_app
-from tests.test_tui import SIZE, fill, settle, wait_for, wait_for_screen
+from tests.support.tui import COMPLETE, SIZE, fill, resume, sandbox_wizard, settle, wait_for, wait_for_screen
 from wizard import yamlio
 from wizard.context import RunOptions, open_context
 from wizard.diagnosis import Status
 from wizard.hub import sandbox
 
-SECRET = "sandbox-client-Secret-5c2e"
-COMPLETE = {
-    "authenticator.type": "github", "authenticator.client_id": "sandbox-client",
-    "authenticator.client_secret": SECRET, "authenticator.allowed_users": "alice",
-    "domain.name": "hub.example.edu", "domain.reserved_ipv4": "203.0.113.10", "https.mode": "none",
-    "limits.memory": "1G",
-}
-
-
-def sandbox_wizard(tmp_path, step: str, answers: dict):
-    prefix = tmp_path / "hub"
-    ctx = open_context(None, mode="sandbox", prefill={"connection.host": "localhost"}, sandbox_prefix=prefix)
-    for key, value in answers.items():
-        ctx.session.accept(key, value)
-    ctx.session.go_to(step, finished="connect")
-    return ctx, build_app(ctx), prefix
-
-
-async def resume(pilot, cls):
-    from screens.modals import ResumeModal
-
-    await wait_for_screen(pilot, ResumeModal)
-    await pilot.press("enter")
-    return await wait_for_screen(pilot, cls)
+SECRET = COMPLETE["authenticator.client_secret"]
 
 
 async def test_failed_apply_is_rolled_back_and_shown(tmp_path):
