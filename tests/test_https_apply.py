@@ -215,7 +215,7 @@ def test_existing_certificate_is_uploaded_and_config_points_at_it(sshd_hub, bind
 
 
 def test_acme_dns_issues_with_pebble_and_installs_inside_apply(sshd_hub, bind_server, pebble, tmp_path):
-    from tests.test_https_issue import chain_to
+    from tests.rig.pki import chain_to
 
     name = name_for(bind_server, "dns01")
     roots = tmp_path / "pebble-root.pem"
