@@ -10,7 +10,7 @@ import time
 import pytest
 
 from screens.app import build_app
-from tests.rig.bind import DnsWorld, ZoneSpec, free_port
+from tests.rig.bind import DnsWorld, ZoneSpec
 from tests.support.tui import (
     SIZE,
     diagnosis_ids,
@@ -43,7 +43,7 @@ def dns_world(tmp_path_factory):
 
 @pytest.mark.slow
 async def test_whole_flow_against_the_sshd_hub_applies_config(sshd_hub, dns_world, tmp_path, monkeypatch,
-                                                              _isolated_state):
+                                                              _isolated_state, request):
     """Also the secrets test: the key passphrase, the sudo password and the OAuth client secret are sentinels; after
     entry none of them shows on any screen, in the session's log or state, or in an export without secrets."""
     from screens.authenticator import AuthenticatorScreen
@@ -59,11 +59,19 @@ async def test_whole_flow_against_the_sshd_hub_applies_config(sshd_hub, dns_worl
     from screens.ssh import SshAccessScreen
 
     monkeypatch.chdir(tmp_path)
+    from tests.rig.traefik import TraefikStandIn
+
     hub = sshd_hub
-    closed_443 = free_port()
     from wizard.https.letsencrypt import LetsEncryptEnvironment
 
-    ctx = rig_context("tui-flow", hub, letsencrypt_env=LetsEncryptEnvironment(verify_address=("127.0.0.1", closed_443)))
+    # TLJH's proxy: Let's Encrypt's staging CA, then production, played by test CAs (tests/rig/traefik.py)
+    (tmp_path / "traefik").mkdir()
+    traefik = TraefikStandIn(hub.prefix, tmp_path / "traefik")
+    request.addfinalizer(traefik.close)
+    (tmp_path / "roots.pem").write_bytes(traefik.cas["production"].root_pem)
+    ctx = rig_context("tui-flow", hub, letsencrypt_env=LetsEncryptEnvironment(
+        verify_address=("127.0.0.1", traefik.port), trust_roots=str(tmp_path / "roots.pem"), staging_timeout=30,
+        production_timeout=30))
     sentinels = (CLIENT_SECRET, hub.key_passphrase, hub.sudo_password)
     screenshots = []
     app = build_app(ctx)
@@ -161,7 +169,10 @@ async def test_whole_flow_against_the_sshd_hub_applies_config(sshd_hub, dns_worl
     assert config["https"]["letsencrypt"] == {"email": "admin@example.edu", "domains": ["hub.ok.test"],
                                               "staging": False}
     assert config["limits"] == {"memory": "1G", "cpu": 1}
-    assert [r["component"] for r in sandbox.reloads(hub.prefix)] == ["proxy", "hub"]
+    # staging first (config.yaml, reloads), then production after acme.json was cleared: one more proxy reload
+    assert [r["component"] for r in sandbox.reloads(hub.prefix)] == ["proxy", "hub", "proxy"]
+    assert json.loads((hub.prefix / "state" / "acme.json").read_text()) == {"stage": "production"}
+    assert ctx.session.record("https.certificate")["verified"] == "ok"
     bundles = list((tmp_path / "bundles").glob("tljh-backup-*.tar.gz"))
     assert len(bundles) == 1 and (bundles[0].stat().st_mode & 0o777) == 0o600
     exported = (tmp_path / "tljh-wizard-exports" / "answers.yaml").read_text()
