@@ -393,7 +393,7 @@ class StepScreen(Screen[StepResult]):
         from wizard.https.progress import CancelToken
 
         self.set_busy(True)
-        self.cancel_token = token = CancelToken(cancellable)
+        self.cancel_token = token = CancelToken(cancellable=cancellable)
         self._engine_worker(call, args, done, token)
 
     @work(thread=True, group="engine", name="engine", exit_on_error=False)

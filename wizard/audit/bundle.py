@@ -34,6 +34,7 @@ if TYPE_CHECKING:
     from wizard.audit.hubfacts import HubFacts
     from wizard.diagnosis import Diagnosis
 
+
 MIN_SECRET = 4
 
 # key=value / key: value / "key": "value" with a secret-shaped key; Authorization headers; token query parameters.
@@ -55,8 +56,8 @@ def config_secrets(text: str | None) -> list[str]:
 
 
 class Scrubber(Masker):
-    """Masks known secret values (``wizard.masking.Masker``, values of at least ``MIN_SECRET`` characters), then
-    secret-shaped text: PEM private keys, Authorization headers, assignments to a secret-shaped key."""
+    """Masks known secret values (``wizard.masking.Masker``, at least ``MIN_SECRET`` characters long), then what has
+    a secret's shape: PEM private keys, Authorization headers, assignments to secret-named keys."""
 
     def __init__(self, secrets: Iterable[str]):
         super().__init__(secrets, min_length=MIN_SECRET)

@@ -27,11 +27,11 @@ class Cancelled(Exception):
 class CancelToken:
     """A cancellation flag that waits can observe: ``wait`` returns early, ``check`` raises ``Cancelled``.
 
-    ``cancellable`` False marks a call that must not stop half-way (an environment restore, an apply): a front-end
-    then refuses to cancel it and says so."""
+    ``cancellable`` False marks a call that must not stop half-way (an apply): a front-end then refuses to cancel
+    it and says so."""
 
-    def __init__(self, cancellable: bool = True) -> None:
-        self._event = threading.Event()
+    def __init__(self, event: threading.Event | None = None, cancellable: bool = True) -> None:
+        self._event = event if event is not None else threading.Event()  # share another flag (a hub's cancel)
         self.cancellable = cancellable
 
     def cancel(self) -> None:
