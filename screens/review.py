@@ -127,7 +127,8 @@ class ReviewScreen(StepScreen):
         self.applied = False
         self.query_one("#next", Button).label = self.next_label()
         self.query_one("#fix-steps").display = False
-        self.run_engine(step_engine.plan, done=self._plan_ready)
+        # The plan's own progress lines are not logged here: the diff and the action list are what Review shows.
+        self.run_engine(lambda ctx, progress: step_engine.plan(ctx), done=self._plan_ready)
 
     def _plan_ready(self, plan: step_engine.Plan | list[Diagnosis]) -> None:
         problems = self.query_one("#plan-problems", Static)
