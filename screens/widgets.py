@@ -219,6 +219,14 @@ class FieldForm(Vertical):
     def _choice_changed(self) -> None:
         self.refresh_applicable()
 
+    @on(Input.Changed)
+    def _edited(self, event: Input.Changed) -> None:
+        """A refused field's message goes once the operator edits it (Next judges it again): no stale error under
+        a fixed value."""
+        for row in self.rows:
+            if row.has_class("-invalid") and event.input in row.query(Input):
+                row.set_error(None)
+
     def on_descendant_focus(self, event) -> None:
         for row in self.rows:
             if event.widget in row.query("*"):
@@ -325,7 +333,7 @@ class LogPanel(RichLog):
     """Progress messages of slow actions. Every line passes the session's redaction before it is written."""
 
     DEFAULT_CSS = """
-    LogPanel { height: 6; border: round $panel; }
+    LogPanel { height: 6; border: round $panel; overflow-x: hidden; }
     """
 
     def __init__(self, redact, **kwargs: Any) -> None:
