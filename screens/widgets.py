@@ -219,14 +219,6 @@ class FieldForm(Vertical):
     def _choice_changed(self) -> None:
         self.refresh_applicable()
 
-    @on(Input.Changed)
-    def _edited(self, event: Input.Changed) -> None:
-        """A refused field's message goes once the operator edits it (Next judges it again): no stale error under
-        a fixed value."""
-        for row in self.rows:
-            if row.has_class("-invalid") and event.input in row.query(Input):
-                row.set_error(None)
-
     def on_descendant_focus(self, event) -> None:
         for row in self.rows:
             if event.widget in row.query("*"):
