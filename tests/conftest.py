@@ -1,4 +1,23 @@
-"""Shared fixtures. Each real server lives in its own plugin module under ``tests/rig``."""
+"""Shared fixtures. Each real server lives in its own plugin module under ``tests/rig`` (its docstring is the manual).
+
+How to use them (and keep the suite fast: it runs in parallel workers, ``tests/run.sh`` passes ``-n auto``):
+
+- ``sshd_rig`` (session): the real sshd hub with its TLJH-shaped tree; ``sshd_hub`` (function) resets the tree to
+  pristine first -- ask for ``sshd_hub`` when the test writes to the hub, ``sshd_rig`` when it only reads.
+- ``real_hub`` (function): the same rig with a real JupyterHub behind configurable-http-proxy. Starting a hub costs
+  seconds, so the running one is kept from test to test while its ``config.yaml`` is pristine: a test that changes
+  the config and puts ``PRISTINE_CONFIG`` (``wizard.hub.sandbox``) back afterwards (then ``tljh-config reload hub``)
+  lets the next test reuse the hub; anything else makes the next ``real_hub`` rebuild the tree and start it again.
+- ``bind_server`` / ``pebble`` (session): one BIND zone (``wizard.test.``) and one Pebble for the whole run; add the
+  records a test needs and delete them afterwards (``bind_server.records(...)`` does both).
+- ``DnsWorld`` / ``BindServer`` / ``PebbleServer``: servers of a test's own, for a module-scoped fixture when the
+  shared ones do not fit (several nameservers, port 53, other zones).
+- ``access_sshd`` / ``hub_names`` (tests/rig/sshd_access.py): an sshd laid out like a hub's, and unique hub users.
+
+Parallel workers: each worker has its own session fixtures, so every rig picks free ports, works in private temp
+dirs (``tmp_path_factory``) and takes machine-wide things (users, sudoers, port 53 on spare loopback addresses)
+under a lock. A new rig must do the same; a test must not depend on another test having run before it.
+"""
 
 
 import pytest

@@ -7,6 +7,9 @@
 #   - configurable-http-proxy 4 from npm in .venv/chp (the rig's real hub stands it in for Traefik).
 # Before pytest: ruff, mypy and the import contract (pyproject.toml has their settings).
 # Extra arguments go to pytest, e.g. `bash tests/run.sh -k dns -x`.
+# The tests run in parallel on every core (pytest-xdist, `-n auto --dist worksteal`; each worker starts its own rig
+# servers on free ports in private temp dirs). TLJH_WIZARD_TEST_WORKERS=N sets the number of workers; passing -n
+# yourself, `-p no:xdist`, --pdb or --trace runs pytest as given (`bash tests/run.sh -n 0 tests/test_x.py`: one process).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -32,4 +35,10 @@ PYTHON="${PYTHON:-python3}"
 # Type contract on the engine and layering contract (wizard/ never imports screens/ or Textual): pyproject.toml.
 .venv/bin/python -m mypy
 .venv/bin/lint-imports --no-logo >/dev/null || .venv/bin/lint-imports --no-logo --no-cache
-exec .venv/bin/python -m pytest "$@"
+parallel=(-n "${TLJH_WIZARD_TEST_WORKERS:-auto}" --dist worksteal)
+for arg in "$@"; do
+    case "$arg" in
+        -n | -n[0-9]* | --numprocesses* | no:xdist | --pdb | --trace) parallel=() ;;
+    esac
+done
+exec .venv/bin/python -m pytest "${parallel[@]}" "$@"

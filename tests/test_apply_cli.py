@@ -68,7 +68,8 @@ def test_without_yes_and_without_a_terminal_nothing_is_applied(tmp_path):
 
 
 def test_apply_over_ssh_and_a_rolled_back_failure(sshd_hub, tmp_path):
-    public, secret = rig_documents(sshd_hub, user=sshd_hub.password_user)
+    # HTTPS off: a certificate order is gated on a DNS check (tests/test_https_apply.py), not this test's subject
+    public, secret = rig_documents(sshd_hub, user=sshd_hub.password_user, https="none")
     answers, secrets = write_answers(tmp_path, public, secret)
     sandbox.script_reloads(sshd_hub.prefix, hub=["fail"])
     common = ["--secrets", secrets, "--known-hosts", sshd_hub.known_hosts, "--hub-api-url", sshd_hub.hub_api_url,
@@ -122,13 +123,9 @@ def test_demo_in_a_pseudo_terminal_reaches_the_first_screen(tmp_path):
         child.close(force=True)
 
 
-def test_https_work_apply_cannot_replay_is_refused_by_name_and_the_session_is_recorded(tmp_path):
-    from wizard.hub import work
-
-    if any(spec.startswith("wizard.https.") for spec in work.BUILDERS):
-        import pytest
-
-        pytest.skip("the HTTPS work is replayed: nothing is refused")
+def test_a_replay_on_the_demo_sandbox_records_the_session(tmp_path):
+    """The sandbox cannot be reached by a CA: no certificate is ordered there (the HTTPS work on a real hub:
+    tests/test_https_apply.py); config.yaml gets the settings and the replay saves its session."""
     public, secret = sandbox_documents()
     public["https"] = {"mode": "acme-dns", "email": "admin@example.edu", "tsig_server": "127.0.0.1",
                        "tsig_zone": "example.edu.", "tsig_key_name": "k.", "tos_agreed": True}
@@ -136,15 +133,9 @@ def test_https_work_apply_cannot_replay_is_refused_by_name_and_the_session_is_re
     public["environment"] = {"freeze": False}
     answers, secrets = write_answers(tmp_path, public, secret)
     hub = tmp_path / "hub"
-    refused = wizard("apply", answers, "--secrets", secrets, "--sandbox", hub, "--yes")
-    assert refused.returncode == 2, refused.stdout + refused.stderr
-    assert "https.mode: acme-dns" in refused.stderr
-    assert not (hub / "config" / "config.yaml").exists() or \
-        "GitHubOAuthenticator" not in (hub / "config" / "config.yaml").read_text()
-
-    done = wizard("apply", answers, "--secrets", secrets, "--sandbox", hub, "--yes", "--config-only", "--no-smoke")
+    done = wizard("apply", answers, "--secrets", secrets, "--sandbox", hub, "--yes", "--no-smoke")
     assert done.returncode == 0, done.stdout + done.stderr
-    assert "Not replayed by apply (--config-only): https.mode" in done.stdout
+    assert "https-" not in done.stdout and "order the certificate" not in done.stdout
     assert "GitHubOAuthenticator" in (hub / "config" / "config.yaml").read_text()
     # The replay saved its session: sessions lists it, export reads its answers back.
     listed = wizard("sessions")
@@ -154,5 +145,4 @@ def test_https_work_apply_cannot_replay_is_refused_by_name_and_the_session_is_re
     from wizard.session import Session
 
     with Session.open("demo", create=False, lock=False) as session:
-        assert "authenticator" in session.state["finished_steps"] and "https" not in \
-            session.state["finished_steps"]
+        assert {"authenticator", "https"} <= set(session.state["finished_steps"])

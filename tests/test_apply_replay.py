@@ -42,7 +42,7 @@ def hub_snapshot_ids(prefix: Path) -> list[str]:
 
 
 def replay_documents(hub, bundles: Path):
-    public, secret = rig_documents(hub)
+    public, secret = rig_documents(hub, https="none")  # certificates: tests/test_https_apply.py
     public["environment"] = {"default_app": "jupyterlab", "conda_packages": ["xarray"],
                              "pip_packages": ["ipywidgets==8.1.5"], "freeze": True}
     public["backups"] = {"pull_bundle": True, "bundle_dir": str(bundles)}
@@ -137,7 +137,7 @@ def test_replay_restores_the_newest_snapshot_first(hub, tmp_path):
     drift = subprocess.run([str(hub.prefix / "user/bin/python"), "-m", "pip", "install", "--quiet",
                             "ipywidgets==8.1.5"], capture_output=True, text=True, env=clean)
     assert drift.returncode == 0 and pip_installed(hub.prefix, "ipywidgets"), drift.stderr
-    public, secret = rig_documents(hub)
+    public, secret = rig_documents(hub, https="none")  # certificates: tests/test_https_apply.py
     public["environment"] = {"default_app": "jupyterlab", "restore": "newest", "freeze": True}
     public["backups"] = {"pull_bundle": False}
     answers, secrets = write_answers(tmp_path, public, secret)

@@ -1,5 +1,7 @@
 """Layering contracts: the engine (``wizard/``) never imports the Textual front-end or Textual itself, at module
-level or inside a function; the plain front-end is part of the engine's package and holds to the same rule."""
+level or inside a function; the plain front-end is part of the engine's package and holds to the same rule.
+(``lint-imports``, run by tests/run.sh, checks the static imports too; these also see ``import_module("...")``.)
+The tests share helpers through ``tests/support`` and ``tests/rig``, never by importing another test module."""
 
 from __future__ import annotations
 
@@ -54,3 +56,16 @@ def test_the_contract_sees_an_import_inside_a_function(tmp_path):
     sample.write_text("def f():\n    from textual.app import App\n    import importlib\n"
                       "    importlib.import_module('screens.app')\n")
     assert [name for _line, name in imported_modules(sample)] == ["textual.app", "importlib", "screens.app"]
+
+
+TEST_FILES = sorted((ROOT / "tests").rglob("*.py")) + sorted((ROOT / "bench").rglob("*.py"))
+
+
+@pytest.mark.parametrize("path", TEST_FILES, ids=lambda p: str(p.relative_to(ROOT)))
+def test_no_module_imports_a_test_module(path):
+    bad = [f"line {line}: {name}" for line, name in imported_modules(path)
+           if name.startswith("tests.test_") or name.startswith("test_")]
+    bad += [f"line {node.lineno}: tests.{alias.name}" for node in ast.walk(ast.parse(path.read_text(encoding="utf-8")))
+            if isinstance(node, ast.ImportFrom) and node.module == "tests" for alias in node.names
+            if alias.name.startswith("test_")]
+    assert not bad, f"{path.relative_to(ROOT)} imports a test module (share it through tests/support): {bad}"

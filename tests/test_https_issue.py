@@ -10,9 +10,8 @@ import stat
 
 import pytest
 from cryptography import x509
-from cryptography.x509 import verification
 
-from tests.rig.pki import TestPKI, TLSServer
+from tests.rig.pki import TestPKI, TLSServer, chain_to
 from tests.support.hubs import hub_target
 from wizard import yamlio
 from wizard.cli import main
@@ -64,13 +63,6 @@ def env(pebble, bind_server, proxy, tmp_path):
     return issue.AcmeEnvironment(ca_bundle=str(pebble.ca_cert_path), trust_roots=str(roots),
                                  nameserver_port=bind_server.port, verify_address=("127.0.0.1", proxy.port),
                                  verify_timeout=30)
-
-
-def chain_to(root_pem: str, fullchain: bytes, name: str) -> list:
-    chain = x509.load_pem_x509_certificates(fullchain)
-    root = x509.load_pem_x509_certificate(root_pem.encode())
-    verifier = verification.PolicyBuilder().store(verification.Store([root])).build_server_verifier(x509.DNSName(name))
-    return verifier.verify(chain[0], chain[1:])
 
 
 def test_acme_dns_issues_installs_and_verifies(session, sshd_hub, bind_server, pebble, env, tls_dir):

@@ -1,9 +1,9 @@
-"""Mode letsencrypt's orchestration on the sshd hub, with a stand-in for TLJH's Traefik (which cannot run here).
+"""Mode letsencrypt's stages as the HTTPS plan runs them (``wizard.https.plan``), on the sshd hub, with a stand-in for
+TLJH's Traefik (``tests/rig/traefik.py``: test CAs, so each stage is immediate).
 
-The stand-in behaves as Traefik does with TLJH's settings: the built-in default certificate until HTTPS is on; a
-certificate from the "(STAGING)" test CA while ``https.letsencrypt.staging`` is true, remembered in ``acme.json``;
-and — the classic trap — it keeps serving that staging certificate after the switch to production until acme.json
-is cleared. Only then does it serve the production-like CA's certificate.
+The engine's order is simulated here (config.yaml's own actions are ``wizard.hub.apply``'s): the BEFORE actions, the
+first config.yaml (staging CA) written and the proxy reloaded, then the AFTER actions. The whole apply with Pebble
+playing both CAs is in ``tests/test_https_apply.py``.
 """
 
 from __future__ import annotations
@@ -14,130 +14,127 @@ import socket
 
 import pytest
 
-from tests.rig.pki import TestPKI, TLSServer
+from tests.rig.traefik import TraefikStandIn
 from tests.support.hubs import hub_target
 from wizard import yamlio
+from wizard.answers import Answers
 from wizard.diagnosis import Diagnosis, Status
-from wizard.https.letsencrypt import LetsEncryptEnvironment, run_letsencrypt
+from wizard.https import plan as https_plan
 from wizard.https.ratelimit import RateLimitGuard, RecordStore
 from wizard.hub import sandbox
+from wizard.hub.apply import render_text
 from wizard.session import Session
+from wizard.tljh.config import certificate_domains
 
 _serial = itertools.count(1)
 DNS_OK = [Diagnosis("dns.a", Status.OK, "A record points at the hub")]
 DNS_FAILING = [Diagnosis("dns.aaaa", Status.ERROR, "a stale AAAA record points elsewhere")]
 
 
-class TraefikStandIn:
-    """Chooses the certificate to serve from config.yaml and acme.json, like Traefik with TLJH's settings."""
-
-    def __init__(self, prefix, tmp_path, wrong_names=False):
-        self.prefix, self.tmp_path, self.wrong_names = prefix, tmp_path, wrong_names
-        self.cas = {"staging": TestPKI("(STAGING) Test"), "production": TestPKI("Test Production"),
-                    "default": TestPKI("Traefik")}
-        self.files = {}
-        self.server = TLSServer(tmp_path, loader=self.choose)
-
-    def _files(self, stage, names):
-        key = (stage, tuple(names))
-        if key not in self.files:
-            pki = self.cas[stage]
-            leaf = pki.leaf(*names)
-            chain, private = self.tmp_path / f"{stage}-{len(self.files)}.pem", self.tmp_path / f"k{len(self.files)}.pem"
-            chain.write_bytes(pki.fullchain(leaf))
-            private.write_bytes(leaf.key_pem)
-            self.files[key] = (chain, private)
-        return self.files[key]
-
-    def choose(self):
-        config = yamlio.loads((self.prefix / "config" / "config.yaml").read_text()) or {}
-        https = config.get("https") or {}
-        letsencrypt = https.get("letsencrypt") or {}
-        acme = self.prefix / "state" / "acme.json"
-        if not https.get("enabled") or not isinstance(letsencrypt.get("domains"), list):
-            return self._files("default", ["TRAEFIK DEFAULT CERT"])
-        names = ["wrong.wizard.test"] if self.wrong_names else letsencrypt["domains"]
-        stored = json.loads(acme.read_text() or "{}") if acme.exists() else {}
-        if not stored:
-            stage = "staging" if letsencrypt.get("staging") else "production"
-            acme.write_text(json.dumps({"stage": stage}))
-            acme.chmod(0o600)
-            stored = {"stage": stage}
-        return self._files(stored["stage"], names)
-
-
 @pytest.fixture
 def traefik(sshd_hub, tmp_path):
     standin = TraefikStandIn(sshd_hub.prefix, tmp_path)
     yield standin
-    standin.server.close()
+    standin.close()
 
 
 @pytest.fixture
 def session(sshd_hub):
     n = next(_serial)
     with Session.open(f"le{n}@127.0.0.1:{sshd_hub.port}") as opened:
-        for key, value in {"connection.host": "127.0.0.1", "connection.tljh_prefix": str(sshd_hub.prefix),
-                           "domain.name": f"le{n}.wizard.test", "https.mode": "letsencrypt",
-                           "https.email": "admin@wizard.test", "https.extra_domains": [f"www.le{n}.wizard.test"]
-                           }.items():
-            opened.accept(key, value)
         yield opened
 
 
-def environment(traefik, tmp_path, **overrides):
+def answers_for(sshd_hub, **extra) -> Answers:
+    n = next(_serial)
+    answers = Answers({})
+    for section in ("limits", "environment"):  # this file is about HTTPS
+        answers.skip(section)
+    for key, value in {"authenticator.type": "github", "authenticator.client_id": "le-client",
+                       "authenticator.client_secret": "le-secret", "authenticator.allowed_users": ["alice"],
+                       "connection.host": "127.0.0.1", "connection.tljh_prefix": str(sshd_hub.prefix),
+                       "domain.name": f"le{n}.wizard.test", "https.mode": "letsencrypt",
+                       "https.email": "admin@wizard.test", "https.extra_domains": [f"www.le{n}.wizard.test"],
+                       **extra}.items():
+        answers.set(key, value)
+    return answers
+
+
+def environment(traefik, tmp_path, **overrides) -> https_plan.HttpsEnvironment:
     roots = tmp_path / "roots.pem"
     roots.write_bytes(traefik.cas["production"].root_pem)
-    settings = dict(trust_roots=str(roots), verify_address=("127.0.0.1", traefik.server.port), staging_timeout=30,
+    settings = dict(trust_roots=str(roots), verify_address=("127.0.0.1", traefik.port), staging_timeout=30,
                     production_timeout=30)
     settings.update(overrides)
-    return LetsEncryptEnvironment(**settings)
+    return https_plan.HttpsEnvironment(letsencrypt=settings)
 
 
-def test_staging_then_cleared_acme_json_then_production(session, sshd_hub, traefik, tmp_path):
-    messages = []
+def config(sshd_hub) -> dict:
+    return yamlio.loads((sshd_hub.prefix / "config" / "config.yaml").read_text())
+
+
+def planned(sshd_hub, target, answers, session, env, dns=DNS_OK):
+    old = target.read_file(f"{sshd_hub.prefix}/config/config.yaml").decode()
+    return https_plan.build(answers, old, render_text(answers, old, "2.0.0"), target, session=session, env=env,
+                            dns_diagnoses=dns)
+
+
+def run_like_apply(plan, target, session):
+    """BEFORE actions, the first config.yaml and a proxy reload (the engine's write-config/reload-proxy), AFTER."""
+    done = []
+    for action_id in plan.ids(https_plan.BEFORE):
+        done.append(plan.execute(action_id, target, session))
+    target.write_file(f"{plan.prefix}/config/config.yaml", (plan.first_text or plan.final_text).encode(), mode=0o600)
+    assert target.run([target.tljh_config, "reload", "proxy"], sudo=True).ok
+    for action_id in plan.ids(https_plan.AFTER):
+        done.append(plan.execute(action_id, target, session))
+    return done
+
+
+def test_staging_then_cleared_acme_json_then_production(sshd_hub, traefik, session, tmp_path):
+    answers = answers_for(sshd_hub)
+    names = [answers.get("domain.name"), f"www.{answers.get('domain.name')}"]
+    acme = sshd_hub.prefix / "state" / "acme.json"
+    acme.write_text('{"before": "the apply"}')
     with hub_target(sshd_hub) as target:
-        results = run_letsencrypt(session, target, DNS_OK, environment(traefik, tmp_path),
-                                  progress=lambda phase, message: messages.append(message))
-    outcome = results[-1]
-    assert [d.status for d in results] == [Status.OK] * 4, [d.summary for d in results]
-    assert [d.id for d in results] == ["https.gate.dns", "https.port443", "https.served.staging",
-                                       "https.served.production"]
-    assert results[2].data["issuer"] == "(STAGING) Test Intermediate E1"
-    assert outcome.data["issuer"] == "Test Production Intermediate E1" and outcome.data["trusted"] is True
-    assert f"valid until {outcome.data['not_after']}" in outcome.summary
-    config = yamlio.loads((sshd_hub.prefix / "config" / "config.yaml").read_text())
-    names = [session.answers.get("domain.name"), f"www.{session.answers.get('domain.name')}"]
-    assert config["https"] == {"enabled": True, "letsencrypt": {"email": "admin@wizard.test", "domains": names,
-                                                                "staging": False}}
-    # acme.json was backed up (holding the staging state) before being cleared
-    backups = list((sshd_hub.prefix / "state").glob("acme.json.staging-*"))
-    assert len(backups) == 1 and json.loads(backups[0].read_text()) == {"stage": "staging"}
-    assert oct(backups[0].stat().st_mode & 0o777) == "0o600"
-    assert [r["component"] for r in sandbox.reloads(sshd_hub.prefix)] == ["proxy", "hub", "proxy", "hub"]
+        plan = planned(sshd_hub, target, answers, session, environment(traefik, tmp_path))
+        assert not plan.refusals, plan.refusals
+        assert [step.id for step in plan.steps] == ["https-acme-backup", "https-staging", "https-clear-acme",
+                                                    "https-production", "https-production-verify"]
+        assert yamlio.loads(plan.first_text)["https"]["letsencrypt"]["staging"] is True
+        assert yamlio.loads(plan.final_text)["https"]["letsencrypt"]["staging"] is False
+        acme.write_text("")  # Traefik with HTTPS off: nothing stored yet
+        outcomes = run_like_apply(plan, target, session)
+    assert "staging certificate served" in outcomes[1] and "(STAGING) Test Intermediate E1" in outcomes[1]
+    assert "production certificate served" in outcomes[-1]
+    assert config(sshd_hub)["https"] == {"enabled": True, "letsencrypt": {"email": "admin@wizard.test",
+                                                                          "domains": names, "staging": False}}
+    assert json.loads(acme.read_text()) == {"stage": "production"}
+    assert [r["component"] for r in sandbox.reloads(sshd_hub.prefix)] == ["proxy", "proxy"]
     assert session.record("https.certificate")["verified"] == "ok"
     assert RateLimitGuard(RecordStore(session)).staged(names)
-    assert any("acme.json backed up" in m for m in messages)
+    assert [v.data["issuer"] for v in plan.verdicts] == ["(STAGING) Test Intermediate E1",
+                                                          "Test Production Intermediate E1"]
 
 
-def test_a_failing_dns_check_stops_before_anything_changes(session, sshd_hub, traefik, tmp_path):
-    before = (sshd_hub.prefix / "config" / "config.yaml").read_text()
+def test_a_failing_dns_check_refuses_the_plan(sshd_hub, traefik, session, tmp_path):
+    answers = answers_for(sshd_hub)
     with hub_target(sshd_hub) as target:
-        results = run_letsencrypt(session, target, DNS_FAILING, environment(traefik, tmp_path))
-    assert results[0].status is Status.ERROR and "the DNS check fails (dns.aaaa)" in results[0].summary
-    assert (sshd_hub.prefix / "config" / "config.yaml").read_text() == before
-    assert sandbox.reloads(sshd_hub.prefix) == []
+        plan = planned(sshd_hub, target, answers, session, environment(traefik, tmp_path), dns=DNS_FAILING)
+    assert plan.refusals and "the DNS check fails (dns.aaaa)" in plan.refusals[0]
 
 
-def test_the_dns_override_is_explicit_and_recorded(session, sshd_hub, traefik, tmp_path):
-    session.accept("https.dns_override", True)
+def test_the_dns_override_is_explicit_and_recorded(sshd_hub, traefik, session, tmp_path):
+    answers = answers_for(sshd_hub, **{"https.dns_override": True})
     with hub_target(sshd_hub) as target:
-        results = run_letsencrypt(session, target, DNS_FAILING, environment(traefik, tmp_path))
-    assert results[0].status is Status.WARNING and results[-1].status is Status.OK
+        plan = planned(sshd_hub, target, answers, session, environment(traefik, tmp_path), dns=DNS_FAILING)
+        assert not plan.refusals and "override is set" in plan.notes[0].summary
+        assert not [e for e in session.state["journal"] if e["action"] == "https.dns_override"]  # planning: read-only
+        plan.execute("https-acme-backup", target, session)
     assert [e for e in session.state["journal"] if e["action"] == "https.dns_override"][0]["failing"] == ["dns.aaaa"]
 
 
-def test_port_443_with_nothing_listening_counts_as_reachable(session, sshd_hub, traefik, tmp_path):
+def test_port_443_with_nothing_listening_counts_as_reachable():
     probe = socket.create_server(("127.0.0.1", 0))
     port = probe.getsockname()[1]
     probe.close()
@@ -147,30 +144,64 @@ def test_port_443_with_nothing_listening_counts_as_reachable(session, sshd_hub, 
     assert verdict.status is Status.OK and "nothing listens there yet" in verdict.summary
 
 
-def test_a_staging_certificate_for_the_wrong_names_times_out_with_a_diagnosis(session, sshd_hub, tmp_path):
+def test_a_staging_certificate_for_the_wrong_names_fails_and_rollback_restores_acme_json(sshd_hub, session,
+                                                                                         tmp_path):
     traefik = TraefikStandIn(sshd_hub.prefix, tmp_path, wrong_names=True)
+    acme = sshd_hub.prefix / "state" / "acme.json"
+    acme.write_text('{"stage": "production", "kept": true}')
+    acme.chmod(0o600)
+    answers = answers_for(sshd_hub)
     try:
         with hub_target(sshd_hub) as target:
-            results = run_letsencrypt(session, target, DNS_OK, environment(traefik, tmp_path, staging_timeout=0))
+            plan = planned(sshd_hub, target, answers, session, environment(traefik, tmp_path, staging_timeout=0))
+            plan.execute("https-acme-backup", target, session)
+            acme.write_text("")  # the proxy with the staging CA starts afresh
+            target.write_file(f"{plan.prefix}/config/config.yaml", plan.first_text.encode(), mode=0o600)
+            with pytest.raises(https_plan.HttpsActionError) as failed:
+                plan.execute("https-staging", target, session)
+            assert str(failed.value).startswith("gave up after 0 s waiting for the staging certificate: ")
+            assert "does not cover" in str(failed.value)
+            assert plan.rollback(target, session) == []
     finally:
-        traefik.server.close()
-    outcome = results[-1]
-    assert outcome.id == "https.served.staging" and outcome.status is Status.ERROR
-    assert outcome.summary.startswith("gave up after 0 s waiting for the staging certificate: ")
-    assert "does not cover" in outcome.summary
-    # production was never configured
-    config = yamlio.loads((sshd_hub.prefix / "config" / "config.yaml").read_text())
-    assert config["https"]["letsencrypt"]["staging"] is True
+        traefik.close()
+    assert json.loads(acme.read_text()) == {"stage": "production", "kept": True}
+    assert oct(acme.stat().st_mode & 0o777) == "0o600"
+    assert not RateLimitGuard(RecordStore(session)).staged(certificate_domains(answers))
 
 
-def test_three_failed_production_runs_within_the_hour_refuse_the_fourth(session, sshd_hub, traefik, tmp_path):
-    names = [session.answers.get("domain.name"), f"www.{session.answers.get('domain.name')}"]
+def test_three_failed_production_runs_within_the_hour_refuse_the_plan(sshd_hub, traefik, session, tmp_path):
+    answers = answers_for(sshd_hub)
     guard = RateLimitGuard(RecordStore(session))
+    names = certificate_domains(answers)
     for _ in range(3):
         guard.record(names, production=True, passed=False)
     with hub_target(sshd_hub) as target:
-        results = run_letsencrypt(session, target, DNS_OK, environment(traefik, tmp_path))
-    assert results[-1].id == "https.ratelimit" and results[-1].status is Status.ERROR
-    assert "3 failed validations" in results[-1].summary
-    config = yamlio.loads((sshd_hub.prefix / "config" / "config.yaml").read_text())
-    assert config["https"]["letsencrypt"]["staging"] is True  # never switched to production
+        plan = planned(sshd_hub, target, answers, session, environment(traefik, tmp_path))
+    assert any("3 failed validations" in reason for reason in plan.refusals), plan.refusals
+
+
+def test_the_guard_refuses_production_at_the_clear_stage_too(sshd_hub, traefik, session, tmp_path):
+    """Failures recorded while the apply runs (another run, the same hour) stop it before production."""
+    answers = answers_for(sshd_hub)
+    with hub_target(sshd_hub) as target:
+        plan = planned(sshd_hub, target, answers, session, environment(traefik, tmp_path))
+        plan.execute("https-acme-backup", target, session)
+        target.write_file(f"{plan.prefix}/config/config.yaml", plan.first_text.encode(), mode=0o600)
+        plan.execute("https-staging", target, session)
+        guard = RateLimitGuard(RecordStore(session))
+        for _ in range(3):
+            guard.record(plan.names, production=True, passed=False)
+        with pytest.raises(https_plan.HttpsActionError, match="3 failed validations"):
+            plan.execute("https-clear-acme", target, session)
+    assert config(sshd_hub)["https"]["letsencrypt"]["staging"] is True  # never switched to production
+
+
+def test_what_needs_a_certificate_run():
+    on = "https:\n  enabled: true\n  letsencrypt:\n    email: a@b.c\n    domains: [hub.wizard.test]\n    " \
+         "staging: false\n"
+    assert https_plan.needs_letsencrypt_run("users: {}\n", on)
+    assert not https_plan.needs_letsencrypt_run(on, on)
+    assert not https_plan.needs_letsencrypt_run(on, on.replace("a@b.c", "x@b.c"))  # an e-mail change orders nothing
+    assert https_plan.needs_letsencrypt_run(on, on.replace("[hub.wizard.test]", "[hub.wizard.test, www.wizard.test]"))
+    assert https_plan.needs_letsencrypt_run(on.replace("staging: false", "staging: true"), on)
+    assert not https_plan.needs_letsencrypt_run(on, "https:\n  enabled: false\n")

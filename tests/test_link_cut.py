@@ -44,7 +44,7 @@ def test_link_cut_during_the_config_transfer_keeps_the_old_file_and_a_rerun_comp
     original = config.read_bytes()
     assert len(original) > 140_000
     with CutProxy(sshd_hub.port) as proxy:
-        public, secret = rig_documents(sshd_hub)
+        public, secret = rig_documents(sshd_hub, https="none")  # no certificate work: the cut is the subject
         public["connection"]["port"] = proxy.port
         answers, secrets = write_answers(tmp_path, public, secret)
         common = ["--secrets", secrets, "--known-hosts", sshd_hub.known_hosts, "--hub-api-url", sshd_hub.hub_api_url]

@@ -17,12 +17,12 @@ import pexpect
 import pytest
 
 from tests.rig.bind import DnsWorld, ZoneSpec
+from tests.support.plain import PlainDriver
 from wizard import yamlio
 
 HUB_V4 = "203.0.113.10"
 SECRET = "parity-client-Secret-3e71"
 WIZARD = str(Path(sys.executable).with_name("tljh-wizard"))
-ENTER, CLEAR_LINE, DOWN = "\r", "\x15", "\x1b[B"
 
 
 @pytest.fixture(scope="module")
@@ -58,7 +58,7 @@ async def tui_walk(tmp_path, world) -> None:
     from screens.app import build_app
     from screens.modals import ConfirmModal
     from screens.step import StepScreen
-    from tests.test_tui import SIZE, fill, settle, wait_for
+    from tests.support.tui import SIZE, fill, settle, wait_for
     from wizard.context import open_context
 
     answers = answers_for(world)
@@ -128,90 +128,6 @@ async def tui_walk(tmp_path, world) -> None:
 # the plain wizard in a pty
 
 
-class PlainDriver:
-    def __init__(self, child: pexpect.spawn, world) -> None:
-        self.child = child
-        self.answers = answers_for(world)
-
-    def keys(self, spec, value) -> str:
-        if value is None:
-            return ENTER
-        if spec.kind == "bool":
-            return "y" if value else "n"
-        if spec.kind == "choice":
-            return DOWN * list(spec.choices).index(value) + ENTER  # from the first choice (nothing chosen yet)
-        return CLEAR_LINE + str(value) + ENTER
-
-    def section(self, name: str, until: list[str], fresh: bool) -> int:
-        """Answer the section's questions as they come (found by their help line) until one of ``until`` shows;
-        returns its index. ``fresh``: type the script's answers; else Enter keeps what is offered."""
-        from wizard.answers import SECTIONS
-
-        fields = list(SECTIONS[name].fields)
-        helps = list(dict.fromkeys(f"  {spec.help}" for spec in fields))  # two fields may share one help text
-        patterns = until + helps
-        while True:
-            index = self.child.expect_exact(patterns)
-            if index < len(until):
-                return index
-            sharing = [spec for spec in fields if f"  {spec.help}" == helps[index - len(until)]]
-            spec = sharing[self.child.expect_exact([spec.label for spec in sharing])]
-            value = self.answers.get(name, {}).get(spec.name) if fresh else None
-            self.child.send(self.keys(spec, value))
-
-    def pause(self) -> None:
-        self.child.expect_exact("Read the table above, then:")
-        self.child.send(ENTER)  # continue (the default when nothing failed)
-
-    def step(self, step_id: str, fresh: bool) -> None:
-        from wizard.steps import STEP_IDS, step
-
-        item = step(step_id)
-        following = f"Step {STEP_IDS.index(step_id) + 2}/" if step_id != "done" else None
-        child = self.child
-        child.expect_exact(f": {item.title} ==")
-        if step_id == "review":
-            child.expect_exact("Apply these changes to")
-            child.send("y" if fresh else "<")
-            return
-        if step_id == "done":
-            child.expect_exact("Write the exports")
-            child.send("n" if fresh else "<")
-            return
-        if item.skippable:
-            child.expect_exact(f"Set up {item.title} now?")
-            child.send("n" if step_id in SKIPPED else "y")
-            if step_id in SKIPPED:
-                return
-        pause = "Read the table above, then:"
-        found = self.section(item.sections[0], [pause, following], fresh)
-        if found == 0:
-            child.send(ENTER)
-
-    def back(self, step_id: str) -> None:
-        from wizard.steps import step
-
-        item = step(step_id)
-        child = self.child
-        child.expect_exact(f": {item.title} ==")
-        if step_id == "review":
-            child.expect_exact("Apply these changes to")
-            child.send("<")
-        elif step_id == "done":
-            child.expect_exact("Write the exports")
-            child.send("<")
-        elif item.skippable:
-            child.expect_exact(f"Set up {item.title} now?")
-            child.send("<")
-        else:
-            from wizard.answers import SECTIONS
-
-            first = SECTIONS[item.sections[0]].fields[0]
-            child.expect_exact(f"  {first.help}")
-            child.expect_exact(first.label)
-            child.send("<" if first.kind == "choice" else CLEAR_LINE + "<" + ENTER)
-
-
 def plain_walk(tmp_path, world, state: Path) -> None:
     # PROMPT_TOOLKIT_NO_CPR: pexpect does not answer cursor-position requests; each prompt would wait for one.
     env = dict(os.environ, TERM="xterm", COLUMNS="200", LINES="50", TLJH_WIZARD_STATE_DIR=str(state),
@@ -219,7 +135,7 @@ def plain_walk(tmp_path, world, state: Path) -> None:
     child = pexpect.spawn(WIZARD, ["demo", "--plain"], cwd=str(tmp_path), env=env, encoding="utf-8",
                           dimensions=(50, 200), timeout=90)
     child.logfile_read = open(tmp_path / "plain-transcript.txt", "a", encoding="utf-8")
-    driver = PlainDriver(child, world)
+    driver = PlainDriver(child, answers_for(world), SKIPPED)
     driver.step("connect", fresh=True)
     for index, step_id in enumerate(WALK[1:], 1):
         driver.back(step_id)

@@ -1,6 +1,7 @@
 """The rig's real hub: a JupyterHub process started as TLJH's unit starts it, behind configurable-http-proxy, and
-restarted by ``tljh-config reload hub`` over SSH (tests/rig/sshd.py ``real_hub``; wizard/hub/services.py). A hub that
-cannot start is tests/test_apply_realhub.py's case."""
+restarted by ``tljh-config reload hub`` over SSH (tests/rig/sshd.py ``real_hub``; wizard/hub/services.py); a hub that
+cannot start makes that reload fail as soon as ``systemctl is-active jupyterhub`` says ``failed``, with the hub's reason
+(what apply does then is tests/test_apply_realhub.py's case)."""
 
 import json
 import urllib.request
@@ -8,6 +9,7 @@ from importlib.metadata import version
 from pathlib import Path
 
 from wizard.hub import services
+from wizard.hub.sandbox import PRISTINE_CONFIG
 from wizard.hub.ssh import SSHTarget
 
 
@@ -44,4 +46,31 @@ def test_real_hub_runs_as_tljh_unit_and_reload_restarts_it(real_hub):
     assert done.text.strip().endswith("Hub reload with new configuration complete")
     after = services.main_pid(real_hub.prefix, "jupyterhub")
     assert after and after != before
+    assert api_version(real_hub.hub_api_url) == version("jupyterhub")
+
+
+def test_reload_of_a_hub_that_cannot_start_fails_once_the_unit_failed(real_hub):
+    """A config the authenticator refuses at start (generic OAuth with allowed groups and no manage_groups): TLJH's
+    reload would wait for ``/hub/api`` forever; the stand-in's ends when ``systemctl is-active`` says ``failed``, with
+    exit status 1 (a reload still waiting when the generous bound runs out ends with ``timeout``'s 124 instead)."""
+    config = real_hub.prefix / "config" / "config.yaml"
+    config.write_text("auth:\n  type: oauthenticator.generic.GenericOAuthenticator\n  GenericOAuthenticator:\n"
+                      "    client_id: generic-id\n    client_secret: generic-secret\n    allowed_groups: [staff]\n")
+    try:
+        with connect(real_hub) as target:
+            systemctl = str(real_hub.prefix / "hub" / "standin" / "systemctl")
+            done = target.run([target.tljh_config, "reload", "hub"], sudo=True, timeout=300)
+            state = target.run([systemctl, "is-active", "jupyterhub"], sudo=True)
+    finally:
+        config.write_text(PRISTINE_CONFIG)
+    assert done.exit_status == 1
+    stderr = done.stderr.decode()
+    assert "Failed to reload hub: jupyterhub.service failed" in stderr
+    assert "manage_groups to also be set" in stderr  # the hub's own reason, from the unit's log
+    assert state.exit_status == 3 and state.text.strip() == "failed"
+
+    with connect(real_hub) as target:  # the pristine config starts again
+        again = target.run([target.tljh_config, "reload", "hub"], sudo=True, timeout=300)
+    assert again.ok, again.stderr.decode()
+    assert services.state(real_hub.prefix, "jupyterhub") == "active"
     assert api_version(real_hub.hub_api_url) == version("jupyterhub")

@@ -13,14 +13,12 @@ import hashlib
 import os
 import sys
 from pathlib import Path
-from types import SimpleNamespace
 
 import pexpect
 import pytest
 
 from tests.rig.bind import free_port
-from tests.test_tui import SIZE, settle, wait_for, wait_for_screen
-from tests.test_tui_sandbox import resume
+from tests.support.tui import SIZE, resume, settle, wait_for, wait_for_screen
 from wizard.environment import sample
 from wizard.session import Session, session_name
 
@@ -151,10 +149,9 @@ def test_plain_walk_to_review_changes_nothing_on_the_hub(hub, tmp_path, monkeypa
                           cwd=str(tmp_path), env=env, encoding="utf-8", dimensions=(50, 200), timeout=120)
     transcript = tmp_path / "plain-transcript.txt"
     child.logfile_read = open(transcript, "a", encoding="utf-8")
-    import tests.test_parity as parity
+    from tests.support.plain import PlainDriver
 
-    monkeypatch.setattr(parity, "SKIPPED", {"ssh"})
-    driver = parity.PlainDriver(child, SimpleNamespace(resolvers=[]))
+    driver = PlainDriver(child, {}, skipped={"ssh"})  # every answer kept: nothing is typed afresh
     try:
         child.expect_exact("Resume")
         child.send("y")

@@ -303,9 +303,8 @@ def test_apply_from_files_masks_the_files_secrets_in_the_sessions_log_and_journa
     (hub / "hub" / "bin" / "tljh-config").write_text(f"#!/bin/sh\necho 'bad value: {client_secret}' >&2\nexit 1\n")
     from wizard.cli import main
 
-    # --config-only: the sample also asks for a backup bundle, which `apply --yes` refuses to skip silently.
     code = main(["apply", str(tmp_path / "a.yaml"), "--secrets", str(tmp_path / "s.yaml"), "--sandbox", str(hub),
-                 "--yes", "--config-only"])
+                 "--yes"])
     out = "".join(capsys.readouterr())
     assert code in (2, 3) and "bad value: ********" in out and client_secret not in out
     session = sessions_dir() / "demo"

@@ -3,12 +3,12 @@ TLJH-named accounts let a real OpenSSH client (BatchMode) in; password login tur
 
 from __future__ import annotations
 
-import hashlib
 import os
 import stat
 import subprocess
 from pathlib import Path
 
+from tests.support.hubs import tljh_system_username
 from wizard.answers import Answers
 from wizard.diagnosis import Status
 from wizard.sshaccess import engine
@@ -18,15 +18,6 @@ from wizard.sshaccess.keys import MARK
 def _keygen(path: Path, comment: str) -> str:
     subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", comment, "-f", str(path)], check=True)
     return path.with_suffix(".pub").read_text().strip()
-
-
-def tljh_system_username(hub_user: str) -> str:
-    """Stand-in of TLJH's ``tljh/normalize.py`` ``generate_system_username`` applied to ``"jupyter-" + name``
-    (``tljh/user_creating_spawner.py``), written out independently of the engine's version."""
-    full = "jupyter-" + hub_user
-    if len(full) < 26:
-        return full
-    return full[:26] + "-" + hashlib.sha256(full.encode()).hexdigest()[:5]
 
 
 def answers_for(admins, admin_keys=None, user_keys=None, password="keep") -> Answers:

@@ -9,9 +9,8 @@ import sys
 
 from screens.app import build_app
 from tests.rig.bind import free_port
-from tests.test_sshaccess_rig import tljh_system_username
-from tests.test_tui import SIZE, fill, settle, wait_for_screen
-from tests.test_tui_sandbox import resume
+from tests.support.hubs import tljh_system_username
+from tests.support.tui import SIZE, fill, resume, settle, wait_for_screen
 from wizard.context import RunOptions, open_context
 from wizard.diagnosis import Status
 from wizard.hub import sandbox

@@ -1,6 +1,6 @@
 """The Textual wizard driven with Pilot against the real sshd fixture hub (and a real BIND world for DNS): the whole
 flow up to a successful apply, asserted on the hub's config.yaml; a responsiveness check while a slow remote command
-runs; host-key refusal. Helpers here are shared by the other ``test_tui_*`` modules."""
+runs; host-key refusal. The Pilot helpers are in ``tests/support/tui.py``."""
 
 from __future__ import annotations
 
@@ -10,80 +10,25 @@ import time
 import pytest
 
 from screens.app import build_app
-from tests.rig.bind import DnsWorld, ZoneSpec, free_port
+from tests.rig.bind import DnsWorld, ZoneSpec
+from tests.support.tui import (
+    SIZE,
+    diagnosis_ids,
+    fill,
+    go_on,
+    rig_context,
+    settle,
+    to_host_key_question,
+    unpinned_rig_context,
+    wait_for,
+    wait_for_screen,
+)
 from wizard import yamlio
-from wizard.context import RunOptions, WizardContext, open_context
 from wizard.diagnosis import Diagnosis, Status
 from wizard.hub import sandbox
 
 HUB_V4 = "203.0.113.10"
 CLIENT_SECRET = "tui-client-Secret-91f3e2"  # a sentinel: must reach the hub's config.yaml and nothing else
-SIZE = (120, 40)
-
-
-# ---------------------------------------------------------------------------------------------------------------
-# helpers
-
-
-async def wait_for(pilot, predicate, what: str, limit: float = 60.0):
-    """Let the app run until ``predicate()`` holds (a bound, not a timing assertion: it only stops a hung test)."""
-    deadline = time.monotonic() + limit
-    while not predicate():
-        if time.monotonic() > deadline:
-            pytest.fail(f"gave up waiting for {what}; screen is {pilot.app.screen!r}")
-        await pilot.pause(0.02)
-
-
-async def wait_for_screen(pilot, cls, limit: float = 60.0):
-    await wait_for(pilot, lambda: isinstance(pilot.app.screen, cls), cls.__name__, limit)
-    await pilot.pause()
-    return pilot.app.screen
-
-
-async def settle(pilot, limit: float = 120.0):
-    """Wait until no worker but the flow runs, then let the messages they posted be handled."""
-    await wait_for(pilot, lambda: not [w for w in pilot.app.workers if w.name != "flow" and w.is_running],
-                   "workers to finish", limit)
-    await pilot.pause()
-    await pilot.pause()
-
-
-def fill(screen, **values):
-    """Set form fields by key (``connection__host`` -> ``#field-connection-host``)."""
-    from textual.widgets import Input, Select, Switch
-
-    for name, value in values.items():
-        widget = screen.query_one("#field-" + name.replace("__", "-").replace("_", "-"))
-        if isinstance(widget, Select):
-            widget.value = value
-        elif isinstance(widget, Switch):
-            widget.value = bool(value)
-        else:
-            assert isinstance(widget, Input)
-            widget.value = str(value)
-
-
-async def go_on(pilot, screen) -> None:
-    """Next on a step with checks: it runs them; when they warn (or the step shows its results anyway), the
-    results stay on screen and a second Next goes on without running them again."""
-    await pilot.press("ctrl+n")
-    await settle(pilot)
-    if pilot.app.screen is screen:
-        assert screen.diagnoses and not screen.busy
-        await pilot.press("ctrl+n")
-        await pilot.pause()
-
-
-def rig_context(session_name: str, hub, **options) -> WizardContext:
-    """A context for the sshd hub rig; ``options``: more ``RunOptions`` fields."""
-    return open_context(session_name, mode="ssh", prefill={
-        "connection.host": hub.host, "connection.port": hub.port, "connection.user": hub.admin.name},
-        options=RunOptions(hub_api_url=hub.hub_api_url, metadata_base=f"http://127.0.0.1:{free_port()}",
-                           skip_reachability=True, **options))
-
-
-def diagnosis_ids(screen) -> dict[str, Status]:
-    return {d.id: d.status for d in screen.diagnoses}
 
 
 @pytest.fixture(scope="module")
@@ -98,7 +43,7 @@ def dns_world(tmp_path_factory):
 
 @pytest.mark.slow
 async def test_whole_flow_against_the_sshd_hub_applies_config(sshd_hub, dns_world, tmp_path, monkeypatch,
-                                                              _isolated_state):
+                                                              _isolated_state, request):
     """Also the secrets test: the key passphrase, the sudo password and the OAuth client secret are sentinels; after
     entry none of them shows on any screen, in the session's log or state, or in an export without secrets."""
     from screens.authenticator import AuthenticatorScreen
@@ -114,11 +59,19 @@ async def test_whole_flow_against_the_sshd_hub_applies_config(sshd_hub, dns_worl
     from screens.ssh import SshAccessScreen
 
     monkeypatch.chdir(tmp_path)
+    from tests.rig.traefik import TraefikStandIn
+
     hub = sshd_hub
-    closed_443 = free_port()
     from wizard.https.letsencrypt import LetsEncryptEnvironment
 
-    ctx = rig_context("tui-flow", hub, letsencrypt_env=LetsEncryptEnvironment(verify_address=("127.0.0.1", closed_443)))
+    # TLJH's proxy: Let's Encrypt's staging CA, then production, played by test CAs (tests/rig/traefik.py)
+    (tmp_path / "traefik").mkdir()
+    traefik = TraefikStandIn(hub.prefix, tmp_path / "traefik")
+    request.addfinalizer(traefik.close)
+    (tmp_path / "roots.pem").write_bytes(traefik.cas["production"].root_pem)
+    ctx = rig_context("tui-flow", hub, letsencrypt_env=LetsEncryptEnvironment(
+        verify_address=("127.0.0.1", traefik.port), trust_roots=str(tmp_path / "roots.pem"), staging_timeout=30,
+        production_timeout=30))
     sentinels = (CLIENT_SECRET, hub.key_passphrase, hub.sudo_password)
     screenshots = []
     app = build_app(ctx)
@@ -216,7 +169,10 @@ async def test_whole_flow_against_the_sshd_hub_applies_config(sshd_hub, dns_worl
     assert config["https"]["letsencrypt"] == {"email": "admin@example.edu", "domains": ["hub.ok.test"],
                                               "staging": False}
     assert config["limits"] == {"memory": "1G", "cpu": 1}
-    assert [r["component"] for r in sandbox.reloads(hub.prefix)] == ["proxy", "hub"]
+    # staging first (config.yaml, reloads), then production after acme.json was cleared: one more proxy reload
+    assert [r["component"] for r in sandbox.reloads(hub.prefix)] == ["proxy", "hub", "proxy"]
+    assert json.loads((hub.prefix / "state" / "acme.json").read_text()) == {"stage": "production"}
+    assert ctx.session.record("https.certificate")["verified"] == "ok"
     bundles = list((tmp_path / "bundles").glob("tljh-backup-*.tar.gz"))
     assert len(bundles) == 1 and (bundles[0].stat().st_mode & 0o777) == 0o600
     exported = (tmp_path / "tljh-wizard-exports" / "answers.yaml").read_text()
@@ -246,15 +202,10 @@ async def test_unknown_host_key_refused_leaves_the_wizard_at_connect(sshd_hub):
     from screens.modals import HostKeyModal
 
     hub = sshd_hub
-    ctx = rig_context("tui-refuse", hub)
-    ctx.session.accept("connection.key_file", str(hub.client_key))
-    ctx.session.accept("connection.tljh_prefix", str(hub.prefix))
+    ctx = unpinned_rig_context("tui-refuse", hub)
     app = build_app(ctx)
     async with app.run_test(size=SIZE) as pilot:
-        await pilot.press("enter")
-        await wait_for_screen(pilot, ConnectScreen)
-        await pilot.press("ctrl+n")
-        await wait_for_screen(pilot, HostKeyModal)
+        await to_host_key_question(pilot)
         await pilot.click("#reject")
         screen = await wait_for_screen(pilot, ConnectScreen)
         await settle(pilot)

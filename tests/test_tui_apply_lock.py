@@ -7,8 +7,7 @@ from __future__ import annotations
 import pytest
 
 from screens.app import build_app
-from tests.test_tui import SIZE, settle, wait_for, wait_for_screen
-from tests.test_tui_sandbox import COMPLETE, resume, sandbox_wizard
+from tests.support.tui import COMPLETE, SIZE, resume, sandbox_wizard, settle, wait_for, wait_for_screen
 from wizard.context import open_context
 from wizard.diagnosis import Status
 from wizard.hub import apply as hub_apply

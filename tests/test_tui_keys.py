@@ -9,8 +9,16 @@ import threading
 from textual.widgets import Input
 
 from screens.app import build_app
-from tests.test_tui import SIZE, fill, rig_context, settle, wait_for, wait_for_screen
-from tests.test_tui_sandbox import sandbox_wizard
+from tests.support.tui import (
+    SIZE,
+    fill,
+    sandbox_wizard,
+    settle,
+    to_host_key_question,
+    unpinned_rig_context,
+    wait_for,
+    wait_for_screen,
+)
 from wizard.diagnosis import Diagnosis, Status
 
 OAUTH = {"authenticator.type": "github", "authenticator.client_id": "keys-client",
@@ -340,19 +348,10 @@ async def test_escape_cancels_the_running_check_and_calls_never_overlap(tmp_path
 
 
 async def test_quit_during_the_host_key_question_ends_the_connect_worker(sshd_hub):
-    from screens.connect import ConnectScreen
-    from screens.modals import HostKeyModal
-
-    hub = sshd_hub
-    ctx = rig_context("keys-quit", hub)
-    ctx.session.accept("connection.key_file", str(hub.client_key))
-    ctx.session.accept("connection.tljh_prefix", str(hub.prefix))
+    ctx = unpinned_rig_context("keys-quit", sshd_hub)
     app = build_app(ctx)
     async with app.run_test(size=SIZE) as pilot:
-        await pilot.press("enter")
-        await wait_for_screen(pilot, ConnectScreen)
-        await pilot.press("ctrl+n")
-        await wait_for_screen(pilot, HostKeyModal)
+        await to_host_key_question(pilot)
         assert app.engine_lock.locked()  # the connect call waits for the operator
         await pilot.press("ctrl+q")
         await wait_for(pilot, lambda: app.return_code is not None, "the app to exit", 10)

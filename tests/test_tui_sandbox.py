@@ -4,36 +4,13 @@ Done screen's exports (answers, secrets 0600, TLJH config, Z2JH values) and cron
 from __future__ import annotations
 
 from screens.app import build_app
-from tests.test_tui import SIZE, fill, settle, wait_for, wait_for_screen
+from tests.support.tui import COMPLETE, SIZE, fill, resume, sandbox_wizard, settle, wait_for, wait_for_screen
 from wizard import yamlio
 from wizard.context import RunOptions, open_context
 from wizard.diagnosis import Status
 from wizard.hub import sandbox
 
-SECRET = "sandbox-client-Secret-5c2e"
-COMPLETE = {
-    "authenticator.type": "github", "authenticator.client_id": "sandbox-client",
-    "authenticator.client_secret": SECRET, "authenticator.allowed_users": "alice",
-    "domain.name": "hub.example.edu", "domain.reserved_ipv4": "203.0.113.10", "https.mode": "none",
-    "limits.memory": "1G",
-}
-
-
-def sandbox_wizard(tmp_path, step: str, answers: dict):
-    prefix = tmp_path / "hub"
-    ctx = open_context(None, mode="sandbox", prefill={"connection.host": "localhost"}, sandbox_prefix=prefix)
-    for key, value in answers.items():
-        ctx.session.accept(key, value)
-    ctx.session.go_to(step, finished="connect")
-    return ctx, build_app(ctx), prefix
-
-
-async def resume(pilot, cls):
-    from screens.modals import ResumeModal
-
-    await wait_for_screen(pilot, ResumeModal)
-    await pilot.press("enter")
-    return await wait_for_screen(pilot, cls)
+SECRET = COMPLETE["authenticator.client_secret"]
 
 
 async def test_failed_apply_is_rolled_back_and_shown(tmp_path):
@@ -171,9 +148,11 @@ async def test_done_at_80x24_shows_what_was_applied_the_replay_and_the_files_wit
     ctx.close()
 
 
-async def test_environment_step_summarises_and_freezes(tmp_path):
+async def test_environment_step_summarises_and_the_freeze_waits_for_apply(tmp_path):
+    """The step only reads: Next leaves no snapshot here or on the hub; Review lists the freeze among its actions."""
     from screens.backups import BackupsScreen
     from screens.environment import EnvironmentScreen
+    from wizard.steps.review import plan
 
     ctx, app, prefix = sandbox_wizard(tmp_path, "environment", COMPLETE)
     async with app.run_test(size=SIZE) as pilot:
@@ -184,9 +163,11 @@ async def test_environment_step_summarises_and_freezes(tmp_path):
         await pilot.press("ctrl+q")
     log = (ctx.session.dir / "wizard.log").read_text()
     assert "Base environment: checks finished (ok)" in log
-    snapshots = list((ctx.session.dir / "environment").rglob("*.json"))
-    assert snapshots, "the freeze left no local snapshot"
+    assert not list((ctx.session.dir / "environment").rglob("*.json")), "the step froze before Review"
+    assert not list((prefix / "state").rglob("tljh-wizard/environment/*.json"))
     assert ctx.session.state["current_step"] == "backups" and "environment" in ctx.session.finished_steps
+    reviewed = plan(ctx)
+    assert any(action.startswith("freeze the user environment") for action in reviewed.actions), reviewed.actions
     ctx.close()
 
 
@@ -222,7 +203,10 @@ async def test_environment_restore_shows_the_plan_and_needs_confirmation(tmp_pat
     from wizard.steps.environment import environment_checks
 
     ctx, app, prefix = sandbox_wizard(tmp_path, "environment", COMPLETE)
-    assert {d.id for d in environment_checks(ctx)} >= {"environment.summary", "environment.freeze"}
+    assert "environment.summary" in {d.id for d in environment_checks(ctx)}
+    from wizard.environment.snapshot import freeze_hub
+
+    freeze_hub(ctx.hub, ctx.session.dir / "environment")  # as an apply's freeze would
     # After the freeze, someone pip-installs a package into the user environment.
     site = next((prefix / "user" / "lib").glob("python*/site-packages"))
     info = site / "left_pad-1.0.dist-info"
@@ -244,8 +228,10 @@ async def test_environment_restore_shows_the_plan_and_needs_confirmation(tmp_pat
         screen = await wait_for_screen(pilot, EnvironmentScreen)
         await settle(pilot)
         outcome = screen.diagnoses[0]
-        # The sandbox has no real pip: the uninstall step fails, and the screen says which step and why.
-        assert outcome.id == "environment.restore" and outcome.status is Status.ERROR, outcome
-        assert "step 1 of" in outcome.summary
+        # Confirmed: the restore is planned for apply (the answer and the form hold the snapshot); nothing ran.
+        assert outcome.id == "environment.restore" and outcome.status is Status.OK, outcome
+        assert "runs when you apply" in outcome.summary and info.exists()
+        snapshot = ctx.answers.get("environment.restore")
+        assert snapshot and screen.query_one("#field-environment-restore").value == snapshot
         await pilot.press("ctrl+q")
     ctx.close()

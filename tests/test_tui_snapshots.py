@@ -16,7 +16,7 @@ import pytest_textual_snapshot
 from textual.widgets import Input
 
 from screens.app import build_app
-from tests.test_tui import fill, settle, wait_for, wait_for_screen
+from tests.support.tui import fill, settle, wait_for, wait_for_screen
 from wizard.context import open_context
 
 SIZES = {"80x24": (80, 24), "120x40": (120, 40)}

@@ -11,7 +11,7 @@ from wizard import yamlio
 from wizard.plain import EXIT_DONE, EXIT_INTERRUPTED, EXIT_STOPPED, InTurn, ScriptedPrompter, run_plain
 from wizard.session import Session
 from wizard.steps import STEP_IDS, STEPS
-from wizard.walk import ACTIONS, EXPORTS, Outcome, action, actions, advance, pauses, step_for_key, steps_to_fix
+from wizard.walk import ACTIONS, EXPORTS, Outcome, actions, advance, pauses, step_for_key, steps_to_fix
 
 SECRET = "walk-client-Secret-9a1c"
 AUTH = {"authenticator.type": "github", "authenticator.client_id": "cid", "authenticator.client_secret": SECRET,
@@ -58,7 +58,8 @@ def test_every_step_is_declared_once_with_its_actions_and_exports():
     from wizard.steps import CHECKS
 
     assert set(CHECKS) == set(STEP_IDS)
-    assert {(a.step, a.id) for a in ACTIONS} == {("https", "issue"), ("environment", "restore")}
+    # Steps change nothing on the hub: certificates are ordered and installed by apply (wizard.https.work)
+    assert {(a.step, a.id) for a in ACTIONS} == {("environment", "restore")}
     assert all(a.step in STEP_IDS for a in ACTIONS)
     assert [e.kind for e in EXPORTS] == ["answers", "secrets", "tljh", "z2jh"]
     for item in STEPS:
@@ -68,20 +69,13 @@ def test_every_step_is_declared_once_with_its_actions_and_exports():
                          "the hub is not reachable"]) == ["domain", "limits", "ssh"]
 
 
-def test_confirmation_texts_follow_the_answers():
+def test_the_https_step_offers_no_action_of_its_own():
     class Answers(dict):
         def get(self, key, default=None):
             return super().get(key, default)
 
-    class Ctx:
-        answers = Answers({"https.mode": "existing"})
-
-    issue = action("https", "issue")
-    assert "Install the certificate" in issue.confirmation(Ctx, None).body
-    Ctx.answers = Answers({"https.mode": "acme-dns"})
-    assert "production certificate" in issue.confirmation(Ctx, None).body
-    assert actions("https", Answers({"https.mode": "none"})) == []
-    assert actions("https", Answers({"https.mode": "acme-dns"})) == [issue]
+    for mode in ("letsencrypt", "acme-dns", "existing", "none"):
+        assert actions("https", Answers({"https.mode": mode})) == []
 
 
 def test_a_skipped_check_never_counts_as_passed():

@@ -56,7 +56,8 @@ class RunOptions:
     (None: ``wizard.hub.facts.METADATA_BASE``); ``sshd_paths``: sshd's files on the hub (a rig's sshd has its
     own); ``skip_reachability``: no probe of ports 80/443 from this machine; ``web_ports``: the HTTP and HTTPS
     ports whose listeners are asked about; ``letsencrypt_env`` / ``acme_env``: how the CA and the hub are
-    reached while a certificate is requested."""
+    reached while a certificate is requested (by apply: ``wizard.https.work``); ``nameserver_port``: the port of
+    the domain's authoritative nameservers (a rig's BIND listens on another than 53)."""
 
     known_hosts: list[str] | None = None
     hub_api_url: str | None = None
@@ -66,6 +67,7 @@ class RunOptions:
     web_ports: tuple[int, int] = (80, 443)
     letsencrypt_env: LetsEncryptEnvironment | None = None
     acme_env: AcmeEnvironment | None = None
+    nameserver_port: int = 53
 
 
 @dataclass

@@ -1,7 +1,7 @@
 """The walk through the wizard's steps, declared once for both front-ends (the Textual screens and the plain prompts).
 
 - ``advance(session, step_id, outcome)``: where Next / Back / Skip from a step leads, recorded in the session.
-- ``ACTIONS``: each step's extra actions (issue a certificate now, restore the environment, ...), with their labels
+- ``ACTIONS``: each step's extra actions (restore the environment, ...), with their labels
   and confirmation texts, and ``run_action`` that runs one synchronously behind a confirmation callback.
 - ``EXPORTS``: what the Done step offers to write.
 - ``suggestions``: values a step offers from the host facts before the operator answered (the reserved IP).
@@ -126,25 +126,10 @@ class Action:
     declined: str = "not confirmed: nothing run"
 
 
-def _https_confirmation(ctx: WizardContext, _plan: object) -> Confirmation:
-    if ctx.answers.get("https.mode") == "existing":
-        return Confirmation("Certificate", "Install the certificate and key on the hub and switch HTTPS on?",
-                            yes="Install it", no="Not now")
-    return Confirmation("Certificate", "Request a production certificate? A staging certificate is requested and "
-                        "checked first; production requests count against Let's Encrypt's rate limits.",
-                        yes="Request it", no="Not now")
-
-
 def _restore_confirmation(_ctx: WizardContext, plan: RestorePlan) -> Confirmation:
     return Confirmation("Restore this snapshot when you apply?", plan.render() + "\nNothing changes now: the restore "
                         "is an action of the reviewed plan, run by apply.", yes="Restore at apply", no="Cancel",
                         danger=True)
-
-
-def _https_issue(ctx: WizardContext, progress: Progress) -> list[Diagnosis]:
-    from wizard.steps import https
-
-    return https.https_issue(ctx, progress)
 
 
 def _restore_plan(ctx: WizardContext, progress: Progress) -> RestorePlan | Diagnosis:
@@ -160,9 +145,6 @@ def _restore(ctx: WizardContext, plan: RestorePlan, progress: Progress) -> list[
 
 
 ACTIONS: tuple[Action, ...] = (
-    Action("issue", "https", "Get the certificate now", _https_confirmation, _https_issue,
-           applies=lambda answers: answers.get("https.mode") not in (None, "none"),
-           declined="certificate not requested: nothing run"),
     Action("restore", "environment", "Restore the newest snapshot…", _restore_confirmation, _restore,
            prepare=_restore_plan, declined="restore not confirmed: nothing planned"),
 )

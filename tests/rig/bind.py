@@ -50,7 +50,8 @@ Use it from any test (the plugin is listed in ``tests/conftest.py``):
 
 ``free_port()`` — a port free for both UDP and TCP on 127.0.0.1 and ::1.
 ``spare_loopback_addresses(count)`` — addresses from 127.0.0.53-127.0.0.99 whose port 53 is free (root only), so a
-zone's NS records can point at servers that answer on the standard DNS port. named listens only on addresses an
+zone's NS records can point at servers that answer on the standard DNS port. Pick and bind them while holding
+``PORT53_LOCK`` (``DnsWorld`` does), or a concurrent run may pick the same ones. named listens only on addresses an
 interface holds, so ``BindServer`` adds such an address to ``lo`` (``ip addr add``, needs iproute2 and root) for
 as long as it runs, and removes it after.
 """
@@ -59,6 +60,7 @@ from __future__ import annotations
 
 import base64
 import contextlib
+import fcntl
 import os
 import re
 import secrets
@@ -77,6 +79,8 @@ NAMED = shutil.which("named", path=os.environ.get("PATH", "") + ":/usr/sbin") or
 DNSSEC_KEYGEN = shutil.which("dnssec-keygen") or "/usr/bin/dnssec-keygen"
 DNSSEC_SIGNZONE = shutil.which("dnssec-signzone") or "/usr/bin/dnssec-signzone"
 START_DEADLINE = 15.0
+PORT53_LOCK = Path("/run/tljh-wizard-rig-port53.lock")  # taken before NAMED_LOCK, never after
+NAMED_LOCK = Path("/run/tljh-wizard-rig-named.lock")
 
 
 class BindStartError(RuntimeError):
@@ -175,7 +179,7 @@ class BindServer:
         self.workdir = Path(workdir)
         self.zones = {name if name.endswith(".") else name + ".": text for name, text in zones.items()}
         self.addresses = list(addresses)
-        self.port = port if port is not None else free_port()
+        self.port = port  # None: a free one, picked by start()
         self.keys = dict(keys or {})
         self.ipv6 = ipv6
         self.root_hints = dict(root_hints or {})
@@ -220,6 +224,16 @@ class BindServer:
         return "\n".join(out) + "\n"
 
     def start(self) -> "BindServer":
+        # named binds its UDP listeners with SO_REUSEPORT: a second named given the same port starts "fine" and
+        # shares the queries. So the pick of a free port and the start of the named that takes it happen under one
+        # machine-wide lock (a port named holds is no longer free to the next pick).
+        with open(NAMED_LOCK, "w") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            if self.port is None:
+                self.port = free_port()
+            return self._start()
+
+    def _start(self) -> "BindServer":
         self.workdir.mkdir(parents=True, exist_ok=True)
         for index, text in enumerate(self.zones.values()):
             (self.workdir / f"zone{index}.db").write_text(text)
@@ -250,10 +264,13 @@ class BindServer:
         def ready() -> bool:
             try:
                 while waiting:
+                    # named's "all loaded, serving" line, read BEFORE the query: an empty reply to a query sent
+                    # earlier (the zone still loading; slow on a loaded machine) is only "not yet".
+                    running = re.search(r" running$", self.stderr(), re.MULTILINE) is not None
                     reply = dns.query.udp(dns.message.make_query(*waiting[0]), self.addresses[0],
                                           port=self.port, timeout=0.2)
                     if not reply.answer:
-                        if re.search(r" running$", self.stderr(), re.MULTILINE):  # named's "all loaded, serving"
+                        if running:
                             raise BindStartError(
                                 f"named is running but does not answer {waiting[0]}:\n{self.stderr()}")
                         return False
@@ -546,6 +563,13 @@ class DnsWorld:
         return texts
 
     def start(self) -> "DnsWorld":
+        # Concurrent test runs (pytest-xdist workers, other checkouts) pick spare addresses too: the pick and the
+        # binds on port 53 happen under one machine-wide lock, so two worlds never pick the same address.
+        with open(PORT53_LOCK, "w") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            return self._start()
+
+    def _start(self) -> "DnsWorld":
         refusing = any(spec.refusing for spec in self.specs.values())
         addresses = spare_loopback_addresses(4 if refusing else 3)
         self.nameservers = addresses[:2]

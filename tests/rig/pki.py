@@ -135,3 +135,13 @@ class TLSServer:
     def close(self) -> None:
         self.listener.close()
 
+
+def chain_to(root_pem: str, fullchain: bytes, name: str) -> list[x509.Certificate]:
+    """The path from ``fullchain``'s leaf to the root ``root_pem`` that cryptography's verifier builds for a server
+    named ``name`` (leaf first); raises ``VerificationError`` when there is none."""
+    from cryptography.x509 import verification
+
+    chain = x509.load_pem_x509_certificates(fullchain)
+    root = x509.load_pem_x509_certificate(root_pem.encode())
+    verifier = verification.PolicyBuilder().store(verification.Store([root])).build_server_verifier(x509.DNSName(name))
+    return verifier.verify(chain[0], chain[1:])

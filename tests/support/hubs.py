@@ -1,5 +1,6 @@
 """Answers and targets for the test hubs: the sshd rig's hub (``tests/rig/sshd.py``) and the demo sandbox."""
 
+import hashlib
 from pathlib import Path
 from typing import Any
 
@@ -67,3 +68,12 @@ def sandbox_documents() -> tuple[dict[str, Any], dict[str, Any]]:
         "limits": {"memory": "2G", "cpu": 1},
     }
     return public, {"version": 1, "authenticator": {"client_secret": CLIENT_SECRET}}
+
+
+def tljh_system_username(hub_user: str) -> str:
+    """Stand-in of TLJH's ``tljh/normalize.py`` ``generate_system_username`` applied to ``"jupyter-" + name``
+    (``tljh/user_creating_spawner.py``), written out independently of the engine's version."""
+    full = "jupyter-" + hub_user
+    if len(full) < 26:
+        return full
+    return full[:26] + "-" + hashlib.sha256(full.encode()).hexdigest()[:5]

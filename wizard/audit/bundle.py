@@ -26,14 +26,15 @@ import re
 import tarfile
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Iterable, Mapping
+from typing import TYPE_CHECKING, Iterable, Mapping
+
+from wizard.masking import MASK, Masker
 
 if TYPE_CHECKING:
     from wizard.audit.hubfacts import HubFacts
     from wizard.diagnosis import Diagnosis
 
 
-MASK = "********"
 MIN_SECRET = 4
 
 # key=value / key: value / "key": "value" with a secret-shaped key; Authorization headers; token query parameters.
@@ -54,29 +55,19 @@ def config_secrets(text: str | None) -> list[str]:
     return sorted(secret_values_in(text or "", min_length=MIN_SECRET))
 
 
-class Scrubber:
-    """Masks known secret values and secret-shaped assignments in text."""
+class Scrubber(Masker):
+    """Masks known secret values (``wizard.masking.Masker``, at least ``MIN_SECRET`` characters long), then what has
+    a secret's shape: PEM private keys, Authorization headers, assignments to secret-named keys."""
 
     def __init__(self, secrets: Iterable[str]):
-        self.secrets = sorted({s for s in secrets if isinstance(s, str) and len(s) >= MIN_SECRET}, key=len,
-                              reverse=True)
+        super().__init__(secrets, min_length=MIN_SECRET)
 
     def __call__(self, text: str) -> str:
-        for secret in self.secrets:
-            text = text.replace(secret, MASK)
+        text = super().__call__(text)
         text = _PEM.sub("-----PRIVATE KEY " + MASK + "-----", text)
         text = _AUTHORIZATION.sub(lambda m: m.group(1) + MASK, text)
         return _ASSIGNMENT.sub(lambda m: m.group("key") + (m.group("value") if m.group("value").lower() in _PLAIN
                                                            else MASK), text)
-
-    def data(self, value: Any) -> Any:
-        if isinstance(value, str):
-            return self(value)
-        if isinstance(value, Mapping):
-            return {key: self.data(item) for key, item in value.items()}
-        if isinstance(value, (list, tuple)):
-            return [self.data(item) for item in value]
-        return value
 
 
 def members(name: str, findings: list[Diagnosis], facts: HubFacts | None, secrets: Iterable[str]) -> dict[str, str]:

@@ -63,14 +63,14 @@ def issuer_for(session, env: AcmeEnvironment, production: bool, *, guard=None, p
 
 
 def verify_installed(names: Sequence[str], env: AcmeEnvironment, *, progress: Progress = no_progress,
-                     cancel: CancelToken | None = None) -> Diagnosis:
-    """Wait until the hub serves a production-grade certificate for every name."""
+                     cancel: CancelToken | None = None, leaf_sha256: str | None = None) -> Diagnosis:
+    """Wait until the hub serves a production-grade certificate for every name (``leaf_sha256``: that very one)."""
     from wizard.https.verify import wait_for_served
 
     host, port = env.verify_address or (names[0], 443)
     progress("verify", f"checking the certificate served at {host}:{port}")
     return wait_for_served(host, port, names, "production", cafile=env.trust_roots, timeout=env.verify_timeout,
-                           progress=progress, cancel=cancel)
+                           progress=progress, cancel=cancel, leaf_sha256=leaf_sha256)
 
 
 def _install_and_verify(session, target, names, fullchain: bytes, key: bytes, env: AcmeEnvironment,

@@ -27,8 +27,8 @@ class Cancelled(Exception):
 class CancelToken:
     """A cancellation flag that waits can observe: ``wait`` returns early, ``check`` raises ``Cancelled``."""
 
-    def __init__(self) -> None:
-        self._event = threading.Event()
+    def __init__(self, event: threading.Event | None = None) -> None:
+        self._event = event if event is not None else threading.Event()  # share another flag (a hub's cancel)
 
     def cancel(self) -> None:
         self._event.set()

@@ -73,13 +73,14 @@ class RateLimitGuard:
         passed = self.store.load().get("staging_passed", {})
         return all(name in passed for name in _names(names))
 
-    def check_order(self, names: Iterable[str], production: bool) -> None:
-        """Raise ``RateLimitRefused`` when an order for ``names`` must not be placed now."""
+    def check_order(self, names: Iterable[str], production: bool, *, staged_first: bool = False) -> None:
+        """Raise ``RateLimitRefused`` when an order for ``names`` must not be placed now. ``staged_first``: asked
+        for a plan whose staging run comes before the production order (only the failure count is judged)."""
         if not production:
             return
         data, now = self.store.load(), self.clock()
         unstaged = [name for name in _names(names) if name not in data.get("staging_passed", {})]
-        if unstaged:
+        if unstaged and not staged_first:
             raise RateLimitRefused(f"no production order for {', '.join(unstaged)} before a staging run passes "
                                    "for the same names")
         for name in _names(names):

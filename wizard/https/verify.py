@@ -98,8 +98,9 @@ def fetch_served(host: str, port: int, server_name: str, *, cafile: str | None =
 
 
 def judge(served: Served, domains: Sequence[str], expect: str, *, staging_marker: str = STAGING_MARKER,
-          now=None) -> Diagnosis:
-    """Is ``served`` the certificate we are waiting for? ``expect`` is "staging" or "production"."""
+          now=None, leaf_sha256: str | None = None) -> Diagnosis:
+    """Is ``served`` the certificate we are waiting for? ``expect`` is "staging" or "production". ``leaf_sha256``
+    (hex SHA-256 of the DER leaf): the served leaf must be that very certificate (one just installed)."""
     from wizard.https import certs
 
     if expect not in ("staging", "production"):
@@ -127,6 +128,13 @@ def judge(served: Served, domains: Sequence[str], expect: str, *, staging_marker
                      "check https.letsencrypt.domains lists every domain, and that DNS points at this hub")
     if certs.days_left(leaf, now) <= 0:
         return error(f"{served.address} serves a certificate that expired on {not_after}")
+    if leaf_sha256 is not None:
+        from cryptography.hazmat.primitives import hashes
+
+        if leaf.fingerprint(hashes.SHA256()).hex() != leaf_sha256.lower():
+            return error(f"{served.address} still serves another certificate (issued by {issuer}, valid until "
+                         f"{not_after}) than the one installed",
+                         "the proxy picks up new certificate files when it is reloaded")
     if expect == "staging":
         if not staged:
             return error(f"{served.address} serves a certificate issued by {issuer}, not by the staging CA")
@@ -143,7 +151,8 @@ def judge(served: Served, domains: Sequence[str], expect: str, *, staging_marker
 
 
 def check_served(host: str, port: int, domains: Sequence[str], expect: str, *, cafile: str | None = None,
-                 staging_marker: str = STAGING_MARKER, timeout: float = 5.0) -> Diagnosis:
+                 staging_marker: str = STAGING_MARKER, timeout: float = 5.0,
+                 leaf_sha256: str | None = None) -> Diagnosis:
     """One handshake and its verdict; an unreachable server is an error diagnosis."""
     try:
         served = fetch_served(host, port, domains[0], cafile=cafile, timeout=timeout)
@@ -151,13 +160,13 @@ def check_served(host: str, port: int, domains: Sequence[str], expect: str, *, c
         return Diagnosis(f"https.served.{expect}", Status.ERROR, str(exc),
                          fix="check the proxy runs and port 443 is open in the firewall",
                          data={"expect": expect, "address": f"{host}:{port}", "unreachable": True})
-    return judge(served, domains, expect, staging_marker=staging_marker)
+    return judge(served, domains, expect, staging_marker=staging_marker, leaf_sha256=leaf_sha256)
 
 
 def wait_for_served(host: str, port: int, domains: Sequence[str], expect: str, *, cafile: str | None = None,
                     staging_marker: str = STAGING_MARKER, timeout: float = 300.0,
                     progress: Progress = no_progress, cancel: CancelToken | None = None,
-                    backoff: Backoff | None = None) -> Diagnosis:
+                    backoff: Backoff | None = None, leaf_sha256: str | None = None) -> Diagnosis:
     """Poll until the expected certificate is served or ``timeout`` passes (then the last verdict, as an error)."""
     cancel = cancel or CancelToken()
     backoff = backoff or Backoff(first=0.5, maximum=10.0)
@@ -165,7 +174,7 @@ def wait_for_served(host: str, port: int, domains: Sequence[str], expect: str, *
     while True:
         cancel.check()
         verdict = check_served(host, port, domains, expect, cafile=cafile, staging_marker=staging_marker,
-                               timeout=min(5.0, max(0.5, deadline.remaining)))
+                               timeout=min(5.0, max(0.5, deadline.remaining)), leaf_sha256=leaf_sha256)
         if verdict.status is Status.OK:
             progress("verify", verdict.summary)
             return verdict

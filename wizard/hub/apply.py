@@ -97,6 +97,9 @@ class Plan:
     resuming: dict | None = None  # the unfinished apply this plan completes
     keep_backups: int = KEEP_BACKUPS  # hub-side config.yaml backups kept after this apply's own
     work: list = field(default_factory=list)  # sub-plans of remote work (wizard.hub.work.RemoteWork), in plan order
+    # What write-config writes when a sub-plan writes the final new_text itself later (Let's Encrypt: the staging CA
+    # first, wizard.https.work); None: new_text. Holds secrets like new_text.
+    first_text: str | None = field(default=None, repr=False)
 
     @property
     def changed(self) -> bool:
@@ -348,7 +351,8 @@ class Applier:
             record = dict(plan.resuming)
         else:
             pending = _unfinished(self.session)
-            if pending and sha256(plan.old_text) not in (pending["old_sha256"], pending["new_sha256"]):
+            if pending and sha256(plan.old_text) not in (pending["old_sha256"], pending["new_sha256"],
+                                                         pending.get("first_sha256")):
                 raise ApplyError(f"an earlier apply ({pending['id']}) did not finish and config.yaml on the hub "
                                  "is neither its old nor its new file: someone else changed it. Review the hub, "
                                  "then plan again.")
@@ -356,6 +360,8 @@ class Applier:
                       "old_sha256": sha256(plan.old_text), "new_sha256": sha256(plan.new_text),
                       "https_changed": plan.https_changed, "status": "in-progress", "stage": "planned",
                       "started": time.time()}
+            if plan.first_text is not None:
+                record["first_sha256"] = sha256(plan.first_text)
         result = ApplyResult(ok=False, apply_id=record["id"])
         steps = plan.steps()
         if not steps:
@@ -503,7 +509,11 @@ class Applier:
         except (HubError, ValueError) as exc:
             self.log.error("cannot read config.yaml back from the hub: %s", exc)
             return "unknown"
-        return "old" if current == sha256(plan.old_text) else "new" if current == sha256(plan.new_text) else "other"
+        if current == sha256(plan.old_text):
+            return "old"
+        # The first file of a plan whose sub-plan writes the final one later (Let's Encrypt's staging CA) counts as
+        # the new file: the same answers, one https setting short of it.
+        return "new" if current in (sha256(plan.new_text), sha256(plan.first_text or plan.new_text)) else "other"
 
     # --- actions -------------------------------------------------------------------------------------------------
 
@@ -542,12 +552,12 @@ class Applier:
 
     def _write_config(self, record: dict, plan: Plan) -> str:
         path = config_path(self.target)
-        notes = self.target.write_file(path, plan.new_text.encode("utf-8"), mode=0o600, lock=f"{path}.lock",
-                                       timeout=self.write_timeout)
+        data = (plan.first_text if plan.first_text is not None else plan.new_text).encode("utf-8")
+        notes = self.target.write_file(path, data, mode=0o600, lock=f"{path}.lock", timeout=self.write_timeout)
         for note in notes or ():
             self.log.warning("%s", note)
-        return "; ".join(notes or ()) or f"{len(plan.new_text.encode('utf-8'))} bytes, size and sha256 checked on " \
-                                          "the hub"
+        first = " (the first of two: a later action writes the final file)" if plan.first_text is not None else ""
+        return "; ".join(notes or ()) or f"{len(data)} bytes{first}, size and sha256 checked on the hub"
 
     def _reload(self, component: str) -> str:
         result = self.target.run([self.target.tljh_config, "reload", component], sudo=True,
@@ -668,10 +678,14 @@ def build_plan(answers, target: HubTarget, session=None, *, tljh_version: str = 
         smoke_credential = not smoke_ready(target, session)
     current = plan(answers, old_text, tljh_version=tljh_version, session=session, keep_backups=keep_backups,
                    smoke=smoke, smoke_credential=bool(smoke and smoke_credential))
+    options.config = current
     for build in remote.builders():
-        part = build(answers, target, session, options)
-        if part is not None and (part.actions or part.refusals):
-            current.work.append(part)
+        built = build(answers, target, session, options)
+        for part in built if isinstance(built, (list, tuple)) else [built]:
+            if part is not None and (part.actions or part.refusals):
+                current.work.append(part)
+                if part.first_text is not None and part.actions:
+                    current.first_text = part.first_text
     if current.actions or any(part.actions for part in current.work):
         from wizard.hub import backup_work
 

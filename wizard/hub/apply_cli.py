@@ -39,9 +39,19 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--no-smoke", action="store_true",
                         help="skip the smoke test at the end (a temporary user's server starting and running one "
                              "cell) and the install of its credential")
-    parser.add_argument("--config-only", action="store_true",
-                        help="apply even when the answers ask for HTTPS work this command does not replay yet "
-                             "(named in its refusal): that work is left undone")
+    https = parser.add_argument_group("HTTPS (the certificate work of modes letsencrypt, acme-dns and existing)")
+    https.add_argument("--verify-address", metavar="HOST:PORT",
+                       help="where to check the certificate the hub serves (default: DOMAIN:443)")
+    https.add_argument("--trust-roots", metavar="PEM",
+                       help="roots the served certificate must chain to (default: the system's roots)")
+    https.add_argument("--ca-bundle", metavar="PEM", help="CA bundle verifying the ACME server's HTTPS (mode "
+                       "acme-dns with a private or test CA; default: the system's roots)")
+    https.add_argument("--nameserver-port", type=int, default=53, metavar="PORT",
+                       help="port of the domain's authoritative nameservers, for the DNS check that gates every "
+                            "certificate order and for DNS-01 propagation (default 53)")
+    https.add_argument("--certificate-timeout", type=float, default=300.0, metavar="SECONDS",
+                       help="how long each stage waits for the hub to serve the expected certificate (default 300)")
+    https.add_argument("--staging-marker", default=None, help=argparse.SUPPRESS)  # a test CA's staging issuer name
     parser.add_argument("--hub-api-url", metavar="URL", help=argparse.SUPPRESS)  # test rigs' /hub/api stand-in
     parser.add_argument("--sshd-config", metavar="PATH", help=argparse.SUPPRESS)  # a test rig's own sshd_config
     add_target_arguments(parser, host=False)
@@ -79,11 +89,10 @@ def run(args: argparse.Namespace) -> int:  # noqa: C901 (to split: plan, preflig
     problems = [p for p in answers.problems() if not (elsewhere and p.key.startswith("connection."))]
     if problems:
         return _fail("missing or invalid answers:\n" + "\n".join(f"  {p}" for p in problems))
-    gaps = replay_gaps(answers)
-    if gaps and not args.dry_run and not args.config_only:
-        return _fail("not applied: these answers ask for remote work that `apply` does not replay yet (the wizard "
-                     "does it; run `tljh-wizard HOST`, skip the step, or pass --config-only to apply config.yaml "
-                     "alone):\n" + "\n".join(f"  {key}: {what}" for key, what in gaps))
+    try:
+        https_extra = _https_extra(args, answers)
+    except ValueError as exc:
+        return _fail(str(exc))
     if args.sandbox and args.dry_run:
         from pathlib import Path
 
@@ -100,6 +109,7 @@ def run(args: argparse.Namespace) -> int:  # noqa: C901 (to split: plan, preflig
             from wizard.hub.work import PlanOptions
 
             existing = _existing_session(target.name)
+            https_extra.update(target=target, session=existing)  # for the DNS check's CAA accounts
             sshd_paths = None
             if args.sshd_config:
                 from wizard.sshaccess.engine import SshdPaths
@@ -110,7 +120,8 @@ def run(args: argparse.Namespace) -> int:  # noqa: C901 (to split: plan, preflig
                 current = apply.build_plan(answers, target, existing, tljh_version=args.tljh_version,
                                            keep_backups=args.keep_backups, smoke=smoke,
                                            options=PlanOptions(sandbox=bool(args.sandbox), sshd_paths=sshd_paths,
-                                                               local_dir=_local_dir(target.name, existing)))
+                                                               local_dir=_local_dir(target.name, existing),
+                                                               extra=https_extra))
             finally:
                 if existing is not None:
                     existing.close()
@@ -119,8 +130,6 @@ def run(args: argparse.Namespace) -> int:  # noqa: C901 (to split: plan, preflig
                              + "\n".join(f"  {reason}" for reason in current.refusals))
             print(f"Hub: {target.name} (TLJH prefix {target.prefix})")
             print(current.render())
-            for key, what in gaps:
-                print(f"Not replayed by apply{' (--config-only)' if args.config_only else ''}: {key}: {what}")
             steps = current.steps()
             blocked = False
             if (args.dry_run or steps) and not args.no_preflight:
@@ -130,7 +139,7 @@ def run(args: argparse.Namespace) -> int:  # noqa: C901 (to split: plan, preflig
                              "or pass --no-preflight to apply anyway")
             if args.dry_run or not steps:
                 if not steps and not args.dry_run:
-                    _save_replay(target.name, answers, gaps, secrets)
+                    _save_replay(target.name, answers, secrets)
                 return EXIT_ERROR if blocked else EXIT_OK
             if not args.yes and not _confirm():
                 return _fail("not applied: confirm on a terminal, or pass --yes")
@@ -141,7 +150,7 @@ def run(args: argparse.Namespace) -> int:  # noqa: C901 (to split: plan, preflig
                 result = applier.execute(current)
                 masked = applier.mask
                 if result.ok:
-                    _record_session(session, answers, gaps)
+                    _record_session(session, answers)
     except ConnectError as exc:
         return _fail(str(exc))
     except AnswersError as exc:
@@ -169,40 +178,61 @@ def _local_dir(name: str, existing):
     return sessions_dir() / check_name(name)
 
 
-def _save_replay(name: str, answers, gaps, secrets) -> None:
+def _save_replay(name: str, answers, secrets) -> None:
     """A replay with nothing to do still records its session (answers, host, finished steps)."""
     from wizard.session import Session
 
     with Session.open(name, host=name) as session:
         session.redact_also.update(secrets)
-        _record_session(session, answers, gaps)
+        _record_session(session, answers)
 
 
-def replay_gaps(answers) -> list[tuple[str, str]]:
-    """Remote work the wizard does for these answers that this command cannot replay: (key, what), in step order.
-    Everything with a sub-plan in ``wizard.hub.work.BUILDERS`` is replayed; HTTPS work is listed here until its
-    sub-plan is registered there. Skipped sections ask for nothing."""
-    from wizard.hub.work import BUILDERS
+def _https_extra(args: argparse.Namespace, answers) -> dict:
+    """What the HTTPS sub-plan (``wizard.https.work``) takes from the command line: where the served certificate is
+    checked, what it must chain to, the ACME server's CA bundle, the waits, and the DNS check of the gate (run only
+    when a certificate would be ordered: ``wizard.https.plan.dns_check``). ``ValueError``: a bad option, one line."""
+    from pathlib import Path
 
-    if "https" in answers.skipped or any(spec.startswith("wizard.https.") for spec in BUILDERS):
-        return []
-    mode = (answers.data.get("https") or {}).get("mode")
-    if mode == "existing":
-        return [("https.mode", "existing: uploading the certificate and key files to the hub")]
-    if mode == "acme-dns":
-        return [("https.mode", "acme-dns: issuing the certificate (DNS-01) and installing it on the hub")]
-    return []
+    from wizard.https.plan import HttpsEnvironment
+
+    for option, path in (("--ca-bundle", args.ca_bundle), ("--trust-roots", args.trust_roots)):
+        if path and not Path(path).expanduser().is_file():
+            raise ValueError(f"{option} {path}: no such file")
+    verify = None
+    if args.verify_address:
+        from wizard.fields import host_port
+        from wizard.https.dnsupdate import split_host_port
+
+        verify = split_host_port(host_port(443)(args.verify_address), 443)
+    timeout = max(0.0, float(args.certificate_timeout))
+    letsencrypt = {"trust_roots": args.trust_roots, "verify_address": verify, "staging_timeout": timeout,
+                   "production_timeout": timeout, "reload_timeout": args.reload_timeout}
+    if args.staging_marker:
+        letsencrypt["staging_marker"] = args.staging_marker
+    env = HttpsEnvironment(letsencrypt=letsencrypt,
+                           acme={"ca_bundle": args.ca_bundle, "trust_roots": args.trust_roots,
+                                 "nameserver_port": args.nameserver_port, "verify_address": verify,
+                                 "verify_timeout": timeout})
+    extra: dict = {"https_env": env, "tljh_version": args.tljh_version}
+
+    def dns_diagnoses():
+        from wizard.https.plan import dns_check
+
+        print("Checking DNS (certificate orders are gated on it) ...", flush=True)
+        return dns_check(answers, target=extra.get("target"), session=extra.get("session"),
+                         nameserver_port=args.nameserver_port)
+
+    extra["dns_diagnoses"] = dns_diagnoses
+    return extra
 
 
-def _record_session(session, answers, gaps) -> None:
+def _record_session(session, answers) -> None:
     """After a replay: the session holds its answers, host and finished steps, so `check SESSION`, `export SESSION`
-    and `sessions` work on it. A step with work left undone (``gaps``) is not marked finished."""
+    and `sessions` work on it."""
     from wizard.steps import STEPS
 
     session.answers = answers
-    undone = {key.split(".", 1)[0] for key, _what in gaps}
-    finished = [step.id for step in STEPS
-                if step.id != "done" and not (set(step.sections) & undone)]
+    finished = [step.id for step in STEPS if step.id != "done"]
     session.state["finished_steps"] = finished
     session.state["current_step"] = "done"
     session.save()

@@ -282,25 +282,48 @@ def _reload(prefix: Path, component: str) -> int:
 
 
 def _reload_real(prefix: Path, component: str) -> int:
-    """TLJH's ``reload_component`` on a tree with a real hub: restart the unit through the systemctl stand-in and wait
-    (hub: active, then ``/hub/api`` answering; proxy: active). A unit that failed ends the wait with its log tail."""
+    """TLJH's ``reload_component`` (the-littlest-jupyterhub 2.0.0, ``tljh/config.py``) on a tree with a real hub, through
+    the systemctl stand-in as TLJH goes through systemctl (``tljh/systemd.py``): ``systemctl restart UNIT`` (a failing
+    restart fails the reload, as ``restart_service``'s ``check=True`` does), then ``systemctl is-active UNIT`` until
+    it says active (``check_service_active``), then, for the hub, ``GET /hub/api`` until it answers 200
+    (``check_hub_ready``). One difference, on purpose: TLJH polls forever (its unit has ``Restart=always``, so a hub
+    that cannot start is restarted in a loop and the reload never returns); here ``is-active`` saying ``failed`` -- also
+    asked once a second between the ``/hub/api`` polls -- ends the reload with the unit's log tail, exit status 1."""
+    import subprocess
+
     from wizard.hub import services
 
     unit = "jupyterhub" if component == "hub" else "traefik"
-    try:
-        services.restart(prefix, unit)
-        if component == "hub":
-            services.wait_for_hub(prefix)
-        else:
-            while services.state(prefix, unit) != "active":
-                if services.state(prefix, unit) == "failed":
-                    raise services.ServiceError(f"traefik.service failed:\n{services.log_tail(prefix, unit)}")
-                time.sleep(0.1)
-    except services.ServiceError as exc:
-        print(f"Failed to reload {component}: {exc}", file=sys.stderr)
+    systemctl = str(services.standin(prefix) / "systemctl")
+
+    def is_active() -> str:
+        done = subprocess.run([systemctl, "is-active", unit], capture_output=True, text=True)
+        return done.stdout.strip() or "unknown"
+
+    def failed() -> int:
+        print(f"Failed to reload {component}: {unit}.service failed:\n{services.log_tail(prefix, unit)}",
+              file=sys.stderr)
         return 1
-    print("Hub reload with new configuration complete" if component == "hub"
-          else "Proxy reload with new configuration complete")
+
+    restart = subprocess.run([systemctl, "restart", unit], capture_output=True, text=True)
+    if restart.returncode != 0:
+        print(f"Failed to reload {component}: {restart.stderr.strip()}", file=sys.stderr)
+        return 1
+    while (state := is_active()) != "active":
+        if state == "failed":
+            return failed()
+        time.sleep(0.1)
+    if component == "hub":
+        url, asked = services.hub_api_url(prefix), time.monotonic()
+        while not services.hub_ready(url):
+            if time.monotonic() - asked >= 1.0:  # TLJH's pace for systemctl; /hub/api is polled more often
+                if is_active() == "failed":
+                    return failed()
+                asked = time.monotonic()
+            time.sleep(0.2)
+        print("Hub reload with new configuration complete")
+    else:
+        print("Proxy reload with new configuration complete")
     return 0
 
 

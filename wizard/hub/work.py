@@ -31,8 +31,10 @@ the session), reports progress ``(action id, start/done/failed/rollback, detail)
 actions, and runs the rollbacks. Order of a whole apply: BEFORE sub-plans (in ``BUILDERS`` order), config.yaml's
 actions (backup, write, reloads, verify, smoke), AFTER sub-plans.
 
-Builders: ``BUILDERS`` names functions ``build(answers, target, session, options) -> RemoteWork | None`` (module:
-function, imported when a plan is made). ``options`` is a ``PlanOptions``. ``wizard.hub.apply.build_plan`` calls every
+Builders: ``BUILDERS`` names functions ``build(answers, target, session, options) -> RemoteWork | None`` (or a list
+of parts, e.g. one BEFORE and one AFTER; module:function, imported when a plan is made). A part with a ``first_text``
+(not None) asks config.yaml's ``write-config`` to write that text first; the part itself writes the final file later
+(Let's Encrypt's staging CA, then production: ``wizard.https.work``). ``options`` is a ``PlanOptions``. ``wizard.hub.apply.build_plan`` calls every
 builder and puts the sub-plans with actions or refusals into ``Plan.work``. A builder may raise ``HubError``: the
 plan is then refused with that message. The backup bundle is added last and only when something else changes.
 """
@@ -54,6 +56,7 @@ BEFORE, AFTER = "before", "after"
 # module:function of each builder, in the order their BEFORE (or AFTER) work runs.
 BUILDERS: list[str] = [
     "wizard.environment.work:build",
+    "wizard.https.work:build",
     "wizard.hub.apply:build_ssh_work",
 ]
 
@@ -70,13 +73,16 @@ class WorkFailed(HubError):
 class PlanOptions:
     """What a builder may need besides the answers: ``sandbox`` (the demo's sandbox hub: no sshd, no accounts),
     ``local_dir`` (this machine's folder for the session's files: snapshots, bundles), ``host`` (the session name),
-    ``sshd_paths`` (a test rig's own sshd files), ``extra`` (anything a front-end passes through)."""
+    ``sshd_paths`` (a test rig's own sshd files), ``extra`` (anything a front-end passes through), ``config`` (the
+    config.yaml part of the plan, ``wizard.hub.apply.Plan``, set by ``build_plan`` before the builders run: its
+    ``old_text`` / ``new_text`` without another read of the hub)."""
 
     sandbox: bool = False
     local_dir: Path | None = None
     host: str | None = None
     sshd_paths: Any = None
     extra: dict[str, Any] = field(default_factory=dict)
+    config: Any = None
 
 
 @dataclass
@@ -97,6 +103,7 @@ class RemoteWork:
     name: str = "work"
     stage: str = BEFORE
     rollback: str = "nothing is undone"
+    first_text: str | None = None  # what config.yaml's write-config writes first (see the module docstring)
 
     def __init__(self) -> None:
         self.actions: list[tuple[str, str]] = []

@@ -27,7 +27,8 @@ def domain_checks(ctx: WizardContext, progress: Progress = no_progress) -> list[
     unreachable = ctx.mode == "sandbox" or ctx.options.skip_reachability
     probe = None if unreachable else 443
     out = check_domain(domain, ipv4, ipv6, resolvers=answers.get("domain.resolvers"), accounts=accounts,
-                       https_mode=answers.get("https.mode"), probe_port=probe)
+                       https_mode=answers.get("https.mode"), probe_port=probe,
+                       nameserver_port=ctx.options.nameserver_port)
     facts = ctx.facts
     if facts is not None:
         public_ip = facts.public_ip if facts.public_ip != "unknown" else None

@@ -110,18 +110,12 @@ def followups(ctx: WizardContext) -> list[tuple[str, str]]:
 
 def replay_line(directory: str = "tljh-wizard-exports", ctx: WizardContext | None = None) -> str:
     """The non-interactive command that replays this run from Done's answers and secrets exports (for the demo:
-    onto its sandbox hub, never the answers' address). When the answers hold remote work ``apply`` does not replay
-    (a freeze, package installs, a backup bundle: ``apply_cli.replay_gaps``), ``--config-only``: the command runs
-    as printed, applying config.yaml and naming the work it leaves to the wizard."""
+    onto its sandbox hub, never the answers' address). ``apply`` replays every remote action the wizard's plan holds
+    (installs, the freeze, the backup bundle, certificates, SSH access)."""
     import shlex
 
     answers, secrets = (shlex.quote(f"{directory}/{name}.yaml") for name in ("answers", "secrets"))
     line = f"tljh-wizard apply {answers} --secrets {secrets}"
-    if ctx is not None:
-        from wizard.hub.apply_cli import replay_gaps
-
-        if replay_gaps(ctx.answers):
-            line += " --config-only"
     if ctx is not None and ctx.mode == "sandbox":
         line += f" --sandbox {shlex.quote(str(ctx.sandbox_prefix or demo_prefix()))}"
     elif ctx is not None and ctx.mode == "local":

@@ -1,5 +1,6 @@
 """HTTPS: whether a certificate can be had (the DNS gate, port 443, who holds ports 80/443, or the operator's own
-files judged), TLJH behind another web server, and the step's action: get and install the certificate now."""
+files judged), and TLJH behind another web server. Read-only: the certificate is ordered and installed by apply, as
+actions of the reviewed plan (``wizard.https.work``)."""
 
 from __future__ import annotations
 
@@ -7,7 +8,6 @@ from typing import TYPE_CHECKING
 
 from wizard.context import Progress, WizardContext, no_progress
 from wizard.diagnosis import Diagnosis, Status
-from wizard.steps.connect import ensure_target
 from wizard.steps.domain import domain_checks
 
 if TYPE_CHECKING:
@@ -90,32 +90,3 @@ def web_ports_findings(ctx: WizardContext, progress: Progress = no_progress) -> 
     if finding.status is Status.ERROR:  # nothing listens yet: TLJH's proxy starts at apply
         return [Diagnosis(host.PORTS, Status.OK, "no other program holds ports 80/443", data=finding.data)]
     return [finding]
-
-
-def https_issue(ctx: WizardContext, progress: Progress = no_progress) -> list[Diagnosis]:
-    """Get and install the certificate now (after the operator confirmed): staging first, then production."""
-    answers = ctx.answers
-    mode = answers.get("https.mode")
-    if mode in (None, "none") or ctx.mode == "sandbox":
-        return [Diagnosis("https.issue", Status.SKIPPED, "no certificate to request for this hub")]
-    missing = ensure_target(ctx, progress)
-    if missing:
-        return missing
-    from wizard.https import issue, letsencrypt
-    from wizard.https.progress import Cancelled
-
-    try:
-        if mode == "letsencrypt":
-            dns_diagnoses = [d for d in domain_checks(ctx, progress) if d.id.startswith("dns.")]
-            le_env = ctx.options.letsencrypt_env or letsencrypt.LetsEncryptEnvironment()
-            return letsencrypt.run_letsencrypt(ctx.session, ctx.hub, dns_diagnoses, le_env, progress=progress,
-                                               cancel=ctx.cancel)
-        env = ctx.options.acme_env or issue.AcmeEnvironment()
-        run = issue.issue_and_install if mode == "acme-dns" else issue.install_existing
-        _record, verdict = run(ctx.session, ctx.hub, env, progress=progress, cancel=ctx.cancel)
-        return [verdict]
-    except Cancelled:
-        raise  # the operator stopped it: the front-end says so
-    except Exception as exc:  # every failure of the step is the operator's to read, as a failing check
-        return [Diagnosis("https.issue", Status.ERROR, ctx.redact(str(exc) or type(exc).__name__))]
-

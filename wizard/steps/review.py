@@ -55,7 +55,8 @@ def plan(ctx: WizardContext, progress: Progress = no_progress) -> Plan:
         # plan when the hub or the session lacks it. Every remote change is an action of this one plan.
         smoke = ctx.mode != "sandbox"
         engine_plan = hub_apply.build_plan(answers, ctx.hub, ctx.session, tljh_version=hub_tljh_version(ctx),
-                                           smoke=smoke, options=PlanOptions(sandbox=ctx.mode == "sandbox"))
+                                           smoke=smoke, options=PlanOptions(sandbox=ctx.mode == "sandbox",
+                                                                            extra=https_plan_extra(ctx, progress)))
     except AnswersError as exc:
         return Plan("", [], [str(e) for e in exc.errors])
     except HubError as exc:  # no TLJH under the prefix, an unreadable config.yaml, a lost link
@@ -71,6 +72,26 @@ def plan(ctx: WizardContext, progress: Progress = no_progress) -> Plan:
         result.actions.insert(0, f"(completes the unfinished apply {engine_plan.resuming['id']})")
     ctx.last_plan = result
     return result
+
+
+def https_plan_extra(ctx: WizardContext, progress: Progress = no_progress) -> dict[str, object]:
+    """What the HTTPS sub-plan (``wizard.https.work``) needs from this front-end: where the served certificate is
+    checked and which CAs are trusted (``RunOptions.letsencrypt_env`` / ``acme_env``: private or test CAs), and the
+    DNS check of the ACME modes' gate — re-run when the plan is made, never trusted from an earlier step."""
+    from wizard.https.plan import HttpsEnvironment
+    from wizard.steps.domain import domain_checks
+
+    def dns_diagnoses() -> list[Diagnosis]:
+        progress("dns", "re-running the DNS check (certificate orders are gated on it)")
+        return [d for d in domain_checks(ctx, progress) if d.id.startswith("dns.")]
+
+    acme = ctx.options.acme_env
+    if acme is None:
+        from wizard.https.issue import AcmeEnvironment
+
+        acme = AcmeEnvironment(nameserver_port=ctx.options.nameserver_port)
+    return {"https_env": HttpsEnvironment(letsencrypt=ctx.options.letsencrypt_env, acme=acme),
+            "dns_diagnoses": dns_diagnoses, "tljh_version": hub_tljh_version(ctx)}
 
 
 def apply(ctx: WizardContext, progress: Progress = no_progress,
