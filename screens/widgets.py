@@ -325,7 +325,7 @@ class LogPanel(RichLog):
     """Progress messages of slow actions. Every line passes the session's redaction before it is written."""
 
     DEFAULT_CSS = """
-    LogPanel { height: 6; border: round $panel; overflow-x: hidden; }
+    LogPanel { height: 6; border: round $panel; }
     """
 
     def __init__(self, redact, **kwargs: Any) -> None:
