@@ -209,6 +209,7 @@ class ReviewScreen(StepScreen):
         if worst(event.diagnoses) is not Status.ERROR and any(d.status is Status.OK for d in event.diagnoses):
             self.applied = True
             self.query_one("#next", Button).label = "Next"
+            self.query_one("#next", Button).focus()  # Enter goes on to Done
             self.notify("Applied.")
 
 

@@ -93,7 +93,8 @@ def check_summary(diagnoses: list[Diagnosis]) -> str:
         parts.append(f"{counts[Status.WARNING]} warning" + ("s" if counts[Status.WARNING] > 1 else ""))
     if counts[Status.SKIPPED]:
         parts.append(f"{counts[Status.SKIPPED]} not run")
-    parts.append(f"{counts[Status.OK]} ok")
+    if counts[Status.OK] or not parts:
+        parts.append(f"{counts[Status.OK]} ok")
     return "Checks: " + ", ".join(parts) + " — Tab, ↑↓: details"
 
 
