@@ -86,3 +86,15 @@ def test_the_exit_summary_gives_each_step_one_status():
     assert "Domain & DNS" not in lines["pending"] and "HTTPS" not in lines["pending"]
     assert "HTTPS" in lines["skipped (the hub keeps its own settings)"]
     assert "HTTPS" not in lines["continued despite a failed check"]
+
+
+def test_the_missing_access_policy_names_the_fields_as_shown_and_as_keys():
+    """The message is shown beside the TUI's fields and printed for answers files: it names both forms."""
+    from wizard.answers import Answers, field_for
+
+    for kind, grant in (("github", "allowed_organizations"), ("google", "hosted_domain"),
+                        ("generic", "allowed_groups"), ("ldap", "allowed_groups")):
+        answers = Answers.from_documents({"version": 1, "authenticator": {"type": kind}})
+        [message] = [p.message for p in answers.problems() if "access policy" in p.message]
+        for name in ("allowed_users", grant, "allow_all"):
+            assert f"{field_for('authenticator.' + name).label} ({name})" in message, message

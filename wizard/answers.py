@@ -127,11 +127,14 @@ def _auth_rules(section: Mapping[str, Any], answers: "Answers") -> list[Validati
     if kind in INSECURE_TYPES:
         return errors  # anyone who reaches the hub (insecure_confirmed), or only allowed_users when listed
     if not has_allow_policy(section):
+        # Named by the label on screen and the answers-file key alike: the message reaches both front-ends.
+        grant = {"github": "allowed_organizations", "google": "hosted_domain", "generic": "allowed_groups",
+                 "ldap": "allowed_groups"}.get(str(kind))
+        named = [f"{field_for('authenticator.' + n).label} ({n})" for n in ("allowed_users", grant) if n]
         errors.append(ValidationError(
-            "an access policy is required: list allowed_users, "
-            + {"github": "allowed_organizations, ", "google": "hosted_domain, ", "generic": "allowed_groups, ",
-               "ldap": "allowed_groups, ", "native": ""}.get(kind, "")
-            + "or set allow_all: true to let every account of the provider in", key + "allowed_users"))
+            f"an access policy is required: fill {' or '.join(named)}, or turn on "
+            f"{field_for('authenticator.allow_all').label} (allow_all) to let every account of the provider in",
+            key + "allowed_users"))
     grants = [name for name in ("allowed_users", "allowed_organizations", "allowed_groups") if section.get(name)]
     if section.get("allow_all") and grants:
         errors.append(ValidationError(
