@@ -547,3 +547,22 @@ async def test_check_results_open_on_the_first_failure_with_its_fix(tmp_path):
         assert summary.startswith("Checks: 1 failed, 1 warning, 1 not run, 1 ok") and len(summary) <= 70
         await pilot.press("ctrl+q")
     ctx.close()
+
+
+async def test_a_pasted_url_in_the_domain_field_is_read_as_its_host_name(tmp_path):
+    """The Domain field reads a pasted URL (or a Unicode name) as dns-check does, with a note, instead of refusing."""
+    from screens.domain import DomainScreen
+
+    ctx, app, _prefix = sandbox_wizard(tmp_path, "domain", {k: v for k, v in OAUTH.items()
+                                                             if not k.startswith("domain.")})
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = await resume_at(pilot, DomainScreen)
+        fill(screen, domain__name="https://Hub.Example.edu/hub/login", domain__reserved_ipv4="203.0.113.300")
+        await pilot.press("ctrl+n")
+        await pilot.pause()
+        assert app.focused is screen.query_one("#field-domain-reserved-ipv4")  # only the IP is refused
+        fill(screen, domain__reserved_ipv4="203.0.113.10")
+        assert screen.accept_answers()  # the answers alone, without the DNS checks
+        assert ctx.session.answers.get("domain.name") == "hub.example.edu"
+        await pilot.press("ctrl+q")
+    ctx.close()

@@ -195,6 +195,56 @@ def hostname(raw: Any) -> str:
     return value
 
 
+def domain_input(raw: Any, verb: str = "using") -> tuple[str, list[str]]:
+    """What an operator typed or pasted as the hub's domain -> (the fully qualified name, notes on how it was read).
+
+    A URL (``https://Hub.Example.edu/hub/``, or ``hub.example.edu/hub``) gives its host name; a Unicode name its
+    IDNA form (UTS #46 mapping, the ``idna`` package). ``verb`` words the notes ("using", or "checking" for
+    ``dns-check``). Raises ``ValidationError`` (one line, the value cut to 80 characters) for anything that is not a
+    fully qualified domain name then."""
+    from urllib.parse import urlsplit
+
+    raw_text = _text(raw, "the hub's domain")
+    notes: list[str] = []
+    if not raw_text:
+        raise ValidationError("expected the hub's domain, e.g. hub.example.edu")
+    host = raw_text
+    if "://" in raw_text or "/" in raw_text:
+        try:
+            parts = urlsplit(raw_text if "://" in raw_text or raw_text.startswith("//") else "//" + raw_text)
+            host = parts.hostname or ""
+        except ValueError:
+            host = ""
+        if not host:
+            raise ValidationError(f"{_cut(raw_text)} is a URL without a host name; expected e.g. hub.example.edu")
+        notes.append(f"{_cut(raw_text)} is a URL: {verb} its host name {host}")
+    if not host.isascii():
+        import idna
+
+        try:
+            encoded = idna.encode(host.rstrip("."), uts46=True).decode("ascii")
+        except idna.IDNAError as exc:
+            # idna's reason may quote the whole value again: keep the reason, not a second copy of the value.
+            reason = " ".join(str(exc).split(" in '")[0].split())[:60]
+            raise ValidationError(f"{_cut(host)} is not a valid internationalised domain name ({reason})") from None
+        notes.append(f"{host} is {encoded} in DNS (IDNA): {verb} {encoded}")
+        host = encoded
+    if len(host.rstrip(".")) > 253:
+        raise ValidationError(f"{_cut(host)} is {len(host)} characters long: a domain name has at most 253")
+    return fqdn(host), notes
+
+
+def domain(raw: Any) -> "str | Noted":
+    """The hub's domain (``domain.name``): a fully qualified name; a pasted URL or Unicode name is read as its host
+    name / IDNA form with a note (:func:`domain_input`)."""
+    value, notes = domain_input(raw)
+    return Noted(value, notes) if notes else value
+
+
+def _cut(text: str) -> str:
+    return repr(text if len(text) <= 80 else text[:77] + "...")
+
+
 def fqdn(raw: Any) -> str:
     value = hostname(raw)
     if "." not in value:

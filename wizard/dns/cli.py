@@ -26,43 +26,11 @@ def _shown(text: str) -> str:
 
 
 def domain_from_input(text: str) -> tuple[str, list[str]]:
-    """What an operator typed or pasted -> (the host name to check, notes saying how it was read).
+    """What an operator typed or pasted -> (the host name to check, notes saying how it was read):
+    :func:`wizard.fields.domain_input`, the Domain field's own reading. Raises ``ValidationError``."""
+    from wizard.fields import domain_input
 
-    A URL (``https://Hub.Example.edu/hub/``, or ``hub.example.edu/hub``) gives its host name; a Unicode name its
-    IDNA form (UTS #46 mapping, the ``idna`` package). Raises ``ValidationError`` (one line, the value cut to 80
-    characters) for anything that is not a fully qualified domain name then."""
-    from urllib.parse import urlsplit
-
-    from wizard.fields import ValidationError, fqdn
-
-    raw = str(text or "").strip()
-    notes: list[str] = []
-    if not raw:
-        raise ValidationError("expected the hub's domain, e.g. hub.example.edu")
-    host = raw
-    if "://" in raw or "/" in raw or raw.startswith("//"):
-        try:
-            parts = urlsplit(raw if "://" in raw or raw.startswith("//") else "//" + raw)
-            host = parts.hostname or ""
-        except ValueError:
-            host = ""
-        if not host:
-            raise ValidationError(f"{_shown(raw)} is a URL without a host name; expected e.g. hub.example.edu")
-        notes.append(f"{_shown(raw)} is a URL: checking its host name {host}")
-    if not host.isascii():
-        import idna
-
-        try:
-            encoded = idna.encode(host.rstrip("."), uts46=True).decode("ascii")
-        except idna.IDNAError as exc:
-            # idna's reason may quote the whole value again: keep the reason, not a second copy of the value.
-            reason = " ".join(str(exc).split(" in '")[0].split())[:60]
-            raise ValidationError(f"{_shown(host)} is not a valid internationalised domain name ({reason})") from None
-        notes.append(f"{host} is {encoded} in DNS (IDNA): checking {encoded}")
-        host = encoded
-    if len(host.rstrip(".")) > 253:
-        raise ValidationError(f"{_shown(host)} is {len(host)} characters long: a domain name has at most 253")
-    return fqdn(host), notes
+    return domain_input(str(text or ""), verb="checking")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
