@@ -51,11 +51,7 @@ class AuthenticatorScreen(StepScreen):
         if not all([form.judge()[1] for form in self.forms()]):
             self.notify("Some answers need fixing (see the messages under the fields).", severity="error")
             return
-        self.app.push_screen(ConfirmModal(
-            f"{kind}: insecure authenticator",
-            f"{kind} lets anyone who can reach the hub log in (or choose a password on first login). Use it only "
-            "for a throw-away hub.\n\nI understand this is insecure.",
-            yes="I understand, use it", no="Choose another", danger=True), self._insecure_answered)
+        self._ask_insecure(kind)
 
     def _chosen_type(self):
         from textual.widgets import Select
@@ -77,6 +73,10 @@ class AuthenticatorScreen(StepScreen):
         if session.answers.get("authenticator.insecure_confirmed"):
             super().after_accept()
             return
+        self._ask_insecure(kind)
+
+    def _ask_insecure(self, kind: str) -> None:
+        """The insecure authenticator's confirmation; its answer goes to ``_insecure_answered``."""
         self.app.push_screen(ConfirmModal(
             f"{kind}: insecure authenticator",
             f"{kind} lets anyone who can reach the hub log in (or choose a password on first login). Use it only "
