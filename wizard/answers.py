@@ -296,7 +296,7 @@ DOMAIN = Section(
     "domain",
     "Domain & DNS",
     (
-        Field("name", "str", "Domain", "The fully qualified domain name students will use (a pasted URL is read as its host name).", v.domain,
+        Field("name", "str", "Domain", "The fully qualified domain name students will use.", v.domain,
               required=True, example="hub.example.edu"),
         Field("reserved_ipv4", "str", "Reserved IPv4", "The VM's reserved (static) public IPv4 address.", v.ipv4,
               required=True, example="203.0.113.10"),
