@@ -214,8 +214,10 @@ def test_https_off_is_a_warning(snap_compare, size):
     _ctx, app = wizard_at("https", {**COMPLETE, "https.mode": "none"})
 
     async def run_before(pilot):
-        await resume(pilot, HttpsScreen)
+        screen = await resume(pilot, HttpsScreen)
+        await settle(pilot)  # whatever the step runs as it opens ends first: one re-run, one set of log lines
         await pilot.press("ctrl+r")  # re-run the checks without leaving the step
+        await wait_for(pilot, lambda: not screen.busy, "the re-run to finish", 60)
         await settle(pilot)
         steady(pilot)
 
