@@ -124,6 +124,9 @@ async def test_done_at_80x24_shows_what_was_applied_the_replay_and_the_files_wit
     session.skip_step("ssh")
     async with app.run_test(size=(80, 24)) as pilot:
         screen = await resume(pilot, DoneScreen)
+        # The read-back of config.yaml replaces its "reading…" line (another length): measure after it.
+        await wait_for(pilot, lambda: "reading it again" not in str(screen.query_one("#hub-config").render()),
+                       "config.yaml to be read again", 60)
         await settle(pilot)
         content = screen.query_one("#content")
         assert content.scroll_y == 0
