@@ -3,6 +3,8 @@ Done screen's exports (answers, secrets 0600, TLJH config, Z2JH values) and cron
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from screens.app import build_app
 from tests.support.tui import COMPLETE, SIZE, fill, resume, sandbox_wizard, settle, wait_for, wait_for_screen
 from wizard import yamlio
@@ -114,10 +116,14 @@ async def test_done_screen_exports(tmp_path, monkeypatch):
 async def test_done_at_80x24_shows_what_was_applied_the_replay_and_the_files_without_scrolling(tmp_path):
     """The essential part of Done is on screen at the smallest terminal: the outcome per step (one state each),
     config.yaml on the hub, the replay command and the export buttons with the files they write."""
+    import tempfile
+
     from screens.done import DoneScreen
     from wizard.steps import STEPS
 
-    ctx, app, _prefix = sandbox_wizard(tmp_path, "done", COMPLETE)
+    # A short prefix, as on a hub (/opt/tljh): parallel workers' tmp paths are long enough to wrap a line.
+    short = Path(tempfile.mkdtemp(prefix="done-", dir="/tmp"))
+    ctx, app, _prefix = sandbox_wizard(short, "done", COMPLETE)
     session = ctx.session
     for item in STEPS[1:-1]:
         session.go_to("done", **({"failed": item.id} if item.id == "domain" else {"finished": item.id}))
