@@ -22,7 +22,9 @@ HTTPS_MODES = ("letsencrypt", "acme-dns")
 
 
 def _shown(text: str) -> str:
-    return repr(text if len(text) <= 80 else text[:77] + "...")
+    from wizard.fields import _cut  # the Domain field's quoting: one form for a refused value here and there
+
+    return _cut(text)
 
 
 def domain_from_input(text: str) -> tuple[str, list[str]]:
