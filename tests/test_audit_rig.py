@@ -28,6 +28,7 @@ import pytest
 from tests.rig.bind import BindFixture, BindServer, new_tsig_secret, zone_text
 from tests.rig.pebble import PebbleFixture, PebbleServer
 from tests.rig.pki import TestPKI, TLSServer
+from tests.rig.sshd import make_real
 from tests.rig.web import WebFront
 from tests.support.hubs import jupyter_server_renamed
 from wizard.environment import sample
@@ -184,8 +185,8 @@ def dns_and_ca(tmp_path_factory):
 
 
 @pytest.fixture
-def rig(real_hub, dns_and_ca, tmp_path):
-    sshd_hub = real_hub
+def rig(sshd_rig, dns_and_ca, tmp_path):
+    sshd_hub = make_real(sshd_rig, start_hub=False)  # the apply below starts (or restarts) it
     bind_server, pebble = dns_and_ca
     from wizard.https.issue import AcmeEnvironment, issue_and_install
     from wizard.tljh.config import tls_paths
@@ -349,5 +350,3 @@ def test_check_after_a_full_setup_is_clean_then_each_drift_is_found(rig):
         f"{rig.hub.prefix}/standin-homes/tljh-wizard-smoke removed"]
     assert rig.smoke_leftovers() == []
     assert rig.run_check("--quiet").stdout == ""  # cron mails nothing when all is well
-
-
