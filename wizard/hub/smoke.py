@@ -305,7 +305,7 @@ async def main():
             if os.path.lexists(home):
                 problems.append("%s is still there" % home)
             else:
-                removed = ", its home %s removed" % home
+                removed = ", its home removed"
         if problems:
             step("smoke.cleanup", False, "cleanup incomplete: " + "; ".join(problems))
         else:
@@ -335,14 +335,16 @@ def run(target: HubTarget, config_text: str, token: str, timeout: float = 180.0)
         return [Diagnosis("smoke", Status.SKIPPED, "the sandbox's light hub stand-in cannot start servers: "
                           "no smoke test")], report
     diagnoses = [Diagnosis(ident, Status(status), summary, details,
-                           _FIXES.get(ident, "") if status == "error" else "")
+                           _FIXES.get(ident, "").format(prefix=target.prefix) if status == "error" else "")
                  for ident, status, summary, details in report["steps"]]
     return diagnoses, report
 
 
 _FIXES = {
     "smoke.user": "check that the hub loaded the smoke credential (config/jupyterhub_config.d/tljh-wizard-smoke.py)",
-    "smoke.spawn": "read the spawn log below; a broken user environment (/opt/tljh/user) is the usual cause",
+    "smoke.spawn": "the spawn log's tail is this finding's details (`tljh-wizard check --details` prints them); a "
+                   "broken user environment ({prefix}/user) is the usual cause: restore a known-good snapshot "
+                   "(tljh-wizard env restore)",
     "smoke.kernel": "the user environment cannot run its default kernel: restore a known-good snapshot "
                     "(tljh-wizard env restore)",
     "smoke.cleanup": "remove the temporary user by hand (hub admin page, userdel jupyter-tljh-wizard-smoke)",
