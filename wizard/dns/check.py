@@ -774,7 +774,7 @@ def _split_answers(key: str, lookup: Lookup, expected: str, details: str, data: 
                      f"correct the {rdtype} record for {_owner_hint(lookup)} there.", data)
 
 
-def _judged_records(lookup: Lookup, fallback: tuple[list[str], str] | None,
+def _judged_records(lookup: Lookup, fallback: tuple[list[str], str, bool] | None,
                     expected: str | None) -> tuple[list[str], str, str, dict[str, Any]]:
     """What dns.a and dns.aaaa judge: the records (the public resolvers' when they stand in, see _public_fallback),
     the note saying so, the per-server details and the diagnosis data (``nxdomain``: whoever was judged says the
