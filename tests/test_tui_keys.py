@@ -603,5 +603,10 @@ async def test_a_pasted_url_in_the_domain_field_is_read_as_its_host_name(tmp_pat
         fill(screen, domain__reserved_ipv4="203.0.113.10")
         assert screen.accept_answers()  # the answers alone, without the DNS checks
         assert ctx.session.answers.get("domain.name") == "hub.example.edu"
+        await pilot.pause()
+        shown = [notification.message for notification in app._notifications]
+        assert any(message.startswith("Domain: 'https://Hub.Example.edu/hub/login' is a URL") for message in shown), \
+            shown  # the note names the field by its label, not its answers key
+        assert not any("domain.name" in message for message in shown), shown
         await pilot.press("ctrl+q")
     ctx.close()
