@@ -44,13 +44,13 @@ def answer_documents(hub) -> dict[int, tuple[dict, dict]]:
     connection = {"host": hub.host, "port": hub.port, "user": hub.admin.name, "key_file": str(hub.client_key),
                   "host_key": hub.host_key_fingerprint, "tljh_prefix": str(hub.prefix)}
     small = {"version": 1, "connection": connection, "domain": DOMAIN, "https": {"mode": "none"},
-             "authenticator": {"type": "native", "admin_users": ["alice"]},
-             "limits": {"memory": "2G", "cull_timeout": 600, "cull_every": 60}}
+             "authenticator": {"type": "native"},  # type, password length, no import, approval on, allow_all
+             "limits": {"cull_timeout": 600, "cull_every": 60}}  # TLJH's defaults: no setting
     large = {"version": 1, "connection": connection, "domain": DOMAIN,
              "authenticator": {"type": "github", "client_id": "bench-client-id",
                                "allowed_organizations": ["example-org", "example-org:staff"],
                                "admin_users": ["alice", "bob"],
-                               "allowed_users": [f"student{i:02d}" for i in range(22)]},
+                               "allowed_users": [f"student{i:02d}" for i in range(20)]},
              "https": {"mode": "letsencrypt", "email": "admin@example.edu", "extra_domains": ["www.hub.example.edu"]},
              "limits": {"memory": "2G", "cpu": 2, "cull_timeout": 3600, "cull_every": 300, "cull_max_age": 86400,
                         "cull_users": True}}

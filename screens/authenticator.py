@@ -61,9 +61,6 @@ class AuthenticatorScreen(StepScreen):
 
     def after_accept(self) -> None:
         session = self.ctx.session
-        for note in getattr(session.answers, "notes", []):
-            if note.startswith("authenticator."):
-                self.notify(note)
         kind = session.answers.get("authenticator.type")
         if kind not in INSECURE_TYPES:
             if session.answers.answered("authenticator.insecure_confirmed"):

@@ -346,6 +346,10 @@ class StepScreen(Screen[StepResult]):
             self.focus_first_error()
             return False
         self.ctx.log(f"step {self.step_id}: answers accepted")
+        from wizard.steps.rules import accepted_notes
+
+        for note in accepted_notes(self.ctx, judged):
+            self.notify(note)
         return True
 
     def section_errors(self) -> list[ValidationError]:

@@ -132,9 +132,25 @@ class FieldRow(Vertical):
             return widget.value
         return widget.value
 
-    def set_error(self, message: str | None) -> None:
+    def set_error(self, message: str | None, own: bool = True) -> None:
+        """Show ``message`` under the field (None: clear it). ``own``: the field's own rule refused its value (a
+        correction that the rule accepts clears it while typing); False: a rule across fields (judged on Next)."""
         self.set_class(bool(message), "-invalid")
+        self.own_error = bool(message) and own
         self.query_one(".field-error", Static).update(f"✘ {message}" if message else "")
+
+    @on(Input.Changed)
+    def _corrected(self, event: Input.Changed) -> None:
+        """A refused value being corrected: its message goes once the field's own rule accepts the new text, so a
+        stale refusal never sits under a good value (everything is judged again on Next)."""
+        if not getattr(self, "own_error", False):
+            return
+        raw = self.raw()
+        try:
+            self.spec.check(None if raw == "" else raw, self.key)
+        except ValidationError:
+            return
+        self.set_error(None)
 
 
 def required_when(spec: Field) -> str:
@@ -263,7 +279,7 @@ class FieldForm(Vertical):
         for error in errors:
             row = rows.get(error.key)
             if row is not None and row.display:
-                row.set_error(error.message)
+                row.set_error(error.message, own=False)
             else:
                 rest.append(error)
         return rest

@@ -8,6 +8,7 @@ import subprocess
 import sys
 import threading
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 
@@ -54,6 +55,27 @@ def test_happy_path(sshd_hub):
         again, result = apply.apply(target, answers, session)
         assert result.ok and again.actions == [] and target.round_trips == 1
     assert len(sandbox.reloads(sshd_hub.prefix)) == 2
+
+
+PROXY_CASES = {
+    "no https section": ("users: {admin: [alice]}\n", False),
+    "https as TLJH's default, partly spelled out": ("https: {enabled: false, port: 443}\n", False),
+    "https was on": ("https: {enabled: true, letsencrypt: {email: a@example.edu, domains: [hub.example.edu]}}\n",
+                     True),
+}
+
+
+@pytest.mark.parametrize("old_text, reloads_proxy", PROXY_CASES.values(), ids=PROXY_CASES)
+def test_the_proxy_reloads_only_when_what_it_is_built_from_changes(old_text, reloads_proxy):
+    """TLJH builds Traefik's settings from ``http``, ``https`` and ``traefik_api`` merged over its defaults
+    (``tljh/traefik.py``): answers without HTTPS render ``https: {enabled: false}``, which asks nothing new of a proxy
+    whose config.yaml had no https section; turning HTTPS off does."""
+    hub = SimpleNamespace(host="hub.example.edu", port=22, admin=SimpleNamespace(name="admin", sudo_password=None),
+                          client_key="/dev/null", prefix="/opt/tljh", host_key_fingerprint=None)
+    answers = Answers.from_documents(*rig_documents(hub, https="none"))
+    current = apply.plan(answers, old_text)
+    assert "enabled: false" in current.new_text
+    assert ("reload-proxy" in [a.id for a in current.actions]) is reloads_proxy, current.new_text
 
 
 def _failing_apply(rig, reload_timeout=apply.RELOAD_TIMEOUT, **script):

@@ -1,11 +1,14 @@
-"""`tljh-wizard check` against the fixture hub (real sshd, BIND, Pebble) after a full setup: a clean audit exits 0;
-then each drift, injected in turn and undone, gives its own finding and exit code; the hub's files are byte-identical
-before and after every check.
+"""`tljh-wizard check` against the fixture hub (real sshd, BIND, Pebble, a REAL JupyterHub) after a full setup: a
+clean audit, smoke test included, exits 0; then each drift, injected in turn and undone, gives its own finding and exit
+code, a broken user environment fails ``check --smoke`` at the spawn; the hub's files are byte-identical before and
+after every check, but for what the running hub itself writes (its log, activity times in its database).
 
 The setup is the wizard's own engines end to end: a certificate issued by Pebble through DNS-01 on BIND and installed
-on the hub (``wizard.https.issue``), the answers applied, the environment frozen and a backup bundle pulled. The
-hub's proxy is ``TLSServer`` (tests/rig/pki.py), a stand-in for Traefik that serves whatever certificate
-config.yaml's ``https.tls`` files hold at each handshake.
+on the hub (``wizard.https.issue``), the environment frozen, a backup bundle pulled and the answers applied with the
+smoke test's credential (the plan's ``smoke-credential`` action) on the rig's real hub (``real_hub``,
+tests/rig/sshd.py: JupyterHub behind configurable-http-proxy). The hub's HTTPS front is ``TLSServer``
+(tests/rig/pki.py), a stand-in for Traefik's TLS side that serves whatever certificate config.yaml's ``https.tls``
+files hold at each handshake.
 """
 
 from __future__ import annotations
@@ -13,8 +16,11 @@ from __future__ import annotations
 import datetime as dt
 import json
 import os
+import sqlite3
 import subprocess
 import sys
+import urllib.error
+import urllib.request
 from pathlib import Path
 
 import pytest
@@ -22,7 +28,9 @@ import pytest
 from tests.rig.bind import BindFixture, BindServer, new_tsig_secret, zone_text
 from tests.rig.pebble import PebbleFixture, PebbleServer
 from tests.rig.pki import TestPKI, TLSServer
+from tests.rig.sshd import make_real
 from tests.rig.web import WebFront
+from tests.support.hubs import jupyter_server_renamed
 from wizard.environment import sample
 from wizard.environment.snapshot import freeze_hub
 from wizard.hub import apply, backup
@@ -35,13 +43,39 @@ DOMAIN = "hub.audit.test"
 ADDRESS = "127.0.0.1"  # the hub's "reserved IP": where BIND points the domain and the proxy stand-in listens
 
 
+# What the running hub and proxy write by themselves, whoever asks: their logs (the journal's stand-in) and the
+# hub's database (compared row by row instead, by ``hub_database``).
+RUNTIME_FILES = {"hub/standin/jupyterhub.log", "hub/standin/traefik.log", "state/jupyterhub.sqlite",
+                 "state/jupyterhub.sqlite-journal"}
+
+
 def hub_files(prefix: Path) -> dict[str, tuple[bytes, int]]:
-    """Every file under the hub's TLJH prefix: content and mode."""
+    """Every file under the hub's TLJH prefix but ``RUNTIME_FILES``: content and mode."""
     out = {}
     for path in sorted(prefix.rglob("*")):
-        if path.is_file() and not path.is_symlink():
-            out[str(path.relative_to(prefix))] = (path.read_bytes(), path.stat().st_mode)
+        name = str(path.relative_to(prefix))
+        if path.is_file() and not path.is_symlink() and name not in RUNTIME_FILES:
+            out[name] = (path.read_bytes(), path.stat().st_mode)
     return out
+
+
+def hub_database(prefix: Path) -> dict[str, list[tuple]]:
+    """Every row of the hub's database (users, servers, tokens, OAuth clients, roles, services...) without its
+    DATETIME columns (activity times the hub updates on its own)."""
+    db = sqlite3.connect(f"file:{prefix / 'state' / 'jupyterhub.sqlite'}?mode=ro", uri=True)
+    try:
+        out = {}
+        for (table,) in db.execute("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name"):
+            columns = [name for _, name, kind, *_ in db.execute(f"PRAGMA table_info({table})")
+                       if kind.upper() != "DATETIME"]
+            out[table] = sorted(db.execute(f"SELECT {', '.join(columns)} FROM {table}").fetchall(), key=repr)
+        return out
+    finally:
+        db.close()
+
+
+def hub_state(prefix: Path) -> tuple[dict, dict]:
+    return hub_files(prefix), hub_database(prefix)
 
 
 class Rig:
@@ -53,22 +87,66 @@ class Rig:
 
     def run_check(self, *extra: str) -> subprocess.CompletedProcess:
         """`tljh-wizard check` as cron would run it; the hub's files must be byte-identical afterwards."""
-        before = hub_files(self.hub.prefix)
+        before = hub_state(self.hub.prefix)
         result = subprocess.run(
             [sys.executable, "-m", "wizard", "check", self.name, "--resolver", self.bind.address,
              "--nameserver-port", str(self.bind.port), "--tls-address", f"{ADDRESS}:{self.tls.port}",
              "--ca-file", str(self.trust), "--http-address", f"{ADDRESS}:{self.http.port}",
-             "--probe-sources", str(self.sources), *extra],
+             "--probe-sources", str(self.sources), "--hub-api-url", self.hub.hub_api_url, *extra],
             capture_output=True, text=True, env=dict(os.environ, PYTHONPATH=str(ROOT)), timeout=120)
-        assert hub_files(self.hub.prefix) == before, "check changed a file on the hub"
+        after = hub_state(self.hub.prefix)
+        assert after[0] == before[0], f"check changed files on the hub: {changed(before[0], after[0])}"
+        assert after[1] == before[1], "check left rows in the hub's database"
         assert result.stderr == "", result.stderr
         return result
 
-    def check(self) -> tuple[int, dict]:
-        result = self.run_check("--json")
+    def check(self, *extra: str) -> tuple[int, dict]:
+        result = self.run_check("--json", *extra)
         report = json.loads(result.stdout)
         assert report["exit_code"] == result.returncode
         return result.returncode, report
+
+    def smoke_leftovers(self) -> list[str]:
+        """What of the smoke test's temporary user is still on the hub: in the hub's API (asked with the smoke
+        credential itself) or database, as a process running from the user environment, as a home."""
+        from wizard.hub import services, smoke
+
+        prefix = self.hub.prefix
+        left = []
+        token = (prefix / "state" / "tljh-wizard" / "smoke-token").read_text().strip()
+        request = urllib.request.Request(f"{self.hub.hub_api_url}/users/{smoke.USER}",
+                                         headers={"Authorization": f"token {token}"})
+        try:
+            with urllib.request.urlopen(request, timeout=30) as response:
+                left.append(f"the hub API answers {response.status} for the user")
+        except urllib.error.HTTPError as exc:
+            if exc.code != 404:
+                left.append(f"the hub API answers {exc.code} for the user")
+        db = sqlite3.connect(f"file:{prefix / 'state' / 'jupyterhub.sqlite'}?mode=ro", uri=True)
+        try:
+            if db.execute("SELECT 1 FROM users WHERE name = ?", (smoke.USER,)).fetchall():
+                left.append("the user in the hub's database")
+            if db.execute("SELECT identifier FROM oauth_clients WHERE identifier LIKE ?",
+                          (f"%{smoke.USER}",)).fetchall():
+                left.append("its server's OAuth client in the hub's database")
+            if db.execute("SELECT 1 FROM spawners UNION ALL SELECT 1 FROM servers").fetchall():
+                left.append("a server in the hub's database")
+        finally:
+            db.close()
+        user_env = f"{prefix}/user/".encode()
+        for pid in services.tree_processes(prefix):
+            try:
+                if user_env in Path(f"/proc/{pid}/cmdline").read_bytes():
+                    left.append(f"process {pid} runs from the user environment")
+            except OSError:
+                continue
+        if (prefix / "standin-homes" / smoke.USER).exists():
+            left.append("its home")
+        return left
+
+
+def changed(before: dict, after: dict) -> list[str]:
+    return sorted(name for name in set(before) | set(after) if before.get(name) != after.get(name))
 
 
 def problems(report: dict) -> dict[str, tuple[str, str]]:
@@ -107,7 +185,8 @@ def dns_and_ca(tmp_path_factory):
 
 
 @pytest.fixture
-def rig(sshd_hub, dns_and_ca, tmp_path):
+def rig(sshd_rig, dns_and_ca, tmp_path):
+    sshd_hub = make_real(sshd_rig, start_hub=False)  # the apply below starts (or restarts) it
     bind_server, pebble = dns_and_ca
     from wizard.https.issue import AcmeEnvironment, issue_and_install
     from wizard.tljh.config import tls_paths
@@ -134,9 +213,11 @@ def rig(sshd_hub, dns_and_ca, tmp_path):
             assert verdict.status.value == "ok", verdict.summary
             freeze_hub(target, session.dir / "snapshots", host=DOMAIN)
             backup.pull(target, session.dir / "backups")
-            plan, result = apply.apply(target, session.answers, session)
+            plan = apply.plan(session.answers, apply.read_config(target, require_tljh=True), session=session,
+                              smoke=True, smoke_credential=True)
+            result = apply.Applier(target, session).execute(plan)
             assert result.ok, result.summary()
-            assert plan.changed and "reload-hub" in result.done
+            assert plan.changed and {"smoke-credential", "reload-hub", "verify", "smoke"} <= set(result.done)
     http = WebFront(tmp_path, redirect_to=f"https://{DOMAIN}")
     try:
         yield Rig(sshd_hub, bind_server, name, tls, trust, http, tidy_host_sources(sshd_hub, tmp_path))
@@ -170,13 +251,24 @@ def tidy_host_sources(hub, tmp_path: Path) -> Path:
 TestPKI_ROOTS = TestPKI("Audit Test")
 
 
+def smoke_steps(report: dict) -> dict[str, str]:
+    return {f["id"]: f["status"] for f in report["findings"] if f["id"].startswith("smoke")}
+
+
+SMOKE_OK = {"smoke.user": "ok", "smoke.spawn": "ok", "smoke.kernel": "ok", "smoke.cleanup": "ok"}
+
+
 def test_check_after_a_full_setup_is_clean_then_each_drift_is_found(rig):
-    code, report = rig.check()
+    assert rig.smoke_leftovers() == []  # the apply's own smoke test left nothing
+    # 0. `check --smoke`, as cron runs it on a healthy hub: every probe ok, the smoke test too, nothing left behind
+    code, report = rig.check("--smoke")
     assert problems(report) == {} and code == 0
-    ids = [f["id"] for f in report["findings"]]
+    assert smoke_steps(report) == SMOKE_OK
+    assert rig.smoke_leftovers() == []
+    clean_ids = [f["id"] for f in report["findings"]]
     assert {"dns.a", "audit.certificate", "audit.config", "audit.environment", "audit.authenticator",
             "audit.limits", "audit.culling", "audit.backup", "audit.ports", "audit.disk.home", "audit.oom",
-            "audit.updates", "audit.ssh_password", "audit.tls_protocols", "audit.http_redirect"} <= set(ids)
+            "audit.updates", "audit.ssh_password", "audit.tls_protocols", "audit.http_redirect"} <= set(clean_ids)
 
     # 1. config.yaml edited on the hub
     config = rig.hub.prefix / "config" / "config.yaml"
@@ -233,10 +325,29 @@ def test_check_after_a_full_setup_is_clean_then_each_drift_is_found(rig):
     code, report = rig.check()
     assert code == 0 and problems(report) == {}  # the Pebble certificate is back
 
-    # one line per finding in text mode, same exit code
-    result = rig.run_check()
+    # 5. the user environment broken (its jupyter_server gone): the smoke test fails at the spawn, and only there
+    with jupyter_server_renamed(rig.hub.prefix):
+        code, report = rig.check("--smoke")
+    found = problems(report)
+    assert code == 2 and list(found) == ["smoke.spawn"] and found["smoke.spawn"][0] == "error", found
+    assert "the server of tljh-wizard-smoke did not start" in found["smoke.spawn"][1]
+    spawn = next(f for f in report["findings"] if f["id"] == "smoke.spawn")
+    assert "No module named 'jupyter_server'" in spawn["details"]  # the spawn log's tail
+    # what cron mails (text, --quiet) shows the fix line: it says where the log is and what to look at
+    assert "`tljh-wizard check --details` prints them" in spawn["fix"] and f"{rig.hub.prefix}/user" in spawn["fix"]
+    assert smoke_steps(report) == {"smoke.user": "ok", "smoke.spawn": "error", "smoke.cleanup": "ok"}
+    assert rig.smoke_leftovers() == []
+
+    # repaired: one line per finding in text mode, the smoke test's too, all ok, exit 0 again
+    result = rig.run_check("--smoke")
     assert result.returncode == 0
     lines = result.stdout.splitlines()
-    assert len(lines) == len(report["findings"]) and all(line.startswith("OK ") or line.startswith("SKIPPED ")
-                                                         for line in lines)
+    assert [line.split()[1].rstrip(":") for line in lines] == clean_ids
+    assert all(line.startswith("OK ") or line.startswith("SKIPPED ") for line in lines)
+    assert [line for line in lines if line.startswith("OK       smoke.")] == [
+        "OK       smoke.user: temporary user tljh-wizard-smoke created through the hub API",
+        *(line for line in lines if line.startswith("OK       smoke.spawn: the server of tljh-wizard-smoke started in ")),
+        *(line for line in lines if line.startswith("OK       smoke.kernel: one cell ran in the default kernel: Python 3.")),
+        "OK       smoke.cleanup: server stopped, user tljh-wizard-smoke deleted, its home removed"]
+    assert rig.smoke_leftovers() == []
     assert rig.run_check("--quiet").stdout == ""  # cron mails nothing when all is well

@@ -387,3 +387,19 @@ async def test_public_resolver_still_caching_that_the_name_does_not_exist(world)
     assert 0 < wait <= 3600
     assert f"{cached_at} still says new.cached.test does not exist (cached for up to {wait} s more)" in \
         found["dns.resolvers"].data["stale"]
+
+
+async def test_a_resolver_that_denies_every_name_is_read_as_nxdomain_not_nodata():
+    """No nameserver can be found (the resolver denies even the TLDs), so dns.a is judged from the resolver's
+    answers: NXDOMAIN, "does not exist" — not "exists but has no A record"."""
+    from tests.rig.bind import NxdomainResolver
+
+    with NxdomainResolver() as resolver:
+        check = DnsCheck("hub.example.edu", HUB_V4, resolvers=[resolver.address], timeout=2, deadline=10)
+        found = {d.id: d for d in await check.run()}
+    assert found["dns.zone"].status is Status.ERROR
+    assert found["dns.a"].status is Status.ERROR
+    assert found["dns.a"].summary == ("hub.example.edu does not exist (NXDOMAIN) (no nameserver answered: judged "
+                                      "from the public resolvers' answers)")
+    assert found["dns.a"].data["nxdomain"] is True
+    assert found["dns.aaaa"].status is Status.SKIPPED and "does not exist" in found["dns.aaaa"].summary

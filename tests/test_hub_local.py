@@ -55,4 +55,4 @@ def test_local_apply_with_answers_prefix(tmp_path):
         api.close()
     assert done.returncode == 0, done.stdout + done.stderr
     assert "GitHubOAuthenticator" in (prefix / "config" / "config.yaml").read_text()
-    assert [r["component"] for r in sandbox.reloads(prefix)] == ["proxy", "hub"]
+    assert [r["component"] for r in sandbox.reloads(prefix)] == ["hub"]  # https off, as before: no proxy reload

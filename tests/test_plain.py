@@ -132,8 +132,8 @@ def test_plain_wizard_end_to_end_in_a_pty(sshd_hub, dns_world, tmp_path, _isolat
     config = yamlio.loads((hub.prefix / "config" / "config.yaml").read_text())
     assert config["auth"]["GitHubOAuthenticator"]["client_secret"] == CLIENT_SECRET
     assert config["users"] == {"admin": ["alice"], "allowed": ["alice", "bob"]}
-    assert config["https"] == {"enabled": False}
-    assert [r["component"] for r in sandbox.reloads(hub.prefix)] == ["proxy", "hub"]
+    assert config["https"] == {"enabled": False}  # TLJH's default proxy, as the pristine file had: no proxy reload
+    assert [r["component"] for r in sandbox.reloads(hub.prefix)] == ["hub"]
     text = transcript.read_text()
     assert CLIENT_SECRET not in text, "the secret was echoed after entry"
     assert "Traceback" not in text
@@ -194,6 +194,23 @@ def test_insecure_authenticator_needs_explicit_confirmation(tmp_path):
     assert prompter.asked.count("authenticator.type") == 2  # refused once: asked again
     answers = state_of("demo")["answers"]["authenticator"]
     assert answers["type"] == "dummy" and answers["insecure_confirmed"] is True
+
+
+def test_what_a_field_changed_on_the_way_in_is_said_by_its_label(tmp_path):
+    """A pasted URL in the organizations and the Domain field is read as the name it holds; the prompts say so,
+    naming the field as the prompt does (the same notes the full-screen wizard shows)."""
+    prefix, prefill = demo_prefill(tmp_path)
+    prompter = ScriptedPrompter({**AUTH, "authenticator.allowed_organizations": "https://github.com/example-org",
+                                 "domain.name": "https://Hub.Example.edu/hub/login"},
+                                interrupt_at="domain.reserved_ipv4")
+    assert run_plain("demo", mode="sandbox", prefill=prefill, sandbox_prefix=prefix,
+                     prompter=prompter) == EXIT_INTERRUPTED
+    notes = [line.strip() for line in prompter.transcript if line.strip().startswith("note: ")]
+    assert "note: Allowed GitHub organizations: 'https://github.com/example-org' is a URL: using the organization " \
+           "'example-org'" in notes, prompter.transcript
+    assert any(note.startswith("note: Domain: 'https://Hub.Example.edu/hub/login' is a URL") for note in notes), notes
+    assert not any("authenticator.allowed_organizations" in line or "domain.name:" in line
+                   for line in prompter.transcript)
 
 
 def test_ctrl_c_stops_with_one_line_and_resumes_at_the_same_step(tmp_path, capfd):

@@ -154,6 +154,45 @@ async def test_a_refused_next_focuses_the_refused_field(tmp_path):
     ctx.close()
 
 
+async def test_a_corrected_value_loses_its_refusal_while_typing(tmp_path):
+    """The refusal under a field goes as soon as the field's own rule accepts the corrected text (before Next)."""
+    from screens.domain import DomainScreen
+
+    ctx, app, _prefix = sandbox_wizard(tmp_path, "domain", {k: v for k, v in OAUTH.items()
+                                                             if not k.startswith("domain.")})
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = await resume_at(pilot, DomainScreen)
+        fill(screen, domain__name="hub.example.edu", domain__reserved_ipv4="203.0.113.300")
+        await pilot.press("ctrl+n")
+        await pilot.pause()
+        row = screen.query_one("#row-domain-reserved-ipv4")
+        assert row.has_class("-invalid") and app.focused is screen.query_one("#field-domain-reserved-ipv4")
+        await pilot.press("end", "backspace", "backspace")  # 203.0.113.3: a valid address
+        await pilot.pause()
+        assert not row.has_class("-invalid")
+        assert str(screen.query_one("#row-domain-reserved-ipv4 .field-error").render()) == ""
+        await pilot.press("ctrl+q")
+    ctx.close()
+
+
+async def test_a_refusal_across_fields_stays_until_next(tmp_path):
+    """A section rule's refusal (Let's Encrypt needs a contact e-mail) is judged on Next, not per key."""
+    from screens.https import HttpsScreen
+
+    ctx, app, _prefix = sandbox_wizard(tmp_path, "https", {**OAUTH, "https.mode": "letsencrypt"})
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = await resume_at(pilot, HttpsScreen)
+        await pilot.press("ctrl+n")
+        await pilot.pause()
+        row = screen.query_one("#row-https-email")
+        assert row.has_class("-invalid") and app.focused is screen.query_one("#field-https-email", Input)
+        await pilot.press("a")
+        await pilot.pause()
+        assert row.has_class("-invalid")
+        await pilot.press("ctrl+q")
+    ctx.close()
+
+
 async def test_a_refused_section_rule_focuses_its_field(tmp_path):
     """A section rule (Let's Encrypt needs a contact e-mail) refuses a field that is not the first: focus goes there."""
     from screens.https import HttpsScreen
@@ -564,5 +603,10 @@ async def test_a_pasted_url_in_the_domain_field_is_read_as_its_host_name(tmp_pat
         fill(screen, domain__reserved_ipv4="203.0.113.10")
         assert screen.accept_answers()  # the answers alone, without the DNS checks
         assert ctx.session.answers.get("domain.name") == "hub.example.edu"
+        await pilot.pause()
+        shown = [notification.message for notification in app._notifications]
+        assert any(message.startswith("Domain: 'https://Hub.Example.edu/hub/login' is a URL") for message in shown), \
+            shown  # the note names the field by its label, not its answers key
+        assert not any("domain.name" in message for message in shown), shown
         await pilot.press("ctrl+q")
     ctx.close()

@@ -372,6 +372,10 @@ class PlainWizard:
         if spec.secret and raw in ("", None):
             return  # keep the saved secret (or leave it unset)
         self.session.accept(key, raw)
+        from wizard.steps.rules import accepted_notes
+
+        for note in accepted_notes(self.ctx, [key]):
+            self.prompter.say(f"  note: {note}")
 
     def confirm_insecure(self) -> bool:
         from wizard.answers import INSECURE_TYPES

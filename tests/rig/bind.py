@@ -423,6 +423,46 @@ class BlackHole:
         self.tcp.close()
 
 
+class NxdomainResolver:
+    """A recursive resolver that says every name does not exist (NXDOMAIN, recursion available), over UDP in a
+    thread: what a filtering or captive network's resolver answers when it intercepts queries to the public resolvers
+    (no BIND setting makes a server deny the root zone itself)."""
+
+    def __init__(self, host: str = "127.0.0.1"):
+        import threading
+
+        self.udp = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        self.udp.bind((host, 0))
+        self.address = f"{host}:{self.udp.getsockname()[1]}"
+        self.thread = threading.Thread(target=self._serve, daemon=True)
+        self.thread.start()
+
+    def _serve(self) -> None:
+        import dns.flags
+        import dns.message
+        import dns.rcode
+
+        while True:
+            try:
+                data, peer = self.udp.recvfrom(4096)
+            except OSError:  # closed
+                return
+            try:
+                query = dns.message.from_wire(data)
+            except Exception:  # noqa: BLE001 - not a DNS query: no answer
+                continue
+            reply = dns.message.make_response(query)
+            reply.flags |= dns.flags.RA
+            reply.set_rcode(dns.rcode.NXDOMAIN)
+            self.udp.sendto(reply.to_wire(), peer)
+
+    def __enter__(self) -> "NxdomainResolver":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.udp.close()
+
+
 class DelayRelay:
     """Forwards DNS over UDP from ``listen`` to ``target``, answering ``delay`` seconds later: a model of network
     distance for benchmarks (loopback answers in microseconds). A child process, so its work does not compete

@@ -319,8 +319,10 @@ def running_sshd(workdir: Path, prefix: Path) -> Iterator[SSHHub]:
         shutil.rmtree(keys_dir, ignore_errors=True)
 
 
-def make_real(hub: SSHHub, timeout: float = 180.0) -> SSHHub:
-    """``hub`` with its hub made real (see ``real_hub``), reusing a running one whose config.yaml is pristine."""
+def make_real(hub: SSHHub, timeout: float = 180.0, start_hub: bool = True) -> SSHHub:
+    """``hub`` with its hub made real (see ``real_hub``), reusing a running one whose config.yaml is pristine.
+    ``start_hub=False``, for a test whose first step restarts the hub (an apply): a rebuilt tree's hub is left for
+    that restart to start (one start of the hub instead of two; the proxy runs)."""
     import dataclasses
 
     from wizard.hub import services
@@ -334,7 +336,7 @@ def make_real(hub: SSHHub, timeout: float = 180.0) -> SSHHub:
     if not reusable:
         hub.reset_tree()
         try:
-            services.bring_up(prefix, timeout)
+            services.bring_up(prefix, timeout, hub=start_hub)
         except services.ServiceError as exc:
             pytest.fail(f"real hub rig: {exc}", pytrace=False)
     else:

@@ -1,8 +1,9 @@
 """Answers and targets for the test hubs: the sshd rig's hub (``tests/rig/sshd.py``) and the demo sandbox."""
 
+import contextlib
 import hashlib
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
 
 from wizard.answers import Answers
 from wizard.hub import connect
@@ -77,3 +78,16 @@ def tljh_system_username(hub_user: str) -> str:
     if len(full) < 26:
         return full
     return full[:26] + "-" + hashlib.sha256(full.encode()).hexdigest()[:5]
+
+
+@contextlib.contextmanager
+def jupyter_server_renamed(prefix: Any) -> Iterator[None]:
+    """The hub's user environment broken for the ``with`` block, as a bad ``conda update`` breaks it: its
+    ``jupyter_server`` package dir renamed (the rig's user environment links its packages from
+    ``PREFIX/user/lib/standin-packages``, ``wizard.hub.hubenv``), so its single-user server cannot start."""
+    links = Path(prefix) / "user" / "lib" / "standin-packages"
+    (links / "jupyter_server").rename(links / "jupyter_server.broken")
+    try:
+        yield
+    finally:
+        (links / "jupyter_server.broken").rename(links / "jupyter_server")

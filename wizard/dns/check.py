@@ -745,13 +745,15 @@ def _owner_hint(lookup: Lookup) -> str:
     return lookup.name
 
 
-def _public_fallback(lookup: Lookup, public: list[Reply]) -> tuple[list[str], str] | None:
-    """When no nameserver answered, judge by the resolvers' answers (saying so)."""
+def _public_fallback(lookup: Lookup, public: list[Reply]) -> tuple[list[str], str, bool] | None:
+    """When no nameserver answered, judge by the resolvers' answers (saying so): their records, the note, and
+    whether every one that answered said the name does not exist (NXDOMAIN)."""
     answered = [reply for reply in public if reply.answered]
     if lookup.answered_any or not answered:
         return None
     records = sorted({record for reply in answered for record in reply.walk().records})
-    return records, " (no nameserver answered: judged from the public resolvers' answers)"
+    nxdomain = not records and all(reply.rcode == "NXDOMAIN" for reply in answered)
+    return records, " (no nameserver answered: judged from the public resolvers' answers)", nxdomain
 
 
 def _server_lines(lookup: Lookup) -> str:
@@ -772,13 +774,16 @@ def _split_answers(key: str, lookup: Lookup, expected: str, details: str, data: 
                      f"correct the {rdtype} record for {_owner_hint(lookup)} there.", data)
 
 
-def _judged_records(lookup: Lookup, fallback: tuple[list[str], str] | None,
+def _judged_records(lookup: Lookup, fallback: tuple[list[str], str, bool] | None,
                     expected: str | None) -> tuple[list[str], str, str, dict[str, Any]]:
     """What dns.a and dns.aaaa judge: the records (the public resolvers' when they stand in, see _public_fallback),
-    the note saying so, the per-server details and the diagnosis data."""
+    the note saying so, the per-server details and the diagnosis data (``nxdomain``: whoever was judged says the
+    name does not exist)."""
     records = fallback[0] if fallback else lookup.records
     note = fallback[1] if fallback else ""
-    data = {"name": lookup.name, "records": records, "expected": expected, "final_name": lookup.final_name}
+    nxdomain = fallback[2] if fallback else lookup.nxdomain
+    data = {"name": lookup.name, "records": records, "expected": expected, "final_name": lookup.final_name,
+            "nxdomain": nxdomain}
     return records, note, _server_lines(lookup) + note, data
 
 
@@ -802,7 +807,7 @@ def diagnose_a(lookup: Lookup, expected: str, public: list[Reply]) -> Diagnosis:
         return judged
     records, note, details, data = judged
     if not records:
-        if lookup.nxdomain:
+        if data["nxdomain"]:
             return Diagnosis("dns.a", Status.ERROR, f"{lookup.final_name} does not exist (NXDOMAIN){note}", details,
                              f"Create an A record {lookup.final_name} -> {expected} at your DNS provider.", data)
         return Diagnosis("dns.a", Status.ERROR, f"{lookup.final_name} exists but has no A record (NODATA){note}",
@@ -839,7 +844,7 @@ def diagnose_aaaa(lookup: Lookup, expected: str | None, public: list[Reply], pro
     if isinstance(judged, Diagnosis):
         return judged
     records, note, details, data = judged
-    if lookup.nxdomain and not records:
+    if data["nxdomain"] and not records:
         return Diagnosis("dns.aaaa", Status.SKIPPED, f"{lookup.final_name} does not exist (see dns.a)", details,
                          data=data)
     split = _split_answers("dns.aaaa", lookup, expected, details, data) if expected and records else None

@@ -7,7 +7,8 @@ Executing a plan:
    session's secret store (0600: config.yaml can hold client secrets).
 2. ``write-config``: the new file, atomically (temp + rename, 0600), holding TLJH's ``config.yaml.lock``; the hub
    renames only when the temp file's size and sha256 are the ones sent (``HubTarget.write_file``).
-3. ``reload-proxy`` (only when ``https.*`` changed), then ``reload-hub``: ``tljh-config reload ...``, each with a
+3. ``reload-proxy`` (only when what the proxy is built from changed: ``https``, ``http`` or ``traefik_api`` as TLJH
+   reads them, over its defaults — ``_proxy_settings``), then ``reload-hub``: ``tljh-config reload ...``, each with a
    timeout enforced on the hub (TLJH's own reload can wait forever).
 4. ``verify`` (``wizard.hub.verify``): the hub answers ``/hub/api`` (polled on the hub for up to
    ``verify_timeout``), ``/hub/login`` shows the configured authenticator, an OAuth login redirect carries the
@@ -94,7 +95,7 @@ class Plan:
     new_text: str
     diff: str  # unified, secrets masked
     actions: list[Action]
-    https_changed: bool
+    proxy_changed: bool  # the proxy's settings (https, http, traefik_api) differ: reload-proxy
     resuming: dict | None = None  # the unfinished apply this plan completes
     keep_backups: int = KEEP_BACKUPS  # hub-side config.yaml backups kept after this apply's own
     work: list = field(default_factory=list)  # sub-plans of remote work (wizard.hub.work.RemoteWork), in plan order
@@ -263,11 +264,26 @@ def render_text(answers, old_text: str, tljh_version: str) -> str:
     return new_text
 
 
-def _https(text: str) -> Any:
+PROXY_SECTIONS = ("http", "https", "traefik_api")
+
+
+def _proxy_settings(text: str) -> dict[str, Any]:
+    """What TLJH builds the proxy's settings from in config ``text``: the ``http``, ``https`` and ``traefik_api``
+    sections merged over TLJH's defaults, as ``tljh/traefik.py`` ``ensure_traefik_config`` reads them (through
+    ``tljh/configurer.py`` ``load_config``, which merges config.yaml over the defaults). An absent section and one
+    that spells out the defaults (``https: {enabled: false}``) are the same proxy, so neither needs a reload."""
     from wizard import yamlio
+    from wizard.mappings import deep_merge
+    from wizard.tljh.config import defaults
 
     data = yamlio.loads(text) if text.strip() else None
-    return (data or {}).get("https") if isinstance(data, dict) else None
+    config = data if isinstance(data, dict) else {}
+    settings: dict[str, Any] = {}
+    for key in PROXY_SECTIONS:
+        value, default = config.get(key), defaults().get(key, {})
+        settings[key] = deep_merge(default, value) if isinstance(value, dict) else (default if value is None
+                                                                                     else value)
+    return settings
 
 
 def plan(answers, old_text: str, *, tljh_version: str = "2.0.0", session=None,
@@ -284,15 +300,16 @@ def plan(answers, old_text: str, *, tljh_version: str = "2.0.0", session=None,
     resuming = None
     if pending and sha256(old_text) == pending["new_sha256"] == sha256(new_text):
         resuming = pending  # the file was written; the reloads and the check did not finish
-    https_changed = _https(old_text) != _https(new_text) or bool(resuming and resuming.get("https_changed"))
+    proxy_changed = _proxy_settings(old_text) != _proxy_settings(new_text) or bool(
+        resuming and (resuming.get("proxy_changed") or resuming.get("https_changed")))  # older journals: https_changed
     actions: list[Action] = []
     if new_text != old_text:
         actions += [Action("backup", f"back up config.yaml (on the hub, keeping the last {keep_backups} such "
                                      "backups, and in the session)"),
                     Action("write-config", "write config.yaml atomically (0600, under config.yaml.lock)")]
     if new_text != old_text or resuming:
-        if https_changed:
-            actions.append(Action("reload-proxy", "tljh-config reload proxy (https changed)"))
+        if proxy_changed:
+            actions.append(Action("reload-proxy", "tljh-config reload proxy (its settings changed)"))
         if smoke and smoke_credential:
             from wizard.hub import smoke as smoke_test
 
@@ -301,7 +318,7 @@ def plan(answers, old_text: str, *, tljh_version: str = "2.0.0", session=None,
                     Action("verify", "verify the hub: /hub/api, the login page, the OAuth redirect, the idle culler")]
         if smoke:
             actions.append(Action("smoke", "smoke test: a temporary user's server starts and runs one cell"))
-    return Plan(old_text, new_text, tljh_config.masked_diff(old_text, new_text), actions, https_changed, resuming,
+    return Plan(old_text, new_text, tljh_config.masked_diff(old_text, new_text), actions, proxy_changed, resuming,
                 keep_backups)
 
 
@@ -360,7 +377,7 @@ class Applier:
                                  "then plan again.")
             record = {"id": time.strftime("%Y%m%d-%H%M%S", time.gmtime()) + f"-{time.time_ns() % 10**6:06d}",
                       "old_sha256": sha256(plan.old_text), "new_sha256": sha256(plan.new_text),
-                      "https_changed": plan.https_changed, "status": "in-progress", "stage": "planned",
+                      "proxy_changed": plan.proxy_changed, "status": "in-progress", "stage": "planned",
                       "started": time.time()}
             if plan.first_text is not None:
                 record["first_sha256"] = sha256(plan.first_text)
@@ -622,7 +639,7 @@ class Applier:
             steps.append(("restore-config",
                           lambda: self.target.write_file(path, old_bytes, mode=0o600, lock=f"{path}.lock",
                                                          timeout=self.write_timeout)))
-        if plan.https_changed:
+        if plan.proxy_changed:
             steps.append(("reload-proxy", lambda: self._reload("proxy")))
         steps.append(("reload-hub", lambda: self._reload("hub")))
         for name, step in steps:

@@ -285,12 +285,14 @@ def wait_for_hub(prefix: str | os.PathLike[str], timeout: float | None = None, p
         time.sleep(pause)
 
 
-def bring_up(prefix: str | os.PathLike[str], timeout: float = 120.0) -> str:
-    """Make the tree's hub real: start the proxy and the hub, wait until ``/hub/api`` answers; returns its URL."""
+def bring_up(prefix: str | os.PathLike[str], timeout: float = 120.0, hub: bool = True) -> str:
+    """Make the tree's hub real: start the proxy and the hub, wait until ``/hub/api`` answers; returns its URL.
+    ``hub=False``: start the proxy only; the hub starts at the first ``tljh-config reload hub``."""
     (standin(prefix) / "real-hub").write_text("configurable-http-proxy + jupyterhub (wizard.hub.services)\n")
     start(prefix, "traefik")
-    start(prefix, "jupyterhub")
-    wait_for_hub(prefix, timeout)
+    if hub:
+        start(prefix, "jupyterhub")
+        wait_for_hub(prefix, timeout)
     return hub_api_url(prefix)
 
 

@@ -13,7 +13,13 @@ websocket), each reported as a :class:`~wizard.diagnosis.Diagnosis`:
   ``execute_request`` on the shell channel, its ``stream`` output and ``execute_reply``). A broken user environment
   fails here (or at the spawn) with the kernel's own error;
 - ``smoke.cleanup``: the kernel and the server are stopped and the user deleted; on a TLJH server the system user
-  ``jupyter-NAME`` its spawner created is removed with its home (``userdel --remove``). Always runs.
+  ``jupyter-NAME`` its spawner created is removed with its home (``userdel --remove``); on a sandbox, whose
+  local-process spawner (``wizard/hub/standin_tljh``) has no system users, the home it made
+  (``PREFIX/standin-homes/NAME``) is removed. Always runs.
+
+What a smoke test leaves on the hub: lines in the hub's log (the journal, or the sandbox's
+``hub/standin/jupyterhub.log``) and activity times in the hub's database (the credential's token, the hub's own).
+No user, server, token or OAuth client of the temporary user stays in the database, no process runs, no home stays.
 
 The credential (least privilege): a JupyterHub service ``tljh-wizard-smoke-test`` whose role holds only scopes
 filtered to the one user it may touch — ``admin:users!user=tljh-wizard-smoke`` (create), ``delete:users!user=...``,
@@ -121,7 +127,7 @@ echo "no Python in $1/hub/bin" >&2; exit 3
 '''
 
 _SCRIPT = r'''
-import asyncio, json, os, re, subprocess, sys, time, uuid
+import asyncio, json, os, re, shutil, subprocess, sys, time, uuid
 from urllib.parse import quote, urlsplit
 from tornado.httpclient import AsyncHTTPClient, HTTPRequest, HTTPClientError
 from tornado.websocket import websocket_connect
@@ -293,6 +299,13 @@ async def main():
             removed = ", system user %s and its home removed" % system_user
         if os.path.exists(os.path.join("/home", system_user)):
             problems.append("/home/%s is still there" % system_user)
+        home = os.path.join(prefix, "standin-homes", user)  # the sandbox's spawner: jupyter-NAME's home stand-in
+        if os.path.isdir(os.path.join(prefix, "hub", "standin")) and os.path.lexists(home):
+            shutil.rmtree(home, ignore_errors=True)
+            if os.path.lexists(home):
+                problems.append("%s is still there" % home)
+            else:
+                removed = ", its home removed"
         if problems:
             step("smoke.cleanup", False, "cleanup incomplete: " + "; ".join(problems))
         else:
@@ -322,14 +335,16 @@ def run(target: HubTarget, config_text: str, token: str, timeout: float = 180.0)
         return [Diagnosis("smoke", Status.SKIPPED, "the sandbox's light hub stand-in cannot start servers: "
                           "no smoke test")], report
     diagnoses = [Diagnosis(ident, Status(status), summary, details,
-                           _FIXES.get(ident, "") if status == "error" else "")
+                           _FIXES.get(ident, "").format(prefix=target.prefix) if status == "error" else "")
                  for ident, status, summary, details in report["steps"]]
     return diagnoses, report
 
 
 _FIXES = {
     "smoke.user": "check that the hub loaded the smoke credential (config/jupyterhub_config.d/tljh-wizard-smoke.py)",
-    "smoke.spawn": "read the spawn log below; a broken user environment (/opt/tljh/user) is the usual cause",
+    "smoke.spawn": "the spawn log's tail is this finding's details (`tljh-wizard check --details` prints them); a "
+                   "broken user environment ({prefix}/user) is the usual cause: restore a known-good snapshot "
+                   "(tljh-wizard env restore)",
     "smoke.kernel": "the user environment cannot run its default kernel: restore a known-good snapshot "
                     "(tljh-wizard env restore)",
     "smoke.cleanup": "remove the temporary user by hand (hub admin page, userdel jupyter-tljh-wizard-smoke)",

@@ -12,6 +12,8 @@ from typing import TYPE_CHECKING
 from wizard.context import WizardContext
 
 if TYPE_CHECKING:
+    from collections.abc import Iterable
+
     from wizard.fields import ValidationError
 
 # Fields no step's form asks, per run mode: the demo's hub is a tree the wizard made itself; on the hub itself
@@ -88,3 +90,18 @@ def section_errors(ctx: WizardContext, section: str) -> list[ValidationError]:
     errors += [error for error in spec.rules(values, answers)
                if error.key.startswith(section + ".") and error.key.partition(".")[2] not in hidden]
     return errors + entry_errors(ctx, section)
+
+
+def accepted_notes(ctx: WizardContext, keys: "Iterable[str]") -> list[str]:
+    """What the validators changed on the way in for the answers ``keys`` just accepted, as the operator reads it:
+    ``"<field label>: <note>"`` (e.g. ``Allowed GitHub organizations: 'https://github.com/org' is a URL: using the
+    organization 'org'``). Both front-ends show these after a step's answers are accepted."""
+    from wizard.answers import field_for
+
+    wanted = set(keys)
+    out = []
+    for note in getattr(ctx.session.answers, "notes", []):
+        key, _, text = note.partition(": ")
+        if key in wanted:
+            out.append(f"{field_for(key).label}: {text}")
+    return out
