@@ -14,6 +14,10 @@ How to use them (and keep the suite fast: it runs in parallel workers, ``tests/r
   shared ones do not fit (several nameservers, port 53, other zones).
 - ``access_sshd`` / ``hub_names`` (tests/rig/sshd_access.py): an sshd laid out like a hub's, and unique hub users.
 
+Order: the tests marked ``slow`` (a minute or so on a loaded 2-core machine: whole walks, applies over SSH, real hub
+restarts) run first, the others after them as collected (``pytest_collection_modifyitems`` below). Mark a new test
+``slow`` when it joins them, so a long test never starts last and keeps the run waiting for it.
+
 Parallel workers: each worker has its own session fixtures, so every rig picks free ports, works in private temp
 dirs (``tmp_path_factory``) and takes machine-wide things (users, sudoers, port 53 on spare loopback addresses)
 under a lock. A new rig must do the same; a test must not depend on another test having run before it.
@@ -29,6 +33,13 @@ pytest_plugins = [
     "tests.rig.sshd_access",
     "tests.rig.userenv",
 ]
+
+
+def pytest_collection_modifyitems(items):
+    """The ``slow`` tests first, each group in collection order. xdist's ``worksteal`` scheduler (tests/run.sh) hands
+    each worker a contiguous share of this order and lets an idle worker take the end of another's queue
+    (``xdist/scheduler/worksteal.py``), so the long tests start early and the run ends on short ones."""
+    items.sort(key=lambda item: item.get_closest_marker("slow") is None)
 
 
 @pytest.fixture(autouse=True)

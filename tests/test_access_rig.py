@@ -8,6 +8,8 @@ import json
 import subprocess
 import sys
 
+import pytest
+
 from tests.support.hubs import config_file, rig_documents, rig_target
 from wizard import access, yamlio
 from wizard.answers import Answers
@@ -71,6 +73,7 @@ def test_apply_dry_run_prints_the_preview_computed_on_the_hub(sshd_hub):
     assert config_file(sshd_hub).read_bytes() == before
 
 
+@pytest.mark.slow
 def test_a_preflight_error_blocks_the_apply_before_any_write_unless_skipped(sshd_hub):
     (sshd_hub.prefix / "config" / "config.yaml").write_text("auth:\n  type: oauthenticator.github.GitHubOAuthenticator\n")
     before = config_file(sshd_hub).read_bytes()
@@ -106,6 +109,7 @@ def test_access_command_on_a_live_hub_flags_admit_nobody(sshd_hub, tmp_path):
     assert any(f["status"] == "error" and "nobody" in f["summary"] for f in data["findings"])
 
 
+@pytest.mark.slow
 def test_check_reports_who_can_log_in_and_flags_a_live_config_that_admits_everybody(sshd_hub):
     from wizard.audit.checks import AuditOptions, AuditSubject, audit
 

@@ -5,6 +5,8 @@ import os
 import sys
 from pathlib import Path
 
+import pytest
+
 from tests.support.cli import wizard, write_answers
 from tests.support.hubs import CLIENT_SECRET, rig_documents, sandbox_documents
 from wizard import yamlio
@@ -35,6 +37,7 @@ def test_dry_run_against_the_sandbox_changes_no_file(tmp_path, _isolated_state):
     assert not (_isolated_state / "sessions").exists()
 
 
+@pytest.mark.slow
 def test_apply_to_the_sandbox(tmp_path):
     hub = sandbox.create_tree(tmp_path / "hub")
     answers, secrets = write_answers(tmp_path, *sandbox_documents())
@@ -67,6 +70,7 @@ def test_without_yes_and_without_a_terminal_nothing_is_applied(tmp_path):
     assert (hub / "config" / "config.yaml").read_text() == sandbox.PRISTINE_CONFIG
 
 
+@pytest.mark.slow
 def test_apply_over_ssh_and_a_rolled_back_failure(sshd_hub, tmp_path):
     # HTTPS off: a certificate order is gated on a DNS check (tests/test_https_apply.py), not this test's subject
     public, secret = rig_documents(sshd_hub, user=sshd_hub.password_user, https="none")

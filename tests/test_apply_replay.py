@@ -49,6 +49,7 @@ def replay_documents(hub, bundles: Path):
     return public, secret
 
 
+@pytest.mark.slow
 def test_replay_installs_freezes_pulls_the_bundle_and_records_the_session(hub, tmp_path):
     bundles = tmp_path / "bundles"
     answers, secrets = write_answers(tmp_path, *replay_documents(hub, bundles))
@@ -122,6 +123,7 @@ def test_a_failed_apply_rolls_the_installs_back(hub, tmp_path):
     assert sample.conda_log(hub.prefix) == [["install", "--yes", "--prefix", f"{hub.prefix}/user", "xarray"]]
 
 
+@pytest.mark.slow
 def test_replay_restores_the_newest_snapshot_first(hub, tmp_path):
     """``environment.restore: newest`` brings the environment back to the newest snapshot on the hub (here: what
     pip added since is uninstalled) before anything else, then the freeze records the result."""

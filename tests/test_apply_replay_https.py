@@ -31,6 +31,7 @@ def hub(env_hub):
     return env_hub
 
 
+@pytest.mark.slow
 def test_replay_of_certificate_packages_and_backups_does_each_and_records_the_session(hub, bind_server, tmp_path):
     name = f"replay{next(_serial)}.wizard.test"
     bind_server.add(name + ".", "A", "127.0.0.1")

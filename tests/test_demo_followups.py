@@ -23,6 +23,7 @@ ANSWERS = {"authenticator.type": "github", "authenticator.client_id": "demo-clie
            "limits.memory": "1G", "limits.cpu": "1"}
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(shutil.which("unshare") is None or os.geteuid() != 0, reason="needs unshare --net (root)")
 def test_every_suggested_command_for_the_demo_exits_0_offline(tmp_path, monkeypatch, _isolated_state):
     from wizard.context import open_context

@@ -114,6 +114,7 @@ def test_letsencrypt_goes_staging_then_production_inside_apply(sshd_hub, bind_se
     assert state["records"]["apply"]["status"] == "done"
 
 
+@pytest.mark.slow
 def test_a_failing_production_stage_rolls_everything_back(sshd_hub, bind_server, staging_pebble, pebble, tmp_path):
     (tmp_path / "traefik").mkdir()
     traefik = PebbleTraefik(sshd_hub.prefix, tmp_path / "traefik", bind_server, staging_pebble, pebble,
@@ -140,6 +141,7 @@ def test_a_failing_production_stage_rolls_everything_back(sshd_hub, bind_server,
     assert len(records["https.ratelimit"]["failures"][name]) == 1  # counted against the guard
 
 
+@pytest.mark.slow
 def test_the_dns_gate_and_the_rate_limit_guard_refuse_before_anything_changes(sshd_hub, bind_server, tmp_path):
     traefik = TraefikStandIn(sshd_hub.prefix, tmp_path)
     before = (sshd_hub.prefix / "config" / "config.yaml").read_bytes()
@@ -175,6 +177,7 @@ def test_the_dns_gate_and_the_rate_limit_guard_refuse_before_anything_changes(ss
 # existing
 
 
+@pytest.mark.slow
 def test_existing_certificate_is_uploaded_and_config_points_at_it(sshd_hub, bind_server, tmp_path):
     pki = TestPKI("Operator")
     name = name_for(bind_server, "existing")

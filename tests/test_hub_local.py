@@ -38,6 +38,7 @@ def test_sandbox_target_creates_the_tree_and_runs_its_tljh_config(tmp_path):
     assert [r["component"] for r in sandbox.reloads(tmp_path / "hub")] == ["hub"]
 
 
+@pytest.mark.slow
 def test_local_apply_with_answers_prefix(tmp_path):
     """``--local`` on a hub: the answers' connection.tljh_prefix names the TLJH tree."""
     from tests.support.cli import wizard, write_answers

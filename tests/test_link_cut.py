@@ -38,6 +38,7 @@ def wait_for_no_temp_files(directory: Path, seconds: float = 10.0) -> list[str]:
     return temp_files(directory)
 
 
+@pytest.mark.slow
 def test_link_cut_during_the_config_transfer_keeps_the_old_file_and_a_rerun_completes(sshd_hub, tmp_path):
     config = sshd_hub.prefix / "config" / "config.yaml"
     config.write_text(BIG_COMMENT + sandbox.PRISTINE_CONFIG)

@@ -143,6 +143,7 @@ def callback_url(rig):
     return f"http://{rig.services['ip']}:{rig.services['http_port']}/hub/oauth_callback"
 
 
+@pytest.mark.slow
 def test_github_organisation_policy(sshd_rig, provider):
     """As the wizard renders an organisation policy: read:org requested, so private members count."""
     token = secrets.token_hex(16)
@@ -171,6 +172,7 @@ users:
                    {"bob": "allowed", "mallory": "refused", "alice": "admin"})
 
 
+@pytest.mark.slow
 def test_google_domain_policy(sshd_rig, provider):
     """hosted_domain restricts; allow_all grants every account that passes it (oauthenticator 17's
     GoogleOAuthenticator.check_blocked_users / check_allowed)."""
@@ -201,6 +203,7 @@ users:
                    {"dave@example.edu": "allowed", "eve@gmail.com": "refused", "carol@example.edu": "admin"})
 
 
+@pytest.mark.slow
 def test_generic_groups_policy(sshd_rig, provider):
     token = secrets.token_hex(16)
     callback = callback_url(sshd_rig)

@@ -1,13 +1,15 @@
 """Both front-ends walk the same steps: the same answers driven through the full-screen wizard (Pilot) and through
 ``tljh-wizard demo --plain`` in a pseudo-terminal (pexpect), each on its own demo sandbox hub, going Back once at
 every step, leave the same session (answers, secrets, finished / failed / skipped steps) and the same config.yaml
-on the hub.
+on the hub. The two walks run side by side (the plain one is a process of its own, driven from a thread), each with
+its own state directory.
 
 The plain side finds each question by its field's help line (printed once per question), so the script names
 only the answers that differ from what is offered; everything else is Enter (keep)."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import sys
@@ -167,8 +169,11 @@ async def test_tui_and_plain_walks_leave_the_same_session_and_hub(dns_world, tmp
     tui_dir, plain_dir = tmp_path / "tui", tmp_path / "plain"
     tui_dir.mkdir()
     plain_dir.mkdir()
-    await tui_walk(tui_dir, dns_world)
-    plain_walk(plain_dir, dns_world, tmp_path / "plain-state")
+    plain = asyncio.get_running_loop().run_in_executor(None, plain_walk, plain_dir, dns_world, tmp_path / "plain-state")
+    try:
+        await tui_walk(tui_dir, dns_world)
+    finally:
+        await plain  # its own bounds (pexpect's timeout) end it if it hangs
 
     tui, plain = session_of(_isolated_state), session_of(tmp_path / "plain-state")
     assert tui["answers"]["authenticator"]["client_id"] == "parity-client"  # the walk really answered

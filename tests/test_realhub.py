@@ -8,6 +8,8 @@ import urllib.request
 from importlib.metadata import version
 from pathlib import Path
 
+import pytest
+
 from wizard.hub import services
 from wizard.hub.sandbox import PRISTINE_CONFIG
 from wizard.hub.ssh import SSHTarget
@@ -27,6 +29,7 @@ def cmdline(pid):
     return Path(f"/proc/{pid}/cmdline").read_bytes().rstrip(b"\0").decode().split("\0")
 
 
+@pytest.mark.slow
 def test_real_hub_runs_as_tljh_unit_and_reload_restarts_it(real_hub):
     assert api_version(real_hub.hub_api_url) == version("jupyterhub")
     before = services.main_pid(real_hub.prefix, "jupyterhub")
@@ -49,6 +52,7 @@ def test_real_hub_runs_as_tljh_unit_and_reload_restarts_it(real_hub):
     assert api_version(real_hub.hub_api_url) == version("jupyterhub")
 
 
+@pytest.mark.slow
 def test_reload_of_a_hub_that_cannot_start_fails_once_the_unit_failed(real_hub):
     """A config the authenticator refuses at start (generic OAuth with allowed groups and no manage_groups): TLJH's
     reload would wait for ``/hub/api`` forever; the stand-in's ends when ``systemctl is-active`` says ``failed``, with

@@ -77,6 +77,7 @@ def prepare(rig, name: str) -> None:
             session.go_to("environment", finished=finished)
 
 
+@pytest.mark.slow
 async def test_tui_walk_to_review_changes_nothing_on_the_hub(hub, tmp_path, monkeypatch):
     from screens.app import build_app
     from screens.environment import EnvironmentScreen
@@ -133,6 +134,7 @@ async def test_tui_walk_to_review_changes_nothing_on_the_hub(hub, tmp_path, monk
     assert sample.conda_log(hub.prefix) and all("--dry-run" in argv for argv in sample.conda_log(hub.prefix))
 
 
+@pytest.mark.slow
 def test_plain_walk_to_review_changes_nothing_on_the_hub(hub, tmp_path, monkeypatch):
     state = tmp_path / "plain-state"
     monkeypatch.setenv("TLJH_WIZARD_STATE_DIR", str(state))

@@ -8,6 +8,8 @@ import stat
 import subprocess
 from pathlib import Path
 
+import pytest
+
 from tests.support.hubs import tljh_system_username
 from wizard.answers import Answers
 from wizard.diagnosis import Status
@@ -308,6 +310,7 @@ def test_allowusers_that_would_refuse_the_account_is_reported_as_sshd_decides(ac
                     if d.id == f"ssh.login.{account}"]
 
 
+@pytest.mark.slow
 def test_apply_command_replays_ssh_answers(access_sshd, hub_names, tmp_path):
     """``tljh-wizard apply answers.yaml`` (a subprocess): keys installed, password login off, the login verified."""
     import sys

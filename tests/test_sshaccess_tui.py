@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import sys
 
+import pytest
+
 from screens.app import build_app
 from tests.rig.bind import free_port
 from tests.support.hubs import tljh_system_username
@@ -16,6 +18,7 @@ from wizard.diagnosis import Status
 from wizard.hub import sandbox
 
 
+@pytest.mark.slow
 async def test_ssh_step_reviewed_applied_and_verified(access_sshd, hub_names, tmp_path, monkeypatch):
     from screens.done import DoneScreen
     from screens.modals import ConfirmModal
