@@ -16,4 +16,4 @@ class ConnectScreen(StepScreen):
     def on_mount(self) -> None:
         super().on_mount()
         if self.ctx.mode != "ssh":
-            self.query_one("#step-intro").update(f"This run talks to {describe_target(self.ctx)}.")
+            self.set_intro(f"This run talks to {describe_target(self.ctx)}.")

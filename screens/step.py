@@ -138,6 +138,8 @@ class StepScreen(Screen[StepResult]):
                 if self.intro:
                     yield Static(self.intro, id="step-intro")
                 with VerticalScroll(id="content"):
+                    if self.intro:  # shown instead of the one above when that one would be cut (``_fit``)
+                        yield Static(self.intro, id="step-intro-inline")
                     for section in self.step.sections:
                         from wizard.answers import SECTIONS
 
@@ -173,14 +175,39 @@ class StepScreen(Screen[StepResult]):
         self._fit()
 
     def _fit(self) -> None:
-        """At 80x24 the step list shrinks to numbers, labels narrow, and the intro and log take fewer lines, so
-        the fields and the check results fit without scrolling."""
+        """At 80x24 the step list shrinks to numbers, labels narrow, and the log takes fewer lines, so the fields
+        and the check results fit without scrolling. The intro keeps two lines above the fields; an intro longer
+        than that moves to the top of the scrolling content instead, whole (never cut mid-sentence)."""
         size = self.app.size
         narrow, short = size.width < 100, size.height < 32
         self.set_class(narrow, "-narrow")
         self.set_class(short, "-short")
         self.query_one("#steps", StepIndicator).set_class(narrow, "-narrow")
         self.query_one("#steps", StepIndicator).refresh()
+        self._place_intro()
+
+    def _place_intro(self) -> None:
+        intro = self.intro_text()
+        if not intro:
+            return
+        from rich.text import Text
+
+        size = self.app.size
+        # the main column: the screen less the step list (24 columns, 7 narrow, and its border) and main's padding
+        width = max(20, size.width - (7 if size.width < 100 else 24) - 1 - 2)
+        inline = size.height < 32 and len(Text(intro).wrap(self.app.console, width)) > 2
+        self.query_one("#step-intro").display = not inline
+        self.query_one("#step-intro-inline").display = inline
+
+    def intro_text(self) -> str:
+        """The intro as shown now (a step may replace its class text, e.g. the demo's Connect)."""
+        return getattr(self, "_intro_text", self.intro)
+
+    def set_intro(self, text: str) -> None:
+        self._intro_text = text
+        for widget in self.query("#step-intro, #step-intro-inline"):
+            widget.update(text)  # type: ignore[attr-defined]
+        self._place_intro()
 
     def on_mount(self) -> None:
         self._fit()  # a screen pushed after the terminal's last resize gets no Resize event of its own

@@ -341,11 +341,13 @@ class LogPanel(RichLog):
     """Progress messages of slow actions. Every line passes the session's redaction before it is written."""
 
     DEFAULT_CSS = """
-    LogPanel { height: 6; border: round $panel; }
+    LogPanel { height: 6; border: round $panel; overflow-x: hidden; }
     """
 
     def __init__(self, redact, **kwargs: Any) -> None:
-        super().__init__(wrap=True, markup=False, **kwargs)
+        # Lines wrap at the panel's width: RichLog's default min_width (78) is wider than the panel at 80 columns,
+        # which gave a sideways scrollbar over the one line a short screen has for the log.
+        super().__init__(wrap=True, markup=False, min_width=20, **kwargs)
         self._redact = redact
 
     def say(self, message: str) -> None:

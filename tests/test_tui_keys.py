@@ -610,3 +610,24 @@ async def test_a_pasted_url_in_the_domain_field_is_read_as_its_host_name(tmp_pat
         assert not any("domain.name" in message for message in shown), shown
         await pilot.press("ctrl+q")
     ctx.close()
+
+
+@pytest.mark.parametrize("size, inline", [((80, 24), True), ((120, 40), False)])
+async def test_a_long_intro_is_never_cut(tmp_path, size, inline):
+    """At 80x24 an intro longer than its two lines above the fields moves, whole, to the top of the scrolling
+    content; at 120x40 it stays above the fields. Either way every word of it is on the screen."""
+    from screens.authenticator import AuthenticatorScreen
+
+    ctx, app, _prefix = sandbox_wizard(tmp_path, "authenticator", {})
+    async with app.run_test(size=size) as pilot:
+        screen = await resume_at(pilot, AuthenticatorScreen)
+        await pilot.pause()
+        shown = screen.query_one("#step-intro-inline" if inline else "#step-intro")
+        hidden = screen.query_one("#step-intro" if inline else "#step-intro-inline")
+        assert shown.display and not hidden.display
+        assert shown.region.height >= 3 if inline else shown.region.height >= 2
+        text = " ".join(strip.text.strip() for strip in shown.render_lines(shown.region.reset_offset)
+                        if strip.text.strip())
+        assert text.endswith("explicitly confirmed allow-all."), text
+        await pilot.press("ctrl+q")
+    ctx.close()
