@@ -309,8 +309,16 @@ def supervise(prefix: str, unit: str) -> int:
     tmp = pid_path.with_name(pid_path.name + ".tmp")
     tmp.write_text(json.dumps({"supervisor": os.getpid(), "main": child.pid}))
     os.replace(tmp, pid_path)
-    stopping = []
-    signal.signal(signal.SIGTERM, lambda *_: stopping.append(True))
+    stopping: list[bool] = []
+
+    def stop_unit(*_: object) -> None:
+        """``systemctl stop``: SIGTERM to the main process at once, as systemd sends it; the loop below gives the
+        process 10 s before SIGKILL."""
+        stopping.append(True)
+        if child.returncode is None:
+            child.terminate()
+
+    signal.signal(signal.SIGTERM, stop_unit)
     while True:
         try:
             code = child.wait(timeout=0.5)
