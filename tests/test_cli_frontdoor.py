@@ -25,7 +25,8 @@ def run(*args: str, cwd=None) -> subprocess.CompletedProcess:
 
 
 def spawn(args: list[str], cwd: Path, size=(24, 80)) -> pexpect.spawn:
-    env = dict(os.environ, TERM="xterm-256color", COLUMNS=str(size[1]), LINES=str(size[0]))
+    # PROMPT_TOOLKIT_NO_CPR: pexpect does not answer cursor-position requests (see tests/test_plain.py's spawn).
+    env = dict(os.environ, TERM="xterm-256color", COLUMNS=str(size[1]), LINES=str(size[0]), PROMPT_TOOLKIT_NO_CPR="1")
     child = pexpect.spawn(WIZARD, args, cwd=str(cwd), env=env, encoding="utf-8", dimensions=size, timeout=60)
     child.logfile_read = open(cwd / "transcript.txt", "a", encoding="utf-8")
     return child

@@ -31,7 +31,9 @@ def dns_world(tmp_path_factory):
 
 
 def spawn(argv: list[str], cwd: Path, transcript: Path) -> pexpect.spawn:
-    env = dict(os.environ, TERM="xterm", COLUMNS="120", LINES="40")
+    # PROMPT_TOOLKIT_NO_CPR: pexpect does not answer cursor-position requests; each prompt would wait 1 s for one
+    # (prompt_toolkit's Renderer.wait_for_cpr_responses) as it ends.
+    env = dict(os.environ, TERM="xterm", COLUMNS="120", LINES="40", PROMPT_TOOLKIT_NO_CPR="1")
     child = pexpect.spawn(argv[0], argv[1:], cwd=str(cwd), env=env, encoding="utf-8", dimensions=(40, 120),
                           timeout=60)
     child.logfile_read = open(transcript, "a", encoding="utf-8")
