@@ -5,6 +5,7 @@ hub (and the real sshd rig for the host-key question)."""
 from __future__ import annotations
 
 import threading
+from contextlib import asynccontextmanager
 
 import pytest
 from textual.widgets import Input
@@ -34,6 +35,25 @@ async def resume_at(pilot, cls):
     await wait_for_screen(pilot, ResumeModal)
     await pilot.press("escape")  # Escape is the safe choice: resume, never "start over"
     return await wait_for_screen(pilot, cls)
+
+
+@asynccontextmanager
+async def domain_refused(tmp_path, name: str, ipv4: str):
+    """The demo's Domain step at 80x24 after Next with ``name`` and ``ipv4`` typed, focus left on the last field
+    (so a move of focus to the refused one shows): yields (ctx, app, pilot, screen); quits and closes after."""
+    from screens.domain import DomainScreen
+
+    ctx, app, _prefix = sandbox_wizard(tmp_path, "domain", {k: v for k, v in OAUTH.items()
+                                                             if not k.startswith("domain.")})
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = await resume_at(pilot, DomainScreen)
+        fill(screen, domain__name=name, domain__reserved_ipv4=ipv4)
+        screen.query_one("#field-domain-resolvers").focus()
+        await pilot.press("ctrl+n")
+        await pilot.pause()
+        yield ctx, app, pilot, screen
+        await pilot.press("ctrl+q")
+    ctx.close()
 
 
 def test_no_step_key_shadows_an_input_editing_key():
@@ -138,41 +158,20 @@ async def test_enter_on_a_switch_moves_on_and_space_toggles_it(tmp_path):
 
 async def test_a_refused_next_focuses_the_refused_field(tmp_path):
     """Focus goes to the first field that was refused by its validator, not to the step's first field."""
-    from screens.domain import DomainScreen
-
-    ctx, app, _prefix = sandbox_wizard(tmp_path, "domain", {k: v for k, v in OAUTH.items()
-                                                             if not k.startswith("domain.")})
-    async with app.run_test(size=(80, 24)) as pilot:
-        screen = await resume_at(pilot, DomainScreen)
-        fill(screen, domain__name="hub.example.edu", domain__reserved_ipv4="203.0.113.300")
-        screen.query_one("#field-domain-resolvers").focus()
-        await pilot.press("ctrl+n")
-        await pilot.pause()
+    async with domain_refused(tmp_path, "hub.example.edu", "203.0.113.300") as (_ctx, app, _pilot, screen):
         assert app.screen is screen
         assert app.focused is screen.query_one("#field-domain-reserved-ipv4")
-        await pilot.press("ctrl+q")
-    ctx.close()
 
 
 async def test_a_corrected_value_loses_its_refusal_while_typing(tmp_path):
     """The refusal under a field goes as soon as the field's own rule accepts the corrected text (before Next)."""
-    from screens.domain import DomainScreen
-
-    ctx, app, _prefix = sandbox_wizard(tmp_path, "domain", {k: v for k, v in OAUTH.items()
-                                                             if not k.startswith("domain.")})
-    async with app.run_test(size=(80, 24)) as pilot:
-        screen = await resume_at(pilot, DomainScreen)
-        fill(screen, domain__name="hub.example.edu", domain__reserved_ipv4="203.0.113.300")
-        await pilot.press("ctrl+n")
-        await pilot.pause()
+    async with domain_refused(tmp_path, "hub.example.edu", "203.0.113.300") as (_ctx, app, pilot, screen):
         row = screen.query_one("#row-domain-reserved-ipv4")
         assert row.has_class("-invalid") and app.focused is screen.query_one("#field-domain-reserved-ipv4")
         await pilot.press("end", "backspace", "backspace")  # 203.0.113.3: a valid address
         await pilot.pause()
         assert not row.has_class("-invalid")
         assert str(screen.query_one("#row-domain-reserved-ipv4 .field-error").render()) == ""
-        await pilot.press("ctrl+q")
-    ctx.close()
 
 
 async def test_a_refusal_across_fields_stays_until_next(tmp_path):
@@ -590,15 +589,8 @@ async def test_check_results_open_on_the_first_failure_with_its_fix(tmp_path):
 
 async def test_a_pasted_url_in_the_domain_field_is_read_as_its_host_name(tmp_path):
     """The Domain field reads a pasted URL (or a Unicode name) as dns-check does, with a note, instead of refusing."""
-    from screens.domain import DomainScreen
-
-    ctx, app, _prefix = sandbox_wizard(tmp_path, "domain", {k: v for k, v in OAUTH.items()
-                                                             if not k.startswith("domain.")})
-    async with app.run_test(size=(80, 24)) as pilot:
-        screen = await resume_at(pilot, DomainScreen)
-        fill(screen, domain__name="https://Hub.Example.edu/hub/login", domain__reserved_ipv4="203.0.113.300")
-        await pilot.press("ctrl+n")
-        await pilot.pause()
+    async with domain_refused(tmp_path, "https://Hub.Example.edu/hub/login", "203.0.113.300") as (
+            ctx, app, pilot, screen):
         assert app.focused is screen.query_one("#field-domain-reserved-ipv4")  # only the IP is refused
         fill(screen, domain__reserved_ipv4="203.0.113.10")
         assert screen.accept_answers()  # the answers alone, without the DNS checks
@@ -608,8 +600,6 @@ async def test_a_pasted_url_in_the_domain_field_is_read_as_its_host_name(tmp_pat
         assert any(message.startswith("Domain: 'https://Hub.Example.edu/hub/login' is a URL") for message in shown), \
             shown  # the note names the field by its label, not its answers key
         assert not any("domain.name" in message for message in shown), shown
-        await pilot.press("ctrl+q")
-    ctx.close()
 
 
 @pytest.mark.parametrize("size, inline", [((80, 24), True), ((120, 40), False)])
