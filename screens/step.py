@@ -192,10 +192,10 @@ class StepScreen(Screen[StepResult]):
             return
         from rich.text import Text
 
-        size = self.app.size
-        # the main column: the screen less the step list (24 columns, 7 narrow, and its border) and main's padding
-        width = max(20, size.width - (7 if size.width < 100 else 24) - 1 - 2)
-        inline = size.height < 32 and len(Text(intro).wrap(self.app.console, width)) > 2
+        # the main column: the screen less the step list (24 columns, 7 narrow, and its border) and main's padding;
+        # -narrow and -short are _fit's verdicts on the screen's size
+        width = max(20, self.app.size.width - (7 if self.has_class("-narrow") else 24) - 1 - 2)
+        inline = self.has_class("-short") and len(Text(intro).wrap(self.app.console, width)) > 2
         self.query_one("#step-intro").display = not inline
         self.query_one("#step-intro-inline").display = inline
 

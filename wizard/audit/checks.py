@@ -401,7 +401,6 @@ def live_config(run: AuditRun) -> dict[str, Any]:
     """config.yaml on the hub over TLJH's defaults ({} when missing or unreadable)."""
     from wizard import yamlio
     from wizard.fields import ValidationError
-    from wizard.mappings import deep_merge
     from wizard.tljh import config as tljh_config
 
     text = run.value("hub.facts").config_text
@@ -409,7 +408,7 @@ def live_config(run: AuditRun) -> dict[str, Any]:
         live = yamlio.loads(text, "config.yaml") if text else {}
     except ValidationError:
         live = {}
-    return deep_merge(tljh_config.defaults(), live if isinstance(live, Mapping) else {})
+    return tljh_config.effective(live)
 
 
 def config_probe(run: AuditRun) -> list[Diagnosis]:
@@ -552,7 +551,6 @@ def config_policy(live_text: str | None) -> list[Diagnosis]:
     """From the live config.yaml (over TLJH's defaults): a real authenticator with an allow policy, limits, culling."""
     from wizard import yamlio
     from wizard.fields import ValidationError
-    from wizard.mappings import deep_merge
     from wizard.tljh import config as tljh_config
 
     if live_text is None:
@@ -563,7 +561,7 @@ def config_policy(live_text: str | None) -> list[Diagnosis]:
     except ValidationError as exc:
         return [Diagnosis(check, Status.ERROR, f"config.yaml on the hub is not valid YAML: {exc}")
                 for check in (AUTHENTICATOR, LIMITS, CULLING)]
-    config = deep_merge(tljh_config.defaults(), live if isinstance(live, Mapping) else {})
+    config = tljh_config.effective(live)
     return [_authenticator(config), _limits(config), _culling(config)]
 
 

@@ -269,21 +269,14 @@ PROXY_SECTIONS = ("http", "https", "traefik_api")
 
 def _proxy_settings(text: str) -> dict[str, Any]:
     """What TLJH builds the proxy's settings from in config ``text``: the ``http``, ``https`` and ``traefik_api``
-    sections merged over TLJH's defaults, as ``tljh/traefik.py`` ``ensure_traefik_config`` reads them (through
-    ``tljh/configurer.py`` ``load_config``, which merges config.yaml over the defaults). An absent section and one
-    that spells out the defaults (``https: {enabled: false}``) are the same proxy, so neither needs a reload."""
+    sections merged over TLJH's defaults (``wizard.tljh.config.effective``), as ``tljh/traefik.py``
+    ``ensure_traefik_config`` reads them through ``load_config``. An absent section and one that spells out the
+    defaults (``https: {enabled: false}``) are the same proxy, so neither needs a reload."""
     from wizard import yamlio
-    from wizard.mappings import deep_merge
-    from wizard.tljh.config import defaults
+    from wizard.tljh.config import effective
 
-    data = yamlio.loads(text) if text.strip() else None
-    config = data if isinstance(data, dict) else {}
-    settings: dict[str, Any] = {}
-    for key in PROXY_SECTIONS:
-        value, default = config.get(key), defaults().get(key, {})
-        settings[key] = deep_merge(default, value) if isinstance(value, dict) else (default if value is None
-                                                                                     else value)
-    return settings
+    merged = effective(yamlio.loads(text) if text.strip() else None)
+    return {key: merged.get(key) for key in PROXY_SECTIONS}
 
 
 def plan(answers, old_text: str, *, tljh_version: str = "2.0.0", session=None,

@@ -243,6 +243,14 @@ def defaults() -> dict[str, Any]:
                                            .read_text()))  # shipped here: a JSON object
 
 
+def effective(config: Any) -> dict[str, Any]:
+    """``config`` (a parsed config.yaml; anything but a mapping counts as empty) merged over TLJH's defaults, as TLJH
+    itself reads it (``tljh/configurer.py`` ``load_config``: mappings merge key by key, any other value replaces)."""
+    from wizard.mappings import deep_merge
+
+    return deep_merge(defaults(), config if isinstance(config, Mapping) else {})
+
+
 def known_top_level_keys(version: str = DEFAULT_TLJH_VERSION) -> list[str]:
     keys = [k for k in schema(version)["properties"] if k != "additionalProperties"]
     return sorted(set(keys) | set(defaults()) | {"auth"})
